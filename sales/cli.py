@@ -1,0 +1,119 @@
+"""The command line: `python -m sales demo | report`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+from sales.db import connect, db_path
+from sales.periods import QUARTER, parse_period, period_containing
+from sales.progress import ProgressBar
+from sales.query import FILTER_COLUMNS, Filters, default_as_of
+from sales.report import FORMATS, build_report, render
+from sales.schema import SCHEMA_VERSION, schema_version
+from sales.settings import load_settings
+from sales.view import View
+
+DEFAULT_DEMO_OPPORTUNITIES = 20_000
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for; printed without a traceback."""
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-23") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sales", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="build the demo database")
+    demo.add_argument("--db", type=Path, default=None, help="database file (default: $SALES_DB "
+                      "or data/forecast.duckdb); replaced if it exists")
+    demo.add_argument("--opportunities", type=int, default=DEFAULT_DEMO_OPPORTUNITIES)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--as-of", type=_date, default=None, help="last snapshot date (default today)")
+    demo.add_argument("--fiscal-year-start", type=int, default=1, metavar="M",
+                      help="fiscal year start month, 1-12 (default 1)")
+
+    report = commands.add_parser("report", help="headline metrics for a period")
+    report.add_argument("--db", type=Path, default=None)
+    report.add_argument("--period", default=None,
+                        help="FY2027-Q4 or FY2027-M10 (default: the quarter holding as-of)")
+    report.add_argument("--as-of", type=_date, default=None,
+                        help="state as of this date (default: latest snapshot, else today)")
+    for dimension in FILTER_COLUMNS:
+        report.add_argument(f"--{dimension}", action="extend", nargs="+", default=None,
+                            metavar="V", help=f"only these {dimension} values (repeatable)")
+    report.add_argument("--window-start", type=_date, default=None,
+                        help="rates window start (default: four completed quarters before)")
+    report.add_argument("--window-end", type=_date, default=None)
+    report.add_argument("--in-blood-defaults", action="store_true",
+                        help="in-blood from the default rules even when a saved call exists")
+    report.add_argument("--format", choices=FORMATS, default="json")
+    return parser
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from sales.demo import build_demo  # numpy-heavy; only loaded when building
+
+    if args.opportunities < 1:
+        raise UsageError("--opportunities must be at least 1")
+    if not 1 <= args.fiscal_year_start <= 12:
+        raise UsageError("--fiscal-year-start must be a month number 1-12")
+    path = args.db or db_path()
+    summary = build_demo(path, opportunities=args.opportunities, seed=args.seed,
+                         as_of=args.as_of, fy_start_month=args.fiscal_year_start,
+                         progress=ProgressBar())
+    print(f"Built {path}: {summary['opportunities']:,} opportunities, "
+          f"{summary['history_rows']:,} history rows, snapshots {summary['first_snapshot']} to "
+          f"{summary['last_snapshot']} in {summary['seconds']:.1f} s")
+    return 0
+
+
+def _open_for_reading(path: Path):
+    if not path.exists():
+        raise UsageError(f"no database at {path}; build one with `python -m sales demo --db "
+                         f"{path}` or import data")
+    con = connect(path, read_only=True)
+    if schema_version(con) < SCHEMA_VERSION:  # an older file: upgrade it once, then read
+        con.close()
+        con = connect(path)
+    return con
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    con = _open_for_reading(args.db or db_path())
+    fy_start = int(load_settings(con)["fiscal_year_start_month"])
+    as_of = args.as_of or default_as_of(con)
+    try:
+        period = (parse_period(args.period, fy_start) if args.period
+                  else period_containing(as_of, QUARTER, fy_start))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if (args.window_start is None) != (args.window_end is None):
+        raise UsageError("give both --window-start and --window-end, or neither")
+    window = (args.window_start, args.window_end) if args.window_start else None
+    if window and window[0] > window[1]:
+        raise UsageError("--window-start is after --window-end")
+    filters = Filters.of(**{d: getattr(args, d) for d in FILTER_COLUMNS})
+    report = build_report(con, View(period, as_of, filters), window,
+                          use_saved_call=not args.in_blood_defaults)
+    sys.stdout.write(render(report, args.format))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"demo": _run_demo, "report": _run_report}[args.command](args)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,56 @@
+"""Lost reason → loss class (competition, no_decision, excluded) through loss_reason_map."""
+
+from __future__ import annotations
+
+import duckdb
+
+COMPETITION, NO_DECISION, EXCLUDED = "competition", "no_decision", "excluded"
+LOSS_CLASSES = (COMPETITION, NO_DECISION, EXCLUDED)
+
+
+def classify_loss(lost_reason: str | None, competitor: str | None,
+                  reason_map: dict[str, str]) -> str:
+    """A lost deal naming a competitor is competition; otherwise its reason's mapped class;
+    an unmapped reason counts as no_decision. Reason matching ignores case and spaces."""
+    if competitor is not None and str(competitor).strip():
+        return COMPETITION
+    folded = {k.strip().lower(): v for k, v in reason_map.items()}
+    return folded.get(str(lost_reason or "").strip().lower(), NO_DECISION)
+
+
+# Same rule as classify_loss, applied in DuckDB to every deal lost in a qualified closed stage.
+_RECLASSIFY_SQL = """
+update opportunities as o
+set loss_class = case
+    when m.closed and not m.won and m.qualified then
+        case when nullif(trim(o.competitor), '') is not null then 'competition'
+             else coalesce(
+                 (select r.loss_class from loss_reason_map r
+                  where lower(trim(r.lost_reason)) = lower(trim(o.lost_reason))
+                  limit 1),
+                 'no_decision')
+        end
+    end
+from stage_map m
+where m.stage = o.stage
+"""
+
+
+def reclassify_losses(con: duckdb.DuckDBPyConnection) -> None:
+    """Recompute opportunities.loss_class after an import or an edit of loss_reason_map."""
+    con.execute(_RECLASSIFY_SQL)
+
+
+def unmapped_reasons(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
+    """Lost reasons of deals without a competitor that the map does not know, with deal counts."""
+    return con.execute("""
+        select o.lost_reason, count(*) as deals
+        from opportunities o
+        join stage_map m on m.stage = o.stage and m.closed and not m.won and m.qualified
+        where nullif(trim(o.competitor), '') is null
+          and nullif(trim(o.lost_reason), '') is not null
+          and lower(trim(o.lost_reason)) not in
+              (select lower(trim(lost_reason)) from loss_reason_map)
+        group by 1
+        order by deals desc, 1
+    """).fetchall()

@@ -1,0 +1,196 @@
+"""The DuckDB schema, versioned; opening an older file upgrades it in place.
+
+Snapshots are stored as changes: `opportunity_history` holds one row per stretch of time a deal
+kept the same stage, category, amount, close date and owner (`valid_from` inclusive, `valid_to`
+exclusive, null while current), and `snapshot_dates` lists the dates a full picture was taken.
+The view `opportunity_snapshots` expands the two into the full picture per snapshot date, so
+analysts can query the spec's table while "state as of a date" stays one range scan.
+
+Migrations only ever add: a step never drops a table or column a user's data lives in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+from sales.stages import default_stage_map
+
+_BASE_TABLES = """
+create table if not exists meta (
+    key varchar primary key,
+    value varchar not null
+);
+create table if not exists settings (
+    name varchar primary key,
+    value varchar not null
+);
+create table if not exists stage_map (
+    stage varchar primary key,
+    sort_order integer not null,
+    forecast_category varchar not null,
+    qualified boolean not null,
+    closed boolean not null,
+    won boolean not null,
+    redlining boolean not null default false
+);
+create table if not exists loss_reason_map (
+    lost_reason varchar primary key,
+    loss_class varchar not null
+        check (loss_class in ('competition', 'no_decision', 'excluded'))
+);
+create table if not exists opportunities (
+    opportunity_id varchar primary key,
+    name varchar,
+    account_name varchar,
+    account_employees integer,
+    segment varchar,
+    region varchar,
+    team varchar,
+    owner varchar,
+    type varchar,
+    channel varchar,
+    stage varchar not null,
+    forecast_category varchar,
+    amount decimal(18, 2),
+    close_date date,
+    created_date date,
+    sales_accepted_date date,
+    lost_reason varchar,
+    competitor varchar,
+    loss_class varchar,
+    renewal_risk varchar,
+    next_step varchar,
+    lead_source varchar
+);
+create table if not exists opportunity_history (
+    opportunity_id varchar not null,
+    valid_from date not null,
+    valid_to date,
+    stage varchar not null,
+    forecast_category varchar,
+    amount decimal(18, 2),
+    close_date date,
+    owner varchar
+);
+create table if not exists snapshot_dates (
+    snapshot_date date primary key
+);
+create or replace view opportunity_snapshots as
+select d.snapshot_date, h.opportunity_id, h.stage, h.forecast_category, h.amount,
+       h.close_date, h.owner
+from snapshot_dates d
+join opportunity_history h
+  on h.valid_from <= d.snapshot_date
+ and (h.valid_to is null or d.snapshot_date < h.valid_to);
+create table if not exists targets (
+    period varchar not null,
+    scope varchar not null
+        check (scope in ('company', 'segment', 'region', 'team', 'owner')),
+    scope_value varchar not null default '',
+    amount decimal(18, 2) not null check (amount >= 0),
+    primary key (period, scope, scope_value)
+);
+create sequence if not exists forecast_call_ids start 1;
+create table if not exists forecast_calls (
+    call_id bigint primary key default nextval('forecast_call_ids'),
+    period varchar not null,
+    call_date date not null,
+    saved_at timestamp not null,
+    saved_by varchar not null,
+    note varchar,
+    scope varchar not null default ''
+);
+create table if not exists forecast_call_decisions (
+    call_id bigint not null,
+    opportunity_id varchar not null,
+    included boolean not null,
+    reason varchar,
+    amount decimal(18, 2),
+    forecast_category varchar,
+    primary key (call_id, opportunity_id)
+);
+create table if not exists submissions (
+    period varchar not null,
+    owner varchar not null,
+    submitted_date date not null,
+    forecast decimal(18, 2) not null,
+    upside decimal(18, 2) not null default 0,
+    primary key (period, owner, submitted_date)
+);
+"""
+
+# Lost reasons the shipped loss_reason_map knows. A lost deal naming a competitor is competition
+# whatever its reason; an unmapped reason counts as no_decision and is listed for mapping.
+DEFAULT_LOSS_REASONS = {
+    "Lost to competitor": "competition",
+    "Competitor": "competition",
+    "Chose competitor": "competition",
+    "Features": "competition",
+    "Price": "competition",
+    "No decision": "no_decision",
+    "No budget": "no_decision",
+    "Budget": "no_decision",
+    "Timing": "no_decision",
+    "Went dark": "no_decision",
+    "Status quo": "no_decision",
+    "No response": "no_decision",
+    "Duplicate": "excluded",
+    "Duplicate opportunity": "excluded",
+    "Merged": "excluded",
+    "Merged into another opportunity": "excluded",
+    "Created in error": "excluded",
+}
+
+
+def _v1(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(_BASE_TABLES)
+    con.executemany(
+        "insert or ignore into stage_map values (?, ?, ?, ?, ?, ?, ?)",
+        [[s.stage, s.sort_order, s.forecast_category, s.qualified, s.closed, s.won, s.redlining]
+         for s in default_stage_map()],
+    )
+    con.executemany(
+        "insert or ignore into loss_reason_map values (?, ?)", list(DEFAULT_LOSS_REASONS.items())
+    )
+
+
+# Index i upgrades a file at version i to version i + 1. Append; never edit a shipped step.
+MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The file's schema version; 0 for a file without our tables."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_name = 'meta'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    row = con.execute("select value from meta where key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def upgrade(con: duckdb.DuckDBPyConnection,
+            migrations: list[Callable[[duckdb.DuckDBPyConnection], None]] | None = None) -> int:
+    """Bring the file to the latest schema, one transaction per step; returns the version."""
+    steps = MIGRATIONS if migrations is None else migrations
+    version = schema_version(con)
+    if version > len(steps):
+        raise RuntimeError(
+            f"database schema version {version} is newer than this code ({len(steps)}); "
+            "upgrade the application"
+        )
+    for index in range(version, len(steps)):
+        con.execute("begin transaction")
+        try:
+            steps[index](con)
+            con.execute(
+                "insert or replace into meta values ('schema_version', ?)", [str(index + 1)]
+            )
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+    return len(steps)

@@ -1,0 +1,109 @@
+"""Recording snapshots into the change-based history (see sales.schema).
+
+A snapshot is the full picture at its date. Recording one after the latest only closes the
+rows that changed and opens their successors; recording one at or before the latest re-derives
+the history from every picture, so the stored intervals always equal the pictures taken.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+STATE_COLUMNS = ("opportunity_id", "stage", "forecast_category", "amount", "close_date", "owner")
+_TRACKED = ("stage", "forecast_category", "amount", "close_date", "owner")
+_CHANGED = " or ".join(f"h.{c} is distinct from n.{c}" for c in _TRACKED)
+
+
+def record_snapshot(con: duckdb.DuckDBPyConnection, snapshot_date: date, state: pd.DataFrame) -> None:
+    """Make `state` (one row per opportunity, STATE_COLUMNS) the picture at `snapshot_date`,
+    replacing any picture already taken that day. Run inside the caller's transaction."""
+    missing = [c for c in STATE_COLUMNS if c not in state.columns]
+    if missing:
+        raise ValueError(f"snapshot state is missing columns: {', '.join(missing)}")
+    con.register("new_state_frame", state[list(STATE_COLUMNS)])
+    try:
+        con.execute("""create or replace temp table new_state as
+                       select opportunity_id::varchar as opportunity_id, stage::varchar as stage,
+                              forecast_category::varchar as forecast_category,
+                              amount::decimal(18, 2) as amount, close_date::date as close_date,
+                              owner::varchar as owner
+                       from new_state_frame""")
+    finally:
+        con.unregister("new_state_frame")
+    latest = con.execute("select max(snapshot_date) from snapshot_dates").fetchone()[0]
+    if latest is None or snapshot_date > latest:
+        _append(con, snapshot_date)
+    else:
+        _rebuild_with(con, snapshot_date)
+    con.execute("insert or ignore into snapshot_dates values (?)", [snapshot_date])
+    con.execute("drop table new_state")
+
+
+def _append(con: duckdb.DuckDBPyConnection, day: date) -> None:
+    # Close current rows whose deal vanished or changed, then open rows for what is new.
+    con.execute(f"""
+        update opportunity_history h set valid_to = ?
+        where h.valid_to is null and not exists (
+            select 1 from new_state n
+            where n.opportunity_id = h.opportunity_id and not ({_CHANGED}))
+    """, [day])  # noqa: S608 - column names are constants
+    con.execute(f"""
+        insert into opportunity_history
+        select n.opportunity_id, ?, null, n.stage, n.forecast_category, n.amount, n.close_date,
+               n.owner
+        from new_state n
+        where not exists (select 1 from opportunity_history h
+                          where h.opportunity_id = n.opportunity_id and h.valid_to is null)
+    """, [day])  # noqa: S608
+
+
+def _rebuild_with(con: duckdb.DuckDBPyConnection, day: date) -> None:
+    """Re-derive every interval from all pictures, with `day`'s picture replaced by new_state.
+
+    A run is a stretch of consecutive snapshots with the same state; it ends at the next
+    snapshot date (exclusive), or stays open (null) when it reaches the latest snapshot.
+    """
+    columns = ", ".join(STATE_COLUMNS)
+    con.execute(f"""
+        create or replace temp table rebuilt_history as
+        with dates as (
+            select snapshot_date, row_number() over (order by snapshot_date) as idx,
+                   lead(snapshot_date) over (order by snapshot_date) as next_date
+            from (select snapshot_date from snapshot_dates union select ?::date)
+        ),
+        pictures as (
+            select snapshot_date, {columns} from opportunity_snapshots where snapshot_date <> ?
+            union all
+            select ?::date, {columns} from new_state
+        ),
+        marked as (
+            select p.*, d.idx, d.next_date,
+                   case when lag(d.idx) over w = d.idx - 1
+                         and not (lag(stage) over w is distinct from stage
+                               or lag(forecast_category) over w is distinct from forecast_category
+                               or lag(amount) over w is distinct from amount
+                               or lag(close_date) over w is distinct from close_date
+                               or lag(owner) over w is distinct from owner)
+                        then 0 else 1 end as starts_run
+            from pictures p join dates d using (snapshot_date)
+            window w as (partition by opportunity_id order by snapshot_date)
+        ),
+        runs as (
+            select *, sum(starts_run) over (partition by opportunity_id order by snapshot_date)
+                      as run
+            from marked
+        )
+        select opportunity_id, min(snapshot_date) as valid_from,
+               arg_max_null(next_date, snapshot_date) as valid_to,
+               any_value(stage) as stage, any_value(forecast_category) as forecast_category,
+               any_value(amount) as amount, any_value(close_date) as close_date,
+               any_value(owner) as owner
+        from runs group by opportunity_id, run
+    """, [day, day, day])  # noqa: S608 - column names are constants
+    con.execute("delete from opportunity_history")
+    con.execute("insert into opportunity_history select * from rebuilt_history order by "
+                "opportunity_id, valid_from")
+    con.execute("drop table rebuilt_history")

@@ -1,0 +1,62 @@
+"""Seeding real DuckDB databases from small, readable fixtures (no mocks of our data layer)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from sales.db import bump_data_version
+from sales.losses import reclassify_losses
+from sales.segments import segment_for
+from sales.snapshots import STATE_COLUMNS, record_snapshot
+
+_DESCRIPTIVE = ("name", "account_name", "account_employees", "segment", "region", "team", "type",
+                "channel", "created_date", "sales_accepted_date", "lost_reason", "competitor",
+                "renewal_risk", "next_step", "lead_source")
+
+
+def d(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def seed(con: duckdb.DuckDBPyConnection, deals: list[dict],
+         snapshots: dict[date, list[tuple]] | None = None) -> None:
+    """Load opportunities (dicts: id, stage, category, amount, close, owner + descriptive keys)
+    and, optionally, snapshots {date: [(id, stage, category, amount, close, owner), ...]} in
+    date order. With snapshots, the current state is the last picture, as after an import."""
+    rows = []
+    for deal in deals:
+        row = {c: deal.get(c) for c in _DESCRIPTIVE}
+        row.update(opportunity_id=deal["id"], stage=deal["stage"],
+                   forecast_category=deal.get("category"), amount=deal.get("amount"),
+                   close_date=_day(deal.get("close")), owner=deal.get("owner"))
+        row["segment"] = segment_for(row["account_employees"], row["segment"])
+        row["created_date"] = _day(row["created_date"])
+        row["sales_accepted_date"] = _day(row["sales_accepted_date"])
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=["opportunity_id", *_DESCRIPTIVE, "owner", "stage",
+                                        "forecast_category", "amount", "close_date"])
+    con.register("fixture_deals", frame)
+    con.execute("""insert into opportunities by name
+                   select * exclude (amount), amount::decimal(18, 2) as amount
+                   from fixture_deals""")
+    con.unregister("fixture_deals")
+    for day, pictures in sorted((snapshots or {}).items()):
+        state = pd.DataFrame(pictures, columns=list(STATE_COLUMNS))
+        state["close_date"] = pd.to_datetime(state["close_date"]).dt.date
+        record_snapshot(con, day, state)
+    reclassify_losses(con)
+    bump_data_version(con)
+
+
+def add_target(con: duckdb.DuckDBPyConnection, period: str, scope: str, value: str,
+               amount: float) -> None:
+    con.execute("insert into targets values (?, ?, ?, ?)", [period, scope, value, amount])
+
+
+def _day(value: object) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
