@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import date
 
 import duckdb
+import pandas as pd
 
 from sales.periods import Period, completed_quarters_before
-from sales.query import Filters, deals_sql, snapshot_on_or_before
+from sales.query import GROUP_COLUMNS, Filters, deals_sql, snapshot_on_or_before
 from sales.view import Measure, ratio
 
 
@@ -63,3 +64,68 @@ def outcomes(con: duckdb.DuckDBPyConnection, window_start: date, window_end: dat
     return Outcomes(window_start, window_end, found.get("won", zero),
                     found.get("competition", zero), found.get("no_decision", zero),
                     found.get("excluded", zero))
+
+
+_OUTCOME_COLUMNS = """
+    coalesce(sum(amount) filter (where won), 0)::double as won_amount,
+    count(*) filter (where won) as won_count,
+    coalesce(sum(amount) filter (where not won and loss_class = 'competition'), 0)::double
+        as lost_competition_amount,
+    count(*) filter (where not won and loss_class = 'competition') as lost_competition_count,
+    coalesce(sum(amount) filter (where not won and coalesce(loss_class, 'no_decision')
+                                 = 'no_decision'), 0)::double as lost_no_decision_amount,
+    count(*) filter (where not won and coalesce(loss_class, 'no_decision') = 'no_decision')
+        as lost_no_decision_count,
+    count(*) filter (where not won and loss_class = 'excluded') as lost_excluded_count
+"""
+
+
+def _with_rates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add close and win rates (by amount and count) to outcome counts; NaN where undefined."""
+    def rate(part: str, *whole: str) -> pd.Series:
+        denominator = sum(frame[w] for w in whole)
+        return (frame[part] / denominator.where(denominator != 0)).astype("float64")
+
+    frame["close_rate_count"] = rate("won_count", "won_count", "lost_competition_count",
+                                     "lost_no_decision_count")
+    frame["close_rate_amount"] = rate("won_amount", "won_amount", "lost_competition_amount",
+                                      "lost_no_decision_amount")
+    frame["win_rate_count"] = rate("won_count", "won_count", "lost_competition_count")
+    frame["win_rate_amount"] = rate("won_amount", "won_amount", "lost_competition_amount")
+    return frame
+
+
+def rates_by_period(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
+                    filters: Filters = Filters()) -> pd.DataFrame:
+    """Close and win rate per period (a trend). Grain: one row per period, in order."""
+    deals, params = deals_sql(snapshot_on_or_before(con, as_of), filters)
+    values = ", ".join("(?, ?, ?, ?)" for _ in periods)
+    bounds = [x for i, p in enumerate(periods) for x in (i, p.label, p.start, p.end)]
+    frame = con.cursor().execute(
+        f"""with p(ord, period, period_start, period_end) as (values {values})
+            select p.ord, p.period, {_OUTCOME_COLUMNS}
+            from p left join ({deals}) d
+              on d.closed and d.qualified and d.close_date between p.period_start and p.period_end
+            group by all order by p.ord""",  # noqa: S608
+        bounds + params,
+    ).df()
+    return _with_rates(frame.drop(columns="ord"))
+
+
+def rates_by(con: duckdb.DuckDBPyConnection, window_start: date, window_end: date, as_of: date,
+             dimension: str, filters: Filters = Filters()) -> pd.DataFrame:
+    """Close and win rate per value of a dimension over the window.
+
+    Grain: one row per dimension value with at least one qualified closed deal."""
+    if dimension not in GROUP_COLUMNS:
+        raise ValueError(f"cannot group by {dimension!r}; choose one of {', '.join(GROUP_COLUMNS)}")
+    deals, params = deals_sql(snapshot_on_or_before(con, as_of), filters)
+    frame = con.cursor().execute(
+        f"""select coalesce(cast({dimension} as varchar), '(none)') as {dimension},
+                   {_OUTCOME_COLUMNS}
+            from ({deals}) d
+            where closed and qualified and close_date between ? and ?
+            group by 1 order by won_count + lost_competition_count + lost_no_decision_count desc""",  # noqa: S608
+        params + [window_start, window_end],
+    ).df()
+    return _with_rates(frame)

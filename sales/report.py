@@ -11,6 +11,7 @@ import json
 from datetime import date
 
 import duckdb
+import pandas as pd
 
 from sales import formatting as fmt
 from sales.coverage import enterprise_coverage
@@ -117,3 +118,13 @@ def _markdown(r: dict) -> str:
         f"{fmt.pct(rates['win_rate']['amount'], 1)} / {fmt.pct(rates['win_rate']['count'], 1)} |",
     ]
     return "\n".join(lines) + "\n"
+
+
+def categories_frame(report: dict) -> pd.DataFrame:
+    """The report's roll-up as a table. Grain: one row per report category, with its share of
+    the target (None without a target)."""
+    target = report["target"]
+    rows = [{"Category": name, "Amount": m["amount"], "Deals": m["count"],
+             "Share of target": m["amount"] / target if target else None}
+            for name, m in report["categories"].items()]
+    return pd.DataFrame(rows)

@@ -55,3 +55,26 @@ def rollup_by(con: duckdb.DuckDBPyConnection, view: View, dimension: str) -> pd.
             from ({deals}) group by 1, 2 order by 1, 2""",  # noqa: S608 - allow-listed
         params,
     ).df()
+
+
+FORECAST_TOTAL = "Total"  # Closed + Commit + Best Case + Pipeline; Unqualified and Omitted apart
+TOTAL_ROW = "Total"
+
+
+def pivot(frame: pd.DataFrame, dimension: str, measure: str = "amount") -> pd.DataFrame:
+    """A `rollup_by` frame as dimension × category with totals.
+
+    Grain: one row per dimension value plus a final Total row. Columns: the dimension, Closed,
+    Commit, Best Case, Pipeline, Total (of those four), then Unqualified and Omitted, which are
+    shown apart and never enter the total.
+    """
+    if measure not in ("amount", "count"):
+        raise ValueError("measure is 'amount' or 'count'")
+    table = (frame.pivot_table(index=dimension, columns="category", values=measure,
+                               aggfunc="sum", fill_value=0)
+             .reindex(columns=list(REPORT_CATEGORIES), fill_value=0))
+    table.insert(4, FORECAST_TOTAL, table[["Closed", "Commit", "Best Case", "Pipeline"]].sum(axis=1))
+    table = table.sort_values(FORECAST_TOTAL, ascending=False, kind="stable")
+    table.loc[TOTAL_ROW] = table.sum(axis=0)
+    table.columns.name = None
+    return table.reset_index(names=dimension)

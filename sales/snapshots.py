@@ -50,7 +50,7 @@ def _append(con: duckdb.DuckDBPyConnection, day: date) -> None:
             select 1 from new_state n
             where n.opportunity_id = h.opportunity_id and not ({_CHANGED}))
     """, [day])  # noqa: S608 - column names are constants
-    con.execute(f"""
+    con.execute("""
         insert into opportunity_history
         select n.opportunity_id, ?, null, n.stage, n.forecast_category, n.amount, n.close_date,
                n.owner

@@ -75,3 +75,11 @@ def annual_quota(con: duckdb.DuckDBPyConnection, quarters: list[Period], owner: 
             return None
         total += amounts[owner]
     return total
+
+
+def targets_by(con: duckdb.DuckDBPyConnection, period: Period, scope: str,
+               values: list[str]) -> dict[str, float]:
+    """Target per value of one scope for the period (values without a target are left out)."""
+    if scope not in TARGET_SCOPES or not values:
+        return {}
+    return _period_amounts(con, period, scope, tuple(values))

@@ -1,0 +1,19 @@
+"""Router and picture frame: page config, the shared sidebar, the page list, navigation."""
+
+import streamlit as st
+
+from ui import sidebar, state
+
+st.set_page_config(page_title="Sales forecast", page_icon="📈", layout="wide")
+state.ensure_database()
+
+pages = {
+    "Forecast": [st.Page("pages/overview.py", title="Overview", icon="🎯", default=True)],
+    "Pipeline": [st.Page("pages/pipeline.py", title="Pipeline by category", icon="🧮")],
+    "Diagnostics": [st.Page("pages/rates.py", title="Close & win rates", icon="📉")],
+    "Planning": [st.Page("pages/plan.py", title="Plan attainment", icon="🗓️")],
+    "Data": [st.Page("pages/database.py", title="Database", icon="🗄️")],
+}
+navigation = st.navigation(pages)
+sidebar.render()
+navigation.run()

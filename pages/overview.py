@@ -1,0 +1,101 @@
+"""Overview: are we going to make the quarter?"""
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from sales import formatting as fmt
+from sales.outlook import outlook
+from sales.stages import OPEN_CATEGORIES
+from ui import data, state, widgets
+
+view = state.current_view()
+st.title("Overview")
+if state.database_is_empty():
+    widgets.empty_database()
+    st.stop()
+
+report = data.headline(view)
+settings = state.settings(state.database_path(), state.version())
+target = report["target"]
+widgets.view_caption(view, f"target {fmt.money(target)}" if target is not None
+                     else "no target for this view")
+
+tone, sentence = outlook(report)
+{"good": st.success, "watch": st.warning, "risk": st.error}[tone](sentence)
+
+cats, blood, rates = report["categories"], report["in_blood"], report["rates"]
+closed = cats["Closed"]["amount"]
+tiles = st.columns(3)
+tiles[0].metric(
+    "Closed won", fmt.money(closed),
+    delta=f"{fmt.pct(closed / target)} of {fmt.money(target)} target" if target else
+    "no target for this view", delta_color="off", delta_arrow="off", border=True,
+    help=f"{cats['Closed']['count']:,} deals won with a close date in {view.period.label}.")
+tiles[1].metric(
+    "In-blood number", fmt.money(blood["number"]),
+    delta=f"{fmt.pct(blood['number'] / target)} of target" if target else "no target",
+    delta_color="off", delta_arrow="off", border=True,
+    help=f"Closed won plus the deals included in the call ({blood['source']}).")
+tiles[2].metric(
+    "Upside", fmt.money(blood["upside"]),
+    delta=f"range {fmt.money(blood['number'])} – {fmt.money(blood['number'] + blood['upside'])}",
+    delta_color="off", delta_arrow="off", border=True,
+    help="Commit and Best Case deals left out of the in-blood number.")
+
+coverage = report["coverage"]["enterprise"]
+healthy = float(settings["coverage_multiple"])
+close_rate, win_rate = rates["close_rate"]["count"], rates["win_rate"]["count"]
+close_floor, win_floor = float(settings["close_rate_floor"]), float(settings["win_rate_floor"])
+window = f"{rates['window_start']} to {rates['window_end']}"
+tiles = st.columns(3)
+tiles[0].metric(
+    "Enterprise coverage", fmt.multiple(coverage),
+    delta=f"{coverage - healthy:+.1f}× vs {healthy:.1f}× healthy" if coverage is not None
+    else "no target for this view", delta_color="normal" if coverage is not None else "off",
+    border=True,
+    help="(Closed + Commit + Best Case) / target. Remaining coverage: "
+         f"{fmt.multiple(report['coverage']['remaining'])}.")
+tiles[1].metric(
+    "Close rate (trailing 4 quarters)", fmt.pct(close_rate),
+    delta=f"{(close_rate - close_floor) * 100:+.0f} pts vs {fmt.pct(close_floor)} floor"
+    if close_rate is not None else "no closed deals in the window",
+    delta_color="normal" if close_rate is not None else "off", border=True,
+    help=f"Won / (won + lost to competition + lost to no decision), by deal count, {window}. "
+         f"By amount: {fmt.pct(rates['close_rate']['amount'])}.")
+tiles[2].metric(
+    "Win rate (trailing 4 quarters)", fmt.pct(win_rate),
+    delta=f"{(win_rate - win_floor) * 100:+.0f} pts vs {fmt.pct(win_floor)} floor"
+    if win_rate is not None else "no competitive outcomes in the window",
+    delta_color="normal" if win_rate is not None else "off", border=True,
+    help=f"Won / (won + lost to competition), by deal count, {window}. Aim "
+         f"{fmt.pct(float(settings['win_rate_aim']))}; by amount "
+         f"{fmt.pct(rates['win_rate']['amount'])}.")
+
+st.subheader("Forecast categories by segment")
+by_segment = data.fetch("rollup_by", view, "segment")
+shown = by_segment[by_segment.category.isin(("Closed", *OPEN_CATEGORIES))]
+if shown.empty:
+    st.info(f"No deals close in {view.period.label} for this filter — widen the filter or pick "
+            "another period.")
+else:
+    figure = go.Figure()
+    for category in ("Closed", *OPEN_CATEGORIES):
+        part = shown[shown.category == category]
+        figure.add_bar(x=part.segment, y=part.amount, name=category,
+                       marker_color=widgets.CATEGORY_COLOURS[category],
+                       customdata=part["count"],
+                       hovertemplate="%{x}: $%{y:,.0f} in %{customdata} deals")
+    targets = data.fetch("segment_targets", view)
+    if targets:
+        figure.add_scatter(x=list(targets), y=list(targets.values()), mode="markers",
+                           name="Target", marker=dict(symbol="line-ew-open", size=40,
+                                                      color="black", line=dict(width=3)),
+                           hovertemplate="%{x} target: $%{y:,.0f}")
+    figure.update_layout(barmode="stack", yaxis_title="Amount", yaxis_tickprefix="$",
+                         legend_orientation="h", margin=dict(t=10), height=380)
+    st.plotly_chart(figure, width="stretch")
+
+st.subheader(f"Roll-up for {view.period.label}")
+frame = data.category_table(report)
+widgets.table(frame, f"rollup-{view.period.label}.csv", Amount=widgets.money_column("Amount"),
+              **{"Share of target": widgets.percent_column("Share of target")})

@@ -1,0 +1,43 @@
+"""Plan attainment: targets against closed won and forecastable pipeline."""
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from ui import data, state, widgets
+
+view = state.current_view()
+st.title("Plan attainment")
+if state.database_is_empty():
+    widgets.empty_database()
+    st.stop()
+widgets.view_caption(view)
+settings = state.settings(state.database_path(), state.version())
+healthy = float(settings["coverage_multiple"])
+
+scope = st.radio("Targets by", ["segment", "region", "team", "owner"], horizontal=True,
+                 key="plan_scope", format_func=str.capitalize)
+frame = data.fetch("attainment", view, scope)
+if frame.empty:
+    st.info(f"No targets or deals by {scope} for {view.period.label}. Targets live in the "
+            "`targets` table (period, scope, scope_value, amount).")
+    st.stop()
+
+figure = go.Figure()
+figure.add_bar(x=frame[scope], y=frame["target"], name="Target", marker_color="#d9d9d9")
+figure.add_bar(x=frame[scope], y=frame["closed_won"], name="Closed won",
+               marker_color=widgets.CATEGORY_COLOURS["Closed"])
+figure.update_layout(barmode="group", yaxis_tickprefix="$", legend_orientation="h", height=360,
+                     margin=dict(t=10))
+st.plotly_chart(figure, width="stretch")
+
+no_target = frame["target"].isna().sum()
+if no_target:
+    st.caption(f"{no_target} {scope} value(s) have deals but no target for {view.period.label}.")
+st.caption(f"Coverage = (closed won + commit + best case) / target; healthy at {healthy:.1f}×.")
+widgets.table(
+    frame, f"attainment-{scope}-{view.period.label}.csv",
+    **{c: widgets.money_column(c.replace("_", " ").capitalize())
+       for c in ("target", "closed_won", "commit", "best_case", "pipeline")},
+    attainment=widgets.percent_column("Attainment"),
+    coverage=st.column_config.ProgressColumn("Coverage", format="%.1f×", min_value=0,
+                                             max_value=max(healthy * 1.5, 1.0)))

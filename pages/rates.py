@@ -1,0 +1,67 @@
+"""Close and win rates: the trend by quarter and the split by any dimension."""
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from sales import formatting as fmt
+from sales.periods import QUARTER, period_containing
+from sales.query import GROUP_COLUMNS
+from sales.rates import default_window
+from ui import data, state, widgets
+
+TREND_QUARTERS = 8
+
+view = state.current_view()
+st.title("Close & win rates")
+if state.database_is_empty():
+    widgets.empty_database()
+    st.stop()
+report = data.headline(view)
+settings = state.settings(state.database_path(), state.version())
+rates = report["rates"]
+widgets.view_caption(view, f"window {rates['window_start']} to {rates['window_end']}")
+
+close_rate, win_rate = rates["close_rate"], rates["win_rate"]
+close_floor, win_floor = float(settings["close_rate_floor"]), float(settings["win_rate_floor"])
+tiles = st.columns(4)
+tiles[0].metric("Close rate (deals)", fmt.pct(close_rate["count"]), border=True,
+                delta=f"floor {fmt.pct(close_floor)}", delta_color="off", delta_arrow="off",
+                help="Won / (won + lost to competition + lost to no decision), qualified deals "
+                     "closed in the window.")
+tiles[1].metric("Close rate (amount)", fmt.pct(close_rate["amount"]), border=True)
+tiles[2].metric("Win rate (deals)", fmt.pct(win_rate["count"]), border=True,
+                delta=f"floor {fmt.pct(win_floor)}, aim {fmt.pct(float(settings['win_rate_aim']))}",
+                delta_color="off", delta_arrow="off",
+                help="Won / (won + lost to competition).")
+required = 1 / close_rate["count"] if close_rate["count"] else None
+tiles[3].metric("Coverage this close rate needs", fmt.multiple(required), border=True,
+                help="1 / close rate: a 33% close rate needs 3× pipeline, 25% needs 4×.")
+
+st.subheader("Trend by quarter")
+current = period_containing(view.as_of, QUARTER, view.period.fy_start_month)
+quarters = current.previous(TREND_QUARTERS - 1) + [current]
+trend = data.fetch("rates_by_period", quarters, view.as_of, view.filters)
+figure = go.Figure()
+for column, name in (("close_rate_count", "Close rate"), ("win_rate_count", "Win rate")):
+    figure.add_scatter(x=trend.period, y=trend[column], name=name, mode="lines+markers",
+                       hovertemplate="%{x}: %{y:.0%}")
+for level, name in ((close_floor, "close-rate floor"), (win_floor, "win-rate floor")):
+    figure.add_hline(y=level, line_dash="dot", annotation_text=name, line_color="grey")
+figure.update_layout(yaxis_tickformat=".0%", yaxis_rangemode="tozero", height=340,
+                     legend_orientation="h", margin=dict(t=10))
+st.plotly_chart(figure, width="stretch")
+st.caption(f"{current.label} is still open: its rates cover deals closed so far.")
+
+st.subheader("By dimension")
+dimension = st.selectbox("Split by", [d for d in GROUP_COLUMNS if d != "stage"], key="rates_by",
+                         index=list(GROUP_COLUMNS).index("competitor"), format_func=str.capitalize)
+window_start, window_end = default_window(view.period)
+split = data.fetch("rates_by", window_start, window_end, view.as_of, dimension, view.filters)
+if split.empty:
+    st.info("No qualified deals closed in the window for this filter.")
+else:
+    rate_columns = [c for c in split.columns if "_rate_" in c]
+    money_columns = [c for c in split.columns if c.endswith("_amount") and c not in rate_columns]
+    widgets.table(split, f"rates-by-{dimension}.csv",
+                  **{c: widgets.percent_column(c) for c in rate_columns},
+                  **{c: widgets.money_column(c) for c in money_columns})

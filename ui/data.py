@@ -1,0 +1,66 @@
+"""Cached calls into `sales`, keyed by (database path, data version, function, arguments).
+
+Every query a page makes goes through `fetch`, so one cache policy serves them all: results
+are small (aggregates, or one capped page of deals), and a new data version misses the cache,
+so every session sees an import on its next interaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from sales import catalog, deals, losses, plan, query, rates, report, rollup, targets
+from sales.view import View
+from ui.state import _connection, database_path, version
+
+
+def _segment_targets(con: duckdb.DuckDBPyConnection, view: View) -> dict[str, float]:
+    if set(view.filters.active()) - {"segment"}:
+        return {}  # segment targets say nothing about a view cut by another dimension
+    segments = list(view.filters.segment) or query.distinct_values(con, "segment")
+    return targets.targets_by(con, view.period, "segment", segments)
+
+
+# The functions pages may call, by name: (connection, *args) → a small, picklable result.
+_QUERIES: dict[str, Callable] = {
+    "headline": report.build_report,
+    "rollup_by": rollup.rollup_by,
+    "filter_options": query.distinct_values,
+    "segment_targets": _segment_targets,
+    "period_deals": deals.period_deals,
+    "rates_by_period": rates.rates_by_period,
+    "rates_by": rates.rates_by,
+    "attainment": plan.attainment,
+    "summary": catalog.summary,
+    "settings_frame": catalog.settings_frame,
+    "stage_map_frame": catalog.stage_map_frame,
+    "loss_reason_frame": catalog.loss_reason_frame,
+    "unmapped_reasons": losses.unmapped_reasons,
+}
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _fetch(path: str, data_version: int, name: str, args: tuple, kwargs: tuple) -> object:
+    return _QUERIES[name](_connection(path).cursor(), *args, **dict(kwargs))
+
+
+def fetch(name: str, *args: object, **kwargs: object) -> object:
+    """Run a named `sales` query for the current database and data version, cached."""
+    return _fetch(database_path(), version(), name, args, tuple(sorted(kwargs.items())))
+
+
+def headline(view: View) -> dict:
+    """The same numbers `python -m sales report` prints, for the view."""
+    return fetch("headline", view)
+
+
+def filter_options(dimension: str) -> list[str]:
+    return fetch("filter_options", dimension)
+
+
+def category_table(headline_report: dict) -> pd.DataFrame:
+    return report.categories_frame(headline_report)

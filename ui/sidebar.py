@@ -1,0 +1,34 @@
+"""The shared sidebar: period, as-of and the six filters, bound to the URL."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from sales.periods import MONTH, QUARTER, period_choices
+from sales.query import FILTER_COLUMNS
+from ui import data, state
+
+_LABELS = {"segment": "Segment", "region": "Region", "team": "Team", "owner": "Owner",
+           "type": "Type", "channel": "Channel"}
+
+
+def render() -> None:
+    """Draw the filters; their values land in st.session_state under the same keys, which
+    `state.current_view()` reads. Each is bound to a query parameter so a link reproduces
+    the view (values are plain strings; nothing is unpickled from the URL)."""
+    with st.sidebar:
+        default_as_of = state.default_view_as_of()
+        as_of = st.date_input("As of", value=default_as_of, key="as_of", bind="query-params",
+                              help="Every number shows the latest snapshot on or before this "
+                                   "date, so a view can be reproduced later.")
+        fy_start = state.fy_start_month()
+        periods = (period_choices(as_of, fy_start, QUARTER, back=8, ahead=2)
+                   + period_choices(as_of, fy_start, MONTH, back=3, ahead=3))
+        labels = [p.label for p in periods]
+        current = period_choices(as_of, fy_start, QUARTER, back=0, ahead=0)[0].label
+        st.selectbox("Period", labels, index=labels.index(current), key="period",
+                     bind="query-params", help="Fiscal quarter or month (fiscal year start "
+                     f"month {fy_start}; change it in settings).")
+        for name in FILTER_COLUMNS:
+            st.multiselect(_LABELS[name], data.filter_options(name), key=name,
+                           bind="query-params", placeholder="All")

@@ -1,0 +1,55 @@
+"""Drawing helpers shared by pages: empty states, tiles, downloadable tables, colours."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from sales.view import View
+from ui.state import database_path
+
+# One colour per report category, used by every chart so a category looks the same everywhere.
+CATEGORY_COLOURS = {
+    "Closed": "#1b9e77",
+    "Commit": "#2c7fb8",
+    "Best Case": "#7fcdbb",
+    "Pipeline": "#c7e9b4",
+    "Unqualified": "#d9d9d9",
+    "Omitted": "#fc9272",
+}
+
+
+def empty_database() -> None:
+    """What an empty database says instead of numbers."""
+    st.info(
+        "**No opportunities in this database yet** "
+        f"(`{database_path()}`).\n\n"
+        "- Build the demo: `python -m sales demo --db " + database_path() + "`\n"
+        "- Or point the app at another file: `SALES_DB=path/to/file.duckdb streamlit run app.py`\n"
+        "- Your own CRM data goes into the `opportunities` table (the README documents every "
+        "column), with a snapshot per export so week-over-week views work."
+    )
+
+
+def view_caption(view: View, extra: str = "") -> None:
+    filters = "; ".join(f"{k}: {', '.join(v)}" for k, v in view.filters.active().items())
+    parts = [f"{view.period.label} ({view.period.start:%d %b %Y} – {view.period.end:%d %b %Y})",
+             f"as of {view.as_of:%d %b %Y}", f"filters: {filters or 'none'}"]
+    if extra:
+        parts.append(extra)
+    st.caption(" · ".join(parts))
+
+
+def table(frame: pd.DataFrame, file_name: str, **column_config) -> None:
+    """A sortable table with a CSV download of exactly what is shown."""
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=column_config or None)
+    st.download_button("Download CSV", frame.to_csv(index=False).encode(), file_name=file_name,
+                       mime="text/csv", key=f"download-{file_name}")
+
+
+def money_column(label: str) -> st.column_config.NumberColumn:
+    return st.column_config.NumberColumn(label, format="dollar")
+
+
+def percent_column(label: str) -> st.column_config.NumberColumn:
+    return st.column_config.NumberColumn(label, format="percent")
