@@ -1,0 +1,113 @@
+"""The real app in a real browser: `streamlit run app.py` driven by Playwright in Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which(
+    "chromium-browser")
+# Flags for a sandboxed machine with no network but loopback (background services would
+# otherwise keep trying to reach the internet).
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+STARTUP_SECONDS = 60
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited early:\n{process.stdout.read()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"streamlit did not answer at {url} within {STARTUP_SECONDS} s")
+
+
+@pytest.fixture(scope="module")
+def app_url(demo_db):
+    port = _free_port()
+    env = {**os.environ, "SALES_DB": str(demo_db)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true",
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium missing in CI: .ci/run should have installed it")
+        pytest.skip("Chromium not found: install it (Debian: `apt-get install chromium`) or set "
+                    "CHROMIUM_PATH; .ci/run installs it in CI")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _tiles(page) -> dict[str, str]:
+    page.wait_for_selector('[data-testid="stMetricValue"]', timeout=30_000)
+    labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
+    values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+    return {label.strip(): value.strip() for label, value in zip(labels, values, strict=True)}
+
+
+def test_overview_tiles_then_navigate(app_url, browser):
+    page = browser.new_page()
+    page.goto(app_url)
+    page.get_by_role("heading", name="Overview").wait_for(timeout=60_000)
+    tiles = _tiles(page)
+    for label in ("Closed won", "In-blood number", "Upside"):
+        assert tiles[label].startswith("$"), tiles
+    assert tiles["Enterprise coverage"].endswith("×"), tiles
+    assert tiles["Close rate (trailing 4 quarters)"].endswith("%"), tiles
+
+    page.get_by_role("link", name="Pipeline by category").click()
+    page.get_by_role("heading", name="Pipeline by category").wait_for(timeout=30_000)
+    page.wait_for_selector('[data-testid="stDataFrame"]', timeout=30_000)
+    assert "/pipeline" in page.url
+    page.close()
+
+
+def test_a_link_reproduces_a_filtered_view(app_url, browser):
+    page = browser.new_page()
+    page.goto(app_url)
+    everyone = _tiles(page)["Closed won"]
+    page.goto(f"{app_url}/?segment=SMB")
+    page.get_by_role("heading", name="Overview").wait_for(timeout=60_000)
+    page.get_by_text("filters: segment: SMB").wait_for(timeout=30_000)
+    smb_only = _tiles(page)["Closed won"]
+    assert smb_only != everyone
+    page.close()
