@@ -18,21 +18,24 @@ def classify_loss(lost_reason: str | None, competitor: str | None,
     return folded.get(str(lost_reason or "").strip().lower(), NO_DECISION)
 
 
-# Same rule as classify_loss, applied in DuckDB to every deal lost in a qualified closed stage.
+# Same rule as classify_loss, for every deal at once: lost in a qualified closed stage gets a
+# class, everything else none. Only rows whose class changes are written.
 _RECLASSIFY_SQL = """
 update opportunities as o
-set loss_class = case
-    when m.closed and not m.won and m.qualified then
-        case when nullif(trim(o.competitor), '') is not null then 'competition'
-             else coalesce(
-                 (select r.loss_class from loss_reason_map r
-                  where lower(trim(r.lost_reason)) = lower(trim(o.lost_reason))
-                  limit 1),
-                 'no_decision')
-        end
-    end
-from stage_map m
-where m.stage = o.stage
+set loss_class = x.loss_class
+from (
+    select d.opportunity_id,
+           case when m.closed and not m.won and m.qualified then
+               case when nullif(trim(d.competitor), '') is not null then 'competition'
+                    else coalesce(r.loss_class, 'no_decision') end
+           end as loss_class
+    from opportunities d
+    left join stage_map m on m.stage = d.stage
+    left join (select lower(trim(lost_reason)) as reason, min(loss_class) as loss_class
+               from loss_reason_map group by 1) r
+           on r.reason = lower(trim(d.lost_reason))
+) x
+where x.opportunity_id = o.opportunity_id and x.loss_class is distinct from o.loss_class
 """
 
 
