@@ -4,15 +4,15 @@ import streamlit as st
 
 from ui import sidebar, state
 
-st.set_page_config(page_title="Sales forecast", page_icon="📈", layout="wide")
+st.set_page_config(page_title="Sales forecast", page_icon=":material/monitoring:", layout="wide")
 state.ensure_database()
 
 pages = {
-    "Forecast": [st.Page("pages/overview.py", title="Overview", icon="🎯", default=True)],
-    "Pipeline": [st.Page("pages/pipeline.py", title="Pipeline by category", icon="🧮")],
-    "Diagnostics": [st.Page("pages/rates.py", title="Close & win rates", icon="📉")],
-    "Planning": [st.Page("pages/plan.py", title="Plan attainment", icon="🗓️")],
-    "Data": [st.Page("pages/database.py", title="Database", icon="🗄️")],
+    "Forecast": [st.Page("pages/overview.py", title="Overview", icon=":material/target:", default=True)],
+    "Pipeline": [st.Page("pages/pipeline.py", title="Pipeline by category", icon=":material/table_chart:")],
+    "Diagnostics": [st.Page("pages/rates.py", title="Close & win rates", icon=":material/query_stats:")],
+    "Planning": [st.Page("pages/plan.py", title="Plan attainment", icon=":material/flag:")],
+    "Data": [st.Page("pages/database.py", title="Database", icon=":material/database:")],
 }
 navigation = st.navigation(pages)
 sidebar.render()

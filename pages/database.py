@@ -3,9 +3,9 @@
 import streamlit as st
 
 from sales import formatting as fmt
-from ui import data, state, widgets
+from ui import data, page, state, widgets
 
-st.title("Database")
+page.start("Database", needs_data=False)
 info = data.fetch("summary")
 st.caption(f"File `{state.database_path()}` · schema version {info['schema_version']} · "
            f"data version {info['data_version']}")

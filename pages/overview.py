@@ -6,19 +6,12 @@ import streamlit as st
 from sales import formatting as fmt
 from sales.outlook import outlook
 from sales.stages import OPEN_CATEGORIES
-from ui import data, state, widgets
+from ui import data, page, state, widgets
 
-view = state.current_view()
-st.title("Overview")
-if state.database_is_empty():
-    widgets.empty_database()
-    st.stop()
-
+view = page.start("Overview")
 report = data.headline(view)
 settings = state.settings(state.database_path(), state.version())
 target = report["target"]
-widgets.view_caption(view, f"target {fmt.money(target)}" if target is not None
-                     else "no target for this view")
 
 tone, sentence = outlook(report)
 {"good": st.success, "watch": st.warning, "risk": st.error}[tone](sentence)

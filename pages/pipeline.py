@@ -6,14 +6,9 @@ from sales import formatting as fmt
 from sales.query import GROUP_COLUMNS
 from sales.rollup import FORECAST_TOTAL, TOTAL_ROW, pivot
 from sales.stages import REPORT_CATEGORIES
-from ui import data, state, widgets
+from ui import data, page, widgets
 
-view = state.current_view()
-st.title("Pipeline by category")
-if state.database_is_empty():
-    widgets.empty_database()
-    st.stop()
-widgets.view_caption(view)
+view = page.start("Pipeline by category")
 
 left, right = st.columns([2, 1])
 dimension = left.selectbox("Rows", list(GROUP_COLUMNS), key="pivot_dimension",
@@ -47,7 +42,8 @@ st.caption(f"{FORECAST_TOTAL} = Closed + Commit + Best Case + Pipeline; Unqualif
            "are shown apart. Click a cell to list its deals.")
 st.dataframe(table, hide_index=True, width="stretch", key="pivot_table", on_select=_drill_from_cell,
              selection_mode="single-cell",
-             column_config={c: column(c) for c in (*REPORT_CATEGORIES, FORECAST_TOTAL)})
+             column_config={dimension: dimension.capitalize(),
+                            **{c: column(c) for c in (*REPORT_CATEGORIES, FORECAST_TOTAL)}})
 st.download_button("Download CSV", table.to_csv(index=False).encode(),
                    file_name=f"pipeline-{dimension}-{view.period.label}.csv", mime="text/csv")
 
@@ -66,5 +62,4 @@ if deals.empty:
 else:
     shown = f"largest {len(deals):,} of {total:,}" if total > len(deals) else f"{total:,}"
     st.caption(f"{shown} deals · {fmt.money(deals['amount'].sum())} shown")
-    widgets.table(deals, f"deals-{category}-{view.period.label}.csv",
-                  amount=widgets.money_column("amount"))
+    widgets.deal_table(deals, f"deals-{category}-{view.period.label}.csv")

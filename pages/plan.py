@@ -3,14 +3,9 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui import data, state, widgets
+from ui import data, page, state, widgets
 
-view = state.current_view()
-st.title("Plan attainment")
-if state.database_is_empty():
-    widgets.empty_database()
-    st.stop()
-widgets.view_caption(view)
+view = page.start("Plan attainment")
 settings = state.settings(state.database_path(), state.version())
 healthy = float(settings["coverage_multiple"])
 

@@ -7,19 +7,15 @@ from sales import formatting as fmt
 from sales.periods import QUARTER, period_containing
 from sales.query import GROUP_COLUMNS
 from sales.rates import default_window
-from ui import data, state, widgets
+from ui import data, page, state, widgets
 
 TREND_QUARTERS = 8
 
-view = state.current_view()
-st.title("Close & win rates")
-if state.database_is_empty():
-    widgets.empty_database()
-    st.stop()
+window_start, window_end = default_window(state.current_view().period)
+view = page.start("Close & win rates", caption=f"rates window {window_start} to {window_end}")
 report = data.headline(view)
 settings = state.settings(state.database_path(), state.version())
 rates = report["rates"]
-widgets.view_caption(view, f"window {rates['window_start']} to {rates['window_end']}")
 
 close_rate, win_rate = rates["close_rate"], rates["win_rate"]
 close_floor, win_floor = float(settings["close_rate_floor"]), float(settings["win_rate_floor"])
@@ -55,7 +51,6 @@ st.caption(f"{current.label} is still open: its rates cover deals closed so far.
 st.subheader("By dimension")
 dimension = st.selectbox("Split by", [d for d in GROUP_COLUMNS if d != "stage"], key="rates_by",
                          index=list(GROUP_COLUMNS).index("competitor"), format_func=str.capitalize)
-window_start, window_end = default_window(view.period)
 split = data.fetch("rates_by", window_start, window_end, view.as_of, dimension, view.filters)
 if split.empty:
     st.info("No qualified deals closed in the window for this filter.")

@@ -20,7 +20,7 @@ from sales.query import snapshot_on_or_before
 from sales.rates import default_window, outcomes
 from sales.rollup import category_rollup
 from sales.settings import load_settings
-from sales.stages import REPORT_CATEGORIES
+from sales.stages import OMITTED, REPORT_CATEGORIES, UNQUALIFIED
 from sales.targets import target_for_view
 from sales.view import View
 
@@ -122,9 +122,10 @@ def _markdown(r: dict) -> str:
 
 def categories_frame(report: dict) -> pd.DataFrame:
     """The report's roll-up as a table. Grain: one row per report category, with its share of
-    the target (None without a target)."""
+    the target (None without a target, and for Unqualified and Omitted, which never count)."""
     target = report["target"]
     rows = [{"Category": name, "Amount": m["amount"], "Deals": m["count"],
-             "Share of target": m["amount"] / target if target else None}
+             "Share of target": m["amount"] / target
+             if target and name not in (UNQUALIFIED, OMITTED) else None}
             for name, m in report["categories"].items()]
     return pd.DataFrame(rows)

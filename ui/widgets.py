@@ -48,8 +48,24 @@ def table(frame: pd.DataFrame, file_name: str, **column_config) -> None:
 
 
 def money_column(label: str) -> st.column_config.NumberColumn:
-    return st.column_config.NumberColumn(label, format="dollar")
+    return st.column_config.NumberColumn(label, format="$%,.0f")
 
 
 def percent_column(label: str) -> st.column_config.NumberColumn:
     return st.column_config.NumberColumn(label, format="percent")
+
+
+# Labels for the columns of sales.deals.DEAL_COLUMNS, as a sales manager reads them.
+_DEAL_LABELS = {
+    "opportunity_id": "Opportunity", "name": "Name", "account_name": "Account", "owner": "Owner",
+    "team": "Team", "segment": "Segment", "region": "Region", "type": "Type",
+    "channel": "Channel", "category": "Category", "stage": "Stage", "close_date": "Close date",
+    "created_date": "Created", "competitor": "Competitor", "lost_reason": "Lost reason",
+    "loss_class": "Loss class", "renewal_risk": "Renewal risk", "next_step": "Next step",
+}
+
+
+def deal_table(frame: pd.DataFrame, file_name: str) -> None:
+    """A list of deals with readable headers, money formatted, sortable and downloadable."""
+    config = {column: label for column, label in _DEAL_LABELS.items() if column in frame}
+    table(frame, file_name, amount=money_column("Amount"), **config)
