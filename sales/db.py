@@ -60,4 +60,4 @@ def write_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBP
 
 def is_empty(con: duckdb.DuckDBPyConnection) -> bool:
     """True when no opportunities are loaded (the app then shows how to import or build the demo)."""
-    return con.execute("select count(*) from opportunities").fetchone()[0] == 0
+    return con.cursor().execute("select count(*) from opportunities").fetchone()[0] == 0

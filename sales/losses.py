@@ -46,7 +46,7 @@ def reclassify_losses(con: duckdb.DuckDBPyConnection) -> None:
 
 def unmapped_reasons(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
     """Lost reasons of deals without a competitor that the map does not know, with deal counts."""
-    return con.execute("""
+    return con.cursor().execute("""
         select o.lost_reason, count(*) as deals
         from opportunities o
         join stage_map m on m.stage = o.stage and m.closed and not m.won and m.qualified

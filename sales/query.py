@@ -81,7 +81,7 @@ def snapshot_on_or_before(con: duckdb.DuckDBPyConnection, as_of: date) -> date |
     With snapshots but none on or before `as_of`, returns the day before the first one, at which
     no deal existed yet.
     """
-    first, chosen = con.execute(
+    first, chosen = con.cursor().execute(
         "select min(snapshot_date), max(snapshot_date) filter (where snapshot_date <= ?) "
         "from snapshot_dates", [as_of]
     ).fetchone()
@@ -93,7 +93,7 @@ def snapshot_on_or_before(con: duckdb.DuckDBPyConnection, as_of: date) -> date |
 
 
 def latest_snapshot(con: duckdb.DuckDBPyConnection) -> date | None:
-    return con.execute("select max(snapshot_date) from snapshot_dates").fetchone()[0]
+    return con.cursor().execute("select max(snapshot_date) from snapshot_dates").fetchone()[0]
 
 
 def default_as_of(con: duckdb.DuckDBPyConnection) -> date:
@@ -149,7 +149,7 @@ def distinct_values(con: duckdb.DuckDBPyConnection, dimension: str) -> list[str]
     source = "opportunities"
     if dimension == "owner":  # past owners too: a deal may have changed hands
         source = "(select owner from opportunities union select owner from opportunity_history)"
-    rows = con.execute(
+    rows = con.cursor().execute(
         f"select distinct {column} from {source} where {column} is not null order by 1"  # noqa: S608
     ).fetchall()
     return [r[0] for r in rows]

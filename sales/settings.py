@@ -72,7 +72,7 @@ SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 def load_settings(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
     """Every setting, typed: stored values over declared defaults."""
     values = {s.name: s.default for s in SETTINGS}
-    for name, text in con.execute("select name, value from settings").fetchall():
+    for name, text in con.cursor().execute("select name, value from settings").fetchall():
         setting = SETTINGS_BY_NAME.get(name)
         if setting is not None:
             # A hand-edited bad value falls back to the default rather than break every page.

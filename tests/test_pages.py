@@ -131,3 +131,14 @@ def test_database_page_counts(fixture_db):
     tiles = metrics(run("pages/database.py"))
     assert tiles["Opportunities"] == "18"
     assert tiles["Latest snapshot"] == "2026-11-20"
+
+
+def test_first_run_builds_the_demo_then_shows_the_overview(tmp_path, monkeypatch):
+    path = tmp_path / "fresh" / "forecast.duckdb"
+    monkeypatch.setenv("SALES_DB", str(path))
+    at = run("app.py")
+    assert not at.exception, [e.value for e in at.exception]
+    assert path.exists()
+    assert any("Demo database ready" in s.label for s in at.status)  # the progress box
+    tiles = metrics(at)
+    assert tiles["Closed won"].startswith("$") and tiles["Enterprise coverage"].endswith("×")
