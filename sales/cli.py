@@ -7,7 +7,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from sales.db import connect, db_path
+from sales.db import connect, db_path, open_for_reading
 from sales.periods import QUARTER, parse_period, period_containing
 from sales.progress import ProgressBar
 from sales.query import FILTER_COLUMNS, Filters, default_as_of
@@ -82,7 +82,7 @@ def _open_for_reading(path: Path):
     if not path.exists():
         raise UsageError(f"no database at {path}; build one with `python -m sales demo --db "
                          f"{path}` or import data")
-    con = connect(path, read_only=True)
+    con = open_for_reading(path)  # works while the app holds the file
     if schema_version(con) < SCHEMA_VERSION:  # an older file: upgrade it once, then read
         con.close()
         con = connect(path)

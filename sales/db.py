@@ -1,9 +1,27 @@
-"""Opening the database file, the data version, and write transactions."""
+"""Opening the database file, the data version, write transactions, and sharing the file
+between the app and the command line.
+
+DuckDB lets one process hold a file for writing, and then no other process may open it, not
+even to read. So the running app keeps its one read-write connection, and everyone else works
+around it under an advisory lock file (`<db>.lock`):
+
+- the app writes only while holding the lock and checkpoints before releasing it, so under the
+  lock the file on disk is complete;
+- another process that finds the file busy reads a copy taken under the lock
+  (`open_for_reading`);
+- bulk changes (imports, demo builds) are built on a copy and swapped into place with
+  `os.replace` (`swap_in`): readers never see a half-written state, a killed import leaves the
+  old file, and the app notices the new file (its inode changed) and reopens.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import os
-from collections.abc import Iterator
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,6 +31,9 @@ from sales.schema import upgrade
 
 DEFAULT_DB_PATH = "data/forecast.duckdb"
 DB_ENV_VAR = "SALES_DB"
+# How long a writer waits for another one (an import of a large file, a demo build) before
+# giving up with a message; long enough for a 1M-row import on a small machine.
+LOCK_TIMEOUT_S = 300.0
 
 
 def db_path() -> Path:
@@ -61,3 +82,110 @@ def write_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBP
 def is_empty(con: duckdb.DuckDBPyConnection) -> bool:
     """True when no opportunities are loaded (the app then shows how to import or build the demo)."""
     return con.cursor().execute("select count(*) from opportunities").fetchone()[0] == 0
+
+
+class DatabaseBusy(RuntimeError):
+    """Another writer kept the database locked for longer than we were willing to wait."""
+
+
+@contextmanager
+def file_lock(path: str | os.PathLike, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Hold the advisory write lock of a database file (`<path>.lock`), waiting up to `timeout`."""
+    lock_path = Path(f"{path}.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise DatabaseBusy(f"{path} is being written by another process (an import "
+                                       "or demo build); try again when it has finished") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def file_identity(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(device, inode) of the file, which changes when a new file is swapped in; None if absent."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    """Copy a database file and its write-ahead log, if any (call under the file lock)."""
+    shutil.copyfile(source, target)
+    wal = Path(f"{source}.wal")
+    if wal.exists():
+        shutil.copyfile(wal, Path(f"{target}.wal"))
+
+
+def open_for_reading(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
+    """A connection for reading `path`, even while the app holds it: read-only when the file is
+    free, else a private copy taken under the lock (deleted when the process exits)."""
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as error:
+        if "lock" not in str(error).lower():
+            raise
+    folder = Path(tempfile.mkdtemp(prefix="sales-read-"))
+    copy = folder / Path(path).name
+    with file_lock(path):
+        _copy_database(Path(path), copy)
+    con = duckdb.connect(str(copy), read_only=True)
+    _remove_later(folder)
+    return con
+
+
+def _remove_later(folder: Path) -> None:
+    import atexit
+
+    atexit.register(shutil.rmtree, folder, True)
+
+
+def swap_in(path: str | os.PathLike, build: Callable[[duckdb.DuckDBPyConnection], object],
+            start_empty: bool = False,
+            progress: Callable[[float, str], None] | None = None) -> object:
+    """Apply `build` to a copy of the database (or to a new, empty one) in one transaction, then
+    atomically replace the file with it. Returns what `build` returned.
+
+    If `build` raises, or the process dies, the file at `path` is untouched.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(f"{target}.building")
+    with file_lock(target):
+        _discard(building)
+        if target.exists() and not start_empty:
+            if progress:
+                progress(0.0, "Copying the current database")
+            _copy_database(target, building)
+        con = connect(building)
+        try:
+            with write_transaction(con) as cur:
+                result = build(cur)
+            con.execute("checkpoint")
+        except BaseException:
+            con.close()
+            _discard(building)
+            raise
+        con.close()
+        with open(building, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(building, target)
+        # The old file's log (already copied and checkpointed into the new file) must not be
+        # replayed against the new one.
+        Path(f"{target}.wal").unlink(missing_ok=True)
+    return result
+
+
+def _discard(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    Path(f"{path}.wal").unlink(missing_ok=True)

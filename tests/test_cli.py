@@ -133,3 +133,19 @@ def test_demo_command_refuses_bad_options(tmp_path, capsys):
     assert main(["demo", "--db", str(tmp_path / "x.duckdb"), "--opportunities", "0"]) == 2
     assert main(["demo", "--db", str(tmp_path / "x.duckdb"), "--fiscal-year-start", "13"]) == 2
     assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_report_reads_while_another_process_holds_the_database(fixture_path):
+    # The app keeps a read-write connection; DuckDB then refuses every other process, so the
+    # report reads a copy taken under the lock. An app-side write committed and checkpointed
+    # before the report starts is in what it reads.
+    holder = connect(fixture_path)
+    holder.execute("update targets set amount = 2000 where scope = 'company'")
+    holder.execute("checkpoint")
+    try:
+        out = subprocess.run([sys.executable, "-m", "sales", "report", "--db", fixture_path,
+                              "--period", "FY2026-Q4"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout
+    finally:
+        holder.close()
+    assert json.loads(out)["target"] == 2000.0

@@ -15,7 +15,7 @@ import streamlit as st
 
 from sales import catalog, deals, losses, plan, query, rates, report, rollup, targets
 from sales.view import View
-from ui.state import _connection, database_path, version
+from ui.state import database_path, reading, version
 
 
 def _segment_targets(con: duckdb.DuckDBPyConnection, view: View) -> dict[str, float]:
@@ -45,7 +45,8 @@ _QUERIES: dict[str, Callable] = {
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _fetch(path: str, data_version: int, name: str, args: tuple, kwargs: tuple) -> object:
-    return _QUERIES[name](_connection(path).cursor(), *args, **dict(kwargs))
+    with reading() as cur:
+        return _QUERIES[name](cur, *args, **dict(kwargs))
 
 
 def fetch(name: str, *args: object, **kwargs: object) -> object:

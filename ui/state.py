@@ -1,15 +1,29 @@
-"""One DuckDB connection per process, the current view, and caches keyed by data version."""
+"""One DuckDB connection per process, the current view, and caches keyed by data version.
+
+Cached functions take the database path and data version as arguments (and ignore them in the
+body): they are the cache key, so a new import or a saved setting misses every cache at once.
+"""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import streamlit as st
 
-from sales.db import connect, data_version, db_path, is_empty
+from sales.db import (
+    connect,
+    data_version,
+    db_path,
+    file_identity,
+    file_lock,
+    is_empty,
+    write_transaction,
+)
 from sales.periods import QUARTER, parse_period, period_containing
 from sales.query import FILTER_COLUMNS, Filters, default_as_of
 from sales.settings import load_settings
@@ -25,18 +39,64 @@ def database_path() -> str:
     return str(db_path().resolve())
 
 
+class SharedConnection:
+    """The process's one connection to the database file, reopened when an import swaps a new
+    file into place. Queries run inside `reading()`, which hands out a cursor and keeps the
+    connection from being swapped underneath them."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._changed = threading.Condition()
+        self._readers = 0
+        self._open()
+
+    def _open(self) -> None:
+        self.identity = file_identity(self.path)
+        self.con = connect(self.path)
+
+    def _reopen_if_swapped(self) -> None:
+        if file_identity(self.path) == self.identity:
+            return
+        with self._changed:
+            self._changed.wait_for(lambda: self._readers == 0)
+            if file_identity(self.path) != self.identity:
+                self.con.close()
+                self._open()
+
+    @contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self._reopen_if_swapped()
+        with self._changed:
+            self._readers += 1
+        cur = self.con.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+            with self._changed:
+                self._readers -= 1
+                self._changed.notify_all()
+
+
 @st.cache_resource(show_spinner=False)
-def _connection(path: str) -> duckdb.DuckDBPyConnection:
-    return connect(path)
+def _shared(path: str) -> SharedConnection:
+    return SharedConnection(path)
 
 
-def connection() -> duckdb.DuckDBPyConnection:
-    """The process-wide connection; callers take a `.cursor()` per query or thread."""
-    return _connection(database_path())
+def reading() -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+    """A cursor on the current database file for the duration of a query."""
+    return _shared(database_path()).reading()
 
 
-def cursor() -> duckdb.DuckDBPyConnection:
-    return connection().cursor()
+@contextmanager
+def writing() -> Iterator[duckdb.DuckDBPyConnection]:
+    """One all-or-nothing write from the app: under the file lock (so it never interleaves with
+    an import), bumping the data version, and checkpointed so other processes can copy the file."""
+    shared = _shared(database_path())
+    with file_lock(shared.path), shared.reading() as cur:
+        with write_transaction(cur) as tx:
+            yield tx
+        cur.execute("checkpoint")
 
 
 def ensure_database() -> None:
@@ -59,17 +119,20 @@ def ensure_database() -> None:
 
 def version() -> int:
     """The data version; every cached query takes it as an argument so new data shows."""
-    return data_version(cursor())
+    with reading() as cur:
+        return data_version(cur)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def settings(path: str, data_version: int) -> dict[str, object]:
-    return load_settings(_connection(path).cursor())
+    with reading() as cur:
+        return load_settings(cur)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _empty(path: str, data_version: int) -> bool:
-    return is_empty(_connection(path).cursor())
+    with reading() as cur:
+        return is_empty(cur)
 
 
 def database_is_empty() -> bool:
@@ -78,7 +141,8 @@ def database_is_empty() -> bool:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _default_as_of(path: str, data_version: int) -> date:
-    return default_as_of(_connection(path).cursor())
+    with reading() as cur:
+        return default_as_of(cur)
 
 
 def fy_start_month() -> int:
