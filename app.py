@@ -8,7 +8,10 @@ st.set_page_config(page_title="Sales forecast", page_icon=":material/monitoring:
 state.ensure_database()
 
 pages = {
-    "Forecast": [st.Page("pages/overview.py", title="Overview", icon=":material/target:", default=True)],
+    "Forecast": [
+        st.Page("pages/overview.py", title="Overview", icon=":material/target:", default=True),
+        st.Page("pages/inblood.py", title="In-blood call", icon=":material/how_to_reg:"),
+    ],
     "Pipeline": [st.Page("pages/pipeline.py", title="Pipeline by category", icon=":material/table_chart:")],
     "Diagnostics": [st.Page("pages/rates.py", title="Close & win rates", icon=":material/query_stats:")],
     "Planning": [st.Page("pages/plan.py", title="Plan attainment", icon=":material/flag:")],

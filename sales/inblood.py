@@ -1,17 +1,34 @@
-"""The in-blood number and upside (SPEC item 8), from a saved call or the default rules."""
+"""The in-blood number (SPEC item 8): deal-by-deal decisions, their starting point, and totals.
+
+A manager starts from the period's latest saved call for the same filter scope (else from the
+default rules in settings): each open Commit / Best Case / Pipeline deal closing in the period
+is included or excluded. A saved decision is kept as long as it still means something: if the
+deal changed category since the call and the decision merely followed that old category's
+default, the deal starts at its new category's default instead (nobody decided it).
+
+In-blood = closed won + included deals; upside = excluded Commit + excluded Best Case; the
+forecast range is [in-blood, in-blood + upside].
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from typing import NamedTuple
 
 import duckdb
+import pandas as pd
 
+from sales.query import snapshot_on_or_before
 from sales.rollup import deals_in_period
 from sales.stages import BEST_CASE, COMMIT, OPEN_CATEGORIES, PIPELINE
 from sales.view import View
 
 DEFAULT_RULES = "default rules"
+# A deal pushed this many times into a later period is flagged: a pattern, not bad luck.
+PUSH_FLAG_COUNT = 2
+# Commit not yet in a redlining stage is a risk once this share of the period is left.
+COMMIT_RISK_SHARE_LEFT = 1 / 3
 
 
 @dataclass(frozen=True)
@@ -52,32 +69,264 @@ def call_source(saved_at: datetime) -> str:
     return f"saved call {saved_at.isoformat(sep=' ', timespec='seconds')}"
 
 
+def _fiscal_quarter_sql(column: str, fy_start_month: int) -> str:
+    """A number that grows by one per fiscal quarter (push counting compares them)."""
+    return (f"((year({column}) * 12 + month({column}) - 1 - {int(fy_start_month) - 1}) // 3)")
+
+
+def board_sql(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+              call_id: int | None) -> tuple[str, list]:
+    """The in-blood board: every open Commit, Best Case and Pipeline deal closing in the period.
+
+    Grain: one row per opportunity. Besides the deal's columns: push_count, days_in_stage,
+    stage_median_days (median of open deals in the same segment and stage), the saved call's
+    decision (saved_included, saved_reason, saved_amount, saved_category; null when the deal
+    is new since the call), `start_included` / `start_reason` (where the board starts) and
+    flags (flag_pushed, flag_past_close, flag_stuck, flag_commit_risk, flag_changed, flag_new).
+    """
+    snapshot = snapshot_on_or_before(con, view.as_of)
+    deals, deal_params = deals_in_period(con, view)
+    defaults = default_includes(settings)
+    risk_from = view.period.end.toordinal() - int(view.period.days * COMMIT_RISK_SHARE_LEFT)
+    quarter = _fiscal_quarter_sql("close_date", view.period.fy_start_month)
+    sql = f"""
+        with params as (
+            select ?::boolean as inc_commit, ?::boolean as inc_best, ?::boolean as inc_pipe,
+                   ?::bigint as call_id, ?::date as snap, ?::date as as_of,
+                   ?::date as risk_from, ?::boolean as has_history
+        ),
+        open_deals as (
+            select * from ({deals}) d where d.category in ('Commit', 'Best Case', 'Pipeline')
+        ),
+        hist as (
+            select h.opportunity_id, h.valid_from, h.stage, {quarter} as quarter
+            from opportunity_history h, params p
+            where p.has_history and h.valid_from <= p.snap
+              and h.opportunity_id in (select opportunity_id from open_deals)
+        ),
+        pushes as (
+            select opportunity_id, count(*) filter (where quarter > prev_quarter) as push_count
+            from (select *, lag(quarter) over (partition by opportunity_id order by valid_from)
+                            as prev_quarter from hist)
+            group by 1
+        ),
+        last_other_stage as (
+            select h.opportunity_id, max(h.valid_from) filter (where h.stage <> d.stage) as at
+            from hist h join open_deals d using (opportunity_id) group by 1
+        ),
+        entered as (
+            select h.opportunity_id, min(h.valid_from) as entered_stage
+            from hist h join last_other_stage l using (opportunity_id)
+            where l.at is null or h.valid_from > l.at
+            group by 1
+        ),
+        decisions as (
+            select x.* from forecast_call_decisions x, params p where x.call_id = p.call_id
+        ),
+        board as (
+            select d.*,
+                   coalesce(pu.push_count, 0) as push_count,
+                   datediff('day', e.entered_stage, p.as_of) as days_in_stage,
+                   x.included as saved_included, x.reason as saved_reason,
+                   x.amount::double as saved_amount, x.forecast_category as saved_category,
+                   case d.category when 'Commit' then p.inc_commit
+                                   when 'Best Case' then p.inc_best else p.inc_pipe end
+                       as default_included,
+                   case x.forecast_category when 'Commit' then p.inc_commit
+                                            when 'Best Case' then p.inc_best
+                                            else p.inc_pipe end as saved_default,
+                   p.as_of, p.risk_from, x.opportunity_id is not null as in_call,
+                   p.call_id is not null as has_call
+            from open_deals d cross join params p
+            left join pushes pu using (opportunity_id)
+            left join entered e using (opportunity_id)
+            left join decisions x using (opportunity_id)
+        )
+        select opportunity_id, name, account_name, owner, team, segment, region, type,
+               category, stage, amount::double as amount, close_date, next_step, redlining,
+               push_count, days_in_stage,
+               median(days_in_stage) over (partition by segment, stage) as stage_median_days,
+               saved_included, saved_reason, saved_amount, saved_category, default_included,
+               case when not in_call then default_included
+                    when saved_category <> category  -- null-safe: unknown category keeps it
+                         and saved_included = saved_default then default_included
+                    else saved_included end as start_included,
+               case when in_call and saved_category is not distinct from category
+                    or in_call and saved_category is null then saved_reason end as start_reason,
+               push_count >= {PUSH_FLAG_COUNT} as flag_pushed,
+               close_date < as_of as flag_past_close,
+               coalesce(days_in_stage > median(days_in_stage) over (partition by segment, stage),
+                        false) as flag_stuck,
+               category = 'Commit' and not redlining and as_of >= risk_from as flag_commit_risk,
+               in_call and (saved_amount is distinct from amount
+                            or saved_category is distinct from category) as flag_changed,
+               has_call and not in_call as flag_new
+        from board
+    """  # noqa: S608 - fixed SQL; values are bound
+    params = [defaults[COMMIT], defaults[BEST_CASE], defaults[PIPELINE], call_id, snapshot,
+              view.as_of, date.fromordinal(risk_from), snapshot is not None]
+    return sql, params + deal_params
+
+
+@dataclass(frozen=True)
+class Board:
+    """Where the in-blood board starts, aggregated. Grain: the view's period.
+
+    `totals` and `start_included` are per open category (amount); the deals themselves stay
+    in DuckDB and reach pandas a page at a time.
+    """
+
+    closed_won: float
+    totals: dict[str, float]
+    counts: dict[str, int]
+    start_included: dict[str, float]
+    call_id: int | None
+    source: str
+    commit_not_redlining: float = 0.0
+
+
+def board_summary(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+                  use_saved_call: bool = True) -> Board:
+    """The board's starting totals: closed won, and per category the open amount, the deal
+    count and the amount included at the start (saved call's decisions, else the rules)."""
+    call = latest_call(con, view) if use_saved_call else None
+    call_id = call[0] if call else None
+    sql, params = board_sql(con, view, settings, call_id)
+    rows = con.cursor().execute(
+        f"""select category, sum(amount), count(*),
+                   coalesce(sum(amount) filter (where start_included), 0),
+                   coalesce(sum(amount) filter (where not redlining), 0)
+            from ({sql}) group by 1""",  # noqa: S608
+        params).fetchall()
+    deals, deal_params = deals_in_period(con, view)
+    closed_won = con.cursor().execute(
+        f"select coalesce(sum(amount), 0) from ({deals}) where category = 'Closed'",  # noqa: S608
+        deal_params).fetchone()[0]
+    found = {category: (float(total), int(count), float(included))
+             for category, total, count, included, _ in rows}
+    risk = sum(float(not_redlining) for category, *_, not_redlining in rows if category == COMMIT)
+    return Board(
+        closed_won=float(closed_won),
+        totals={c: found.get(c, (0.0, 0, 0.0))[0] for c in OPEN_CATEGORIES},
+        counts={c: found.get(c, (0.0, 0, 0.0))[1] for c in OPEN_CATEGORIES},
+        start_included={c: found.get(c, (0.0, 0, 0.0))[2] for c in OPEN_CATEGORIES},
+        call_id=call_id,
+        source=call_source(call[1]) if call else DEFAULT_RULES,
+        commit_not_redlining=risk,
+    )
+
+
 def in_blood(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
              use_saved_call: bool = True) -> InBlood:
     """In-blood number and upside for the view: the latest saved call's decisions (deals new
     since then at their defaults), or the default rules when there is no call or when asked."""
-    call = latest_call(con, view) if use_saved_call else None
-    defaults = default_includes(settings)
-    deals, params = deals_in_period(con, view)
-    row = con.cursor().execute(
-        f"""with deals as ({deals}),
-            decisions as (select opportunity_id, included from forecast_call_decisions
-                          where call_id = ?),
-            open_deals as (
-                select d.category, d.amount,
-                       coalesce(x.included, case d.category when 'Commit' then ?
-                                                           when 'Best Case' then ?
-                                                           else ? end) as included
-                from deals d left join decisions x using (opportunity_id)
-                where d.category in (?, ?, ?))
-            select (select coalesce(sum(amount), 0) from deals where category = 'Closed'),
-                   coalesce(sum(amount) filter (where included), 0),
-                   coalesce(sum(amount) filter (where not included
-                                                and category in ('Commit', 'Best Case')), 0)
-            from open_deals""",  # noqa: S608
-        params + [call[0] if call else None, defaults[COMMIT], defaults[BEST_CASE],
-                  defaults[PIPELINE], *OPEN_CATEGORIES],
-    ).fetchone()
-    closed_won, included, upside = (float(v) for v in row)
-    return InBlood(closed_won + included, upside, closed_won, included,
-                   call_source(call[1]) if call else DEFAULT_RULES, call[0] if call else None)
+    board = board_summary(con, view, settings, use_saved_call)
+    now = totals(board, {})
+    return InBlood(now.number, now.upside, now.closed_won, now.included, board.source,
+                   board.call_id)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One deal's decision on the board, different from where it started."""
+
+    included: bool
+    reason: str
+    amount: float
+    category: str
+    start_included: bool
+
+
+class Totals(NamedTuple):
+    number: float
+    upside: float
+    closed_won: float
+    included: float
+
+
+def totals(board: Board, changes: dict[str, Change]) -> Totals:
+    """In-blood and upside after the manager's changes. Work is O(changes), not O(deals), so a
+    toggle stays instant on a board of tens of thousands of deals."""
+    included = dict(board.start_included)
+    for change in changes.values():
+        if change.included != change.start_included:
+            included[change.category] += change.amount if change.included else -change.amount
+    number = board.closed_won + sum(included.values())
+    upside = sum(board.totals[c] - included[c] for c in (COMMIT, BEST_CASE))
+    return Totals(number, upside, board.closed_won, sum(included.values()))
+
+
+def board_page(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+               call_id: int | None, where: BoardFilter | None = None, limit: int = 200,
+               offset: int = 0) -> tuple[pd.DataFrame, int]:
+    """One page of the board, largest deals first. Returns (frame, rows matching the filter)."""
+    sql, params = board_sql(con, view, settings, call_id)
+    condition, extra = (where or BoardFilter()).sql()
+    cur = con.cursor()
+    total = cur.execute(f"select count(*) from ({sql}) b {condition}",  # noqa: S608
+                        params + extra).fetchone()[0]
+    frame = cur.execute(
+        f"""select * from ({sql}) b {condition}
+            order by amount desc, opportunity_id limit ? offset ?""",  # noqa: S608
+        params + extra + [limit, offset]).df()
+    return frame, int(total)
+
+
+# Flags a manager can narrow the board to, by their column in board_sql.
+FLAG_COLUMNS = {
+    "pushed": "flag_pushed", "past close": "flag_past_close", "stuck": "flag_stuck",
+    "commit risk": "flag_commit_risk", "changed since call": "flag_changed",
+    "new since call": "flag_new",
+}
+
+
+@dataclass(frozen=True)
+class BoardFilter:
+    """Narrowing the board on the page: categories, owners, flags (any of), a text search."""
+
+    categories: tuple[str, ...] = ()
+    owners: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    search: str = ""
+
+    def sql(self) -> tuple[str, list]:
+        clauses, params = [], []
+        if self.categories:
+            clauses.append(f"category in ({', '.join('?' * len(self.categories))})")
+            params += list(self.categories)
+        if self.owners:
+            clauses.append(f"owner in ({', '.join('?' * len(self.owners))})")
+            params += list(self.owners)
+        if self.flags:
+            unknown = [f for f in self.flags if f not in FLAG_COLUMNS]
+            if unknown:
+                raise ValueError(f"unknown flag {unknown[0]!r}")
+            clauses.append("(" + " or ".join(FLAG_COLUMNS[f] for f in self.flags) + ")")
+        if self.search.strip():
+            clauses.append("(account_name ilike ? or name ilike ? or opportunity_id ilike ?)")
+            params += [f"%{self.search.strip()}%"] * 3
+        return ("where " + " and ".join(clauses) if clauses else ""), params
+
+
+def board_members(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+                  call_id: int | None, where: BoardFilter) -> pd.DataFrame:
+    """The deals a bulk action applies to (id, amount, category, start decision and reason).
+
+    Grain: one row per matching opportunity; few columns, so a whole category fits."""
+    sql, params = board_sql(con, view, settings, call_id)
+    condition, extra = where.sql()
+    return con.cursor().execute(
+        f"""select opportunity_id, amount, category, start_included, start_reason,
+                   default_included
+            from ({sql}) b {condition}""",  # noqa: S608
+        params + extra).df()
+
+
+def changes_for(members: pd.DataFrame, included: bool | None, reason: str = "") -> dict[str, Change]:
+    """Changes that set every member to `included` (None: back to its default)."""
+    out = {}
+    for row in members.itertuples(index=False):
+        target = row.default_included if included is None else included
+        out[row.opportunity_id] = Change(bool(target), reason or "", float(row.amount),
+                                         row.category, bool(row.start_included))
+    return out

@@ -163,13 +163,15 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     """The file's schema version; 0 for a file without our tables."""
+    # fetchall, not fetchone: a result left half-read keeps its transaction open, and an open
+    # transaction on the app's connection makes every later CHECKPOINT fail.
     exists = con.execute(
         "select count(*) from information_schema.tables where table_name = 'meta'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not exists:
         return 0
-    row = con.execute("select value from meta where key = 'schema_version'").fetchone()
-    return int(row[0]) if row else 0
+    rows = con.execute("select value from meta where key = 'schema_version'").fetchall()
+    return int(rows[0][0]) if rows else 0
 
 
 def upgrade(con: duckdb.DuckDBPyConnection,

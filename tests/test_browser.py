@@ -130,3 +130,32 @@ def test_a_link_reproduces_a_filtered_view(app_url, browser):
     smb_only = _tiles(page)["Closed won"]
     assert smb_only != everyone
     page.close()
+
+
+def test_toggle_a_deal_and_save_the_call(app_url, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.goto(f"{app_url}/inblood")
+    page.get_by_role("heading", name="In-blood call").wait_for(timeout=60_000)
+    grid = page.locator('[data-testid="stDataFrame"]:visible').first
+    grid.wait_for(timeout=30_000)
+    before = _metric(page, "Unsaved changes")
+    number_before = _metric(page, "In-blood number")
+    box = grid.bounding_box()
+    # The Include checkbox of the first (largest) deal: first column, first row under the
+    # header. A click selects the cell of the canvas grid; the space bar toggles it.
+    page.mouse.click(box["x"] + 30, box["y"] + 35 + 17)
+    page.keyboard.press(" ")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=stMetric]')]"
+        ".some(m => m.innerText.includes('Unsaved changes') && m.innerText.includes('1'))",
+        timeout=30_000)
+    assert before == "0" and _metric(page, "In-blood number") != number_before
+    page.get_by_role("textbox", name="Your name").fill("Browser Test")
+    page.get_by_role("button", name="Save call").click()
+    page.get_by_text("saved for").wait_for(timeout=30_000)
+    page.close()
+
+
+def _metric(page, label: str) -> str:
+    tile = page.locator('[data-testid="stMetric"]', has_text=label).first
+    return tile.locator('[data-testid="stMetricValue"]').inner_text().strip()

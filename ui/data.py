@@ -13,7 +13,20 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from sales import catalog, deals, losses, plan, query, rates, report, rollup, targets
+from sales import (
+    accuracy,
+    calls,
+    catalog,
+    deals,
+    inblood,
+    losses,
+    plan,
+    query,
+    rates,
+    report,
+    rollup,
+    targets,
+)
 from sales.view import View
 from ui.state import database_path, reading, version
 
@@ -40,6 +53,14 @@ _QUERIES: dict[str, Callable] = {
     "stage_map_frame": catalog.stage_map_frame,
     "loss_reason_frame": catalog.loss_reason_frame,
     "unmapped_reasons": losses.unmapped_reasons,
+    "board_summary": inblood.board_summary,
+    "board_page": inblood.board_page,
+    "board_members": inblood.board_members,
+    "call_history": calls.call_history,
+    "call_diff": calls.call_diff,
+    "gone_since_call": calls.gone_since_call,
+    "call_export": calls.call_export,
+    "accuracy": accuracy.accuracy,
 }
 
 

@@ -1,0 +1,246 @@
+"""In-blood call: settle the number deal by deal, save it, and see how good past calls were."""
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from sales import formatting as fmt
+from sales.accuracy import accuracy_by_week
+from sales.calls import save_call
+from sales.export import XLSX_MIME, csv_bytes, xlsx_bytes
+from sales.inblood import FLAG_COLUMNS, BoardFilter, totals
+from sales.stages import OPEN_CATEGORIES
+from ui import board, data, page, state, widgets
+
+PAGE_SIZES = (50, 100, 200, 500)
+# Days left in the period at which commit risk turns from a note into a warning, then an alarm.
+RISK_WARNING_DAYS, RISK_ALARM_DAYS = 30, 14
+
+view = page.start("In-blood call")
+settings = state.settings(state.database_path(), state.version())
+summary = data.fetch("board_summary", view, settings)
+call_id = summary.call_id
+history = data.fetch("call_history", view)
+
+if call_id is None:
+    st.info(f"No call saved yet for {view.period.label} in this view: the board starts from the "
+            "default rules (Commit in, Best Case and Pipeline out; change them in settings).")
+else:
+    last = history[history.call_id == call_id].iloc[-1]
+    st.info(f"Starting from the call saved {last.saved_at:%d %b %Y %H:%M} by {last.saved_by}"
+            + (f" — “{last.note}”" if last.note else "") + ". Deals new since then start at "
+            "their defaults; deals whose amount or category changed are flagged.")
+    gone = data.fetch("gone_since_call", view, call_id)
+    if len(gone):
+        with st.expander(f"{len(gone)} deal(s) from that call are no longer on the board"):
+            widgets.table(gone, f"gone-since-call-{call_id}.csv",
+                          amount_at_call=widgets.money_column("Amount at call"),
+                          amount_now=widgets.money_column("Amount now"))
+
+
+def _tiles(current: dict) -> None:
+    now = totals(summary, current)
+    previous = history.iloc[-1] if len(history) else None
+    tiles = st.columns(4)
+    tiles[0].metric(
+        "In-blood number", fmt.money(now.number), border=True,
+        delta=None if previous is None else fmt.money(now.number - previous.in_blood),
+        delta_description=None if previous is None else "since the last saved call",
+        help=f"Closed won {fmt.money(now.closed_won)} plus the included deals.")
+    tiles[1].metric(
+        "Upside", fmt.money(now.upside), border=True,
+        delta=None if previous is None else fmt.money(now.upside - previous.upside),
+        delta_color="off", help="Excluded Commit and Best Case deals.")
+    tiles[2].metric("Top of the range", fmt.money(now.number + now.upside), border=True,
+                    help=f"The forecast range runs from the in-blood number {fmt.money(now.number)} "
+                         f"to in-blood plus upside {fmt.money(now.number + now.upside)}.")
+    unsaved = sum(1 for c in current.values() if c.included != c.start_included)
+    tiles[3].metric("Unsaved changes", f"{unsaved:,}", border=True,
+                    help="Deals whose decision differs from where the board started.")
+    days_left = (view.period.end - view.as_of).days
+    if summary.commit_not_redlining and days_left >= 0:
+        say = (st.error if days_left <= RISK_ALARM_DAYS else
+               st.warning if days_left <= RISK_WARNING_DAYS else st.caption)
+        say(f"Commit risk: {fmt.money(summary.commit_not_redlining)} of Commit is not yet "
+            f"redlining, with {days_left} days left in {view.period.label}.")
+
+
+def _board_filter() -> BoardFilter:
+    """The filter as the widgets below will show it (read first, so the page fits it)."""
+    get = st.session_state.get
+    return BoardFilter(tuple(get("board_categories", ())), tuple(get("board_owners", ())),
+                       tuple(get("board_flags", ())), get("board_search", ""))
+
+
+def _filter_widgets() -> None:
+    left, middle, right, search = st.columns([1, 1, 1, 1])
+    left.multiselect("Category", OPEN_CATEGORIES, key="board_categories")
+    middle.multiselect("Owner", data.filter_options("owner"), key="board_owners")
+    right.multiselect("Flags (any)", list(FLAG_COLUMNS), key="board_flags")
+    search.text_input("Search account or deal", key="board_search")
+
+
+def _bulk_members(where: BoardFilter):
+    target = st.session_state.get("bulk_scope", "a category")
+    if target == "a category":
+        where = BoardFilter(categories=(st.session_state.get("bulk_category", "Commit"),))
+    elif target == "an owner":
+        where = BoardFilter(owners=(st.session_state.get("bulk_owner") or "",))
+    return data.fetch("board_members", view, settings, call_id, where)
+
+
+def _apply_bulk(where: BoardFilter) -> None:
+    chosen = st.session_state.get("bulk_action", "Include")
+    members = _bulk_members(where)
+    board.apply(view, call_id, members, {"Include": True, "Exclude": False}.get(chosen),
+                f"bulk: {chosen.lower()}")
+    st.toast(f"{chosen}: {len(members):,} deals")
+
+
+def _reset_to_defaults() -> None:
+    members = data.fetch("board_members", view, settings, call_id, BoardFilter())
+    board.apply(view, call_id, members[members.start_included != members.default_included], None)
+
+
+def _bulk(where: BoardFilter) -> None:
+    with st.expander("Bulk actions"):
+        action, scope, value, go_button = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
+        action.selectbox("Action", ["Include", "Exclude", "Back to default"], key="bulk_action")
+        target = scope.selectbox("Deals", ["a category", "an owner", "the filtered set"],
+                                 key="bulk_scope")
+        if target == "a category":
+            value.selectbox("Category", OPEN_CATEGORIES, key="bulk_category")
+        elif target == "an owner":
+            value.selectbox("Owner", data.filter_options("owner"), key="bulk_owner")
+        go_button.button("Apply", key="bulk_apply", width="stretch", on_click=_apply_bulk,
+                         args=(where,))
+        left, right = st.columns(2)
+        left.button("Reset to the default rules", key="reset_defaults", width="stretch",
+                    on_click=_reset_to_defaults)
+        right.button("Reset to the last saved call" if call_id else "Undo all changes",
+                     key="reset_call", width="stretch", on_click=board.reset_to_start,
+                     args=(view, call_id))
+
+
+def _page_of_deals(where: BoardFilter):
+    size = st.session_state.get("board_page_size", PAGE_SIZES[2])
+    number = st.session_state.get("board_page", 1)
+    deals, matching = data.fetch("board_page", view, settings, call_id, where, size,
+                                 (number - 1) * size)
+    if deals.empty and number > 1:  # the filter shrank under the page number: back to page 1
+        st.session_state["board_page"] = number = 1
+        deals, matching = data.fetch("board_page", view, settings, call_id, where, size, 0)
+    return deals, matching, size, number
+
+
+def _editor(deals, matching: int, size: int, key: str) -> None:
+    size_col, page_col, info_col = st.columns([1, 1, 2], vertical_alignment="bottom")
+    size_col.selectbox("Deals per page", PAGE_SIZES, index=2, key="board_page_size")
+    page_col.number_input("Page", min_value=1, max_value=max(1, -(-matching // size)),
+                          key="board_page")
+    info_col.caption(f"{matching:,} deals match · largest first · tick Include to count a deal")
+    if deals.empty:
+        st.info("No open Commit, Best Case or Pipeline deals match — widen the filters.")
+        return
+    shown = board.editor_frame(deals, board.changes(view, call_id))
+    st.data_editor(
+        shown, key=key, hide_index=True, width="stretch",
+        height=min(38 * (len(deals) + 1), 600),
+        disabled=[c for c in shown.columns if c not in ("Include", "Reason")],
+        column_config={"Include": st.column_config.CheckboxColumn("Include", width="small"),
+                       "Reason": st.column_config.TextColumn("Reason", max_chars=200),
+                       "Amount": widgets.money_column("Amount")})
+
+
+def _save(current: dict) -> None:
+    with st.form("save_call", border=True):
+        st.markdown("**Save the call**")
+        user = st.user.get("name") or st.user.get("email") if st.user.get("is_logged_in") else None
+        who = user or st.text_input("Your name", key="saved_by",
+                                    help="Asked once per session; sign-in fills it in.")
+        note = st.text_input("Note", placeholder="e.g. Commit scrub with regional managers")
+        if not st.form_submit_button("Save call", type="primary"):
+            return
+    try:
+        with state.writing() as cur:
+            new_id = save_call(cur, view, settings, call_id, current, who or "", note)
+    except Exception as error:  # noqa: BLE001 - shown to the user, nothing was written
+        st.error(f"The call was not saved, and earlier calls are untouched: {error}")
+        return
+    board.reset_to_start(view, call_id)
+    st.session_state["saved_call_message"] = f"Call {new_id} saved for {view.period.label}."
+    st.rerun()
+
+
+@st.fragment
+def live_board() -> None:
+    """Toggles rerun only this part: totals, filters, the deal editor and saving."""
+    where = _board_filter()
+    deals, matching, size, number = _page_of_deals(where)
+    key = board.editor_key(view, call_id, (where, size, number, state.version()))
+    board.fold_edits(view, call_id, deals, key)
+    current = board.changes(view, call_id)
+    _tiles(current)
+    _filter_widgets()
+    _bulk(where)
+    _editor(deals, matching, size, key)
+    _save(current)
+
+
+if message := st.session_state.pop("saved_call_message", None):
+    st.success(message)
+live_board()
+
+st.subheader("Call history")
+if history.empty:
+    st.caption(f"No calls saved for {view.period.label} in this view yet.")
+else:
+    figure = go.Figure()
+    figure.add_scatter(x=history.saved_at, y=history.in_blood, name="In-blood", mode="lines+markers")
+    figure.add_scatter(x=history.saved_at, y=history.in_blood + history.upside, name="In-blood + upside",
+                       mode="lines+markers", line_dash="dot")
+    figure.update_layout(yaxis_tickprefix="$", height=300, legend_orientation="h", margin=dict(t=10))
+    st.plotly_chart(figure, width="stretch")
+    widgets.table(history[["call_id", "call_date", "saved_at", "saved_by", "note", "in_blood",
+                           "upside", "included_deals", "deals"]],
+                  f"calls-{view.period.label}.csv", in_blood=widgets.money_column("In-blood"),
+                  upside=widgets.money_column("Upside"))
+    labels = {row.call_id: f"{row.saved_at:%d %b %H:%M} · {row.saved_by} · {fmt.money(row.in_blood)}"
+              for row in history.itertuples()}
+    ids = list(labels)
+    if len(ids) > 1:
+        left, right = st.columns(2)
+        before = left.selectbox("Compare call", ids, index=len(ids) - 2, format_func=labels.get)
+        after = right.selectbox("with call", ids, index=len(ids) - 1, format_func=labels.get)
+        diff = data.fetch("call_diff", before, after)
+        st.caption(f"{len(diff):,} deals flipped or moved between the two calls")
+        widgets.table(diff, f"call-diff-{before}-{after}.csv",
+                      amount_before=widgets.money_column("Amount before"),
+                      amount_after=widgets.money_column("Amount after"))
+    chosen = st.selectbox("Export a saved call", ids, index=len(ids) - 1, format_func=labels.get)
+    summary_row = history[history.call_id == chosen]
+    left, right = st.columns(2)
+    left.download_button("Call as CSV", lambda: csv_bytes(data.fetch("call_export", chosen)),
+                         file_name=f"call-{chosen}.csv", mime="text/csv")
+    right.download_button(
+        "Call as XLSX", lambda: xlsx_bytes({"Summary": summary_row,
+                                            "Decisions": data.fetch("call_export", chosen)}),
+        file_name=f"call-{chosen}.xlsx", mime=XLSX_MIME)
+
+st.subheader("Accuracy of past calls")
+table = data.fetch("accuracy", view, settings)
+if table.empty or table["actual"].eq(0).all():
+    st.caption("No completed periods with outcomes yet for this view.")
+else:
+    figure = go.Figure()
+    for (period, source), part in table.groupby(["period", "source"]):
+        figure.add_scatter(x=part.week, y=part.ratio, name=f"{period} {source}",
+                           mode="lines+markers" if source == "saved call" else "lines",
+                           line_dash="solid" if source == "saved call" else "dot")
+    figure.add_hline(y=1.0, line_color="grey", annotation_text="what actually closed")
+    figure.update_layout(xaxis_title="Week of the period", yaxis_title="In-blood ÷ actual",
+                         yaxis_tickformat=".0%", height=360, margin=dict(t=10))
+    st.plotly_chart(figure, width="stretch")
+    by_week = accuracy_by_week(table)
+    st.caption("Average distance from the outcome by week of the period (lower is better).")
+    widgets.table(by_week, "accuracy-by-week.csv",
+                  **{c: widgets.percent_column(c) for c in by_week.columns if c != "week"})

@@ -1,0 +1,117 @@
+"""Forecast accuracy: every saved call's in-blood number, and the default rules' number at every
+weekly snapshot, against what actually closed won in completed periods, by week of the period.
+
+This is what makes a forecast credible to a board: "our week-3 call is usually within 10%".
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from sales.calls import call_history
+from sales.inblood import default_includes
+from sales.periods import Period, period_containing
+from sales.query import REPORT_CATEGORY_SQL
+from sales.rollup import deals_in_period
+from sales.view import View
+
+# How many completed periods the accuracy view looks back over.
+ACCURACY_PERIODS = 4
+
+
+def completed_periods(as_of: date, kind: str, fy_start_month: int,
+                      n: int = ACCURACY_PERIODS) -> list[Period]:
+    """The n periods of a kind that ended before `as_of`, oldest first."""
+    return period_containing(as_of, kind, fy_start_month).previous(n)
+
+
+def week_of(period: Period, day: date) -> int:
+    """Week of the period a date falls in, 1 for its first seven days."""
+    return (day - period.start).days // 7 + 1
+
+
+def actual_closed_won(con: duckdb.DuckDBPyConnection, view: View) -> float:
+    """What the period finally booked: closed won with close date in it, as of the view date."""
+    deals, params = deals_in_period(con, view)
+    return float(con.cursor().execute(
+        f"select coalesce(sum(amount), 0) from ({deals}) where category = 'Closed'",  # noqa: S608
+        params).fetchone()[0])
+
+
+def rules_by_snapshot(con: duckdb.DuckDBPyConnection, view: View,
+                      settings: dict[str, object]) -> pd.DataFrame:
+    """The default rules' in-blood number at each snapshot inside the period.
+
+    Grain: one row per snapshot date in the period: closed won then, the open category
+    amounts then, and in_blood = closed + the categories the rules include."""
+    condition, filter_params = view.filters.where()
+    frame = con.cursor().execute(
+        f"""with dates as (
+                select snapshot_date from snapshot_dates where snapshot_date between ? and ?),
+            s as (
+                select d.snapshot_date, h.*
+                from dates d join opportunity_history h
+                  on h.valid_from <= d.snapshot_date
+                 and (h.valid_to is null or h.valid_to > d.snapshot_date)
+                where h.close_date between ? and ?)
+            select snapshot_date,
+                   coalesce(sum(amount) filter (where category = 'Closed'), 0)::double as closed,
+                   coalesce(sum(amount) filter (where category = 'Commit'), 0)::double as commit,
+                   coalesce(sum(amount) filter (where category = 'Best Case'), 0)::double
+                       as best_case,
+                   coalesce(sum(amount) filter (where category = 'Pipeline'), 0)::double
+                       as pipeline
+            from (select s.snapshot_date, s.amount, {REPORT_CATEGORY_SQL} as category
+                  from s left join opportunities o using (opportunity_id)
+                  left join stage_map m on m.stage = s.stage
+                  {"where " + condition if condition else ""})
+            group by 1 order by 1""",  # noqa: S608 - filter columns are allow-listed
+        [view.period.start, view.period.end, view.period.start, view.period.end,
+         *filter_params]).df()
+    frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).dt.date
+    included = default_includes(settings)
+    frame["in_blood"] = frame["closed"] + sum(
+        frame[column] for column, category in
+        (("commit", "Commit"), ("best_case", "Best Case"), ("pipeline", "Pipeline"))
+        if included[category])
+    return frame
+
+
+def accuracy(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+             n: int = ACCURACY_PERIODS) -> pd.DataFrame:
+    """Saved calls and default rules against the outcome, for the n completed periods before
+    the view's (same kind, same filters).
+
+    Grain: one row per (period, source, date): source 'saved call' or 'default rules', week of
+    the period, the in-blood number then, the actual closed won, and the ratio (1.0 = exact).
+    """
+    rows = []
+    for period in completed_periods(view.as_of, view.period.kind, view.period.fy_start_month, n):
+        past = View(period, view.as_of, view.filters)
+        actual = actual_closed_won(con, past)
+        calls = call_history(con, past)
+        for call in calls.itertuples(index=False):
+            rows.append((period.label, "saved call", call.call_date,
+                         week_of(period, call.call_date), float(call.in_blood), actual))
+        for snap in rules_by_snapshot(con, past, settings).itertuples(index=False):
+            rows.append((period.label, "default rules", snap.snapshot_date,
+                         week_of(period, snap.snapshot_date), float(snap.in_blood), actual))
+    frame = pd.DataFrame(rows, columns=["period", "source", "date", "week", "in_blood", "actual"])
+    frame["ratio"] = frame["in_blood"] / frame["actual"].where(frame["actual"] != 0)
+    return frame
+
+
+def accuracy_by_week(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean absolute error by week of the period for each source, over the periods shown.
+
+    Grain: one row per week; columns per source ('saved call', 'default rules') hold the mean
+    of |in_blood / actual − 1| (0.08 = 8% off on average)."""
+    if frame.empty:
+        return pd.DataFrame(columns=["week"])
+    errors = frame.assign(error=(frame["ratio"] - 1).abs())
+    table = errors.pivot_table(index="week", columns="source", values="error", aggfunc="mean")
+    table.columns.name = None
+    return table.reset_index()

@@ -1,0 +1,161 @@
+"""Saved forecast calls: saving one, the period's history, what changed between two, and the
+deals a call decided on that have left the board since.
+
+Calls are append-only: saving never updates or deletes an earlier call, so two sessions saving
+for the same period each keep their own, and an import (which copies the file and keys
+decisions by opportunity id) keeps them all.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+
+from sales.inblood import Change, board_sql
+from sales.query import deals_sql, snapshot_on_or_before
+from sales.rollup import deals_in_period
+from sales.view import View
+
+MAX_NAME_LENGTH = 120
+MAX_NOTE_LENGTH = 2_000
+
+
+def save_call(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+              start_call_id: int | None, changes: dict[str, Change], saved_by: str,
+              note: str = "", saved_at: datetime | None = None) -> int:
+    """Record the board as it stands (its starting decisions plus `changes`) as a new call for
+    the view's period and filter scope; returns the new call_id. Run inside a write
+    transaction: the call and all its decisions land together or not at all."""
+    saved_by = (saved_by or "").strip()
+    if not saved_by:
+        raise ValueError("say who is saving the call (a name, or sign in)")
+    if len(saved_by) > MAX_NAME_LENGTH or len(note or "") > MAX_NOTE_LENGTH:
+        raise ValueError(f"name up to {MAX_NAME_LENGTH} and note up to {MAX_NOTE_LENGTH} "
+                         "characters")
+    call_id = con.execute(
+        """insert into forecast_calls (period, call_date, saved_at, saved_by, note, scope)
+           values (?, ?, ?, ?, ?, ?) returning call_id""",
+        [view.period.label, view.as_of, saved_at or datetime.now().replace(microsecond=0),
+         saved_by, (note or "").strip(), view.filters.scope_key()],
+    ).fetchone()[0]
+    frame = pd.DataFrame(
+        [(i, c.included, c.reason) for i, c in changes.items()],
+        columns=["opportunity_id", "included", "reason"],
+    ).astype({"opportunity_id": "string", "included": "bool", "reason": "string"})
+    board, params = board_sql(con, view, settings, start_call_id)
+    con.register("call_changes", frame)
+    try:
+        con.execute(
+            f"""insert into forecast_call_decisions
+                select ?, b.opportunity_id, coalesce(c.included, b.start_included),
+                       nullif(coalesce(c.reason, b.start_reason), ''), b.amount, b.category
+                from ({board}) b left join call_changes c using (opportunity_id)""",  # noqa: S608
+            [call_id, *params],
+        )
+    finally:
+        con.unregister("call_changes")
+    return int(call_id)
+
+
+def call_history(con: duckdb.DuckDBPyConnection, view: View) -> pd.DataFrame:
+    """Every call saved for the period and filter scope, oldest first, with the in-blood number
+    and upside it committed to. Grain: one row per call.
+
+    In-blood at a call = closed won as of the call date + the amounts it included.
+    """
+    calls = con.cursor().execute(
+        """select c.call_id, c.call_date, c.saved_at, c.saved_by, c.note,
+                  coalesce(sum(x.amount) filter (where x.included), 0)::double as included,
+                  coalesce(sum(x.amount) filter (where not x.included and x.forecast_category
+                           in ('Commit', 'Best Case')), 0)::double as upside,
+                  count(x.opportunity_id) as deals,
+                  count(*) filter (where x.included) as included_deals
+           from forecast_calls c left join forecast_call_decisions x using (call_id)
+           where c.period = ? and c.scope = ?
+           group by all order by c.saved_at, c.call_id""",
+        [view.period.label, view.filters.scope_key()]).df()
+    calls["call_date"] = pd.to_datetime(calls["call_date"]).dt.date
+    calls["closed_won"] = [_closed_won(con, View(view.period, day, view.filters))
+                           for day in calls["call_date"]]
+    calls["in_blood"] = calls["closed_won"] + calls["included"]
+    return calls
+
+
+def _closed_won(con: duckdb.DuckDBPyConnection, view: View) -> float:
+    deals, params = deals_in_period(con, view)
+    return float(con.cursor().execute(
+        f"select coalesce(sum(amount), 0) from ({deals}) where category = 'Closed'",  # noqa: S608
+        params).fetchone()[0])
+
+
+def call_diff(con: duckdb.DuckDBPyConnection, before: int, after: int) -> pd.DataFrame:
+    """Deals whose decision flipped, or whose amount or category moved, between two calls.
+
+    Grain: one row per opportunity in either call that differs; `change` says how."""
+    return con.cursor().execute(
+        """with a as (select * from forecast_call_decisions where call_id = ?),
+                b as (select * from forecast_call_decisions where call_id = ?)
+           select coalesce(b.opportunity_id, a.opportunity_id) as opportunity_id,
+                  o.account_name, o.owner,
+                  case when a.opportunity_id is null then 'new in the later call'
+                       when b.opportunity_id is null then 'gone from the later call'
+                       when a.included <> b.included then
+                            case when b.included then 'now included' else 'now excluded' end
+                       when a.forecast_category <> b.forecast_category then 'category moved'
+                       else 'amount moved' end as change,
+                  a.included as included_before, b.included as included_after,
+                  a.forecast_category as category_before, b.forecast_category as category_after,
+                  a.amount::double as amount_before, b.amount::double as amount_after,
+                  b.reason as reason
+           from a full join b using (opportunity_id)
+           left join opportunities o
+                  on o.opportunity_id = coalesce(b.opportunity_id, a.opportunity_id)
+           where a.opportunity_id is null or b.opportunity_id is null
+              or a.included <> b.included or a.amount is distinct from b.amount
+              or a.forecast_category is distinct from b.forecast_category
+           order by greatest(coalesce(a.amount, 0), coalesce(b.amount, 0)) desc""",
+        [before, after]).df()
+
+
+def gone_since_call(con: duckdb.DuckDBPyConnection, view: View, call_id: int) -> pd.DataFrame:
+    """Deals the call decided on that are no longer open in the period, and what became of them
+    (won, lost, slipped out, moved earlier, unqualified, or no longer in the data).
+
+    Grain: one row per such opportunity; never silently dropped from the screen."""
+    state, params = deals_sql(snapshot_on_or_before(con, view.as_of))
+    return con.cursor().execute(
+        f"""select x.opportunity_id, o.account_name, o.owner, x.forecast_category as category_at_call,
+                   x.amount::double as amount_at_call, x.included as included_at_call,
+                   case when s.opportunity_id is null then 'no longer in the data'
+                        when s.category = 'Closed' then 'won'
+                        when s.category = 'Omitted' and s.closed then 'lost'
+                        when s.close_date > ? then 'slipped out of the period'
+                        when s.close_date < ? then 'moved to an earlier period'
+                        when s.category = 'Unqualified' then 'back to unqualified'
+                        else 'moved to ' || s.category end as what_happened,
+                   s.category as category_now, s.amount::double as amount_now, s.close_date
+            from forecast_call_decisions x
+            left join ({state}) s using (opportunity_id)
+            left join opportunities o using (opportunity_id)
+            where x.call_id = ?
+              and not (s.opportunity_id is not null and not s.closed
+                       and s.category in ('Commit', 'Best Case', 'Pipeline')
+                       and s.close_date between ? and ?)
+            order by x.amount desc nulls last""",  # noqa: S608
+        [view.period.end, view.period.start, *params, call_id, view.period.start,
+         view.period.end]).df()
+
+
+def call_export(con: duckdb.DuckDBPyConnection, call_id: int) -> pd.DataFrame:
+    """A saved call's decisions with the deal's descriptive columns, for CSV and XLSX export.
+
+    Grain: one row per decided opportunity."""
+    return con.cursor().execute(
+        """select c.period, c.call_date, c.saved_at, c.saved_by, c.note, x.opportunity_id,
+                  o.account_name, o.name, o.owner, o.team, o.segment, x.forecast_category,
+                  x.amount::double as amount, x.included, x.reason
+           from forecast_call_decisions x join forecast_calls c using (call_id)
+           left join opportunities o using (opportunity_id)
+           where x.call_id = ? order by x.included desc, x.amount desc""", [call_id]).df()

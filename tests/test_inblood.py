@@ -1,0 +1,242 @@
+"""The in-blood board, saved calls and accuracy, on hand-computed fixtures."""
+
+from datetime import datetime
+
+import pytest
+
+from sales.accuracy import accuracy, accuracy_by_week, rules_by_snapshot
+from sales.calls import call_diff, call_export, call_history, gone_since_call, save_call
+from sales.db import connect, write_transaction
+from sales.inblood import (
+    DEFAULT_RULES,
+    BoardFilter,
+    Change,
+    board_members,
+    board_page,
+    board_summary,
+    changes_for,
+    in_blood,
+    totals,
+)
+from sales.periods import parse_period
+from sales.query import Filters
+from sales.settings import load_settings
+from sales.view import View
+from tests.helpers import d, seed
+
+Q4 = parse_period("FY2026-Q4")
+NOW = d("2026-11-20")
+
+
+def view(as_of=NOW, **filters):
+    return View(Q4, as_of, Filters.of(**filters))
+
+
+def save(con, changes, who="Lee", at="2026-11-20 10:00:00", as_of=NOW, start=None):
+    settings = load_settings(con)
+    with write_transaction(con) as cur:
+        return save_call(cur, view(as_of), settings, start, changes, who,
+                         saved_at=datetime.fromisoformat(at))
+
+
+def test_board_starts_from_the_default_rules(metrics_con):
+    board = board_summary(metrics_con, view(), load_settings(metrics_con))
+    # conftest: Commit D2 100 + D3 200 + D4 300; Best Case D5 400 + D6 500; Pipeline D7 600.
+    assert board.totals == {"Commit": 600, "Best Case": 900, "Pipeline": 600}
+    assert board.counts == {"Commit": 3, "Best Case": 2, "Pipeline": 1}
+    assert board.start_included == {"Commit": 600, "Best Case": 0, "Pipeline": 0}
+    assert (board.closed_won, board.source) == (500, DEFAULT_RULES)
+    # Closed 500 + Commit 600 = 1,100; upside = Best Case 900.
+    assert totals(board, {})[:2] == (1100, 900)
+
+
+def test_toggles_move_the_totals_like_the_spec_example(metrics_con):
+    board = board_summary(metrics_con, view(), load_settings(metrics_con))
+    changes = {"D4": Change(False, "timing", 300, "Commit", True),
+               "D5": Change(True, "PO in flight", 400, "Best Case", False)}
+    # 1,100 − 300 (D4 out) + 400 (D5 in) = 1,200; upside 900 + 300 − 400 = 800.
+    assert totals(board, changes)[:2] == (1200, 800)
+    # Setting a deal back to where it started is no change at all.
+    changes["D4"] = Change(True, "", 300, "Commit", True)
+    assert totals(board, changes)[:2] == (1500, 500)
+
+
+def test_saving_and_reloading_reproduces_the_number(metrics_con):
+    settings = load_settings(metrics_con)
+    changes = {"D4": Change(False, "timing", 300, "Commit", True),
+               "D5": Change(True, "PO in flight", 400, "Best Case", False)}
+    call_id = save(metrics_con, changes)
+    board = board_summary(metrics_con, view(), settings)
+    assert board.call_id == call_id and board.source == "saved call 2026-11-20 10:00:00"
+    assert board.start_included == {"Commit": 300, "Best Case": 400, "Pipeline": 0}
+    assert totals(board, {})[:2] == (1200, 800)
+    assert in_blood(metrics_con, view(), settings).number == 1200
+    # Every open deal got a decision, with its amount and category at that moment and reasons.
+    exported = call_export(metrics_con, call_id).set_index("opportunity_id")
+    assert sorted(exported.index) == ["D2", "D3", "D4", "D5", "D6", "D7"]
+    assert exported.loc["D4", "reason"] == "timing" and not exported.loc["D4", "included"]
+    assert exported.loc["D5", "amount"] == 400 and exported.loc["D5", "forecast_category"] == "Best Case"
+
+
+def test_two_sessions_saving_keep_both_calls_and_the_latest_leads(metrics_con):
+    settings = load_settings(metrics_con)
+    first = save(metrics_con, {"D4": Change(False, "", 300, "Commit", True)}, who="Ann",
+                 at="2026-11-20 09:00:00")
+    second = save(metrics_con, {"D6": Change(True, "", 500, "Best Case", False)}, who="Bob",
+                  at="2026-11-20 09:05:00")
+    history = call_history(metrics_con, view())
+    assert list(history.call_id) == [first, second]
+    # Ann: 500 + 100 + 200 = 800. Bob (from the rules): 500 + 600 + 500 = 1,600.
+    assert list(history.in_blood) == [800, 1600]
+    assert list(history.upside) == [1200, 400]
+    assert in_blood(metrics_con, view(), settings).number == 1600
+    diff = call_diff(metrics_con, first, second).set_index("opportunity_id")
+    assert set(diff.index) == {"D4", "D6"}
+    assert diff.loc["D6", "change"] == "now included" and diff.loc["D4", "change"] == "now included"
+
+
+def test_a_failed_save_keeps_earlier_calls(metrics_con):
+    save(metrics_con, {})
+    with pytest.raises(ValueError, match="who is saving"):
+        save(metrics_con, {}, who="  ")
+    assert metrics_con.execute("select count(*) from forecast_calls").fetchone()[0] == 1
+    assert metrics_con.execute("select count(*) from forecast_call_decisions").fetchone()[0] == 6
+
+
+def test_bulk_members_and_reset(metrics_con):
+    settings = load_settings(metrics_con)
+    members = board_members(metrics_con, view(), settings, None,
+                            BoardFilter(categories=("Best Case",)))
+    changes = changes_for(members, True, "bulk")
+    board = board_summary(metrics_con, view(), settings)
+    # All Best Case in: 1,100 + 900 = 2,000; upside 0.
+    assert totals(board, changes)[:2] == (2000, 0)
+    back = changes_for(members, None)
+    assert totals(board, back)[:2] == (1100, 900)
+    page, total = board_page(metrics_con, view(), settings, None, BoardFilter(owners=("Cat",)))
+    assert total == 2 and list(page.opportunity_id) == ["D6", "D5"]  # largest first
+
+
+# A fixture for flags and carried-over decisions: three weekly snapshots in FY2026-Q4.
+S1, S2, S3 = d("2026-11-06"), d("2026-11-13"), d("2026-11-20")
+
+
+def _row(i, stage, cat, amount, close, owner="Ann"):
+    return (i, stage, cat, amount, close, owner)
+
+
+@pytest.fixture
+def flags_con(tmp_path):
+    con = connect(tmp_path / "flags.duckdb")
+    deals = [dict(id=i, stage="4-Proposal", category="Commit", amount=100, close="2026-12-15",
+                  owner="Ann", account_employees=9000, account_name=f"Acct {i}")
+             for i in ("P1", "P2", "N1", "C1", "E1", "E2", "W1")]
+    pictures = {
+        S1: [_row("P1", "4-Proposal", "Commit", 100, "2026-09-15"),
+             _row("P2", "4-Proposal", "Commit", 100, "2026-06-30"),
+             _row("C1", "3-Technical Evaluation", "Best Case", 100, "2026-12-01"),
+             _row("E1", "3-Technical Evaluation", "Best Case", 100, "2026-12-01"),
+             _row("E2", "4-Proposal", "Commit", 100, "2026-12-01"),
+             _row("W1", "4-Proposal", "Commit", 100, "2026-12-01")],
+        S2: [_row("P1", "4-Proposal", "Commit", 100, "2026-10-15"),
+             _row("P2", "4-Proposal", "Commit", 100, "2026-08-30"),
+             _row("C1", "3-Technical Evaluation", "Best Case", 100, "2026-12-01"),
+             _row("E1", "3-Technical Evaluation", "Best Case", 100, "2026-12-01"),
+             _row("E2", "4-Proposal", "Commit", 100, "2026-12-01"),
+             _row("W1", "4-Proposal", "Commit", 100, "2026-12-01")],
+        S3: [_row("P1", "5-Negotiating", "Commit", 100, "2026-11-10"),
+             _row("P2", "4-Proposal", "Commit", 100, "2026-11-25"),
+             _row("N1", "4-Proposal", "Commit", 100, "2026-12-20"),
+             _row("C1", "4-Proposal", "Commit", 150, "2026-12-01"),
+             _row("E1", "4-Proposal", "Commit", 100, "2026-12-01"),
+             _row("E2", "3-Technical Evaluation", "Best Case", 100, "2026-12-01"),
+             _row("W1", "7-Closed Won", "Closed", 100, "2026-11-18")],
+    }
+    seed(con, deals, pictures)
+    yield con
+    con.close()
+
+
+def test_flags_and_carried_decisions(flags_con):
+    settings = load_settings(flags_con)
+    # The call at S2 (as of 2026-11-13): C1 Best Case excluded by default; E1 Best Case
+    # explicitly included; E2 Commit explicitly excluded; W1 Commit included (default).
+    call_id = save(flags_con, {"E1": Change(True, "exec sponsor", 100, "Best Case", False),
+                               "E2": Change(False, "legal", 100, "Commit", True)},
+                   at="2026-11-13 10:00:00", as_of=S2)
+    page, _ = board_page(flags_con, view(), settings, call_id)
+    b = page.set_index("opportunity_id")
+    # P1: close Q3 → Q4 (one push, then pulled in inside Q4); P2: Q2 → Q3 → Q4 (two pushes).
+    assert (b.loc["P1", "push_count"], b.loc["P2", "push_count"]) == (1, 2)
+    assert not b.loc["P1", "flag_pushed"] and b.loc["P2", "flag_pushed"]
+    assert b.loc["P1", "flag_past_close"]  # closes 2026-11-10, before as-of 2026-11-20
+    # P1 entered 5-Negotiating at S3: 0 days; P2 in 4-Proposal since S1: 14 days.
+    assert (b.loc["P1", "days_in_stage"], b.loc["P2", "days_in_stage"]) == (0, 14)
+    # N1 did not exist at the call; P2 closed in Q3 then, so it was not on that board either.
+    # P1 (close 2026-10-15 at S2) was.
+    assert b.loc["N1", "flag_new"] and b.loc["P2", "flag_new"] and not b.loc["P1", "flag_new"]
+    # C1 moved Best Case → Commit and grew 100 → 150 since the call: flagged; its decision
+    # (excluded) only followed Best Case's default, so it starts at Commit's default: in.
+    assert b.loc["C1", "flag_changed"] and b.loc["C1", "start_included"]
+    # E1 was included on purpose as Best Case; now Commit: still included, flagged changed.
+    assert b.loc["E1", "start_included"] and b.loc["E1", "flag_changed"]
+    # E2 was excluded on purpose as Commit; now Best Case: the exclusion stands.
+    assert not b.loc["E2", "start_included"]
+    # Commit risk: the last third of Q4 starts 2026-12-01 (92 days, 30 left); as of 11-20 no.
+    assert not page.flag_commit_risk.any()
+    late, _ = board_page(flags_con, view(as_of=d("2026-12-05")), settings, call_id)
+    assert late.set_index("opportunity_id").loc["P2", "flag_commit_risk"]  # 4-Proposal
+    assert not late.set_index("opportunity_id").loc["P1", "flag_commit_risk"]  # redlining
+    # W1 won since the call: listed apart with what happened.
+    gone = gone_since_call(flags_con, view(), call_id).set_index("opportunity_id")
+    assert gone.loc["W1", "what_happened"] == "won"
+
+
+def test_accuracy_of_calls_and_rules(flags_con):
+    # Period FY2026-Q4 seen from 2027-01-05, when it is complete. Actual: W1 won 100 (as of the
+    # last snapshot S3 nothing else closed). Rules at S1: Commit in Q4 = E2, W1 → 200 (P1, P2
+    # close outside Q4); at S2 P1 (close 2026-10-15) joins → 300; at S3: closed W1 100 +
+    # Commit P1, P2, N1, C1, E1 = 100 + 100 + 100 + 150 + 100 = 550 → 650.
+    settings = load_settings(flags_con)
+    save(flags_con, {"E2": Change(False, "legal", 100, "Commit", True)},
+         at="2026-11-13 10:00:00", as_of=S2)
+    rules = rules_by_snapshot(flags_con, view(), settings)
+    assert list(rules.in_blood) == [200, 300, 650]
+    table = accuracy(flags_con, View(parse_period("FY2027-Q1"), d("2027-01-05")), settings, n=1)
+    assert set(table.period) == {"FY2026-Q4"}
+    calls = table[table.source == "saved call"]
+    # The call as of S2: closed 0 + included P1 100 + W1 100 (E2 excluded; C1, E1 Best Case
+    # out) = 200 against 100 actual → ratio 2.0.
+    assert list(calls.in_blood) == [200] and list(calls.ratio) == [2.0]
+    assert list(calls.week) == [7]  # 2026-11-13 is day 43 of the quarter → week 7
+    by_week = accuracy_by_week(table).set_index("week")
+    # Week 7: rules at S2 300 / 100 − 1 = 200% off; the call 200 / 100 − 1 = 100% off.
+    assert by_week.loc[7, "default rules"] == pytest.approx(2.0)
+    assert by_week.loc[7, "saved call"] == pytest.approx(1.0)
+
+
+def test_an_import_keeps_every_call_and_decision(tmp_path):
+    from sales.db import swap_in
+    from tests.conftest import DEALS, _picture
+
+    path = tmp_path / "calls.duckdb"
+    con = connect(path)
+    seed(con, DEALS, {S3: _picture(DEALS)})
+    call_id = save(con, {"D4": Change(False, "timing", 300, "Commit", True)})
+    con.close()
+
+    def reimport(cur):  # what a full re-import does: replace every opportunity row
+        cur.execute("create temp table keep as select * from opportunities")
+        cur.execute("delete from opportunities")
+        cur.execute("insert into opportunities select * from keep")
+        cur.execute("update opportunities set amount = 350 where opportunity_id = 'D4'")
+
+    swap_in(path, reimport)
+    con = connect(path)
+    assert con.execute("select count(*) from forecast_call_decisions where call_id = ?",
+                       [call_id]).fetchone()[0] == 6
+    settings = load_settings(con)
+    assert board_summary(con, view(), settings).call_id == call_id
+    # D4 stays excluded (keyed by opportunity id) though its amount moved in the opportunities
+    # table; the snapshot still says 300, so the board's totals are unchanged: 500 + 300 = 800.
+    assert in_blood(con, view(), settings).number == 800
