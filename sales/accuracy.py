@@ -14,8 +14,7 @@ import pandas as pd
 from sales.calls import call_history
 from sales.inblood import default_includes
 from sales.periods import Period, period_containing
-from sales.query import REPORT_CATEGORY_SQL
-from sales.rollup import deals_in_period
+from sales.rollup import deals_in_period, rollup_at
 from sales.view import View
 
 # How many completed periods the accuracy view looks back over.
@@ -47,37 +46,18 @@ def rules_by_snapshot(con: duckdb.DuckDBPyConnection, view: View,
 
     Grain: one row per snapshot date in the period: closed won then, the open category
     amounts then, and in_blood = closed + the categories the rules include."""
-    condition, filter_params = view.filters.where()
-    frame = con.cursor().execute(
-        f"""with dates as (
-                select snapshot_date from snapshot_dates where snapshot_date between ? and ?),
-            s as (
-                select d.snapshot_date, h.*
-                from dates d join opportunity_history h
-                  on h.valid_from <= d.snapshot_date
-                 and (h.valid_to is null or h.valid_to > d.snapshot_date)
-                where h.close_date between ? and ?)
-            select snapshot_date,
-                   coalesce(sum(amount) filter (where category = 'Closed'), 0)::double as closed,
-                   coalesce(sum(amount) filter (where category = 'Commit'), 0)::double as commit,
-                   coalesce(sum(amount) filter (where category = 'Best Case'), 0)::double
-                       as best_case,
-                   coalesce(sum(amount) filter (where category = 'Pipeline'), 0)::double
-                       as pipeline
-            from (select s.snapshot_date, s.amount, {REPORT_CATEGORY_SQL} as category
-                  from s left join opportunities o using (opportunity_id)
-                  left join stage_map m on m.stage = s.stage
-                  {"where " + condition if condition else ""})
-            group by 1 order by 1""",  # noqa: S608 - filter columns are allow-listed
-        [view.period.start, view.period.end, view.period.start, view.period.end,
-         *filter_params]).df()
-    frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).dt.date
+    days = [r[0] for r in con.cursor().execute(
+        "select snapshot_date from snapshot_dates where snapshot_date between ? and ? "
+        "order by 1", [view.period.start, view.period.end]).fetchall()]
+    frame = rollup_at(con, view, days).rename(columns={
+        "day": "snapshot_date", "Closed": "closed", "Commit": "commit",
+        "Best Case": "best_case", "Pipeline": "pipeline"})
     included = default_includes(settings)
     frame["in_blood"] = frame["closed"] + sum(
         frame[column] for column, category in
         (("commit", "Commit"), ("best_case", "Best Case"), ("pipeline", "Pipeline"))
         if included[category])
-    return frame
+    return frame[["snapshot_date", "closed", "commit", "best_case", "pipeline", "in_blood"]]
 
 
 def accuracy(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],

@@ -14,8 +14,8 @@ import duckdb
 import pandas as pd
 
 from sales.inblood import Change, board_sql
-from sales.query import deals_sql, snapshot_on_or_before
-from sales.rollup import deals_in_period
+from sales.query import deals_sql, latest_snapshot, state_key
+from sales.rollup import deals_in_period, rollup_at
 from sales.view import View
 
 MAX_NAME_LENGTH = 120
@@ -77,17 +77,23 @@ def call_history(con: duckdb.DuckDBPyConnection, view: View) -> pd.DataFrame:
            group by all order by c.saved_at, c.call_id""",
         [view.period.label, view.filters.scope_key()]).df()
     calls["call_date"] = pd.to_datetime(calls["call_date"]).dt.date
-    calls["closed_won"] = [_closed_won(con, View(view.period, day, view.filters))
-                           for day in calls["call_date"]]
+    calls["closed_won"] = _closed_won_on(con, view, list(calls["call_date"]))
     calls["in_blood"] = calls["closed_won"] + calls["included"]
     return calls
 
 
-def _closed_won(con: duckdb.DuckDBPyConnection, view: View) -> float:
-    deals, params = deals_in_period(con, view)
-    return float(con.cursor().execute(
-        f"select coalesce(sum(amount), 0) from ({deals}) where category = 'Closed'",  # noqa: S608
-        params).fetchone()[0])
+def _closed_won_on(con: duckdb.DuckDBPyConnection, view: View, days: list) -> list[float]:
+    """Closed won in the period as it stood on each day (the current table without history)."""
+    if latest_snapshot(con) is None:
+        deals, params = deals_in_period(con, view)
+        now = float(con.cursor().execute(
+            f"select coalesce(sum(amount), 0) from ({deals}) where category = 'Closed'",  # noqa: S608
+            params).fetchone()[0])
+        return [now for _ in days]
+    if not days:
+        return []
+    closed = rollup_at(con, view, days).set_index("day")["Closed"]
+    return [float(closed[day]) for day in days]
 
 
 def call_diff(con: duckdb.DuckDBPyConnection, before: int, after: int) -> pd.DataFrame:
@@ -124,7 +130,7 @@ def gone_since_call(con: duckdb.DuckDBPyConnection, view: View, call_id: int) ->
     (won, lost, slipped out, moved earlier, unqualified, or no longer in the data).
 
     Grain: one row per such opportunity; never silently dropped from the screen."""
-    state, params = deals_sql(snapshot_on_or_before(con, view.as_of))
+    state, params = deals_sql(state_key(con, view.as_of))
     return con.cursor().execute(
         f"""select x.opportunity_id, o.account_name, o.owner, x.forecast_category as category_at_call,
                    x.amount::double as amount_at_call, x.included as included_at_call,

@@ -6,6 +6,7 @@ written once. Values are bound parameters; column names come from allow-lists on
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from datetime import date
 
@@ -101,11 +102,22 @@ def default_as_of(con: duckdb.DuckDBPyConnection) -> date:
     return latest_snapshot(con) or date.today()
 
 
+def state_key(con: duckdb.DuckDBPyConnection, as_of: date) -> date | None:
+    """What `deals_sql` should read for "state as of `as_of`": None when that state is the
+    opportunities table itself (no snapshots, or as-of on or after the latest snapshot, which
+    always equals the table), else the snapshot date. The common case, today's view, then
+    reads one table with no join to the history."""
+    snapshot = snapshot_on_or_before(con, as_of)
+    if snapshot is None or snapshot == latest_snapshot(con):
+        return None
+    return snapshot
+
+
 def state_sql(snapshot: date | None) -> tuple[str, list]:
     """Deals' stage, category, amount, close date and owner at a snapshot date.
 
     Grain: one row per opportunity that exists at the snapshot. `None` reads the
-    opportunities table (a database without snapshots).
+    opportunities table (the current state).
     """
     if snapshot is None:
         return ("select opportunity_id, stage, forecast_category, amount, close_date, owner "
@@ -115,15 +127,7 @@ def state_sql(snapshot: date | None) -> tuple[str, list]:
             "where valid_from <= ? and (valid_to is null or valid_to > ?)"), [snapshot, snapshot]
 
 
-def deals_sql(snapshot: date | None, filters: Filters = Filters()) -> tuple[str, list]:
-    """Deals as of a snapshot, filtered, with stage flags and report `category`.
-
-    Grain: one row per opportunity. Columns: the state's columns, the descriptive columns of
-    opportunities, stage flags (qualified, closed, won, redlining) and category.
-    """
-    state, params = state_sql(snapshot)
-    condition, filter_params = filters.where()
-    sql = f"""
+_DEAL_COLUMNS = """
         select s.opportunity_id, s.stage, s.forecast_category, s.amount, s.close_date, s.owner,
                o.name, o.account_name, o.segment, o.region, o.team, o.type, o.channel,
                o.created_date, o.sales_accepted_date, o.lost_reason, o.competitor, o.loss_class,
@@ -132,11 +136,38 @@ def deals_sql(snapshot: date | None, filters: Filters = Filters()) -> tuple[str,
                coalesce(m.closed, false) as closed,
                coalesce(m.won, false) as won,
                coalesce(m.redlining, false) as redlining,
-               {REPORT_CATEGORY_SQL} as category
+               {category} as category"""
+
+
+def _as_current(sql: str) -> str:
+    """Point the state alias `s.` at the opportunities table `o.` (fixed SQL text only)."""
+    return re.sub(r"\bs\.", "o.", sql)
+
+
+def deals_sql(snapshot: date | None, filters: Filters = Filters()) -> tuple[str, list]:
+    """Deals as of a snapshot (None: the current state), filtered, with stage flags and report
+    `category`.
+
+    Grain: one row per opportunity. Columns: the state's columns, the descriptive columns of
+    opportunities, stage flags (qualified, closed, won, redlining) and category.
+    """
+    condition, filter_params = filters.where()
+    where = "where " + condition if condition else ""
+    columns = _DEAL_COLUMNS.format(category=REPORT_CATEGORY_SQL)
+    if snapshot is None:
+        # The current state is the opportunities table: one row plays both parts (s and o).
+        sql = f"""{_as_current(columns)}
+        from opportunities o
+        left join stage_map m on m.stage = o.stage
+        {_as_current(where)}
+    """  # noqa: S608 - identifiers come from FILTER_COLUMNS; values are bound
+        return sql, filter_params
+    state, params = state_sql(snapshot)
+    sql = f"""{columns}
         from ({state}) s
         left join opportunities o using (opportunity_id)
         left join stage_map m on m.stage = s.stage
-        {"where " + condition if condition else ""}
+        {where}
     """  # noqa: S608 - identifiers come from FILTER_COLUMNS; values are bound
     return sql, params + filter_params
 

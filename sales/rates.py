@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 
 from sales.periods import Period, completed_quarters_before
-from sales.query import GROUP_COLUMNS, Filters, deals_sql, snapshot_on_or_before
+from sales.query import GROUP_COLUMNS, Filters, deals_sql, state_key
 from sales.view import Measure, ratio
 
 
@@ -50,7 +50,7 @@ def outcomes(con: duckdb.DuckDBPyConnection, window_start: date, window_end: dat
     Unqualified closes (9-Unqualified, 10-Duplicate) are outside every rate; a loss without a
     class counts as no decision, like an unmapped reason.
     """
-    deals, params = deals_sql(snapshot_on_or_before(con, as_of), filters)
+    deals, params = deals_sql(state_key(con, as_of), filters)
     rows = con.cursor().execute(
         f"""select case when won then 'won' else coalesce(loss_class, 'no_decision') end,
                    coalesce(sum(amount), 0), count(*)
@@ -98,7 +98,7 @@ def _with_rates(frame: pd.DataFrame) -> pd.DataFrame:
 def rates_by_period(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
                     filters: Filters = Filters()) -> pd.DataFrame:
     """Close and win rate per period (a trend). Grain: one row per period, in order."""
-    deals, params = deals_sql(snapshot_on_or_before(con, as_of), filters)
+    deals, params = deals_sql(state_key(con, as_of), filters)
     values = ", ".join("(?, ?, ?, ?)" for _ in periods)
     bounds = [x for i, p in enumerate(periods) for x in (i, p.label, p.start, p.end)]
     frame = con.cursor().execute(
@@ -119,7 +119,7 @@ def rates_by(con: duckdb.DuckDBPyConnection, window_start: date, window_end: dat
     Grain: one row per dimension value with at least one qualified closed deal."""
     if dimension not in GROUP_COLUMNS:
         raise ValueError(f"cannot group by {dimension!r}; choose one of {', '.join(GROUP_COLUMNS)}")
-    deals, params = deals_sql(snapshot_on_or_before(con, as_of), filters)
+    deals, params = deals_sql(state_key(con, as_of), filters)
     frame = con.cursor().execute(
         f"""select coalesce(cast({dimension} as varchar), '(none)') as {dimension},
                    {_OUTCOME_COLUMNS}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from sales.query import GROUP_COLUMNS, deals_sql, snapshot_on_or_before
+from sales.query import GROUP_COLUMNS, REPORT_CATEGORY_SQL, deals_sql, state_key
 from sales.stages import REPORT_CATEGORIES
 from sales.view import ZERO, Measure, View
 
@@ -21,7 +21,7 @@ def deals_in_period(con: duckdb.DuckDBPyConnection, view: View) -> tuple[str, li
 
     Grain: one row per opportunity with close_date in the period at the as-of state.
     """
-    return _in_period_sql(view, snapshot_on_or_before(con, view.as_of))
+    return _in_period_sql(view, state_key(con, view.as_of))
 
 
 def category_rollup(con: duckdb.DuckDBPyConnection, view: View) -> dict[str, Measure]:
@@ -78,3 +78,46 @@ def pivot(frame: pd.DataFrame, dimension: str, measure: str = "amount") -> pd.Da
     table.loc[TOTAL_ROW] = table.sum(axis=0)
     table.columns.name = None
     return table.reset_index(names=dimension)
+
+
+def rollup_at(con: duckdb.DuckDBPyConnection, view: View, days: list) -> pd.DataFrame:
+    """The category roll-up of the view's period as it stood on each of several dates.
+
+    Grain: one row per requested date, one column per report category (amounts).
+
+    Computed without joining dates to the history: a history row counts on day D when
+    valid_from <= D < valid_to, so the amount standing on D is the sum of its rows' amounts
+    entering on or before D minus those leaving on or before D — a running sum over a few
+    hundred distinct change dates, however many deals there are.
+    """
+    columns = list(REPORT_CATEGORIES)
+    if not days:
+        return pd.DataFrame(columns=["day", *columns])
+    condition, filter_params = view.filters.where()
+    wanted = ", ".join("(?::date)" for _ in days)
+    frame = con.cursor().execute(
+        f"""with rows as (
+                select s.valid_from, s.valid_to, s.amount, {REPORT_CATEGORY_SQL} as category
+                from opportunity_history s
+                left join opportunities o using (opportunity_id)
+                left join stage_map m on m.stage = s.stage
+                where s.close_date between ? and ? {"and " + condition if condition else ""}),
+            events as (
+                select valid_from as day, category, amount from rows
+                union all
+                select valid_to, category, -amount from rows where valid_to is not null),
+            running as (
+                select day, category,
+                       sum(sum(amount)) over (partition by category order by day) as level
+                from events group by day, category),
+            wanted(day) as (values {wanted})
+            select w.day, r.category, arg_max(r.level, r.day)::double as amount
+            from wanted w join running r on r.day <= w.day
+            group by w.day, r.category""",  # noqa: S608 - allow-listed filter columns
+        [view.period.start, view.period.end, *filter_params, *days]).df()
+    frame["day"] = pd.to_datetime(frame["day"]).dt.date
+    wanted_days = list(dict.fromkeys(pd.Timestamp(d).date() for d in days))
+    table = (frame.pivot_table(index="day", columns="category", values="amount", aggfunc="sum")
+             .reindex(index=wanted_days, columns=columns).fillna(0.0))
+    table.index.name, table.columns.name = "day", None
+    return table.reset_index()

@@ -43,10 +43,20 @@ def seed(con: duckdb.DuckDBPyConnection, deals: list[dict],
                    select * exclude (amount), amount::decimal(18, 2) as amount
                    from fixture_deals""")
     con.unregister("fixture_deals")
+    state = None
     for day, pictures in sorted((snapshots or {}).items()):
         state = pd.DataFrame(pictures, columns=list(STATE_COLUMNS))
         state["close_date"] = pd.to_datetime(state["close_date"]).dt.date
         record_snapshot(con, day, state)
+    if state is not None:  # as after an import: the current table is the latest picture
+        con.register("last_picture", state)
+        con.execute("delete from opportunities where opportunity_id not in "
+                    "(select opportunity_id from last_picture)")
+        con.execute("""update opportunities o set stage = p.stage,
+                           forecast_category = p.forecast_category, amount = p.amount,
+                           close_date = p.close_date, owner = p.owner
+                       from last_picture p where p.opportunity_id = o.opportunity_id""")
+        con.unregister("last_picture")
     reclassify_losses(con)
     bump_data_version(con)
 
