@@ -28,13 +28,8 @@ else:
     last = history[history.call_id == call_id].iloc[-1]
     st.info(f"Starting from the call saved {last.saved_at:%d %b %Y %H:%M} by {last.saved_by}"
             + (f" — “{last.note}”" if last.note else "") + ". Deals new since then start at "
-            "their defaults; deals whose amount or category changed are flagged.")
-    gone = data.fetch("gone_since_call", view, call_id)
-    if len(gone):
-        with st.expander(f"{len(gone)} deal(s) from that call are no longer on the board"):
-            widgets.table(gone, f"gone-since-call-{call_id}.csv",
-                          amount_at_call=widgets.money_column("Amount at call"),
-                          amount_now=widgets.money_column("Amount now"))
+            "their defaults; deals whose amount or category changed are flagged; deals that "
+            "left the board since are listed in the tab below.")
 
 
 def _tiles(current: dict) -> None:
@@ -162,7 +157,8 @@ def _save(current: dict) -> None:
             return
     try:
         with state.writing() as cur:
-            new_id = save_call(cur, view, settings, call_id, current, who or "", note)
+            new_id = save_call(cur, view, settings, call_id, current, who or "", note,
+                               closed_won=summary.closed_won)
     except Exception as error:  # noqa: BLE001 - shown to the user, nothing was written
         st.error(f"The call was not saved, and earlier calls are untouched: {error}")
         return
@@ -190,22 +186,29 @@ if message := st.session_state.pop("saved_call_message", None):
     st.success(message)
 live_board()
 
-st.subheader("Call history")
-if history.empty:
-    st.caption(f"No calls saved for {view.period.label} in this view yet.")
-else:
+history_tab, gone_tab, accuracy_tab = st.tabs(
+    ["Call history", "Deals gone since the last call", "Accuracy of past calls"],
+    key="inblood_tabs", on_change="rerun")  # only the open tab is computed
+
+
+def _history() -> None:
+    if history.empty:
+        st.caption(f"No calls saved for {view.period.label} in this view yet.")
+        return
     figure = go.Figure()
-    figure.add_scatter(x=history.saved_at, y=history.in_blood, name="In-blood", mode="lines+markers")
-    figure.add_scatter(x=history.saved_at, y=history.in_blood + history.upside, name="In-blood + upside",
-                       mode="lines+markers", line_dash="dot")
-    figure.update_layout(yaxis_tickprefix="$", height=300, legend_orientation="h", margin=dict(t=10))
+    figure.add_scatter(x=history.saved_at, y=history.in_blood, name="In-blood",
+                       mode="lines+markers")
+    figure.add_scatter(x=history.saved_at, y=history.in_blood + history.upside,
+                       name="In-blood + upside", mode="lines+markers", line_dash="dot")
+    figure.update_layout(yaxis_tickprefix="$", height=300, legend_orientation="h",
+                         margin=dict(t=10))
     st.plotly_chart(figure, width="stretch")
     widgets.table(history[["call_id", "call_date", "saved_at", "saved_by", "note", "in_blood",
                            "upside", "included_deals", "deals"]],
                   f"calls-{view.period.label}.csv", in_blood=widgets.money_column("In-blood"),
                   upside=widgets.money_column("Upside"))
-    labels = {row.call_id: f"{row.saved_at:%d %b %H:%M} · {row.saved_by} · {fmt.money(row.in_blood)}"
-              for row in history.itertuples()}
+    labels = {row.call_id: f"{row.saved_at:%d %b %H:%M} · {row.saved_by} · "
+                           f"{fmt.money(row.in_blood)}" for row in history.itertuples()}
     ids = list(labels)
     if len(ids) > 1:
         left, right = st.columns(2)
@@ -216,7 +219,8 @@ else:
         widgets.table(diff, f"call-diff-{before}-{after}.csv",
                       amount_before=widgets.money_column("Amount before"),
                       amount_after=widgets.money_column("Amount after"))
-    chosen = st.selectbox("Export a saved call", ids, index=len(ids) - 1, format_func=labels.get)
+    chosen = st.selectbox("Export a saved call", ids, index=len(ids) - 1,
+                          format_func=labels.get)
     summary_row = history[history.call_id == chosen]
     left, right = st.columns(2)
     left.download_button("Call as CSV", lambda: csv_bytes(data.fetch("call_export", chosen)),
@@ -226,11 +230,27 @@ else:
                                             "Decisions": data.fetch("call_export", chosen)}),
         file_name=f"call-{chosen}.xlsx", mime=XLSX_MIME)
 
-st.subheader("Accuracy of past calls")
-table = data.fetch("accuracy", view, settings)
-if table.empty or table["actual"].eq(0).all():
-    st.caption("No completed periods with outcomes yet for this view.")
-else:
+
+def _gone() -> None:
+    if call_id is None:
+        st.caption("No saved call to compare with yet.")
+        return
+    gone = data.fetch("gone_since_call", view, call_id)
+    if gone.empty:
+        st.caption("Every deal the last call decided on is still on the board.")
+        return
+    st.caption(f"{len(gone):,} deals the last call decided on have left the board since: "
+               "what became of them.")
+    widgets.table(gone, f"gone-since-call-{call_id}.csv",
+                  amount_at_call=widgets.money_column("Amount at call"),
+                  amount_now=widgets.money_column("Amount now"))
+
+
+def _accuracy() -> None:
+    table = data.fetch("accuracy", view, settings)
+    if table.empty or table["actual"].eq(0).all():
+        st.caption("No completed periods with outcomes yet for this view.")
+        return
     figure = go.Figure()
     for (period, source), part in table.groupby(["period", "source"]):
         figure.add_scatter(x=part.week, y=part.ratio, name=f"{period} {source}",
@@ -241,6 +261,13 @@ else:
                          yaxis_tickformat=".0%", height=360, margin=dict(t=10))
     st.plotly_chart(figure, width="stretch")
     by_week = accuracy_by_week(table)
-    st.caption("Average distance from the outcome by week of the period (lower is better).")
+    st.caption("Average distance from the outcome by week of the period (lower is better): "
+               "saved calls against the default rules.")
     widgets.table(by_week, "accuracy-by-week.csv",
                   **{c: widgets.percent_column(c) for c in by_week.columns if c != "week"})
+
+
+for tab, draw in ((history_tab, _history), (gone_tab, _gone), (accuracy_tab, _accuracy)):
+    if tab.open:
+        with tab:
+            draw()

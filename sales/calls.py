@@ -24,7 +24,8 @@ MAX_NOTE_LENGTH = 2_000
 
 def save_call(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
               start_call_id: int | None, changes: dict[str, Change], saved_by: str,
-              note: str = "", saved_at: datetime | None = None) -> int:
+              note: str = "", saved_at: datetime | None = None,
+              closed_won: float | None = None) -> int:
     """Record the board as it stands (its starting decisions plus `changes`) as a new call for
     the view's period and filter scope; returns the new call_id. Run inside a write
     transaction: the call and all its decisions land together or not at all."""
@@ -35,11 +36,12 @@ def save_call(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, ob
         raise ValueError(f"name up to {MAX_NAME_LENGTH} and note up to {MAX_NOTE_LENGTH} "
                          "characters")
     call_id = con.execute(
-        """insert into forecast_calls (period, call_date, saved_at, saved_by, note, scope)
-           values (?, ?, ?, ?, ?, ?) returning call_id""",
+        """insert into forecast_calls (period, call_date, saved_at, saved_by, note, scope,
+                                       closed_won)
+           values (?, ?, ?, ?, ?, ?, ?) returning call_id""",
         [view.period.label, view.as_of, saved_at or datetime.now().replace(microsecond=0),
-         saved_by, (note or "").strip(), view.filters.scope_key()],
-    ).fetchone()[0]
+         saved_by, (note or "").strip(), view.filters.scope_key(), closed_won],
+    ).fetchall()[0][0]
     frame = pd.DataFrame(
         [(i, c.included, c.reason) for i, c in changes.items()],
         columns=["opportunity_id", "included", "reason"],
@@ -67,6 +69,7 @@ def call_history(con: duckdb.DuckDBPyConnection, view: View) -> pd.DataFrame:
     """
     calls = con.cursor().execute(
         """select c.call_id, c.call_date, c.saved_at, c.saved_by, c.note,
+                  c.closed_won::double as saved_closed_won,
                   coalesce(sum(x.amount) filter (where x.included), 0)::double as included,
                   coalesce(sum(x.amount) filter (where not x.included and x.forecast_category
                            in ('Commit', 'Best Case')), 0)::double as upside,
@@ -77,7 +80,11 @@ def call_history(con: duckdb.DuckDBPyConnection, view: View) -> pd.DataFrame:
            group by all order by c.saved_at, c.call_id""",
         [view.period.label, view.filters.scope_key()]).df()
     calls["call_date"] = pd.to_datetime(calls["call_date"]).dt.date
-    calls["closed_won"] = _closed_won_on(con, view, list(calls["call_date"]))
+    missing = calls["saved_closed_won"].isna()
+    calls["closed_won"] = calls.pop("saved_closed_won")
+    if missing.any():  # calls saved without the figure (older files, generated data)
+        calls.loc[missing, "closed_won"] = _closed_won_on(
+            con, view, list(calls.loc[missing, "call_date"]))
     calls["in_blood"] = calls["closed_won"] + calls["included"]
     return calls
 

@@ -141,11 +141,14 @@ def board_sql(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, ob
             left join pushes pu using (opportunity_id)
             left join entered e using (opportunity_id)
             left join decisions x using (opportunity_id)
+        ),
+        medians as (
+            select segment, stage, median(days_in_stage) as stage_median_days
+            from board group by all
         )
         select opportunity_id, name, account_name, owner, team, segment, region, type,
                category, stage, amount::double as amount, close_date, next_step, redlining,
-               push_count, days_in_stage,
-               median(days_in_stage) over (partition by segment, stage) as stage_median_days,
+               push_count, days_in_stage, stage_median_days,
                saved_included, saved_reason, saved_amount, saved_category, default_included,
                case when not in_call then default_included
                     when saved_category <> category  -- null-safe: unknown category keeps it
@@ -155,13 +158,12 @@ def board_sql(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, ob
                     or in_call and saved_category is null then saved_reason end as start_reason,
                push_count >= {PUSH_FLAG_COUNT} as flag_pushed,
                close_date < as_of as flag_past_close,
-               coalesce(days_in_stage > median(days_in_stage) over (partition by segment, stage),
-                        false) as flag_stuck,
+               coalesce(days_in_stage > stage_median_days, false) as flag_stuck,
                category = 'Commit' and not redlining and as_of >= risk_from as flag_commit_risk,
                in_call and (saved_amount is distinct from amount
                             or saved_category is distinct from category) as flag_changed,
                has_call and not in_call as flag_new
-        from board
+        from board left join medians using (segment, stage)
     """  # noqa: S608 - fixed SQL; values are bound
     params = [defaults[COMMIT], defaults[BEST_CASE], defaults[PIPELINE], call_id, snapshot,
               view.as_of, date.fromordinal(risk_from), snapshot is not None]
@@ -259,17 +261,21 @@ def totals(board: Board, changes: dict[str, Change]) -> Totals:
 def board_page(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
                call_id: int | None, where: BoardFilter | None = None, limit: int = 200,
                offset: int = 0) -> tuple[pd.DataFrame, int]:
-    """One page of the board, largest deals first. Returns (frame, rows matching the filter)."""
+    """One page of the board, largest deals first. Returns (frame, rows matching the filter).
+
+    One pass: the count rides along as a window over the filtered board."""
     sql, params = board_sql(con, view, settings, call_id)
     condition, extra = (where or BoardFilter()).sql()
-    cur = con.cursor()
-    total = cur.execute(f"select count(*) from ({sql}) b {condition}",  # noqa: S608
-                        params + extra).fetchone()[0]
-    frame = cur.execute(
-        f"""select * from ({sql}) b {condition}
+    frame = con.cursor().execute(
+        f"""select *, count(*) over () as matching from ({sql}) b {condition}
             order by amount desc, opportunity_id limit ? offset ?""",  # noqa: S608
         params + extra + [limit, offset]).df()
-    return frame, int(total)
+    if frame.empty and offset:  # past the last page: the count still has to be told
+        total = con.cursor().execute(f"select count(*) from ({sql}) b {condition}",  # noqa: S608
+                                     params + extra).fetchone()[0]
+        return frame.drop(columns="matching"), int(total)
+    total = int(frame["matching"].iloc[0]) if len(frame) else 0
+    return frame.drop(columns="matching"), total
 
 
 # Flags a manager can narrow the board to, by their column in board_sql.

@@ -156,8 +156,14 @@ def _v1(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _v2(con: duckdb.DuckDBPyConnection) -> None:
+    # The closed-won figure a call was saved with: the number a manager committed to is then
+    # read back exactly, without re-deriving it from the history.
+    con.execute("alter table forecast_calls add column if not exists closed_won decimal(18, 2)")
+
+
 # Index i upgrades a file at version i to version i + 1. Append; never edit a shipped step.
-MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [_v1]
+MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

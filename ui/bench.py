@@ -1,0 +1,109 @@
+"""Page timings in a process of their own — the "app process" of `python -m sales bench`.
+
+Run as `python -m ui.bench --db PATH [--runs N]`; prints one JSON object: per page the first
+render in a warm process (caches cleared, connection and imports warm) and the re-render after
+a filter change (median of N changes, each to a filter value not seen before, so nothing comes
+from the cache), the in-blood toggle, and this process's peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# AppTest's own limit for one run; generous, the bench reports the real time.
+RUN_TIMEOUT_S = 120
+
+
+def _pages() -> list[str]:
+    return sorted(p.stem for p in (ROOT / "pages").glob("*.py"))
+
+
+def _timed_run(at) -> float:
+    start = time.perf_counter()
+    at.run()
+    elapsed = time.perf_counter() - start
+    if at.exception:
+        raise RuntimeError(f"page failed: {at.exception[0].value}")
+    return elapsed
+
+
+def _filter_changes(segments: list[str], regions: list[str], runs: int) -> list[dict]:
+    """Distinct filter selections, so every re-render misses the cache as a new choice would."""
+    choices = [{"segment": [s]} for s in segments] + [{"region": [r]} for r in regions]
+    choices += [{"segment": [s], "region": [r]} for s in segments for r in regions]
+    return choices[:runs]
+
+
+def time_page(name: str, changes: list[dict]) -> dict[str, float]:
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=RUN_TIMEOUT_S)
+    first = _timed_run(at)
+    rerenders = []
+    for change in changes:
+        for key in ("segment", "region"):
+            at.session_state[key] = change.get(key, [])
+        rerenders.append(_timed_run(at))
+    return {"first_render_s": round(first, 3),
+            "rerender_s": round(statistics.median(rerenders), 3) if rerenders else None}
+
+
+def time_toggle(runs: int) -> float | None:
+    """Tick one deal on the in-blood board and redraw; the board's queries are cached, as in
+    the live app, so this is what a click costs (an upper bound: AppTest reruns the whole
+    page, the app only the board's fragment)."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "pages" / "inblood.py"), default_timeout=RUN_TIMEOUT_S)
+    _timed_run(at)
+    if not at.data_editor:
+        return None
+    times = []
+    for flip in range(runs):
+        editor = at.data_editor[0]
+        edits = {0: {"Include": bool(flip % 2)}}
+        at.session_state[editor.key] = {"edited_rows": edits, "added_rows": [],
+                                        "deleted_rows": []}
+        times.append(_timed_run(at))
+    return round(statistics.median(times), 3)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ui.bench")
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    os.environ["SALES_DB"] = str(Path(args.db).resolve())
+    sys.path.insert(0, str(ROOT))
+
+    from sales.db import open_for_reading
+    from sales.query import distinct_values
+
+    con = open_for_reading(args.db)
+    segments, regions = distinct_values(con, "segment"), distinct_values(con, "region")
+    con.close()
+    changes = _filter_changes(segments, regions, args.runs)
+    pages = {}
+    for name in _pages():
+        pages[name] = time_page(name, changes)
+        print(f"  {name}: {pages[name]}", file=sys.stderr, flush=True)
+    result = {"pages": pages, "in_blood_toggle_s": time_toggle(args.runs),
+              "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
