@@ -240,3 +240,18 @@ def test_an_import_keeps_every_call_and_decision(tmp_path):
     # D4 stays excluded (keyed by opportunity id) though its amount moved in the opportunities
     # table; the snapshot still says 300, so the board's totals are unchanged: 500 + 300 = 800.
     assert in_blood(con, view(), settings).number == 800
+
+
+def test_a_restart_keeps_every_call(tmp_path):
+    from tests.conftest import DEALS, _picture
+
+    path = tmp_path / "restart.duckdb"
+    con = connect(path)
+    seed(con, DEALS, {S3: _picture(DEALS)})
+    first = save(con, {"D4": Change(False, "timing", 300, "Commit", True)}, at="2026-11-20 09:00:00")
+    second = save(con, {}, who="Bob", at="2026-11-20 09:30:00")
+    con.close()  # the process ends
+    con = connect(path)
+    history = call_history(con, view())
+    assert list(history.call_id) == [first, second]
+    assert list(history.in_blood) == [800, 1100]  # 500 + 300 (D4 out); 500 + 600
