@@ -89,6 +89,19 @@ def metrics_con(tmp_path):
     con.close()
 
 
+@pytest.fixture
+def seeded_path(tmp_path):
+    """The hand-computed fixture in a closed DuckDB file (for pages and the command line), with
+    a company target of 1,000 and an Enterprise target of 600 for FY2026-Q4."""
+    path = tmp_path / "seeded.duckdb"
+    con = connect(path)
+    seed(con, DEALS, {d("2026-11-13"): _earlier_picture(), d("2026-11-20"): _picture(DEALS)})
+    add_target(con, "FY2026-Q4", "company", "", 1000)
+    add_target(con, "FY2026-Q4", "segment", "Enterprise", 600)
+    con.close()
+    return path
+
+
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory):
     """A small demo database shared by the page and command-line tests (built once)."""

@@ -9,8 +9,6 @@ import pytest
 
 from sales.cli import main
 from sales.db import connect
-from tests.conftest import DEALS, _earlier_picture, _picture
-from tests.helpers import add_target, d, seed
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,14 +36,8 @@ def report_json(capsys, *argv) -> dict:
 
 
 @pytest.fixture
-def fixture_path(tmp_path):
-    path = tmp_path / "fixture.duckdb"
-    con = connect(path)
-    seed(con, DEALS, {d("2026-11-13"): _earlier_picture(), d("2026-11-20"): _picture(DEALS)})
-    add_target(con, "FY2026-Q4", "company", "", 1000)
-    add_target(con, "FY2026-Q4", "segment", "Enterprise", 600)
-    con.close()
-    return str(path)
+def fixture_path(seeded_path):
+    return str(seeded_path)
 
 
 def test_report_json_on_the_demo_has_every_key(demo_db):

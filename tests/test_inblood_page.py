@@ -4,19 +4,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from sales.db import connect
-from tests.conftest import DEALS, _earlier_picture, _picture
-from tests.helpers import d, seed
 from tests.test_pages import ROOT, TIMEOUT, metrics
 
 
 @pytest.fixture
-def fixture_db(tmp_path, monkeypatch):
-    path = tmp_path / "board.duckdb"
-    con = connect(path)
-    seed(con, DEALS, {d("2026-11-13"): _earlier_picture(), d("2026-11-20"): _picture(DEALS)})
-    con.close()
-    monkeypatch.setenv("SALES_DB", str(path))
-    return path
+def fixture_db(seeded_path, monkeypatch):
+    monkeypatch.setenv("SALES_DB", str(seeded_path))
+    return seeded_path
 
 
 def tick(at: AppTest, decisions: dict[str, bool]) -> AppTest:

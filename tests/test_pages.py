@@ -6,9 +6,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sales.db import connect
-from tests.conftest import DEALS, _earlier_picture, _picture
-from tests.helpers import add_target, d, seed
+from tests.helpers import d
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.py"))
@@ -61,15 +59,9 @@ def test_overview_tiles_have_numbers_on_the_demo(demo_db, monkeypatch):
 
 
 @pytest.fixture
-def fixture_db(tmp_path, monkeypatch):
-    path = tmp_path / "fixture.duckdb"
-    con = connect(path)
-    seed(con, DEALS, {d("2026-11-13"): _earlier_picture(), d("2026-11-20"): _picture(DEALS)})
-    add_target(con, "FY2026-Q4", "company", "", 1000)
-    add_target(con, "FY2026-Q4", "segment", "Enterprise", 600)
-    con.close()
-    monkeypatch.setenv("SALES_DB", str(path))
-    return path
+def fixture_db(seeded_path, monkeypatch):
+    monkeypatch.setenv("SALES_DB", str(seeded_path))
+    return seeded_path
 
 
 def test_overview_shows_the_hand_computed_numbers(fixture_db):
