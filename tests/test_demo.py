@@ -470,3 +470,179 @@ def test_fiscal_year_start_month_two(tmp_path):
         assert current.label in {r[0] for r in rows(con, "select period from forecast_calls")}
     finally:
         con.close()
+
+
+# --- calibration: the current quarter and the history read like a real company ----------------
+# A larger demo than the one above, so loose bands hold for any seed; all numbers are computed
+# with plain SQL over the tables, by count unless said otherwise.
+
+CAL_AS_OF = date(2026, 11, 20)  # 55% through FY2026-Q4
+CAL_DEALS = 4_000
+
+# Open, qualified deals and wins closing in [?, ?] as of snapshot ?, by segment and category.
+CATEGORY_AMOUNTS = f"""
+    select o.segment,
+           case when m.won then 'Closed' else s.forecast_category end as category,
+           sum(s.amount) as amount
+    from ({AS_OF_STATE}) s
+    join opportunities o using (opportunity_id)
+    join stage_map m on m.stage = s.stage
+    where s.close_date between ? and ? and (m.won or (m.qualified and not m.closed))
+    group by all
+"""
+
+# Of the deals open and qualified in a category at some snapshot inside a quarter with their
+# close date in it, how many were finally won with a close date in that quarter.
+CONVERSION = """
+    with seen as (
+        select distinct h.opportunity_id
+        from opportunity_history h
+        join stage_map m using (stage)
+        join snapshot_dates d
+          on d.snapshot_date between ? and ?
+         and h.valid_from <= d.snapshot_date
+         and (h.valid_to is null or h.valid_to > d.snapshot_date)
+        where m.qualified and not m.closed and h.forecast_category = ?
+          and h.close_date between ? and ?
+    )
+    select count(*),
+           count(*) filter (where o.stage = '7-Closed Won' and o.close_date between ? and ?)
+    from seen join opportunities o using (opportunity_id)
+"""
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory):
+    path = tmp_path_factory.mktemp("calibrated") / "demo.duckdb"
+    build_demo(path, CAL_DEALS, seed=11, as_of=CAL_AS_OF)
+    con = duckdb.connect(str(path), read_only=True)
+    yield con
+    con.close()
+
+
+def completed_quarters(con) -> list:
+    """Fiscal quarters wholly inside the snapshot history, before the current one."""
+    first = one(con, "select min(snapshot_date) from snapshot_dates")
+    current = period_containing(CAL_AS_OF, QUARTER, 1)
+    quarters, q = [], current.shift(-1)
+    while q.start >= first:
+        quarters.insert(0, q)
+        q = q.shift(-1)
+    return quarters
+
+
+def current_picture(con) -> dict[str, dict[str, float]]:
+    """segment (and 'Company') → category → amount, plus the segment's target."""
+    quarter = period_containing(CAL_AS_OF, QUARTER, 1)
+    picture: dict[str, dict[str, float]] = {}
+    for segment, category, amount in rows(con, CATEGORY_AMOUNTS,
+                                          [CAL_AS_OF, CAL_AS_OF, quarter.start, quarter.end]):
+        for key in (segment, "Company"):
+            cell = picture.setdefault(key, {})
+            cell[category] = cell.get(category, 0.0) + float(amount)
+    for value, amount in rows(con, "select scope_value, amount from targets "
+                                   "where period = ? and scope in ('company', 'segment')",
+                              [quarter.label]):
+        picture.setdefault(value or "Company", {})["target"] = float(amount)
+    return picture
+
+
+def test_commit_converts_best_case_less_pipeline_least(calibrated):
+    con = calibrated
+    rates = {}
+    for category in ("Commit", "Best Case", "Pipeline"):
+        seen = won = 0
+        for q in completed_quarters(con):
+            n, w = rows(con, CONVERSION, [q.start, q.end, category, q.start, q.end,
+                                          q.start, q.end])[0]
+            seen, won = seen + n, won + w
+        rates[category] = won / seen
+    assert rates["Commit"] > 0.6, rates  # what reps believe will close this quarter mostly does
+    assert 0.2 <= rates["Best Case"] <= 0.5, rates
+    assert 0.04 <= rates["Pipeline"] <= 0.25, rates
+    assert rates["Commit"] > rates["Best Case"] > rates["Pipeline"], rates
+
+
+def test_in_blood_near_target_and_coverage_by_segment(calibrated):
+    picture = current_picture(calibrated)
+
+    def share(segment: str, *categories: str) -> float:
+        cell = picture[segment]
+        return sum(cell.get(c, 0.0) for c in categories) / cell["target"]
+
+    in_blood = {s: share(s, "Closed", "Commit") for s in picture}
+    coverage = {s: share(s, "Closed", "Commit", "Best Case") for s in picture}
+    # Closed + Commit sits near the target mid-quarter (bands loose for a small sample).
+    assert 0.7 <= in_blood["Company"] <= 1.4, in_blood
+    assert 0.65 <= in_blood["Enterprise"] <= 1.6, in_blood
+    assert 0.6 <= in_blood["Mid-Market"] <= 1.05, in_blood
+    # The 3x rule is met by Best Case in Enterprise, and missed in Mid-Market.
+    assert coverage["Enterprise"] >= 2.5 and coverage["Mid-Market"] < 2.5, coverage
+    assert coverage["Enterprise"] > 1.6 * coverage["Mid-Market"], coverage
+    enterprise = picture["Enterprise"]
+    assert enterprise["Pipeline"] > enterprise["Best Case"] > enterprise["Commit"], enterprise
+    # Closed won to date keeps pace with the share of the quarter gone.
+    quarter = period_containing(CAL_AS_OF, QUARTER, 1)
+    elapsed = ((CAL_AS_OF - quarter.start).days + 1) / quarter.days
+    assert 0.35 <= share("Company", "Closed") / elapsed <= 1.2
+
+
+def test_past_quarters_attained_per_segment(calibrated):
+    con = calibrated
+    for q in completed_quarters(con):
+        attained = rows(con, """
+            select t.scope_value, sum(o.amount) / any_value(t.amount)
+            from opportunities o join targets t
+              on t.scope = 'segment' and t.scope_value = o.segment and t.period = ?
+            where o.stage = '7-Closed Won' and o.close_date between ? and ?
+            group by 1
+        """, [q.label, q.start, q.end])
+        assert len(attained) == 3
+        assert all(0.7 <= a <= 1.2 for _, a in attained), (q.label, attained)
+
+
+def test_commit_deals_push_one_to_three_times(calibrated):
+    pushes = dict(rows(calibrated, """
+        with h as (
+            select h.opportunity_id, h.forecast_category, h.close_date,
+                   lag(h.close_date) over w as prev, lag(h.forecast_category) over w as prev_cat
+            from opportunity_history h
+            window w as (partition by h.opportunity_id order by h.valid_from)
+        )
+        select pushes, count(*) from (
+            select opportunity_id, count(*) as pushes from h
+            where prev_cat = 'Commit' and forecast_category = 'Commit'
+              and date_trunc('quarter', close_date) > date_trunc('quarter', prev)
+            group by 1)
+        group by 1
+    """))
+    assert pushes.get(1, 0) > pushes.get(2, 0) > 0, pushes
+    assert max(pushes) <= 3, pushes
+
+
+def test_saved_calls_track_what_closed(calibrated):
+    con = calibrated
+    current = period_containing(CAL_AS_OF, QUARTER, 1)
+    # The closed-won figure saved with each call is closed won as of the call date.
+    assert one(con, f"""
+        select count(*) from forecast_calls c
+        where c.closed_won <> (
+            select coalesce(sum(s.amount), 0) from ({AS_OF_STATE.replace('?', 'c.call_date')}) s
+            where s.stage = '7-Closed Won' and s.close_date between ? and ?)
+          and c.period = ?
+    """, [current.start, current.end, current.label]) == 0
+    early, late = [], []
+    for q in (current.shift(-2), current.shift(-1)):
+        actual = float(one(con, "select sum(amount) from opportunities "
+                                "where stage = '7-Closed Won' and close_date between ? and ?",
+                           [q.start, q.end]))
+        ratios = [float(r[0]) / actual for r in rows(con, """
+            select c.closed_won + coalesce(sum(x.amount) filter (where x.included), 0)
+            from forecast_calls c left join forecast_call_decisions x using (call_id)
+            where c.period = ? group by c.call_id, c.closed_won order by any_value(c.call_date)
+        """, [q.label])]
+        assert len(ratios) >= 12
+        assert all(0.55 <= r <= 1.45 for r in ratios), (q.label, ratios)
+        early += [abs(r - 1) for r in ratios[:3]]
+        late += [abs(r - 1) for r in ratios[-4:]]
+    assert sum(late) / len(late) < sum(early) / len(early), (early, late)  # later calls know more

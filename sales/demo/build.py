@@ -1,0 +1,114 @@
+"""build_demo: simulate, then write every table into a file built aside and swapped into place,
+so a failed or interrupted build leaves any earlier file untouched."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from sales.db import bump_data_version, connect
+from sales.demo import plan, tables
+from sales.demo.deals import describe_outcomes, new_deals
+from sales.demo.fiscal import Calendar
+from sales.demo.history import history, last_rows
+from sales.demo.simulate import simulate_lives
+from sales.losses import reclassify_losses
+
+Progress = Callable[[float, str], None]
+# Deal columns read after the history is built; the event matrices are dropped before writing
+# to keep a million-deal build within memory.
+WRITTEN_COLUMNS = frozenset({
+    "seg", "account", "account_names", "employees", "team", "type", "channel", "lead",
+    "product", "created", "accepted", "close", "close_stage", "reason", "competitor",
+    "competitor_seen_open", "renewal_risk", "next_step_pick", "call_flip", "call_reason",
+})
+
+
+def build_demo(path: str | os.PathLike, opportunities: int = 20_000, seed: int = 42,
+               as_of: date | None = None, fy_start_month: int = 1,
+               progress: Progress | None = None) -> dict:
+    """Build a demo database at `path` (replacing any file there) and return a summary dict
+    (opportunities, history_rows, snapshot_dates, first_snapshot, last_snapshot, seconds).
+
+    The same (opportunities, seed, as_of, fy_start_month) always builds identical tables.
+    """
+    started = time.perf_counter()
+    if opportunities < 1:
+        raise ValueError(f"opportunities must be at least 1, got {opportunities}")
+    if not 1 <= fy_start_month <= 12:
+        raise ValueError(f"fy_start_month must be 1-12, got {fy_start_month}")
+    as_of = as_of or date.today()
+    if isinstance(as_of, datetime):
+        as_of = as_of.date()
+    report = progress or (lambda fraction, message: None)
+
+    rng = np.random.default_rng(seed)
+    cal = Calendar(as_of, fy_start_month)
+    report(0.02, "generating accounts and deals")
+    deals = new_deals(rng, opportunities, cal)
+    simulate_lives(rng, deals, cal)
+    describe_outcomes(rng, deals)
+    report(0.15, "simulating weekly history")
+    changes = history(deals, cal)
+    deals = {key: column for key, column in deals.items() if key in WRITTEN_COLUMNS}
+    report(0.35, "writing opportunities")
+    summary = _build_aside(Path(path), lambda con: _fill(con, rng, deals, changes, cal, report))
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    report(1.0, "done")
+    return summary
+
+
+def _build_aside(target: Path, fill: Callable[[duckdb.DuckDBPyConnection], dict]) -> dict:
+    """Run `fill` on a new file next to `target`, then swap it in; on failure remove it."""
+    building = target.with_name(target.name + ".building")
+    leftovers = (building, building.with_name(building.name + ".wal"))
+    for stale in leftovers:
+        stale.unlink(missing_ok=True)
+    try:
+        con = connect(building)
+        try:
+            summary = fill(con)
+            con.execute("checkpoint")
+        finally:
+            con.close()
+    except BaseException:
+        for partial in leftovers:
+            partial.unlink(missing_ok=True)
+        raise
+    Path(str(target) + ".wal").unlink(missing_ok=True)  # the old file's log must not replay
+    os.replace(building, target)
+    return summary
+
+
+def _fill(con: duckdb.DuckDBPyConnection, rng: np.random.Generator, deals: dict, changes: dict,
+          cal: Calendar, report: Progress) -> dict:
+    """Write every table; returns the summary so far."""
+    if cal.fy != 1:
+        con.execute("insert or replace into settings values ('fiscal_year_start_month', ?)",
+                    [str(cal.fy)])
+    current = last_rows(changes)
+    tables.write_opportunities(con, deals, changes, current, cal)
+    report(0.5, "writing history")
+    tables.write_history(con, changes, cal)
+    report(0.8, "writing targets")
+    plan.write_targets(con, rng, deals, changes, current, cal)
+    report(0.85, "writing submissions")
+    plan.write_submissions(con, rng, changes, cal)
+    report(0.9, "writing forecast calls")
+    plan.write_calls(con, rng, deals, changes, cal)
+    report(0.96, "classifying losses")
+    reclassify_losses(con)
+    bump_data_version(con)
+    return {
+        "opportunities": int(len(deals["seg"])),
+        "history_rows": int(len(changes["deal"])),
+        "snapshot_dates": int(len(cal.snap_days)),
+        "first_snapshot": cal.snapshot(0),
+        "last_snapshot": cal.snapshot(len(cal.snap_days) - 1),
+    }
