@@ -1,0 +1,196 @@
+"""Which source header feeds which canonical column, per kind of file, and what a file holds.
+
+Headers are matched after folding case and dropping everything but letters and digits, so
+`Close Date`, `CloseDate`, `close_date` and `CLOSE-DATE` are the same header. Each canonical
+column lists its aliases in priority order (canonical name, Salesforce API names, common report
+labels): when a file has two of them, the first wins and the other is listed as ignored.
+"""
+
+from __future__ import annotations
+
+import re
+
+OPPORTUNITIES, HISTORY, TARGETS, SUBMISSIONS = "opportunities", "history", "targets", "submissions"
+ACCOUNTS, OWNERS = "accounts", "owners"
+# Kinds that are imported on their own; accounts and owners files only enrich an export.
+MAIN_KINDS = (OPPORTUNITIES, HISTORY, TARGETS, SUBMISSIONS)
+KINDS = (*MAIN_KINDS, ACCOUNTS, OWNERS)
+
+_OPPORTUNITY_ALIASES: dict[str, tuple[str, ...]] = {
+    "opportunity_id": ("opportunity_id", "Id", "Opportunity ID", "Opportunity 18 Digit ID",
+                       "Deal ID", "Record ID"),
+    "name": ("name", "Opportunity Name", "Deal Name", "Opportunity"),
+    "account_id": ("account_id", "AccountId", "Account.Id", "Account 18 Digit ID"),
+    "account_name": ("account_name", "Account Name", "Account.Name", "Account", "Company",
+                     "Company Name", "Customer"),
+    "account_employees": ("account_employees", "NumberOfEmployees", "Account.NumberOfEmployees",
+                          "Employees", "Number of Employees", "Account Employees"),
+    "segment": ("segment", "Customer Segment", "Market Segment", "Sales Segment"),
+    "region": ("region", "Sales Region", "Territory", "Sales Territory", "Geo"),
+    "team": ("team", "Sales Team", "Team Name"),
+    "owner": ("owner", "Opportunity Owner", "Owner.Name", "Owner Name", "Owner Full Name",
+              "Sales Rep", "Rep", "OwnerId", "Owner ID"),
+    "type": ("type", "Opportunity Type", "Deal Type", "Business Type"),
+    "channel": ("channel", "Sales Channel", "Route to Market"),
+    "stage": ("stage", "StageName", "Stage Name", "Opportunity Stage", "Deal Stage"),
+    # ForecastCategoryName (the label) before ForecastCategory (the API value), which folds
+    # to the same text as the canonical name.
+    "forecast_category": ("ForecastCategoryName", "forecast_category", "Forecast Category"),
+    "amount": ("amount", "Opportunity Amount", "ARR", "IACV", "ACV", "Deal Value",
+               "Total Amount"),
+    "close_date": ("close_date", "CloseDate", "Expected Close Date"),
+    "created_date": ("created_date", "CreatedDate", "Create Date", "Date Created",
+                     "Opportunity Created Date"),
+    "sales_accepted_date": ("sales_accepted_date", "Sales Accepted Date", "SAO Date",
+                            "SAL Date", "Qualified Date", "Sales_Accepted_Date__c"),
+    "lost_reason": ("lost_reason", "Loss Reason", "Closed Lost Reason", "Reason Lost",
+                    "Loss_Reason__c", "Lost_Reason__c"),
+    "competitor": ("competitor", "Primary Competitor", "Competitor__c", "MainCompetitors__c",
+                   "Main Competitors"),
+    "renewal_risk": ("renewal_risk", "Renewal_Risk__c"),
+    "next_step": ("next_step", "NextStep"),
+    "lead_source": ("lead_source", "LeadSource"),
+    # Read for advice only (the mapping lines suggested for an unknown stage).
+    "is_closed": ("is_closed", "IsClosed", "Closed"),
+    "is_won": ("is_won", "IsWon", "Won"),
+}
+
+# Salesforce OpportunityHistory: `Id` is the history row, `OpportunityId` the deal, and
+# `CreatedDate` the moment of the change.
+_HISTORY_ALIASES: dict[str, tuple[str, ...]] = {
+    "opportunity_id": ("opportunity_id", "OpportunityId", "Opportunity ID"),
+    "changed_at": ("changed_at", "Changed Date", "Change Date", "Edit Date", "snapshot_date",
+                   "valid_from", "CreatedDate"),
+    "stage": _OPPORTUNITY_ALIASES["stage"],
+    "forecast_category": _OPPORTUNITY_ALIASES["forecast_category"],
+    "amount": ("amount",),
+    "close_date": _OPPORTUNITY_ALIASES["close_date"],
+    "row_id": ("row_id", "Id"),
+    "is_deleted": ("is_deleted", "IsDeleted"),
+}
+
+_TARGET_ALIASES: dict[str, tuple[str, ...]] = {
+    "period": ("period", "Fiscal Period"),
+    "scope": ("scope", "Target Scope", "Level"),
+    "scope_value": ("scope_value", "Value", "Scope Name", "Name"),
+    "amount": ("amount", "Target", "Quota", "Plan"),
+}
+
+_SUBMISSION_ALIASES: dict[str, tuple[str, ...]] = {
+    "period": ("period", "Fiscal Period"),
+    "owner": ("owner", "Rep", "Submitted By", "Owner Name"),
+    "submitted_date": ("submitted_date", "Submitted", "Submission Date", "Date"),
+    "forecast": ("forecast", "Forecast Amount", "Commit", "Call"),
+    "upside": ("upside", "Upside Amount", "Best Case"),
+}
+
+_ACCOUNT_ALIASES: dict[str, tuple[str, ...]] = {
+    "account_id": ("account_id", "Id", "AccountId", "Account ID"),
+    "account_name": ("account_name", "Name", "Account Name", "Account", "Company"),
+    "account_employees": ("account_employees", "NumberOfEmployees", "Employees",
+                          "Number of Employees"),
+    "segment": ("segment", "Customer Segment", "Market Segment"),
+    "region": ("region", "Sales Region", "Territory"),
+}
+
+_OWNER_ALIASES: dict[str, tuple[str, ...]] = {
+    "owner_key": ("owner", "owner_id", "Id", "OwnerId", "User ID", "Sales Rep", "Sales Agent",
+                  "Rep"),
+    "owner_name": ("owner_name", "Name", "Full Name", "User Name"),
+    "team": ("team", "Sales Team", "Manager"),
+    "region": ("region", "Sales Region", "Territory", "Regional Office"),
+    "segment": ("segment",),
+}
+
+ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    OPPORTUNITIES: _OPPORTUNITY_ALIASES, HISTORY: _HISTORY_ALIASES, TARGETS: _TARGET_ALIASES,
+    SUBMISSIONS: _SUBMISSION_ALIASES, ACCOUNTS: _ACCOUNT_ALIASES, OWNERS: _OWNER_ALIASES,
+}
+
+REQUIRED: dict[str, tuple[str, ...]] = {
+    OPPORTUNITIES: ("opportunity_id", "stage"),
+    HISTORY: ("opportunity_id", "changed_at", "stage"),
+    TARGETS: ("period", "scope", "amount"),
+    SUBMISSIONS: ("period", "owner", "submitted_date", "forecast"),
+    ACCOUNTS: (),
+    OWNERS: ("owner_key",),
+}
+
+# Columns of the Salesforce OpportunityHistory object that no opportunity export has.
+_SALESFORCE_HISTORY_MARKERS = {"validthroughdate", "fromforecastcategory", "prevforecastupdate",
+                               "fromopportunitystagename", "createddateforinsert"}
+_HISTORY_TIME_MARKERS = {"changedat", "changeddate", "changedate", "editdate", "snapshotdate",
+                         "validfrom"}
+
+
+def fold(header: str) -> str:
+    """`Close Date` → `closedate`: the form in which headers are compared."""
+    return re.sub(r"[^0-9a-z]", "", str(header).lower())
+
+
+def resolve(headers: list[str], kind: str, explicit: dict[str, str] | None = None,
+            strict: bool = True) -> tuple[dict[str, str], list[str], list[str]]:
+    """Match a file's headers to the canonical columns of `kind`.
+
+    `explicit` (canonical → source header, from a mapping file) wins over the aliases. Returns
+    (canonical → source header, headers left unused, explicit headers not found in the file);
+    with `strict` False, explicit lines naming a header the file lacks are skipped silently.
+    """
+    by_fold: dict[str, str] = {}
+    for header in headers:
+        by_fold.setdefault(fold(header), header)
+    found: dict[str, str] = {}
+    missing: list[str] = []
+    used: set[str] = set()
+    for canonical, source in (explicit or {}).items():
+        header = source if source in headers else by_fold.get(fold(source))
+        if header is None:
+            if strict:
+                missing.append(f"{canonical} = {source!r}")
+            continue
+        found[canonical] = header
+        used.add(header)
+    for canonical, aliases in ALIASES[kind].items():
+        if canonical in found:
+            continue
+        for alias in aliases:
+            header = by_fold.get(fold(alias))
+            if header is not None and header not in used:
+                found[canonical] = header
+                used.add(header)
+                break
+    unused = [h for h in headers if h not in used]
+    return found, unused, missing
+
+
+def detect_kind(headers: list[str], explicit: dict[str, str] | None = None) -> str | None:
+    """What a file holds, from its headers alone; None when it cannot be told."""
+    folded = {fold(h) for h in headers}
+    if folded & _SALESFORCE_HISTORY_MARKERS or (
+            folded & _HISTORY_TIME_MARKERS and _has_required(headers, HISTORY, explicit)):
+        return HISTORY
+    for kind, marker in ((TARGETS, "scope"), (SUBMISSIONS, "submitted_date")):
+        found, _, _ = resolve(headers, kind, explicit, strict=False)
+        if marker in found and _has_required(headers, kind, explicit):
+            return kind
+    deals, _, _ = resolve(headers, OPPORTUNITIES, explicit, strict=False)
+    if "opportunity_id" in deals and {"stage", "amount", "close_date", "forecast_category"} & set(deals):
+        return OPPORTUNITIES  # a missing stage column is then reported, not guessed around
+    accounts, _, _ = resolve(headers, ACCOUNTS, strict=False)
+    if ({"account_id", "account_name"} & set(accounts)
+            and {"account_employees", "segment"} & set(accounts)):
+        return ACCOUNTS
+    owners, _, _ = resolve(headers, OWNERS, strict=False)
+    if "owner_key" in owners and {"team", "region", "owner_name"} & set(owners):
+        return OWNERS
+    return None
+
+
+def _has_required(headers: list[str], kind: str, explicit: dict[str, str] | None) -> bool:
+    found, _, _ = resolve(headers, kind, explicit, strict=False)
+    return all(c in found for c in REQUIRED[kind])
+
+
+def expected_headers(kind: str, canonical: str) -> str:
+    """`Id, Opportunity ID, …` — the headers that would have been recognised, for messages."""
+    return ", ".join(ALIASES[kind][canonical])

@@ -1,0 +1,221 @@
+"""Mapping files (TOML): header names, stages, enrichment files and value formats for an export
+the built-in aliases do not cover. The README documents the shape; for example:
+
+    date_format = "%d/%m/%Y"     # optional: how non-ISO dates are written
+    decimal = ","                # optional: 1.234,56 style amounts
+    [columns]                    # canonical = source header
+    account_name = "account"
+    [stages]                     # stage = category and flags
+    "Won" = { category = "Closed", qualified = true, closed = true, won = true }
+    [categories]                 # forecast category values = canonical category
+    "Most Likely" = "Commit"
+    [loss_reasons]               # lost reason = competition | no_decision | excluded
+    "Went with Acme" = "competition"
+    [accounts]                   # optional enrichment file, joined on a column both files have
+    file = "accounts.csv"
+    key = "account"
+    employees = "employees"
+    [owners]                     # optional enrichment file joined on the owner
+    file = "sales_teams.csv"
+    key = "sales_agent"
+    team = "manager"
+    region = "regional_office"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sales.ingest.headers import ALIASES, OPPORTUNITIES
+from sales.losses import LOSS_CLASSES
+from sales.stages import FORECAST_CATEGORIES
+
+_TOP_LEVEL = {"date_format", "decimal", "columns", "stages", "categories", "loss_reasons",
+              "accounts", "owners"}
+_STAGE_FLAGS = ("qualified", "closed", "won", "redlining")
+# Names an enrichment section may fill, with the short spellings the issue's example uses.
+_ACCOUNT_TARGETS = {"account_name": "account_name", "name": "account_name",
+                    "employees": "account_employees", "account_employees": "account_employees",
+                    "segment": "segment", "region": "region", "team": "team"}
+_OWNER_TARGETS = {"team": "team", "region": "region", "segment": "segment",
+                  "name": "owner_name", "owner_name": "owner_name"}
+
+
+class MappingError(ValueError):
+    """The mapping file itself is wrong; the message names the line to fix."""
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """A stage declared in a mapping file."""
+
+    category: str
+    qualified: bool
+    closed: bool
+    won: bool
+    redlining: bool = False
+
+
+@dataclass(frozen=True)
+class Enrichment:
+    """An accounts or owners file: which file, the join key in each file, the columns it fills."""
+
+    file: str
+    export_key: str  # header in the export (or a canonical column name)
+    file_key: str    # header in the enrichment file
+    columns: tuple[tuple[str, str], ...]  # (canonical, header in the enrichment file)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A parsed mapping file; `folder` is where relative enrichment file names are also looked for."""
+
+    columns: tuple[tuple[str, str], ...] = ()
+    stages: tuple[tuple[str, StageSpec], ...] = ()
+    categories: tuple[tuple[str, str], ...] = ()
+    loss_reasons: tuple[tuple[str, str], ...] = ()
+    accounts: Enrichment | None = None
+    owners: Enrichment | None = None
+    date_format: str | None = None
+    decimal: str = "."
+    folder: str = ""
+    name: str = "mapping"
+
+    @property
+    def column_map(self) -> dict[str, str]:
+        return dict(self.columns)
+
+    @property
+    def stage_map(self) -> dict[str, StageSpec]:
+        return dict(self.stages)
+
+
+def load_mapping(path: str | Path) -> Mapping:
+    """Read and check a mapping file; MappingError names what to fix."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise MappingError(f"cannot read the mapping file {path}: {error.strerror}") from None
+    return parse_mapping(text, name=path.name, folder=str(path.resolve().parent))
+
+
+def parse_mapping(text: str, name: str = "mapping", folder: str = "") -> Mapping:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise MappingError(f"{name} is not valid TOML: {error}") from None
+    unknown = sorted(set(data) - _TOP_LEVEL)
+    if unknown:
+        raise MappingError(f"{name}: unknown section or key {', '.join(unknown)}; known: "
+                           f"{', '.join(sorted(_TOP_LEVEL))}")
+    decimal = data.get("decimal", ".")
+    if decimal not in (".", ","):
+        raise MappingError(f'{name}: decimal must be "." or ",", got {decimal!r}')
+    date_format = data.get("date_format")
+    if date_format is not None and (not isinstance(date_format, str) or "%" not in date_format):
+        raise MappingError(f'{name}: date_format must be a strptime pattern like "%d/%m/%Y"')
+    return Mapping(
+        columns=_columns(data.get("columns", {}), name),
+        stages=_stages(data.get("stages", {}), name),
+        categories=_categories(data.get("categories", {}), name),
+        loss_reasons=_loss_reasons(data.get("loss_reasons", {}), name),
+        accounts=_enrichment(data.get("accounts"), "accounts", _ACCOUNT_TARGETS, name),
+        owners=_enrichment(data.get("owners"), "owners", _OWNER_TARGETS, name),
+        date_format=date_format, decimal=decimal, folder=folder, name=name,
+    )
+
+
+def _table(value: object, section: str, name: str) -> dict:
+    if not isinstance(value, dict):
+        raise MappingError(f"{name}: [{section}] must be a table of key = value lines")
+    return value
+
+
+def _columns(value: object, name: str) -> tuple[tuple[str, str], ...]:
+    known = ALIASES[OPPORTUNITIES]
+    pairs = []
+    for canonical, source in _table(value, "columns", name).items():
+        if canonical not in known:
+            raise MappingError(f"{name}: [columns] {canonical} is not a column we know; "
+                               f"known: {', '.join(known)}")
+        if not isinstance(source, str) or not source.strip():
+            raise MappingError(f'{name}: [columns] {canonical} must name a header, like '
+                               f'{canonical} = "Header in the file"')
+        pairs.append((canonical, source))
+    return tuple(pairs)
+
+
+def _stages(value: object, name: str) -> tuple[tuple[str, StageSpec], ...]:
+    specs = []
+    for stage, spec in _table(value, "stages", name).items():
+        line = f'{name}: [stages] "{stage}"'
+        if not isinstance(spec, dict):
+            raise MappingError(f'{line} must look like {{ category = "Pipeline", qualified = '
+                               'true, closed = false, won = false }')
+        unknown = set(spec) - {"category", *_STAGE_FLAGS}
+        if unknown:
+            raise MappingError(f"{line}: unknown key {', '.join(sorted(unknown))}")
+        category = spec.get("category")
+        if category not in FORECAST_CATEGORIES:
+            raise MappingError(f"{line}: category must be one of {', '.join(FORECAST_CATEGORIES)}"
+                               f", got {category!r}")
+        flags = {}
+        for flag in _STAGE_FLAGS:
+            flag_value = spec.get(flag, False)
+            if not isinstance(flag_value, bool):
+                raise MappingError(f"{line}: {flag} must be true or false, got {flag_value!r}")
+            flags[flag] = flag_value
+        if flags["won"] and not flags["closed"]:
+            raise MappingError(f"{line}: a won stage is closed; set closed = true")
+        if flags["redlining"] and flags["closed"]:
+            raise MappingError(f"{line}: a closed stage cannot be redlining")
+        specs.append((stage, StageSpec(category, **flags)))
+    return tuple(specs)
+
+
+def _categories(value: object, name: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for source, category in _table(value, "categories", name).items():
+        if category not in FORECAST_CATEGORIES:
+            raise MappingError(f'{name}: [categories] "{source}" must map to one of '
+                               f"{', '.join(FORECAST_CATEGORIES)}, got {category!r}")
+        pairs.append((source, category))
+    return tuple(pairs)
+
+
+def _loss_reasons(value: object, name: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for reason, loss_class in _table(value, "loss_reasons", name).items():
+        if loss_class not in LOSS_CLASSES:
+            raise MappingError(f'{name}: [loss_reasons] "{reason}" must map to one of '
+                               f"{', '.join(LOSS_CLASSES)}, got {loss_class!r}")
+        pairs.append((reason, loss_class))
+    return tuple(pairs)
+
+
+def _enrichment(value: object, section: str, targets: dict[str, str],
+                name: str) -> Enrichment | None:
+    if value is None:
+        return None
+    table = dict(_table(value, section, name))
+    file = table.pop("file", None)
+    if not isinstance(file, str) or not file.strip():
+        raise MappingError(f'{name}: [{section}] needs file = "name of the {section} file"')
+    key = table.pop("key", None)
+    export_key = table.pop("export_key", key)
+    file_key = table.pop("file_key", key)
+    if not isinstance(export_key, str) or not isinstance(file_key, str):
+        raise MappingError(f'{name}: [{section}] needs key = "column both files have" (or '
+                           'export_key and file_key when the names differ)')
+    columns = []
+    for canonical, header in table.items():
+        if canonical not in targets:
+            raise MappingError(f"{name}: [{section}] {canonical} is not a column it can fill; "
+                               f"known: {', '.join(sorted(targets))}")
+        if not isinstance(header, str):
+            raise MappingError(f'{name}: [{section}] {canonical} must name a header')
+        columns.append((targets[canonical], header))
+    return Enrichment(file, export_key, file_key, tuple(columns))

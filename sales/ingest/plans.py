@@ -1,0 +1,159 @@
+"""Targets and submissions files: the plan per period and scope, and reps' bottom-up numbers.
+
+A targets file replaces the targets of the periods it names (a revised plan drops rows that
+are gone) and leaves other periods alone; a submissions file adds or updates submissions by
+(period, owner, submitted date). Both are idempotent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from sales.ingest.headers import REQUIRED, SUBMISSIONS, TARGETS, expected_headers, resolve
+from sales.ingest.mapping import Mapping
+from sales.ingest.readers import Source
+from sales.ingest.reference import Reference
+from sales.ingest.validate import ERROR, Findings
+from sales.ingest.values import clean_text, parse_amounts, parse_dates
+from sales.periods import parse_period
+from sales.targets import TARGET_SCOPES
+
+_PERIOD_FIX = "write a fiscal period label such as FY2027-Q4 (quarter) or FY2027-M10 (month)"
+
+
+@dataclass
+class PreparedPlan:
+    source: Source
+    kind: str
+    columns: dict[str, str]
+    ignored: list[str]
+    frame: pd.DataFrame
+
+
+def _columns(source: Source, kind: str, findings: Findings) -> tuple[dict[str, str], list[str]]:
+    columns, ignored, _ = resolve(source.headers, kind)
+    for canonical in REQUIRED[kind]:
+        if canonical not in columns:
+            findings.add(ERROR, "missing_column", source.name, None,
+                         f"no column for {canonical} (looked for {expected_headers(kind, canonical)})",
+                         f"a {kind} file has the columns {', '.join(REQUIRED[kind])}")
+    return columns, ignored
+
+
+def _periods(source: Source, header: str, reference: Reference,
+             findings: Findings) -> pd.Series:
+    text = clean_text(source.frame[header])
+    labels = {}
+    for value in text.dropna().unique():
+        try:
+            labels[value] = parse_period(value, reference.fy_start_month).label
+        except ValueError:
+            labels[value] = None
+    periods = text.map(labels)
+    findings.add(ERROR, "bad_period", source.name, header, "not a fiscal period label",
+                 _PERIOD_FIX, periods.isna().to_numpy(), source.frame[header])
+    return periods
+
+
+def _money(source: Source, header: str, what: str, required: bool, findings: Findings,
+           mapping: Mapping | None) -> pd.Series:
+    values = source.frame[header]
+    amounts, bad = parse_amounts(values, mapping.decimal if mapping else ".")
+    findings.add(ERROR, "bad_amount", source.name, header, "not an amount we can read",
+                 "write a number such as 250000", bad, values)
+    findings.add(ERROR, "negative_amount", source.name, header, f"the {what} is negative",
+                 f"a {what} is 0 or more", (amounts < 0).to_numpy(), values)
+    if required:
+        findings.add(ERROR, "missing_amount", source.name, header, f"the {what} is empty",
+                     f"every row needs its {what}", (amounts.isna().to_numpy() & ~bad), values)
+    return amounts
+
+
+def _duplicates(source: Source, frame: pd.DataFrame, key: list[str], header: str,
+                findings: Findings) -> None:
+    complete = frame[key].notna().all(axis=1)
+    duplicated = (frame[key].astype("string").fillna("").duplicated(keep=False) & complete)
+    findings.add(ERROR, "duplicate_row", source.name, header,
+                 f"the same {', '.join(key)} is on more than one row",
+                 "keep one row per " + ", ".join(key), duplicated.to_numpy(),
+                 source.frame[header])
+
+
+def prepare_targets(source: Source, reference: Reference, mapping: Mapping | None,
+                    findings: Findings) -> PreparedPlan | None:
+    columns, ignored = _columns(source, TARGETS, findings)
+    if not all(c in columns for c in REQUIRED[TARGETS]):
+        return None
+    frame = pd.DataFrame(index=source.frame.index)
+    frame["period"] = _periods(source, columns["period"], reference, findings)
+    scope = clean_text(source.frame[columns["scope"]]).str.lower()
+    findings.add(ERROR, "bad_scope", source.name, columns["scope"], "not a target scope",
+                 f"use one of {', '.join(TARGET_SCOPES)}", (~scope.isin(TARGET_SCOPES)).to_numpy(),
+                 source.frame[columns["scope"]])
+    frame["scope"] = scope
+    value = (clean_text(source.frame[columns["scope_value"]]) if "scope_value" in columns
+             else pd.Series(pd.NA, index=frame.index, dtype="string"))
+    company = (scope == "company").to_numpy()
+    value_header = columns.get("scope_value", "scope_value")
+    findings.add(ERROR, "company_with_value", source.name, value_header,
+                 "a company target has no scope value", "leave scope_value empty on company rows",
+                 company & value.notna().to_numpy(), value)
+    findings.add(ERROR, "missing_scope_value", source.name, value_header,
+                 "the scope value is empty", "name the segment, region, team or owner the target "
+                 "is for", ~company & scope.isin(TARGET_SCOPES).to_numpy() & value.isna().to_numpy(),
+                 value)
+    frame["scope_value"] = value.fillna("")
+    frame["amount"] = _money(source, columns["amount"], "target", True, findings, mapping)
+    _duplicates(source, frame, ["period", "scope", "scope_value"], columns["period"], findings)
+    return PreparedPlan(source, TARGETS, columns, ignored, frame)
+
+
+def prepare_submissions(source: Source, reference: Reference, mapping: Mapping | None,
+                        findings: Findings) -> PreparedPlan | None:
+    columns, ignored = _columns(source, SUBMISSIONS, findings)
+    if not all(c in columns for c in REQUIRED[SUBMISSIONS]):
+        return None
+    frame = pd.DataFrame(index=source.frame.index)
+    frame["period"] = _periods(source, columns["period"], reference, findings)
+    owner = clean_text(source.frame[columns["owner"]])
+    findings.add(ERROR, "missing_owner", source.name, columns["owner"], "the owner is empty",
+                 "name the rep who submitted the number", owner.isna().to_numpy(), owner)
+    frame["owner"] = owner
+    header = columns["submitted_date"]
+    dates, bad = parse_dates(source.frame[header], mapping.date_format if mapping else None)
+    findings.add(ERROR, "bad_date", source.name, header, "not a date we can read",
+                 "write dates as YYYY-MM-DD", bad | dates.isna().to_numpy(), source.frame[header])
+    frame["submitted_date"] = dates
+    frame["forecast"] = _money(source, columns["forecast"], "forecast", True, findings, mapping)
+    upside = (_money(source, columns["upside"], "upside", False, findings, mapping)
+              if "upside" in columns else pd.Series(0.0, index=frame.index))
+    frame["upside"] = upside.fillna(0.0)
+    _duplicates(source, frame, ["period", "owner", "submitted_date"], columns["owner"], findings)
+    return PreparedPlan(source, SUBMISSIONS, columns, ignored, frame)
+
+
+def write(con: duckdb.DuckDBPyConnection, prepared: PreparedPlan) -> str:
+    frame = prepared.frame
+    if frame.empty:
+        return f"no {prepared.kind}"
+    con.register("import_plan", frame)
+    try:
+        if prepared.kind == TARGETS:
+            periods = sorted(frame["period"].unique())
+            con.execute("delete from targets where period in (select unnest(?::varchar[]))",
+                        [periods])
+            con.execute("""insert into targets
+                           select period, scope, scope_value, amount::decimal(18, 2)
+                           from import_plan""")
+            return f"{len(frame):,} targets for {', '.join(periods)}"
+        con.execute("""insert or replace into submissions
+                       select period, owner, submitted_date::date, forecast::decimal(18, 2),
+                              upside::decimal(18, 2)
+                       from import_plan""")
+        return f"{len(frame):,} submissions"
+    finally:
+        con.unregister("import_plan")
+
