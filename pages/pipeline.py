@@ -1,65 +1,87 @@
-"""Pipeline by category: forecast category × any dimension, with the deals behind a cell."""
+"""Pipeline by category: forecast category × any dimension, with the deals behind any cell."""
 
 import streamlit as st
 
 from sales import formatting as fmt
+from sales.pivots import COUNT_SUFFIX, FORECAST_CATEGORIES, cell_categories, pivot_both
 from sales.query import GROUP_COLUMNS
 from sales.rollup import FORECAST_TOTAL, TOTAL_ROW, pivot
-from sales.stages import REPORT_CATEGORIES
+from sales.stages import OMITTED, REPORT_CATEGORIES, UNQUALIFIED
 from ui import data, page, widgets
+
+MEASURES = {"amount": "Amount", "count": "Count", "both": "Amount and count"}
+# Unqualified and Omitted never enter the total: greyed, so they read as apart.
+APART_STYLE = "background-color: #f1f3f5; color: #6c757d"
 
 view = page.start("Pipeline by category")
 
 left, right = st.columns([2, 1])
 dimension = left.selectbox("Rows", list(GROUP_COLUMNS), key="pivot_dimension",
                            format_func=str.capitalize)
-measure = right.radio("Measure", ["amount", "count"], horizontal=True, key="pivot_measure",
-                      format_func=str.capitalize)
+measure = right.radio("Measure", list(MEASURES), horizontal=True, key="pivot_measure",
+                      format_func=MEASURES.get)
 
 rolled = data.fetch("rollup_by", view, dimension)
 if rolled.empty:
     st.info(f"No deals close in {view.period.label} for this filter — widen the filter or pick "
             "another period.")
     st.stop()
-table = pivot(rolled, dimension, measure)
-money = measure == "amount"
-column = widgets.money_column if money else (lambda label: st.column_config.NumberColumn(label))
+table = pivot_both(rolled, dimension) if measure == "both" else pivot(rolled, dimension, measure)
+money = widgets.money_column
+columns = {}
+for column in table.columns:
+    if column == dimension:
+        columns[column] = dimension.capitalize()
+    elif column.endswith(COUNT_SUFFIX) or measure == "count":
+        columns[column] = st.column_config.NumberColumn(column, format="%d")
+    else:
+        columns[column] = money(column)
+apart = [c for c in table.columns if c.removesuffix(COUNT_SUFFIX) in (UNQUALIFIED, OMITTED)]
+
+# The drill's "category" choices: each category, or the forecast total's four together.
+CELL_CHOICES = [*REPORT_CATEGORIES, FORECAST_TOTAL]
 
 
 def _drill_from_cell() -> None:
-    """A clicked cell chooses the deals listed below it."""
+    """A clicked cell chooses the deals listed below it: its category (the Total column: the
+    four it adds up) and its row (the Total row: every value)."""
     cells = st.session_state["pivot_table"].selection.cells
     if cells:
-        row, category = cells[0]
-        if category in REPORT_CATEGORIES:
-            st.session_state["drill_category"] = category
+        row, column = cells[0]
+        categories = cell_categories(column)
+        if categories is not None:
+            st.session_state["drill_category"] = (FORECAST_TOTAL if len(categories) > 1
+                                                  else categories[0])
         value = table.iloc[row][dimension]
-        if value != TOTAL_ROW:
-            st.session_state["drill_value"] = value
+        st.session_state["drill_value"] = "(all)" if value == TOTAL_ROW else value
 
 
-st.caption(f"{FORECAST_TOTAL} = Closed + Commit + Best Case + Pipeline; Unqualified and Omitted "
-           "are shown apart. Click a cell to list its deals.")
-st.dataframe(table, hide_index=True, width="stretch", key="pivot_table", on_select=_drill_from_cell,
-             selection_mode="single-cell",
-             column_config={dimension: dimension.capitalize(),
-                            **{c: column(c) for c in (*REPORT_CATEGORIES, FORECAST_TOTAL)}})
+st.caption(f"{FORECAST_TOTAL} = Closed + Commit + Best Case + Pipeline; Unqualified (open, not yet "
+           "accepted) and Omitted (closed without a win) are shown apart, greyed, and never "
+           "counted in it. Click any cell — totals too — to list its deals.")
+st.dataframe(table.style.map(lambda _: APART_STYLE, subset=apart), hide_index=True,
+             width="stretch", key="pivot_table", on_select=_drill_from_cell,
+             selection_mode="single-cell", column_config=columns)
 st.download_button("Download CSV", table.to_csv(index=False).encode(),
-                   file_name=f"pipeline-{dimension}-{view.period.label}.csv", mime="text/csv")
+                   file_name=f"pipeline-{dimension}-{measure}-{view.period.label}.csv",
+                   mime="text/csv")
 
 st.subheader("Deals behind a cell")
 values = [v for v in table[dimension] if v != TOTAL_ROW]
 left, right = st.columns(2)
-category = left.selectbox("Category", REPORT_CATEGORIES, key="drill_category")
-if st.session_state.get("drill_value") not in values:
+category = left.selectbox(
+    "Category", CELL_CHOICES, key="drill_category",
+    format_func=lambda c: f"{c} ({' + '.join(FORECAST_CATEGORIES)})" if c == FORECAST_TOTAL else c)
+if st.session_state.get("drill_value") not in ["(all)", *values]:
     st.session_state.pop("drill_value", None)
 value = right.selectbox(dimension.capitalize(), ["(all)", *values], key="drill_value")
-deals, total = data.fetch("period_deals", view, category,
-                          None if value == "(all)" else dimension,
-                          None if value == "(all)" else value)
+categories = FORECAST_CATEGORIES if category == FORECAST_TOTAL else (category,)
+deals, total, amount = data.fetch("cell_deals", view, categories, dimension,
+                                  None if value == "(all)" else value)
 if deals.empty:
     st.info(f"No {category} deals for this cell.")
 else:
     shown = f"largest {len(deals):,} of {total:,}" if total > len(deals) else f"{total:,}"
-    st.caption(f"{shown} deals · {fmt.money(deals['amount'].sum())} shown")
+    st.caption(f"{shown} deals · the cell's {fmt.money(amount, precise=True)} "
+               f"({fmt.money(float(deals['amount'].sum()), precise=True)} shown)")
     widgets.deal_table(deals, f"deals-{category}-{view.period.label}.csv")

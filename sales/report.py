@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from sales import formatting as fmt
+from sales import movement
 from sales.coverage import enterprise_coverage
 from sales.inblood import in_blood
 from sales.query import snapshot_on_or_before
@@ -29,8 +30,13 @@ FORMATS = ("json", "csv", "markdown")
 
 def build_report(con: duckdb.DuckDBPyConnection, view: View,
                  window: tuple[date, date] | None = None,
-                 use_saved_call: bool = True) -> dict:
-    """The report as a plain dict: numbers as floats/ints, dates as ISO text, None if undefined."""
+                 use_saved_call: bool = True, since: date | None = None,
+                 include_movement: bool = False) -> dict:
+    """The report as a plain dict: numbers as floats/ints, dates as ISO text, None if undefined.
+
+    `include_movement` adds the `movement` keys (the command line always does; screens that do
+    not show them skip the work), measured from the last call `since` (the state as of that
+    date; default: the latest snapshot a week or more before as-of)."""
     settings = load_settings(con)
     rollup = category_rollup(con, view)
     target = target_for_view(con, view.period, view.filters)
@@ -59,6 +65,9 @@ def build_report(con: duckdb.DuckDBPyConnection, view: View,
             "win_rate": {"amount": win_amount, "count": win_count},
         },
         "in_blood": {"number": blood.number, "upside": blood.upside, "source": blood.source},
+        **({"movement": movement.as_report(movement.movement(con, view, since),
+                                           movement.window(con, view.as_of, since))}
+           if include_movement else {}),
     }
 
 
@@ -117,7 +126,21 @@ def _markdown(r: dict) -> str:
         f"| Win rate (amount / count) | "
         f"{fmt.pct(rates['win_rate']['amount'], 1)} / {fmt.pct(rates['win_rate']['count'], 1)} |",
     ]
+    if "movement" in r:
+        lines += _markdown_movement(r["movement"])
     return "\n".join(lines) + "\n"
+
+
+def _markdown_movement(moved: dict) -> list[str]:
+    categories = [c for c in movement.MOVEMENT_CATEGORIES if c in moved]
+    lines = ["", f"Movement from {moved['from'] or 'before the first snapshot'} to "
+                 f"{moved['to'] or 'now'}", "",
+             "| | " + " | ".join(categories) + " |", "|---|" + "---:|" * len(categories)]
+    for key in ("start", *movement.PARTS, "end"):
+        label = movement.PART_LABELS.get(key, key.capitalize())
+        lines.append(f"| {label} | " + " | ".join(fmt.money(moved[c][key], precise=True)
+                                                  for c in categories) + " |")
+    return lines
 
 
 def categories_frame(report: dict) -> pd.DataFrame:
