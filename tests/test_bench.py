@@ -1,0 +1,48 @@
+"""`python -m sales bench` works and reports every figure (sizes here are tiny: no timing is
+asserted, only that the command runs and its JSON carries each key)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sales.bench import baseline, headline_ours, headline_pandas
+from sales.db import connect
+from sales.periods import parse_period
+from sales.view import View
+from tests.helpers import d
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYS = ["opportunities", "snapshot_rows", "in_blood_toggle_s", "report_s", "import_rows_per_s",
+        "demo_build_s", "peak_rss_mb", "baseline.pandas_s", "baseline.ours_s", "baseline.ratio"]
+
+
+def test_bench_command_reports_every_figure(tmp_path):
+    out = tmp_path / "bench.json"
+    done = subprocess.run([sys.executable, "-m", "sales", "bench", "--opportunities", "1500",
+                           "--db", str(tmp_path / "bench.duckdb"), "--json", str(out),
+                           "--runs", "1"], cwd=ROOT, capture_output=True, text=True, check=True)
+    result = json.loads(out.read_text())
+    for key in KEYS:
+        value = result
+        for part in key.split("."):
+            value = value[part]
+        assert isinstance(value, int | float), key
+    pages = sorted(p.stem for p in (ROOT / "pages").glob("*.py"))
+    assert sorted(result["pages"]) == pages
+    for page in result["pages"].values():
+        assert page["first_render_s"] > 0 and page["rerender_s"] > 0
+    assert result["opportunities"] == 1500
+    assert "| in-blood toggle |" in done.stdout  # the table a person reads
+
+
+def test_pandas_baseline_computes_the_same_numbers(seeded_path):
+    con = connect(seeded_path)
+    view = View(parse_period("FY2026-Q4"), d("2026-11-20"))
+    ours, theirs = headline_ours(con, view), headline_pandas(con, view.period)
+    # conftest: Commit 600, coverage 2.0, close rate 2/4, win rate 2/3 either way.
+    assert ours == pytest.approx(theirs)
+    assert (ours["Commit"], ours["coverage"], ours["close_rate"]) == (600, 2.0, 0.5)
+    assert set(baseline(con, view, runs=1)) == {"pandas_s", "ours_s", "ratio"}
