@@ -11,11 +11,22 @@ pages = {
     "Forecast": [
         st.Page("pages/overview.py", title="Overview", icon=":material/target:", default=True),
         st.Page("pages/inblood.py", title="In-blood call", icon=":material/how_to_reg:"),
+        st.Page("pages/forecast_call.py", title="Forecast call", icon=":material/record_voice_over:"),
     ],
-    "Pipeline": [st.Page("pages/pipeline.py", title="Pipeline by category", icon=":material/table_chart:")],
+    "Pipeline": [
+        st.Page("pages/pipeline.py", title="Pipeline by category", icon=":material/table_chart:"),
+        st.Page("pages/coverage.py", title="Coverage", icon=":material/stacked_line_chart:"),
+    ],
     "Diagnostics": [st.Page("pages/rates.py", title="Close & win rates", icon=":material/query_stats:")],
     "Planning": [st.Page("pages/plan.py", title="Plan attainment", icon=":material/flag:")],
-    "Data": [st.Page("pages/database.py", title="Database", icon=":material/database:")],
+    "Data": [
+        st.Page("pages/database.py", title="Database", icon=":material/database:"),
+        st.Page("pages/data_import.py", title="Import", icon=":material/upload_file:"),
+        st.Page("pages/data_deals.py", title="Deal explorer", icon=":material/manage_search:"),
+        st.Page("pages/data_settings.py", title="Maps, targets & settings",
+                icon=":material/tune:"),
+        st.Page("pages/data_sql.py", title="SQL", icon=":material/terminal:"),
+    ],
 }
 navigation = st.navigation(pages)
 sidebar.render()

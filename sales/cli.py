@@ -1,8 +1,9 @@
-"""The command line: `python -m sales demo | report`."""
+"""The command line: `python -m sales demo | report | bench | import`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import date
 from pathlib import Path
@@ -57,7 +58,26 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--window-end", type=_date, default=None)
     report.add_argument("--in-blood-defaults", action="store_true",
                         help="in-blood from the default rules even when a saved call exists")
+    report.add_argument("--since", type=_date, default=None,
+                        help="the last call the movement is measured from: the state as of "
+                             "this date (default: the latest snapshot a week or more before "
+                             "as-of)")
     report.add_argument("--format", choices=FORMATS, default="json")
+
+    bench = commands.add_parser("bench", help="measure the performance budgets at a size")
+    bench.add_argument("--opportunities", type=int, default=None,
+                       help="size of the demo to build (default 1,000,000)")
+    bench.add_argument("--db", type=Path, default=None,
+                       help="measure this database (built there if missing; default "
+                            "bench/bench-N.duckdb)")
+    bench.add_argument("--json", type=Path, default=None, metavar="FILE",
+                       help="also write the figures as JSON")
+    bench.add_argument("--runs", type=int, default=5, help="repeats per timing (median)")
+
+    from sales.ingest.command import add_arguments as add_import_arguments
+
+    add_import_arguments(commands.add_parser("import", help="import CRM exports (CSV or XLSX)"),
+                         _date)
     return parser
 
 
@@ -103,17 +123,40 @@ def _run_report(args: argparse.Namespace) -> int:
     window = (args.window_start, args.window_end) if args.window_start else None
     if window and window[0] > window[1]:
         raise UsageError("--window-start is after --window-end")
+    if args.since is not None and args.since > as_of:
+        raise UsageError(f"--since {args.since} is after the as-of date {as_of}")
     filters = Filters.of(**{d: getattr(args, d) for d in FILTER_COLUMNS})
     report = build_report(con, View(period, as_of, filters), window,
-                          use_saved_call=not args.in_blood_defaults)
+                          use_saved_call=not args.in_blood_defaults, since=args.since,
+                          include_movement=True)
     sys.stdout.write(render(report, args.format))
     return 0
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from sales.bench import DEFAULT_OPPORTUNITIES, run_bench, table
+
+    if args.runs < 1 or (args.opportunities is not None and args.opportunities < 1):
+        raise UsageError("--runs and --opportunities must be at least 1")
+    result = run_bench(args.opportunities or DEFAULT_OPPORTUNITIES, args.db, args.runs,
+                       progress=ProgressBar())
+    print(table(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    from sales.ingest.command import run  # pandas-heavy; only loaded when importing
+
+    return run(args)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"demo": _run_demo, "report": _run_report}[args.command](args)
+        return {"demo": _run_demo, "report": _run_report, "bench": _run_bench,
+                "import": _run_import}[args.command](args)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

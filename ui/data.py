@@ -15,11 +15,17 @@ import streamlit as st
 
 from sales import (
     accuracy,
+    callprep,
     calls,
     catalog,
+    console,
+    coverage,
     deals,
+    editors,
+    explorer,
     inblood,
     losses,
+    pivots,
     plan,
     query,
     rates,
@@ -27,6 +33,8 @@ from sales import (
     rollup,
     targets,
 )
+from sales.ingest import preview as ingest_preview
+from sales.ingest import quality
 from sales.view import View
 from ui.state import database_path, reading, version
 
@@ -40,6 +48,17 @@ def _segment_targets(con: duckdb.DuckDBPyConnection, view: View) -> dict[str, fl
 
 # The functions pages may call, by name: (connection, *args) → a small, picklable result.
 _QUERIES: dict[str, Callable] = {
+    # Forecast call, coverage and roll-up drill (issue #4)
+    "call_prep": callprep.prepare_call,
+    "last_call_choices": callprep.last_call_choices,
+    "default_last_call": callprep.default_last_call,
+    "pipeline_generated": callprep.pipeline_generated,
+    "saved_call_on": callprep.saved_call_on,
+    "coverage_by": coverage.coverage_by,
+    "coverage_trend": coverage.coverage_trend,
+    "rep_annual_coverage": coverage.rep_annual_coverage,
+    "smb_monthly": coverage.smb_monthly,
+    "cell_deals": pivots.cell_deals,
     "headline": report.build_report,
     "rollup_by": rollup.rollup_by,
     "filter_options": query.distinct_values,
@@ -61,6 +80,19 @@ _QUERIES: dict[str, Callable] = {
     "gone_since_call": calls.gone_since_call,
     "call_export": calls.call_export,
     "accuracy": accuracy.accuracy,
+    # Data section: import preview, data quality, deal explorer, schema, editors' tables.
+    "import_preview": ingest_preview.preview,
+    "quality_summary": quality.quality_summary,
+    "quality_deals": quality.quality_deals,
+    "explore_deals": explorer.explore,
+    "explore_export": explorer.export_rows,
+    "explorer_stages": explorer.stage_options,
+    "schema_columns": console.schema_columns,
+    "stage_map_table": editors.stage_map_table,
+    "loss_reason_table": editors.loss_reason_table,
+    "target_periods": editors.target_periods,
+    "targets_table": editors.targets_table,
+    "settings_form": editors.settings_form,
 }
 
 

@@ -21,13 +21,14 @@ CATEGORY_COLOURS = {
 
 def empty_database() -> None:
     """What an empty database says instead of numbers."""
+    path = database_path()
     st.info(
-        "**No opportunities in this database yet** "
-        f"(`{database_path()}`).\n\n"
-        "- Build the demo: `python -m sales demo --db " + database_path() + "`\n"
-        "- Or point the app at another file: `SALES_DB=path/to/file.duckdb streamlit run app.py`\n"
-        "- Your own CRM data goes into the `opportunities` table (the README documents every "
-        "column), with a snapshot per export so week-over-week views work."
+        f"**No opportunities in this database yet** (`{path}`).\n\n"
+        "- Import a CRM export on the **Data › Import** page, or from a terminal: "
+        f"`python -m sales import opportunities.csv --db {path}` (Salesforce and common report "
+        "headers are recognised; the README shows a mapping file for anything else)\n"
+        f"- Or build the demo: `python -m sales demo --db {path}`\n"
+        "- Or point the app at another file: `SALES_DB=path/to/file.duckdb streamlit run app.py`"
     )
 
 
