@@ -12,6 +12,8 @@ from sales.stages import OPEN_CATEGORIES
 from ui import board, data, page, state, widgets
 
 PAGE_SIZES = (50, 100, 200, 500)
+# 100 rows: a screen or two of the largest deals, and a toggle redraws in well under 0.2 s.
+DEFAULT_PAGE_SIZE = 100
 # Days left in the period at which commit risk turns from a note into a warning, then an alarm.
 RISK_WARNING_DAYS, RISK_ALARM_DAYS = 30, 14
 
@@ -117,7 +119,7 @@ def _bulk(where: BoardFilter) -> None:
 
 
 def _page_of_deals(where: BoardFilter):
-    size = st.session_state.get("board_page_size", PAGE_SIZES[2])
+    size = st.session_state.get("board_page_size", DEFAULT_PAGE_SIZE)
     number = st.session_state.get("board_page", 1)
     deals, matching = data.fetch("board_page", view, settings, call_id, where, size,
                                  (number - 1) * size)
@@ -129,7 +131,8 @@ def _page_of_deals(where: BoardFilter):
 
 def _editor(deals, matching: int, size: int, key: str) -> None:
     size_col, page_col, info_col = st.columns([1, 1, 2], vertical_alignment="bottom")
-    size_col.selectbox("Deals per page", PAGE_SIZES, index=2, key="board_page_size")
+    size_col.selectbox("Deals per page", PAGE_SIZES, index=PAGE_SIZES.index(DEFAULT_PAGE_SIZE),
+                       key="board_page_size")
     page_col.number_input("Page", min_value=1, max_value=max(1, -(-matching // size)),
                           key="board_page")
     info_col.caption(f"{matching:,} deals match · largest first · tick Include to count a deal")

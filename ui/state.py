@@ -29,6 +29,9 @@ from sales.query import FILTER_COLUMNS, Filters, default_as_of
 from sales.settings import load_settings
 from sales.view import View
 
+# DuckDB's buffer pool otherwise grows towards 80% of the machine's memory; the app process
+# must stay under 1.5 GB (SPEC "Budgets") with Python, pandas and Streamlit on top of it.
+APP_DUCKDB_MEMORY_LIMIT = "900MB"
 # First-run demo size: big enough for every page to show something true, small enough to
 # build in a few seconds on a laptop.
 FIRST_RUN_DEMO_OPPORTUNITIES = 20_000
@@ -53,6 +56,7 @@ class SharedConnection:
     def _open(self) -> None:
         self.identity = file_identity(self.path)
         self.con = connect(self.path)
+        self.con.execute(f"set memory_limit = '{APP_DUCKDB_MEMORY_LIMIT}'")  # a constant
 
     def _reopen_if_swapped(self) -> None:
         if file_identity(self.path) == self.identity:
