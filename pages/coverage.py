@@ -40,19 +40,15 @@ LABELS = {"segment": "Segment", "region": "Region", "team": "Team", "owner": "Ow
 
 
 def _coloured(frame, file_name: str, **column_config) -> None:
-    """A sortable table with each row in its health colour, and a CSV download of the numbers
-    (widgets.table, for a styled frame)."""
-    styled = frame.style.apply(
-        lambda row: [f"background-color: {HEALTH_COLOURS[row['health']]}"
-                     if HEALTH_COLOURS.get(row["health"]) else "" for _ in row], axis=1)
+    """A sortable table with each row in its health colour, and a CSV download of the numbers."""
     order = [c for c in COLUMN_ORDER if c in frame] + [c for c in frame if c not in COLUMN_ORDER]
     if "smb" in order and "coverage" in order:
         order.remove("smb")  # the row's coverage already is its SMB coverage on that method
-    config = {**{c: label for c, label in LABELS.items() if c in frame}, **column_config}
-    st.dataframe(styled, hide_index=True, width="stretch", column_order=order,
-                 column_config=config)
-    st.download_button("Download CSV", frame.to_csv(index=False).encode(), file_name=file_name,
-                       mime="text/csv", key=f"download-{file_name}")
+    widgets.table(
+        frame, file_name, column_order=order,
+        row_style=lambda row: [f"background-color: {HEALTH_COLOURS[row['health']]}"
+                               if HEALTH_COLOURS.get(row["health"]) else "" for _ in row],
+        **{**{c: label for c, label in LABELS.items() if c in frame}, **column_config})
 
 
 _MONEY = {c: widgets.money_column(label) for c, label in (

@@ -211,16 +211,13 @@ else:
                 for c in row.index]
 
     shown = key_deals.drop(columns=["category_then", "amount_then", "close_then"])
-    styled = shown.style.apply(_changed, axis=1)
-    st.dataframe(styled, hide_index=True, width="stretch", key="key_deals_table",
-                 column_order=["account_name", "owner", "category", "amount", "close_date",
-                               "change", "stage", "push_count", "days_in_stage", "next_step"],
-                 column_config={"account_name": "Account", "owner": "Owner",
-                                "category": "Category", "stage": "Stage",
-                                "amount": widgets.money_column("Amount"),
-                                "close_date": "Close date", "push_count": "Pushes",
-                                "days_in_stage": "Days in stage", "next_step": "Next step",
-                                "change": "Changed since last call"})
+    widgets.table(shown, f"key-deals-{view.period.label}.csv", row_style=_changed,
+                  column_order=["account_name", "owner", "category", "amount", "close_date",
+                                "change", "stage", "push_count", "days_in_stage", "next_step"],
+                  account_name="Account", owner="Owner", category="Category", stage="Stage",
+                  amount=widgets.money_column("Amount"), close_date="Close date",
+                  push_count="Pushes", days_in_stage="Days in stage", next_step="Next step",
+                  change="Changed since last call")
     st.caption("Highlighted: new since the last call, or a category, amount or close date that "
                "changed since. Pushes = times the close date moved to a later quarter.")
 

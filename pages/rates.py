@@ -6,7 +6,7 @@ import streamlit as st
 from sales import formatting as fmt
 from sales.periods import QUARTER, period_containing
 from sales.query import GROUP_COLUMNS
-from sales.rates import default_window
+from sales.rates import default_window, required_coverage
 from ui import data, page, state, widgets
 
 TREND_QUARTERS = 8
@@ -29,7 +29,7 @@ tiles[2].metric("Win rate (deals)", fmt.pct(win_rate["count"]), border=True,
                 delta=f"floor {fmt.pct(win_floor)}, aim {fmt.pct(float(settings['win_rate_aim']))}",
                 delta_color="off", delta_arrow="off",
                 help="Won / (won + lost to competition).")
-required = 1 / close_rate["count"] if close_rate["count"] else None
+required = required_coverage(close_rate["count"])
 tiles[3].metric("Coverage this close rate needs", fmt.multiple(required), border=True,
                 help="1 / close rate: a 33% close rate needs 3× pipeline, 25% needs 4×.")
 

@@ -37,6 +37,11 @@ def _rate(part: Measure, whole: Measure) -> tuple[float | None, float | None]:
     return ratio(part.amount, whole.amount), ratio(part.count, whole.count)
 
 
+def required_coverage(close_rate: float | None) -> float | None:
+    """The pipeline multiple a close rate needs: 1 / close rate (33% → 3×, 25% → 4×)."""
+    return ratio(1.0, close_rate)
+
+
 def default_window(period: Period) -> tuple[date, date]:
     """The four completed fiscal quarters before the period."""
     quarters = completed_quarters_before(period, 4)

@@ -105,6 +105,15 @@ def test_close_and_win_rates(metrics_con):
     assert count == pytest.approx(2 / 3)
 
 
+def test_required_coverage_is_one_over_the_close_rate():
+    from sales.rates import required_coverage
+
+    # SPEC item 4: 33% → about 3×, 25% → 4×; no close rate, no requirement.
+    assert required_coverage(0.25) == 4.0
+    assert required_coverage(1 / 3) == pytest.approx(3.0)
+    assert required_coverage(None) is None and required_coverage(0.0) is None
+
+
 def test_rates_undefined_without_closed_deals(metrics_con):
     o = outcomes(metrics_con, d("2020-01-01"), d("2020-12-31"), NOW)
     assert o.close_rate() == (None, None) and o.win_rate() == (None, None)

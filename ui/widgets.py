@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import streamlit as st
 
@@ -41,9 +43,15 @@ def view_caption(view: View, extra: str = "") -> None:
     st.caption(" · ".join(parts))
 
 
-def table(frame: pd.DataFrame, file_name: str, **column_config) -> None:
-    """A sortable table with a CSV download of exactly what is shown."""
-    st.dataframe(frame, hide_index=True, width="stretch", column_config=column_config or None)
+def table(frame: pd.DataFrame, file_name: str, *, row_style: Callable | None = None,
+          column_order: list[str] | None = None, **column_config) -> None:
+    """A sortable table with a CSV download of its numbers.
+
+    `row_style(row) -> list of CSS strings, one per cell` colours rows on screen (the download
+    stays plain numbers); `column_order` picks and orders the columns shown."""
+    shown = frame.style.apply(row_style, axis=1) if row_style is not None else frame
+    st.dataframe(shown, hide_index=True, width="stretch", column_order=column_order,
+                 column_config=column_config or None)
     st.download_button("Download CSV", frame.to_csv(index=False).encode(), file_name=file_name,
                        mime="text/csv", key=f"download-{file_name}")
 
