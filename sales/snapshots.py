@@ -15,6 +15,10 @@ import pandas as pd
 STATE_COLUMNS = ("opportunity_id", "stage", "forecast_category", "amount", "close_date", "owner")
 _TRACKED = ("stage", "forecast_category", "amount", "close_date", "owner")
 _CHANGED = " or ".join(f"h.{c} is distinct from n.{c}" for c in _TRACKED)
+# True when a row carries the same state as the row before it in window `w`: history keeps one
+# row per stretch of unchanged state, so consecutive equal states are folded into one.
+SAME_STATE_AS_PREVIOUS = "\n and ".join(
+    f"lag({c}) over w is not distinct from {c}" for c in _TRACKED)
 
 
 def record_snapshot(con: duckdb.DuckDBPyConnection, snapshot_date: date, state: pd.DataFrame) -> None:
@@ -81,12 +85,7 @@ def _rebuild_with(con: duckdb.DuckDBPyConnection, day: date) -> None:
         ),
         marked as (
             select p.*, d.idx, d.next_date,
-                   case when lag(d.idx) over w = d.idx - 1
-                         and not (lag(stage) over w is distinct from stage
-                               or lag(forecast_category) over w is distinct from forecast_category
-                               or lag(amount) over w is distinct from amount
-                               or lag(close_date) over w is distinct from close_date
-                               or lag(owner) over w is distinct from owner)
+                   case when lag(d.idx) over w = d.idx - 1 and {SAME_STATE_AS_PREVIOUS}
                         then 0 else 1 end as starts_run
             from pictures p join dates d using (snapshot_date)
             window w as (partition by opportunity_id order by snapshot_date)

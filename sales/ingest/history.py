@@ -32,7 +32,7 @@ from sales.ingest.values import (
     parse_dates,
     parse_flags,
 )
-from sales.snapshots import STATE_COLUMNS, record_snapshot
+from sales.snapshots import SAME_STATE_AS_PREVIOUS, STATE_COLUMNS, record_snapshot
 
 
 @dataclass
@@ -155,12 +155,7 @@ states as (
     left join stage_map m on m.stage = l.stage
 ),
 marked as (
-    select *, case when lag(stage) over w is not distinct from stage
-                    and lag(forecast_category) over w is not distinct from forecast_category
-                    and lag(amount) over w is not distinct from amount
-                    and lag(close_date) over w is not distinct from close_date
-                    and lag(owner) over w is not distinct from owner
-                   then 0 else 1 end as starts_run
+    select *, case when {same_state} then 0 else 1 end as starts_run
     from states
     window w as (partition by opportunity_id order by day)
 ),
@@ -184,12 +179,7 @@ from collapsed
 # the history stays canonical where the log meets the kept snapshots.
 _MERGED = """
 with marked as (
-    select *, case when lag(valid_to) over w = valid_from
-                    and lag(stage) over w is not distinct from stage
-                    and lag(forecast_category) over w is not distinct from forecast_category
-                    and lag(amount) over w is not distinct from amount
-                    and lag(close_date) over w is not distinct from close_date
-                    and lag(owner) over w is not distinct from owner
+    select *, case when lag(valid_to) over w = valid_from and {same_state}
                    then 0 else 1 end as starts_run
     from combined_history
     window w as (partition by opportunity_id order by valid_from)
@@ -205,6 +195,8 @@ select opportunity_id, min(valid_from) as valid_from,
 from runs group by opportunity_id, run
 order by opportunity_id, valid_from
 """
+_NEW_INTERVALS = _NEW_INTERVALS.replace("{same_state}", SAME_STATE_AS_PREVIOUS)
+_MERGED = _MERGED.replace("{same_state}", SAME_STATE_AS_PREVIOUS)
 
 
 def write(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, as_of: date | None,
