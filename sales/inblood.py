@@ -75,20 +75,22 @@ def _fiscal_quarter_sql(column: str, fy_start_month: int) -> str:
 
 
 def board_sql(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
-              call_id: int | None) -> tuple[str, list]:
+              call_id: int | None, facts: bool = True) -> tuple[str, list]:
     """The in-blood board: every open Commit, Best Case and Pipeline deal closing in the period.
 
-    Grain: one row per opportunity. Besides the deal's columns: push_count, days_in_stage,
-    stage_median_days (median of open deals in the same segment and stage), the saved call's
-    decision (saved_included, saved_reason, saved_amount, saved_category; null when the deal
-    is new since the call), `start_included` / `start_reason` (where the board starts) and
-    flags (flag_pushed, flag_past_close, flag_stuck, flag_commit_risk, flag_changed, flag_new).
+    Grain: one row per opportunity. Besides the deal's columns: the saved call's decision
+    (saved_included, saved_reason, saved_amount, saved_category; null when the deal is new since
+    the call), default_included, and `start_included` / `start_reason` (where the board starts).
+    With `facts` (the board as a manager reads it) also push_count, days_in_stage,
+    stage_median_days (median of open deals in the same segment and stage) and the flags
+    (flag_pushed, flag_past_close, flag_stuck, flag_commit_risk, flag_changed, flag_new).
+    Without them the history is not read at all: totals and saving a call need only the start.
     """
     snapshot = snapshot_on_or_before(con, view.as_of)
     deals, deal_params = deals_in_period(con, view)
     defaults = default_includes(settings)
     risk_from = view.period.end.toordinal() - int(view.period.days * COMMIT_RISK_SHARE_LEFT)
-    quarter = _fiscal_quarter_sql("close_date", view.period.fy_start_month)
+    facts_sql = _facts_sql(view.period.fy_start_month) if facts else _NO_FACTS
     sql = f"""
         with params as (
             select ?::boolean as inc_commit, ?::boolean as inc_best, ?::boolean as inc_pipe,
@@ -97,7 +99,50 @@ def board_sql(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, ob
         ),
         open_deals as (
             select * from ({deals}) d where d.category in ('Commit', 'Best Case', 'Pipeline')
+        ),{facts_sql["ctes"]}
+        decisions as (
+            select x.* from forecast_call_decisions x, params p where x.call_id = p.call_id
         ),
+        board as (
+            select d.*,
+                   {facts_sql["push_count"]} as push_count,
+                   {facts_sql["days_in_stage"]} as days_in_stage,
+                   x.included as saved_included, x.reason as saved_reason,
+                   x.amount::double as saved_amount, x.forecast_category as saved_category,
+                   case d.category when 'Commit' then p.inc_commit
+                                   when 'Best Case' then p.inc_best else p.inc_pipe end
+                       as default_included,
+                   case x.forecast_category when 'Commit' then p.inc_commit
+                                            when 'Best Case' then p.inc_best
+                                            else p.inc_pipe end as saved_default,
+                   p.as_of, p.risk_from, x.opportunity_id is not null as in_call,
+                   p.call_id is not null as has_call
+            from open_deals d cross join params p
+            {facts_sql["joins"]}
+            left join decisions x using (opportunity_id)
+        ){facts_sql["medians"]}
+        select opportunity_id, name, account_name, owner, team, segment, region, type,
+               category, stage, amount::double as amount, close_date, next_step, redlining,
+               saved_included, saved_reason, saved_amount, saved_category, default_included,
+               case when not in_call then default_included
+                    when saved_category <> category  -- null-safe: unknown category keeps it
+                         and saved_included = saved_default then default_included
+                    else saved_included end as start_included,
+               case when in_call and saved_category is not distinct from category
+                    or in_call and saved_category is null then saved_reason end as start_reason
+               {facts_sql["columns"]}
+        from board {facts_sql["medians_join"]}
+    """  # noqa: S608 - fixed SQL; values are bound
+    params = [defaults[COMMIT], defaults[BEST_CASE], defaults[PIPELINE], call_id, snapshot,
+              view.as_of, date.fromordinal(risk_from), snapshot is not None]
+    return sql, params + deal_params
+
+
+def _facts_sql(fy_start_month: int) -> dict[str, str]:
+    """The board's reading aids over the history, as pieces of board_sql: pushes, time in the
+    current stage, the segment-stage median and the flags."""
+    quarter = _fiscal_quarter_sql("close_date", fy_start_month)
+    ctes = f"""
         hist as (
             select h.opportunity_id, h.valid_from, h.stage, {quarter} as quarter
             from opportunity_history h, params p
@@ -119,55 +164,35 @@ def board_sql(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, ob
             from hist h join last_other_stage l using (opportunity_id)
             where l.at is null or h.valid_from > l.at
             group by 1
-        ),
-        decisions as (
-            select x.* from forecast_call_decisions x, params p where x.call_id = p.call_id
-        ),
-        board as (
-            select d.*,
-                   coalesce(pu.push_count, 0) as push_count,
-                   datediff('day', e.entered_stage, p.as_of) as days_in_stage,
-                   x.included as saved_included, x.reason as saved_reason,
-                   x.amount::double as saved_amount, x.forecast_category as saved_category,
-                   case d.category when 'Commit' then p.inc_commit
-                                   when 'Best Case' then p.inc_best else p.inc_pipe end
-                       as default_included,
-                   case x.forecast_category when 'Commit' then p.inc_commit
-                                            when 'Best Case' then p.inc_best
-                                            else p.inc_pipe end as saved_default,
-                   p.as_of, p.risk_from, x.opportunity_id is not null as in_call,
-                   p.call_id is not null as has_call
-            from open_deals d cross join params p
-            left join pushes pu using (opportunity_id)
-            left join entered e using (opportunity_id)
-            left join decisions x using (opportunity_id)
-        ),
-        medians as (
-            select segment, stage, median(days_in_stage) as stage_median_days
-            from board group by all
-        )
-        select opportunity_id, name, account_name, owner, team, segment, region, type,
-               category, stage, amount::double as amount, close_date, next_step, redlining,
+        ),"""  # noqa: S608 - fixed SQL; the quarter expression is built from an int
+    columns = f""",
                push_count, days_in_stage, stage_median_days,
-               saved_included, saved_reason, saved_amount, saved_category, default_included,
-               case when not in_call then default_included
-                    when saved_category <> category  -- null-safe: unknown category keeps it
-                         and saved_included = saved_default then default_included
-                    else saved_included end as start_included,
-               case when in_call and saved_category is not distinct from category
-                    or in_call and saved_category is null then saved_reason end as start_reason,
                push_count >= {PUSH_FLAG_COUNT} as flag_pushed,
                close_date < as_of as flag_past_close,
                coalesce(days_in_stage > stage_median_days, false) as flag_stuck,
                category = 'Commit' and not redlining and as_of >= risk_from as flag_commit_risk,
                in_call and (saved_amount is distinct from amount
                             or saved_category is distinct from category) as flag_changed,
-               has_call and not in_call as flag_new
-        from board left join medians using (segment, stage)
-    """  # noqa: S608 - fixed SQL; values are bound
-    params = [defaults[COMMIT], defaults[BEST_CASE], defaults[PIPELINE], call_id, snapshot,
-              view.as_of, date.fromordinal(risk_from), snapshot is not None]
-    return sql, params + deal_params
+               has_call and not in_call as flag_new"""
+    return {
+        "ctes": ctes,
+        "push_count": "coalesce(pu.push_count, 0)",
+        "days_in_stage": "datediff('day', e.entered_stage, p.as_of)",
+        "joins": "left join pushes pu using (opportunity_id) "
+                 "left join entered e using (opportunity_id)",
+        "medians": """,
+        medians as (
+            select segment, stage, median(days_in_stage) as stage_median_days
+            from board group by all
+        )""",
+        "columns": columns,
+        "medians_join": "left join medians using (segment, stage)",
+    }
+
+
+# Without facts nothing reads the history: the two columns that need it are null.
+_NO_FACTS = {"ctes": "", "push_count": "null::bigint", "days_in_stage": "null::bigint",
+             "joins": "", "medians": "", "columns": "", "medians_join": ""}
 
 
 @dataclass(frozen=True)
@@ -193,7 +218,7 @@ def board_summary(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str
     count and the amount included at the start (saved call's decisions, else the rules)."""
     call = latest_call(con, view) if use_saved_call else None
     call_id = call[0] if call else None
-    sql, params = board_sql(con, view, settings, call_id)
+    sql, params = board_sql(con, view, settings, call_id, facts=False)
     rows = con.cursor().execute(
         f"""select category, sum(amount), count(*),
                    coalesce(sum(amount) filter (where start_included), 0),
@@ -318,8 +343,9 @@ def board_members(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str
                   call_id: int | None, where: BoardFilter) -> pd.DataFrame:
     """The deals a bulk action applies to (id, amount, category, start decision and reason).
 
-    Grain: one row per matching opportunity; few columns, so a whole category fits."""
-    sql, params = board_sql(con, view, settings, call_id)
+    Grain: one row per matching opportunity; few columns, so a whole category fits. The
+    history is read only when the filter asks for a flag."""
+    sql, params = board_sql(con, view, settings, call_id, facts=bool(where.flags))
     condition, extra = where.sql()
     return con.cursor().execute(
         f"""select opportunity_id, amount, category, start_included, start_reason,

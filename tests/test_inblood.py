@@ -13,6 +13,7 @@ from sales.inblood import (
     Change,
     board_members,
     board_page,
+    board_sql,
     board_summary,
     changes_for,
     in_blood,
@@ -190,6 +191,24 @@ def test_flags_and_carried_decisions(flags_con):
     # W1 won since the call: listed apart with what happened.
     gone = gone_since_call(flags_con, view(), call_id).set_index("opportunity_id")
     assert gone.loc["W1", "what_happened"] == "won"
+
+
+def test_the_board_without_history_facts_starts_the_same(flags_con):
+    # Totals and saving read the board without the history (facts=False); every deal must
+    # start exactly as on the full board, carried-over decisions included (C1, E1, E2 above).
+    settings = load_settings(flags_con)
+    call_id = save(flags_con, {"E1": Change(True, "exec sponsor", 100, "Best Case", False),
+                               "E2": Change(False, "legal", 100, "Commit", True)},
+                   at="2026-11-13 10:00:00", as_of=S2)
+    columns = "opportunity_id, category, amount, start_included, start_reason, default_included"
+    read = {}
+    for facts in (True, False):
+        sql, params = board_sql(flags_con, view(), settings, call_id, facts=facts)
+        read[facts] = flags_con.execute(
+            f"select {columns} from ({sql}) order by opportunity_id", params).fetchall()
+    assert read[True] == read[False] and len(read[True]) == 6  # P1 P2 N1 C1 E1 E2 (W1 won)
+    slim_sql, _ = board_sql(flags_con, view(), settings, call_id, facts=False)
+    assert "opportunity_history" not in slim_sql
 
 
 def test_accuracy_of_calls_and_rules(flags_con):
