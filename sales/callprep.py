@@ -2,11 +2,14 @@
 
 The last call is a snapshot: by default the latest a week or more before as-of, or any earlier
 snapshot the manager picks. The deals that changed between the two snapshots
-(`sales.movement.changes_sql`) are held in a temporary table for the length of one call to
-`prepare_call`; with the roll-up now, every section — the forecast then and now, new &
-expansion against renewals, what closed, the movement waterfall and the deals behind each bar,
-the key deals — is a small query over them, so the history is read once however many sections
-the page draws. (A deal that did not change stands the same at both dates.)
+(`sales.movement.changed_deals_sql`, the same whatever the filters) are seen through the view
+and held in a temporary table for the length of one call to `prepare_call`; with the roll-up
+now, every section — the forecast then and now, new & expansion against renewals, what closed,
+the movement waterfall and the deals behind each bar, the key deals — is a small query over
+them, so the history is read once however many sections the page draws. (A deal that did not
+change stands the same at both dates.) A caller that holds the changed deals as an Arrow table
+(the app does, per data version and pair of dates) passes them in, and a filter change reads
+no history at all; `pipeline_generated` takes its first-qualified deals the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from decimal import Decimal
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from sales.deals import MAX_DEAL_ROWS
 from sales.inblood import DEFAULT_RULES, call_source, default_includes
@@ -30,6 +34,7 @@ from sales.movement import (
     now_totals_sql,
     parts_sql,
     summarise,
+    view_changes_sql,
     window,
 )
 from sales.periods import QUARTER, period_containing
@@ -41,6 +46,8 @@ from sales.view import ZERO, Measure, View
 
 # The most key deals a call goes through; the page's "top N" picks up to this many.
 KEY_DEALS_MAX = 100
+# Renewals at risk listed for the call, riskiest and largest first (the totals cover all).
+RENEWAL_RISK_ROWS = 100
 # Deals kept per waterfall bar for the page (largest movements first); the bar's own count and
 # amount always cover every deal, and the full list is a query away (movement_deals).
 BAR_DEAL_ROWS = 200
@@ -49,8 +56,10 @@ CALL_CATEGORIES = (CLOSED, COMMIT, BEST_CASE, PIPELINE)
 NEW_AND_EXPANSION, RENEWALS = "New & Expansion", "Renewals"
 RENEWAL_RISKS = ("At Risk", "Early Warning")
 _GROUP_SQL = f"case when type = 'Renewal' then '{RENEWALS}' else '{NEW_AND_EXPANSION}' end"
-# Temporary tables: one per cursor, gone when prepare_call returns.
-_TABLE, _TOP = "call_deals", "call_top_deals"
+# Temporary tables: one per cursor, gone when prepare_call returns (and the name the caller's
+# changed deals are registered under for as long).
+_TABLE, _TOP, _CHANGED = "call_deals", "call_top_deals", "call_changed_deals"
+_FIRST_SEEN = "call_first_qualified"
 
 
 def last_call_choices(con: duckdb.DuckDBPyConnection, as_of: date) -> list[date]:
@@ -102,14 +111,22 @@ class CallPrep:
         return self.categories_now[CLOSED]
 
 
-def prepare_call(con: duckdb.DuckDBPyConnection, view: View, since: date | None = None
-                 ) -> CallPrep:
+def prepare_call(con: duckdb.DuckDBPyConnection, view: View, since: date | None = None,
+                 changed: pa.Table | None = None) -> CallPrep:
     """Everything the forecast call reviews, for the view and the last call `since` (None: the
-    default, a week before as-of)."""
+    default, a week before as-of).
+
+    `changed` is `sales.movement.changed_deals` for the same as-of and last call, when the
+    caller holds it: it does not depend on the filters or the period, so a page keeps it while
+    the manager changes them, and only the view's own queries run here."""
     win = window(con, view.as_of, since)
     target = target_for_view(con, view.period, view.filters)
     cur = con.cursor()  # the temporary table lives on this cursor only
-    changes, params = changes_sql(cur, view, since)
+    if changed is None:
+        changes, params = changes_sql(cur, view, since)
+    else:
+        cur.register(_CHANGED, changed)
+        changes, params = view_changes_sql(_CHANGED, view)
     cur.execute(f"create or replace temp table {_TABLE} as {changes}", params)  # noqa: S608
     try:
         totals_sql, total_params = now_totals_sql(cur, view, _GROUP_SQL)
@@ -136,6 +153,8 @@ def prepare_call(con: duckdb.DuckDBPyConnection, view: View, since: date | None 
     finally:
         cur.execute(f"drop table if exists {_TABLE}")
         cur.execute(f"drop table if exists {_TOP}")
+        if changed is not None:
+            cur.unregister(_CHANGED)
         cur.close()
 
 
@@ -186,31 +205,43 @@ def _bar_deals(cur: duckdb.DuckDBPyConnection, parts: str, params: list) -> pd.D
 
 def _renewal_risks(cur: duckdb.DuckDBPyConnection, view: View
                    ) -> tuple[pd.DataFrame, dict[str, Measure]]:
-    """Open renewals in the period flagged At Risk or Early Warning, riskiest and largest first,
-    and their totals per risk level (over every such deal, not only those listed)."""
+    """Open renewals in the period flagged At Risk or Early Warning, riskiest and largest first
+    (RENEWAL_RISK_ROWS at most), and their totals per risk level (over every such deal)."""
     deals, params = deals_sql(state_key(cur, view.as_of), view.filters)
-    # Totals per risk level ride along as window sums over every flagged deal, before the cap.
-    totals = ", ".join(
-        f"coalesce(sum(amount) filter (where renewal_risk = '{risk}') over (), 0)::double "
-        f"as amount_{i}, count(*) filter (where renewal_risk = '{risk}') over () as count_{i}"
-        for i, risk in enumerate(RENEWAL_RISKS))
-    frame = cur.execute(
-        f"""select opportunity_id, account_name, name, owner, renewal_risk, category, stage,
-                   amount::double as amount, close_date, next_step,
-                   {totals}
-            from ({deals}) d
-            where close_date between ? and ? and category in ('Commit', 'Best Case', 'Pipeline')
-              and type = 'Renewal' and renewal_risk in ('{RENEWAL_RISKS[0]}', '{RENEWAL_RISKS[1]}')
-            order by renewal_risk = '{RENEWAL_RISKS[0]}' desc, amount desc, opportunity_id
-            limit ?""",  # noqa: S608
-        params + [view.period.start, view.period.end, MAX_DEAL_ROWS]).df()
+    flagged = f"""from ({deals}) d
+        where close_date between ? and ? and category in ('Commit', 'Best Case', 'Pipeline')
+          and type = 'Renewal' and renewal_risk in (?, ?)"""  # noqa: S608
+    params += [view.period.start, view.period.end, *RENEWAL_RISKS]
     totals = {risk: ZERO for risk in RENEWAL_RISKS}
-    if len(frame):
-        totals = {risk: Measure(float(frame[f"amount_{i}"].iloc[0] or 0.0),
-                                int(frame[f"count_{i}"].iloc[0]))
-                  for i, risk in enumerate(RENEWAL_RISKS)}
-    listed = frame.drop(columns=[c for c in frame if c.startswith(("amount_", "count_"))])
+    for risk, amount, count in cur.execute(
+            f"select renewal_risk, sum(amount)::double, count(*) {flagged} group by 1",  # noqa: S608
+            params).fetchall():
+        totals[risk] = Measure(float(amount or 0.0), int(count))
+    ids = _ids(cur, f"""select opportunity_id {flagged}
+                        order by renewal_risk = ? desc, amount desc, opportunity_id limit ?""",
+               params + [RENEWAL_RISKS[0], RENEWAL_RISK_ROWS])
+    chosen, chosen_params = _by_ids_sql(cur, view, ids)
+    listed = cur.execute(
+        f"""select opportunity_id, account_name, name, owner, renewal_risk, category, stage,
+                   amount::double as amount, close_date, next_step
+            from ({chosen})
+            order by renewal_risk = ? desc, amount desc, opportunity_id""",  # noqa: S608
+        chosen_params + [RENEWAL_RISKS[0]]).df()
     return dated(listed), totals
+
+
+def _ids(cur: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[str]:
+    return [row[0] for row in cur.execute(sql, params).fetchall()]
+
+
+def _by_ids_sql(cur: duckdb.DuckDBPyConnection, view: View, ids: list[str]
+                ) -> tuple[str, list]:
+    """The deals `ids` whole, as of the view's date. A short list picked on narrow columns,
+    then read by key: sorting on every column of a million deals costs far more. The ids have
+    passed the view's filters already, and without them the key lookup uses the index."""
+    deals, params = deals_sql(state_key(cur, view.as_of))
+    marks = ", ".join("?" * len(ids)) or "null"
+    return f"select * from ({deals}) d where opportunity_id in ({marks})", params + ids  # noqa: S608
 
 
 def _closed_since(cur: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, Measure, Measure]:
@@ -239,16 +270,13 @@ def _key_deals(cur: duckdb.DuckDBPyConnection, view: View) -> pd.DataFrame:
     """The largest open deals in the period now, with push count, days in stage, next step and
     what changed since the last call. Grain: one row per deal, KEY_DEALS_MAX at most."""
     deals, params = deals_sql(state_key(cur, view.as_of), view.filters)
-    # Pick the ids on narrow columns, then read those few deals whole (a lookup by key).
-    ids = [r[0] for r in cur.execute(
-        f"""select opportunity_id from ({deals}) d
-            where close_date between ? and ? and category in ('Commit', 'Best Case', 'Pipeline')
-            order by amount desc, opportunity_id limit {KEY_DEALS_MAX}""",  # noqa: S608
-        params + [view.period.start, view.period.end]).fetchall()]
-    marks = ", ".join("?" * len(ids)) or "null"
-    cur.execute(f"""create or replace temp table {_TOP} as
-                    select * from ({deals}) d where opportunity_id in ({marks})""",  # noqa: S608
-                params + ids)
+    ids = _ids(cur, f"""select opportunity_id from ({deals}) d
+                        where close_date between ? and ?
+                          and category in ('Commit', 'Best Case', 'Pipeline')
+                        order by amount desc, opportunity_id limit {KEY_DEALS_MAX}""",  # noqa: S608
+               params + [view.period.start, view.period.end])
+    chosen, chosen_params = _by_ids_sql(cur, view, ids)
+    cur.execute(f"create or replace temp table {_TOP} as {chosen}", chosen_params)  # noqa: S608
     facts, fact_params = history_facts_sql(ids, view.as_of, view.period.fy_start_month)
     # A deal that did not change since the last call stood then as it stands now.
     frame = cur.execute(
@@ -356,40 +384,77 @@ class Generated:
     quarter: Measure
 
 
-def pipeline_generated(con: duckdb.DuckDBPyConnection, view: View, since: date | None
-                       ) -> Generated:
+def generated_windows(con: duckdb.DuckDBPyConnection, view: View, since: date | None
+                      ) -> tuple[date, date]:
+    """Pipeline generated counts deals qualified after `since_start` (the last call's date) and
+    from `quarter_start` (the first day of the fiscal quarter holding as-of)."""
+    win = window(con, view.as_of, since)
+    since_start = win.since or (since if since is not None else view.as_of)
+    quarter_start = period_containing(view.as_of, QUARTER, view.period.fy_start_month).start
+    return since_start, quarter_start
+
+
+def first_qualified_sql(first: date, as_of: date) -> tuple[str, list]:
+    """Deals without an acceptance date whose first snapshot in a qualified stage falls between
+    `first` and `as_of`: when, and at what amount. Filter-free, so a caller may hold it while
+    the filters change (`pipeline_generated` takes it as an Arrow table).
+
+    Grain: one row per such opportunity. Columns: opportunity_id, qualified_on, amount."""
+    return ("""select h.opportunity_id, min(h.valid_from) as qualified_on,
+                      arg_min(h.amount, h.valid_from) as amount
+               from opportunity_history h join stage_map m on m.stage = h.stage and m.qualified
+               where h.valid_from <= ?
+                 and h.opportunity_id in (select opportunity_id from opportunities
+                                          where sales_accepted_date is null)
+               group by h.opportunity_id
+               having min(h.valid_from) >= ?""", [as_of, first])
+
+
+def first_qualified(con: duckdb.DuckDBPyConnection, first: date, as_of: date) -> pa.Table:
+    sql, params = first_qualified_sql(first, as_of)
+    return con.cursor().sql(sql, params=params).to_arrow_table()
+
+
+def pipeline_generated(con: duckdb.DuckDBPyConnection, view: View, since: date | None,
+                       first_seen: pa.Table | None = None) -> Generated:
     """Deals that became qualified after the last call, and since the start of the fiscal
     quarter holding as-of, up to as-of: by amount and count.
 
     A deal became qualified on its sales_accepted_date, at its amount; without one, on the
-    first snapshot that saw it in a qualified stage, at its amount in that snapshot. Grain: the
-    two windows; deals as they stand at as-of, through the view's filters.
+    first snapshot that saw it in a qualified stage, at its amount in that snapshot
+    (`first_qualified`, from min(the two window starts); pass it when held). Grain: the two
+    windows; deals as they stand at as-of, through the view's filters.
     """
-    win = window(con, view.as_of, since)
-    since_start = win.since or (since if since is not None else view.as_of)
-    quarter_start = period_containing(view.as_of, QUARTER, view.period.fy_start_month).start
+    since_start, quarter_start = generated_windows(con, view, since)
     first = min(since_start, quarter_start)
     deals, params = deals_sql(state_key(con, view.as_of), view.filters)
-    row = con.cursor().execute(
-        f"""with deals as (select opportunity_id, sales_accepted_date, amount from ({deals}) d),
-            accepted as (
-                select sales_accepted_date as qualified_on, amount from deals
-                where sales_accepted_date between ? and ?),
-            first_seen as (  -- no acceptance date: the first snapshot in a qualified stage
-                select min(h.valid_from) as qualified_on, arg_min(h.amount, h.valid_from) as amount
-                from opportunity_history h join stage_map m on m.stage = h.stage and m.qualified
-                where h.valid_from <= ?
-                  and h.opportunity_id in (select opportunity_id from deals
-                                           where sales_accepted_date is null)
-                group by h.opportunity_id
-                having min(h.valid_from) >= ?),
-            qualified as (select * from accepted union all select * from first_seen)
-            select coalesce(sum(amount) filter (where qualified_on > ?), 0)::double,
-                   count(*) filter (where qualified_on > ?),
-                   coalesce(sum(amount) filter (where qualified_on >= ?), 0)::double,
-                   count(*) filter (where qualified_on >= ?)
-            from qualified""",  # noqa: S608 - fixed SQL; values are bound
-        [*params, first, view.as_of, view.as_of, first,
-         since_start, since_start, quarter_start, quarter_start]).fetchone()
+    cur = con.cursor()
+    if first_seen is None:
+        seen, seen_params = first_qualified_sql(first, view.as_of)
+        seen = f"({seen})"
+    else:
+        cur.register(_FIRST_SEEN, first_seen)
+        seen, seen_params = _FIRST_SEEN, []
+    try:
+        row = cur.execute(
+            f"""with deals as (select opportunity_id, sales_accepted_date, amount from ({deals}) d),
+                accepted as (
+                    select sales_accepted_date as qualified_on, amount from deals
+                    where sales_accepted_date between ? and ?),
+                first_seen as (  -- no acceptance date: the first snapshot in a qualified stage
+                    select f.qualified_on, f.amount
+                    from {seen} f semi join deals d using (opportunity_id)),
+                qualified as (select * from accepted union all select * from first_seen)
+                select coalesce(sum(amount) filter (where qualified_on > ?), 0)::double,
+                       count(*) filter (where qualified_on > ?),
+                       coalesce(sum(amount) filter (where qualified_on >= ?), 0)::double,
+                       count(*) filter (where qualified_on >= ?)
+                from qualified""",  # noqa: S608 - fixed SQL; values are bound
+            [*params, first, view.as_of, *seen_params,
+             since_start, since_start, quarter_start, quarter_start]).fetchall()[0]
+    finally:
+        if first_seen is not None:
+            cur.unregister(_FIRST_SEEN)
+        cur.close()
     return Generated(since_start, Measure(row[0], int(row[1])), quarter_start,
                      Measure(row[2], int(row[3])))

@@ -30,9 +30,16 @@ from decimal import Decimal
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from sales.deals import MAX_DEAL_ROWS
-from sales.query import REPORT_CATEGORY_SQL, Filters, deals_sql, snapshot_on_or_before, state_key
+from sales.query import (
+    FILTER_COLUMNS,
+    REPORT_CATEGORY_SQL,
+    deals_sql,
+    snapshot_on_or_before,
+    state_key,
+)
 from sales.stages import BEST_CASE, COMMIT, PIPELINE
 from sales.view import View
 
@@ -119,61 +126,86 @@ def window(con: duckdb.DuckDBPyConnection, as_of: date, since: date | None = Non
     return Window(then_read, now_read, state_key(con, as_of), shown(then_read), shown(now_read))
 
 
-def _side_sql(side: str, state: str, stage: str, filters: Filters) -> tuple[str, list]:
-    """One side's columns: the deal's state (alias `state`) with report category, flags and
-    whether the view's filters hold (`in_view`), read with the query module's own rules."""
+# The descriptive columns a view filter may test, carried on every changed deal (owner is each
+# side's own: a deal may change hands between the two dates).
+_CHANGED_COLUMNS = tuple(dict.fromkeys(
+    ["type", "account_name", "loss_class", "competitor", "lost_reason"]
+    + [column.removeprefix("o.") for column in FILTER_COLUMNS.values() if column.startswith("o.")]))
+
+
+def _side_sql(side: str, state: str, stage: str) -> str:
+    """One side's columns: the deal's state (alias `state`) with report category and stage
+    flags, read with the query module's own rules."""
     category = re.sub(r"\bm\.", f"{stage}.", re.sub(r"\bs\.", f"{state}.", REPORT_CATEGORY_SQL))
-    condition, params = filters.where()
-    condition = re.sub(r"\bs\.", f"{state}.", condition) if condition else "true"
-    return (f"""{state}.opportunity_id is not null as {side}_exists, {state}.stage as {side}_stage,
+    return f"""{state}.opportunity_id is not null as {side}_exists, {state}.stage as {side}_stage,
                case when {state}.opportunity_id is not null then {category} end
                    as {side}_category, {state}.amount as {side}_amount,
                {state}.close_date as {side}_close, {state}.owner as {side}_owner,
                coalesce({stage}.closed, false) as {side}_closed,
-               coalesce({stage}.won, false) as {side}_won,
-               {state}.opportunity_id is not null and coalesce({condition}, false)
-                   as {side}_in_view""", params)
+               coalesce({stage}.won, false) as {side}_won"""
 
 
-def changes_sql(con: duckdb.DuckDBPyConnection, view: View, since: date | None = None
-                ) -> tuple[str, list]:
-    """Every deal whose state differs between the last call (S0) and now (S1), both states.
+def changed_deals_sql(then_read: date | None, now_read: date | None) -> tuple[str, list]:
+    """Every deal whose state differs between the last call (S0) and now (S1), both states, in
+    no view: the same for every filter and period, so a caller may hold it while the manager
+    changes the filters (`prepare_call` takes it as an Arrow table).
 
-    Grain: one row per opportunity that changed, appeared or disappeared between S0 and S1 (in
-    the view or not, any period). A deal that did not change is the same at both dates, in and
-    out of the view alike, so it moves nothing: leaving it out is what keeps this cheap. Read
-    from the change rows: the S0 state of a changed deal is the row that was valid at S0 and
-    ended by S1; its S1 state is the row that began after S0 and is valid at S1.
+    Grain: one row per opportunity that changed, appeared or disappeared between S0 and S1 (any
+    period). A deal that did not change is the same at both dates, in and out of the view
+    alike, so it moves nothing: leaving it out is what keeps this cheap. Read from the change
+    rows: the S0 state of a changed deal is the row that was valid at S0 and ended by S1; its S1
+    state is the row that began after S0 and is valid at S1.
 
     Columns: opportunity_id, the descriptive columns the call lists (type, account_name,
-    loss_class, competitor, lost_reason: few, as each is read for every deal), and per side
-    (then_ = S0, now_ = S1): exists, stage, category (report category), amount, close, owner,
-    closed, won, in_view, and `in_` — the open category the deal counts in for the period
-    (Commit, Best Case or Pipeline, in the view, close_date in the period), null when none.
+    loss_class, competitor, lost_reason: few, as each is read for every deal) and the ones a
+    filter tests (segment, region, team, channel), and per side (then_ = S0, now_ = S1):
+    exists, stage, category (report category), amount, close, owner, closed, won.
     """
-    win = window(con, view.as_of, since)
-    then_read, now_read = win.then_read, win.now_read
     if now_read is None or then_read is None or then_read >= now_read:
         then_read = now_read = date.min  # nothing to compare: no rows qualify below
-    then_side, then_params = _side_sql("then", "t", "mt", view.filters)
-    now_side, now_params = _side_sql("now", "n", "mn", view.filters)
+    descriptive = ", ".join(f"o.{column}" for column in _CHANGED_COLUMNS)
+    sql = f"""
+        select coalesce(t.opportunity_id, n.opportunity_id) as opportunity_id,
+               {descriptive},
+               {_side_sql("then", "t", "mt")},
+               {_side_sql("now", "n", "mn")}
+        from (select * from opportunity_history  -- valid at S0, ended by S1
+              where valid_from <= ? and valid_to > ? and valid_to <= ?) t
+        full join (select * from opportunity_history  -- begun since S0, valid at S1
+                   where valid_from > ? and valid_from <= ?
+                     and (valid_to is null or valid_to > ?)) n
+               on n.opportunity_id = t.opportunity_id
+        left join opportunities o
+               on o.opportunity_id = coalesce(t.opportunity_id, n.opportunity_id)
+        left join stage_map mt on mt.stage = t.stage
+        left join stage_map mn on mn.stage = n.stage
+    """  # noqa: S608 - fixed SQL text and allow-listed columns; values are bound
+    return sql, [then_read, then_read, now_read, then_read, now_read, now_read]
+
+
+def changed_deals(con: duckdb.DuckDBPyConnection, then_read: date | None,
+                  now_read: date | None) -> pa.Table:
+    """`changed_deals_sql` between two snapshot dates (a `Window`'s then_read and now_read),
+    read into an Arrow table: a few per cent of the deals in a week, for a cache to hold."""
+    sql, params = changed_deals_sql(then_read, now_read)
+    return con.cursor().sql(sql, params=params).to_arrow_table()
+
+
+def view_changes_sql(source: str, view: View) -> tuple[str, list]:
+    """The changed deals (`source`: `changed_deals_sql` in brackets, or a relation holding it)
+    seen through the view: per side `in_view` (the deal exists then and the view's filters
+    hold) and `in_`, the open category the deal counts in for the period (Commit, Best Case or
+    Pipeline, in the view, close_date in the period), null when none."""
+    condition, params = view.filters.where()
+    sides, side_params = [], []
+    for side in ("then", "now"):
+        held = "true"
+        if condition:  # the filter's columns as the changed deals carry them
+            held = re.sub(r"\bo\.", "c.", re.sub(r"\bs\.owner\b", f"c.{side}_owner", condition))
+            side_params += params
+        sides.append(f"c.{side}_exists and coalesce({held}, false) as {side}_in_view")
     bounds = [view.period.start, view.period.end]
     sql = f"""
-        with changed as (
-            select coalesce(t.opportunity_id, n.opportunity_id) as opportunity_id,
-                   o.type, o.account_name, o.loss_class, o.competitor, o.lost_reason,
-                   {then_side},
-                   {now_side}
-            from (select * from opportunity_history  -- valid at S0, ended by S1
-                  where valid_from <= ? and valid_to > ? and valid_to <= ?) t
-            full join (select * from opportunity_history  -- begun since S0, valid at S1
-                       where valid_from > ? and valid_from <= ?
-                         and (valid_to is null or valid_to > ?)) n
-                   on n.opportunity_id = t.opportunity_id
-            left join opportunities o
-                   on o.opportunity_id = coalesce(t.opportunity_id, n.opportunity_id)
-            left join stage_map mt on mt.stage = t.stage
-            left join stage_map mn on mn.stage = n.stage)
         select *,
                case when then_in_view and then_close between ? and ?
                          and then_category in ('Commit', 'Best Case', 'Pipeline')
@@ -181,11 +213,20 @@ def changes_sql(con: duckdb.DuckDBPyConnection, view: View, since: date | None =
                case when now_in_view and now_close between ? and ?
                          and now_category in ('Commit', 'Best Case', 'Pipeline')
                     then now_category end as now_in
-        from changed
-    """  # noqa: S608 - fixed SQL text and allow-listed filter columns; values are bound
-    params = [*then_params, *now_params, then_read, then_read, now_read, then_read, now_read,
-              now_read, *bounds, *bounds]
-    return sql, params
+        from (select c.*, {sides[0]}, {sides[1]} from {source} c)
+    """  # noqa: S608 - `source` is a fixed relation; filter columns are allow-listed
+    # The source's own placeholders, if any, come after these in the text.
+    return sql, bounds + bounds + side_params
+
+
+def changes_sql(con: duckdb.DuckDBPyConnection, view: View, since: date | None = None
+                ) -> tuple[str, list]:
+    """The changed deals between the last call and now (`changed_deals_sql`) through the view
+    (`view_changes_sql`): both states, in_view and in_ per side."""
+    win = window(con, view.as_of, since)
+    changed, changed_params = changed_deals_sql(win.then_read, win.now_read)
+    sql, params = view_changes_sql(f"({changed})", view)
+    return sql, params + changed_params
 
 
 def parts_sql(source: str, view: View) -> tuple[str, list]:

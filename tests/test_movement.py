@@ -3,6 +3,7 @@ precedence, filters, and start + parts = end to the cent."""
 
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 
 from sales.db import connect
@@ -261,3 +262,27 @@ def test_report_movement_keys_and_since(demo_db, capsys):
     assert "movement.Best Case.slipped_out," in capsys.readouterr().out
     assert main(["report", "--db", str(demo_db), "--since", "2027-01-01"]) == 2
     assert "--since" in capsys.readouterr().err
+
+
+def test_held_filter_free_sets_serve_every_filter(demo):
+    # The Forecast call page reads the changed deals (and the first-qualified deals) once per
+    # pair of dates and keeps them while the manager changes filters: every section must
+    # equal the uncached call.
+    from sales.callprep import first_qualified, generated_windows, pipeline_generated, prepare_call
+    from sales.movement import changed_deals
+
+    v = _demo_view(demo)
+    win = window(demo, v.as_of)
+    held = changed_deals(demo, win.then_read, win.now_read)
+    seen = first_qualified(demo, min(generated_windows(demo, v, None)), v.as_of)
+    owner = demo.execute("select owner from opportunities order by amount desc limit 1").fetchone()[0]
+    for filters in [*DEMO_FILTERS, dict(owner=owner)]:
+        view = _demo_view(demo, **filters)
+        fresh, cached = prepare_call(demo, view), prepare_call(demo, view, changed=held)
+        assert cached.movement == fresh.movement
+        assert cached.categories_then == fresh.categories_then
+        for frame in ("by_type", "bar_deals", "closed_since", "key_deals", "renewal_risks"):
+            pd.testing.assert_frame_equal(getattr(cached, frame), getattr(fresh, frame))
+        assert (pipeline_generated(demo, view, None, seen)
+                == pipeline_generated(demo, view, None))
+    assert held.num_rows < demo.execute("select count(*) from opportunities").fetchone()[0] / 2

@@ -8,9 +8,11 @@ so every session sees an import on its next interaction.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from sales import (
@@ -25,6 +27,7 @@ from sales import (
     explorer,
     inblood,
     losses,
+    movement,
     pivots,
     plan,
     query,
@@ -33,6 +36,7 @@ from sales import (
     rollup,
     targets,
 )
+from sales.db import data_version
 from sales.ingest import preview as ingest_preview
 from sales.ingest import quality
 from sales.view import View
@@ -46,13 +50,48 @@ def _segment_targets(con: duckdb.DuckDBPyConnection, view: View) -> dict[str, fl
     return targets.targets_by(con, view.period, "segment", segments)
 
 
+# Filter-free intermediates the Forecast call page keeps while the manager changes filters:
+# Arrow tables (immutable, so sessions share one without a copy), per data version and dates.
+_HELD: dict[str, Callable] = {
+    "changed_deals": movement.changed_deals,  # (then_read, now_read)
+    "first_qualified": callprep.first_qualified,  # (first, as_of)
+}
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _held(path: str, data_version: int, name: str, args: tuple,
+          _con: duckdb.DuckDBPyConnection) -> pa.Table:
+    return _HELD[name](_con, *args)
+
+
+def _hold(con: duckdb.DuckDBPyConnection, name: str, *args: object) -> pa.Table:
+    # The version read on this cursor: `version()` would open a second reader inside this one.
+    return _held(database_path(), data_version(con), name, args, con)
+
+
+def _call_prep(con: duckdb.DuckDBPyConnection, view: View, since: date | None
+               ) -> callprep.CallPrep:
+    """The forecast call for the view, from the changed deals held for its two dates."""
+    win = movement.window(con, view.as_of, since)
+    return callprep.prepare_call(con, view, since,
+                                 _hold(con, "changed_deals", win.then_read, win.now_read))
+
+
+def _pipeline_generated(con: duckdb.DuckDBPyConnection, view: View, since: date | None
+                        ) -> callprep.Generated:
+    """Pipeline generated for the view, from the first-qualified deals held for its window."""
+    first = min(callprep.generated_windows(con, view, since))
+    return callprep.pipeline_generated(con, view, since,
+                                       _hold(con, "first_qualified", first, view.as_of))
+
+
 # The functions pages may call, by name: (connection, *args) → a small, picklable result.
 _QUERIES: dict[str, Callable] = {
     # Forecast call, coverage and roll-up drill (issue #4)
-    "call_prep": callprep.prepare_call,
+    "call_prep": _call_prep,
     "last_call_choices": callprep.last_call_choices,
     "default_last_call": callprep.default_last_call,
-    "pipeline_generated": callprep.pipeline_generated,
+    "pipeline_generated": _pipeline_generated,
     "saved_call_on": callprep.saved_call_on,
     "coverage_by": coverage.coverage_by,
     "coverage_trend": coverage.coverage_trend,
