@@ -133,6 +133,15 @@ def test_renewals_at_risk(con):
     assert prep.renewal_risk_total == {"At Risk": Measure(800, 1), "Early Warning": Measure(400, 1)}
 
 
+def test_renewals_at_risk_listed_up_to_the_cap_totals_over_all(con, monkeypatch):
+    import sales.callprep
+
+    monkeypatch.setattr(sales.callprep, "RENEWAL_RISK_ROWS", 1)
+    prep = prepare_call(con, view(), S0)
+    assert prep.renewal_risks.opportunity_id.tolist() == ["B"]  # the riskiest first
+    assert prep.renewal_risk_total["Early Warning"] == Measure(400, 1)  # E still counted
+
+
 def test_closed_since_last_call(con):
     prep = prepare_call(con, view(), S0)
     # C won 300; D lost 200 to Rival (a competitor named: competition). F was won before S0.
