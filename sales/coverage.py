@@ -4,14 +4,16 @@ rate (item 3), by dimension, against past quarters at the same offset, and rep a
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import date, timedelta
 from typing import NamedTuple
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
-from sales.periods import QUARTER, fiscal_year_range, period_containing
-from sales.query import REPORT_CATEGORY_SQL, Filters, deals_sql, state_key
+from sales.periods import QUARTER, Period, fiscal_year_range, period_containing
+from sales.query import FILTER_COLUMNS, REPORT_CATEGORY_SQL, Filters, deals_sql, state_key
 from sales.rates import default_window, outcomes, rates_by
 from sales.rollup import rollup_by
 from sales.slippage import fiscal_quarter_sql
@@ -161,8 +163,65 @@ def _with_coverage(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, view: Vi
     return frame
 
 
+# The dimensions the trend's events carry, so any view filter can be applied to them.
+_EVENT_DIMENSIONS = tuple(FILTER_COLUMNS)
+_TREND_CATEGORIES = (CLOSED, COMMIT, BEST_CASE, PIPELINE)
+_EVENTS = "coverage_trend_events"  # the name held events are registered under for a query
+
+
+def trend_events_sql(start: date, end: date, fy_start_month: int,
+                     filters: Filters = Filters()) -> tuple[str, list]:
+    """The history as dated changes to the forecastable amount, per fiscal quarter of close date
+    and every filter dimension: a history row adds its amount on valid_from and takes it back
+    on valid_to, so a quarter's level on a day is the running sum of its deltas up to that day.
+
+    Rows closing between `start` and `end`, in Closed, Commit, Best Case or Pipeline. With no
+    filter this is the same for every view (a few hundred thousand rows at a million deals, for
+    a caller to hold while the filters change); `filters` narrows it when nobody holds it.
+    Grain: one row per (quarter_key, the filter dimensions, category, day). Columns: those
+    and delta (exact DECIMAL).
+    """
+    condition, params = filters.where()
+    dimensions = ", ".join(f"{FILTER_COLUMNS[d]} as {d}" for d in _EVENT_DIMENSIONS)
+    sql = f"""
+        with rows as (
+            select {fiscal_quarter_sql("s.close_date", fy_start_month)} as quarter_key,
+                   {dimensions}, {REPORT_CATEGORY_SQL} as category,
+                   s.valid_from, s.valid_to, s.amount
+            from opportunity_history s
+            left join opportunities o using (opportunity_id)
+            left join stage_map m on m.stage = s.stage
+            where s.close_date between ? and ?
+              -- a row that ended before the first day adds and takes back its amount before
+              -- any day a trend asks for: it cannot change a level
+              and (s.valid_to is null or s.valid_to > ?)
+              {"and " + condition if condition else ""}),
+        events as (
+            select * exclude (valid_from, valid_to, amount),
+                   unnest([valid_from, valid_to]) as day, unnest([amount, -amount]) as delta
+            from rows where category in ({", ".join("?" * len(_TREND_CATEGORIES))}))
+        select * exclude (delta), sum(delta) as delta
+        from events where day is not null group by all
+    """  # noqa: S608 - identifiers from FILTER_COLUMNS; values are bound
+    return sql, [start, end, start, *params, *_TREND_CATEGORIES]
+
+
+def trend_events(con: duckdb.DuckDBPyConnection, start: date, end: date,
+                 fy_start_month: int) -> pa.Table:
+    """`trend_events_sql` for every view, read into an Arrow table for a cache to hold."""
+    sql, params = trend_events_sql(start, end, fy_start_month)
+    return con.cursor().sql(sql, params=params).to_arrow_table()
+
+
+def trend_quarters(view: View, quarters: int = TREND_QUARTERS) -> list[Period]:
+    """The quarters a coverage trend shows: the view's quarter and the `quarters` before it."""
+    current = period_containing(view.period.start, QUARTER, view.period.fy_start_month)
+    return [*current.previous(quarters), current]
+
+
 def coverage_trend(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
-                   quarters: int = TREND_QUARTERS) -> pd.DataFrame:
+                   quarters: int = TREND_QUARTERS, events: pa.Table | None = None
+                   ) -> pd.DataFrame:
     """Coverage through the view's quarter so far, and through each of the `quarters` before it
     at the same offsets (SPEC "same offset": Period.same_offset), from the snapshots.
 
@@ -170,10 +229,13 @@ def coverage_trend(con: duckdb.DuckDBPyConnection, view: View, settings: dict[st
     as-of's offset. The current quarter stops at as-of. Columns: quarter, current, offset_days,
     week, day, forecastable (Closed + Commit + Best Case; + Pipeline on the SMB method), target,
     coverage (None without a target), method.
+
+    `events` is `trend_events` for these quarters when the caller holds it; else the history
+    is read for this view.
     """
-    current = period_containing(view.period.start, QUARTER, view.period.fy_start_month)
+    periods = trend_quarters(view, quarters)
+    current = periods[-1]
     offset = min(max((view.as_of - current.start).days, 0), current.days - 1)
-    periods = [*current.previous(quarters), current]
     wanted = []
     for quarter in periods:
         last = offset if quarter == current else quarter.days - 1
@@ -182,44 +244,43 @@ def coverage_trend(con: duckdb.DuckDBPyConnection, view: View, settings: dict[st
                                                              current)) for step in steps]
     method = view_method(view.filters, settings)
     counted = ["Closed", "Commit", "Best Case"] + (["Pipeline"] if method == SMB_METHOD else [])
+    cur = con.cursor()
+    if events is None:
+        source, source_params = trend_events_sql(periods[0].start, periods[-1].end,
+                                                 view.period.fy_start_month, view.filters)
+        source = f"({source})"
+    else:
+        cur.register(_EVENTS, events)
+        source, source_params = _EVENTS, []
     condition, filter_params = view.filters.where()
-    # Descriptive fields live in the opportunities table; owner is the history's own column.
-    descriptive = ("left join opportunities o using (opportunity_id)"
-                   if set(view.filters.active()) - {"owner"} else "")
-    # Each row's quarter as a number (no range join over millions of rows), matched to ours.
-    key_sql = fiscal_quarter_sql("s.close_date", view.period.fy_start_month)
+    condition = re.sub(r"\b[os]\.", "e.", condition)  # the events carry every filter column
+    # Each quarter as a number (no range join over the history), matched to ours.
     keys = {p.label: (p.start.year * 12 + p.start.month - view.period.fy_start_month) // 3
             for p in periods}
     wanted_rows = ", ".join("(?, ?, ?, ?::date)" for _ in wanted)
-    frame = con.cursor().execute(
-        f"""with rows as (
-                select {key_sql} as quarter_key, s.valid_from, s.valid_to, s.amount
-                from opportunity_history s
-                {descriptive}
-                left join stage_map m on m.stage = s.stage
-                where s.close_date between ? and ?
-                  -- a row that ended before the first day asked for adds and takes back its
-                  -- amount before that day, one that began after the last never counts
-                  and (s.valid_to is null or s.valid_to > ?) and s.valid_from <= ?
-                  and {REPORT_CATEGORY_SQL} in ({", ".join("?" * len(counted))})
-                  {"and " + condition if condition else ""}),
-            events as (  -- a row adds its amount on valid_from and takes it back on valid_to
-                select quarter_key, unnest([valid_from, valid_to]) as day,
-                       unnest([amount, -amount]) as delta
-                from rows),
-            running as (
-                select quarter_key, day,
-                       sum(sum(delta)) over (partition by quarter_key order by day) as level
-                from events where day is not null group by quarter_key, day),
-            wanted(quarter, quarter_key, offset_days, day) as (values {wanted_rows})
-            select w.quarter, w.offset_days, w.day,
-                   coalesce(arg_max(r.level, r.day), 0)::double as forecastable
-            from wanted w left join running r
-              on r.quarter_key = w.quarter_key and r.day <= w.day
-            group by all order by w.quarter, w.offset_days""",  # noqa: S608 - allow-listed
-        [periods[0].start, periods[-1].end, periods[0].start, max(day for *_, day in wanted),
-         *counted, *filter_params]
-        + [x for label, step, day in wanted for x in (label, keys[label], step, day)]).df()
+    try:
+        frame = cur.execute(
+            f"""with deltas as (
+                    select quarter_key, day, sum(delta) as delta from {source} e
+                    where category in ({", ".join("?" * len(counted))})
+                      {"and " + condition if condition else ""}
+                    group by all),
+                running as (
+                    select quarter_key, day,
+                           sum(delta) over (partition by quarter_key order by day) as level
+                    from deltas),
+                wanted(quarter, quarter_key, offset_days, day) as (values {wanted_rows})
+                select w.quarter, w.offset_days, w.day,
+                       coalesce(arg_max(r.level, r.day), 0)::double as forecastable
+                from wanted w left join running r
+                  on r.quarter_key = w.quarter_key and r.day <= w.day
+                group by all order by w.quarter, w.offset_days""",  # noqa: S608 - allow-listed
+            [*source_params, *counted, *filter_params]
+            + [x for label, step, day in wanted for x in (label, keys[label], step, day)]).df()
+    finally:
+        if events is not None:
+            cur.unregister(_EVENTS)
+        cur.close()
     frame["day"] = pd.to_datetime(frame["day"]).dt.date
     targets = {p.label: target_for_view(con, p, view.filters).amount for p in periods}
     frame["target"] = frame["quarter"].map(targets).astype("float64")

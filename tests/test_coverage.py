@@ -182,3 +182,25 @@ def test_smb_month_by_month(con):
     # Against 1 / 25% = 4×: 3.33 ≥ 3.2 watch, 1.67 short, 5.0 healthy.
     assert months["health"].tolist() == [WATCH, SHORT, HEALTHY]
     assert smb_monthly(con, view(segment="Enterprise"), load_settings(con)).empty
+
+
+def test_held_trend_events_serve_every_filter(demo_db):
+    # The Coverage page holds the filter-free events per data version and quarters and filters
+    # them per view: the trend must equal reading the history for the view itself.
+    from sales.coverage import trend_events, trend_quarters
+    from sales.query import default_as_of
+
+    con = connect(demo_db, read_only=True)
+    settings = load_settings(con)
+    as_of = default_as_of(con)
+    period = parse_period("FY2026-Q4")
+    quarters = trend_quarters(View(period, as_of))
+    held = trend_events(con, quarters[0].start, quarters[-1].end, period.fy_start_month)
+    owner = con.execute("select owner from opportunities order by amount desc limit 1").fetchone()[0]
+    for filters in (Filters(), Filters.of(segment="SMB"), Filters.of(region="EMEA", type="Renewal"),
+                    Filters.of(owner=owner), Filters.of(channel="Partner")):
+        v = View(period, as_of, filters)
+        fresh = coverage_trend(con, v, settings)
+        assert fresh["forecastable"].sum() > 0
+        pd.testing.assert_frame_equal(coverage_trend(con, v, settings, events=held), fresh)
+    con.close()

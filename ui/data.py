@@ -50,11 +50,13 @@ def _segment_targets(con: duckdb.DuckDBPyConnection, view: View) -> dict[str, fl
     return targets.targets_by(con, view.period, "segment", segments)
 
 
-# Filter-free intermediates the Forecast call page keeps while the manager changes filters:
-# Arrow tables (immutable, so sessions share one without a copy), per data version and dates.
+# Filter-free intermediates the Forecast call and Coverage pages keep while the manager changes
+# filters: Arrow tables (immutable, so sessions share one without a copy), per data version and
+# dates.
 _HELD: dict[str, Callable] = {
     "changed_deals": movement.changed_deals,  # (then_read, now_read)
     "first_qualified": callprep.first_qualified,  # (first, as_of)
+    "trend_events": coverage.trend_events,  # (first quarter's start, last quarter's end, fy)
 }
 
 
@@ -62,6 +64,10 @@ _HELD: dict[str, Callable] = {
 def _held(path: str, data_version: int, name: str, args: tuple,
           _con: duckdb.DuckDBPyConnection) -> pa.Table:
     return _HELD[name](_con, *args)
+
+
+def clear_held() -> None:
+    _held.clear()
 
 
 def _hold(con: duckdb.DuckDBPyConnection, name: str, *args: object) -> pa.Table:
@@ -85,6 +91,15 @@ def _pipeline_generated(con: duckdb.DuckDBPyConnection, view: View, since: date 
                                        _hold(con, "first_qualified", first, view.as_of))
 
 
+def _coverage_trend(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object]
+                    ) -> pd.DataFrame:
+    """The coverage trend for the view, from the history's events held for its quarters."""
+    quarters = coverage.trend_quarters(view)
+    events = _hold(con, "trend_events", quarters[0].start, quarters[-1].end,
+                   view.period.fy_start_month)
+    return coverage.coverage_trend(con, view, settings, events=events)
+
+
 # The functions pages may call, by name: (connection, *args) → a small, picklable result.
 _QUERIES: dict[str, Callable] = {
     # Forecast call, coverage and roll-up drill (issue #4)
@@ -94,7 +109,7 @@ _QUERIES: dict[str, Callable] = {
     "pipeline_generated": _pipeline_generated,
     "saved_call_on": callprep.saved_call_on,
     "coverage_by": coverage.coverage_by,
-    "coverage_trend": coverage.coverage_trend,
+    "coverage_trend": _coverage_trend,
     "rep_annual_coverage": coverage.rep_annual_coverage,
     "smb_monthly": coverage.smb_monthly,
     "cell_deals": pivots.cell_deals,

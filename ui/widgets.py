@@ -52,8 +52,9 @@ def table(frame: pd.DataFrame, file_name: str, *, row_style: Callable | None = N
     shown = frame.style.apply(row_style, axis=1) if row_style is not None else frame
     st.dataframe(shown, hide_index=True, width="stretch", column_order=column_order,
                  column_config=column_config or None)
-    st.download_button("Download CSV", frame.to_csv(index=False).encode(), file_name=file_name,
-                       mime="text/csv", key=f"download-{file_name}")
+    # The CSV is written when the button is clicked, not on every rerun of the page.
+    st.download_button("Download CSV", lambda: frame.to_csv(index=False).encode(),
+                       file_name=file_name, mime="text/csv", key=f"download-{file_name}")
 
 
 def money_column(label: str) -> st.column_config.NumberColumn:
