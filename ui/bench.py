@@ -1,9 +1,10 @@
 """Page timings in a process of their own — the "app process" of `python -m sales bench`.
 
 Run as `python -m ui.bench --db PATH [--runs N]`; prints one JSON object: per page the first
-render in a warm process (caches cleared, connection and imports warm) and the re-render after
-a filter change (median of N changes, each to a filter value not seen before, so nothing comes
-from the cache), the in-blood toggle, and this process's peak resident memory.
+render in a warm process (caches and held intermediates cleared, connection and imports warm)
+and the re-render after a filter change (median of N changes, each to a filter value not seen
+before, so nothing comes from the cache), the in-blood toggle, and this process's peak resident
+memory.
 """
 
 from __future__ import annotations
@@ -42,11 +43,28 @@ def _filter_changes(segments: list[str], regions: list[str], runs: int) -> list[
     return choices[:runs]
 
 
-def time_page(name: str, changes: list[dict]) -> dict[str, float]:
+def _clear_caches() -> None:
+    """Forget every cached result and held intermediate; keep the connection (a warm process)."""
     import streamlit as st
-    from streamlit.testing.v1 import AppTest
+
+    from ui import data
 
     st.cache_data.clear()
+    data.clear_held()
+
+
+def warm_up() -> None:
+    """Render one small page first, unmeasured, so the first page measured does not pay for
+    importing Streamlit's runtime, Plotly and pandas (a warm process has them)."""
+    from streamlit.testing.v1 import AppTest
+
+    _timed_run(AppTest.from_file(str(ROOT / "pages" / "plan.py"), default_timeout=RUN_TIMEOUT_S))
+
+
+def time_page(name: str, changes: list[dict]) -> dict[str, float]:
+    from streamlit.testing.v1 import AppTest
+
+    _clear_caches()
     at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=RUN_TIMEOUT_S)
     first = _timed_run(at)
     rerenders = []
@@ -62,10 +80,9 @@ def time_toggle(runs: int) -> float | None:
     """Tick one deal on the in-blood board and redraw; the board's queries are cached, as in
     the live app, so this is what a click costs (an upper bound: AppTest reruns the whole
     page, the app only the board's fragment)."""
-    import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    st.cache_data.clear()
+    _clear_caches()
     at = AppTest.from_file(str(ROOT / "pages" / "inblood.py"), default_timeout=RUN_TIMEOUT_S)
     _timed_run(at)
     if not at.data_editor:
@@ -107,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     segments, regions = distinct_values(con, "segment"), distinct_values(con, "region")
     con.close()
     changes = _filter_changes(segments, regions, args.runs)
+    warm_up()
     pages = {}
     for name in _pages():
         pages[name] = time_page(name, changes)
