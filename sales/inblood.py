@@ -21,6 +21,7 @@ import pandas as pd
 
 from sales.query import snapshot_on_or_before
 from sales.rollup import deals_in_period
+from sales.slippage import fiscal_quarter_sql
 from sales.stages import BEST_CASE, COMMIT, OPEN_CATEGORIES, PIPELINE
 from sales.view import View
 
@@ -67,11 +68,6 @@ def latest_call(con: duckdb.DuckDBPyConnection, view: View) -> tuple[int, dateti
 
 def call_source(saved_at: datetime) -> str:
     return f"saved call {saved_at.isoformat(sep=' ', timespec='seconds')}"
-
-
-def _fiscal_quarter_sql(column: str, fy_start_month: int) -> str:
-    """A number that grows by one per fiscal quarter (push counting compares them)."""
-    return (f"((year({column}) * 12 + month({column}) - 1 - {int(fy_start_month) - 1}) // 3)")
 
 
 def board_sql(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
@@ -141,7 +137,7 @@ def board_sql(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, ob
 def _facts_sql(fy_start_month: int) -> dict[str, str]:
     """The board's reading aids over the history, as pieces of board_sql: pushes, time in the
     current stage, the segment-stage median and the flags."""
-    quarter = _fiscal_quarter_sql("close_date", fy_start_month)
+    quarter = fiscal_quarter_sql("close_date", fy_start_month)
     ctes = f"""
         hist as (
             select h.opportunity_id, h.valid_from, h.stage, {quarter} as quarter
