@@ -127,7 +127,10 @@ def prepare_call(con: duckdb.DuckDBPyConnection, view: View, since: date | None 
     else:
         cur.register(_CHANGED, changed)
         changes, params = view_changes_sql(_CHANGED, view)
-    cur.execute(f"create or replace temp table {_TABLE} as {changes}", params)  # noqa: S608
+    # Every section reads deals in the view at one of the two dates; the rest need not be kept.
+    cur.execute(f"""create or replace temp table {_TABLE} as
+                    select * from ({changes}) where then_in_view or now_in_view""",  # noqa: S608
+                params)
     try:
         totals_sql, total_params = now_totals_sql(cur, view, _GROUP_SQL)
         now_cells = {(group, category): (amount, count) for group, category, amount, count
