@@ -19,7 +19,7 @@ from sales.ingest import ImportRejected, ImportRequest, parse_mapping, read_byte
 from sales.ingest.headers import HISTORY, OPPORTUNITIES, TARGETS, detect_kind, resolve
 from sales.ingest.mapping import MappingError
 from sales.ingest.run import run_import
-from sales.ingest.values import parse_amounts, parse_categories, parse_dates
+from sales.ingest.values import parse_amounts, parse_categories, parse_dates, parse_types
 from sales.snapshots import STATE_COLUMNS, record_snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,6 +116,33 @@ def test_dates_amounts_and_categories_parse_in_bulk():
     assert list(categories[:3]) == ["Best Case", "Commit", "Best Case"] and bad.tolist()[3]
 
 
+def test_deal_types_read_common_and_salesforce_spellings():
+    types, unknown = parse_types(pd.Series(["New Customer", "Existing Customer - Upgrade",
+                                            "existing customer - replacement", "renewal",
+                                            "Upsell", "Existing Business", "", None]))
+    assert types.tolist()[:6] == ["New Business", "Expansion", "Renewal", "Renewal",
+                                  "Expansion", "Existing Business"]  # the last kept as written
+    assert pd.isna(types.iloc[6]) and pd.isna(types.iloc[7])
+    assert unknown.tolist() == [False] * 5 + [True, False, False]
+    mapped, unknown = parse_types(pd.Series(["Existing Business"]), {"Existing Business": "Renewal"})
+    assert mapped.tolist() == ["Renewal"] and not unknown.any()
+
+
+def test_an_unknown_deal_type_is_imported_as_written_with_a_warning(tmp_path):
+    data = (b"opportunity_id,stage,amount,close_date,type\nA,1-Discovery,10,2026-12-01,New Customer\n"
+            b"B,1-Discovery,20,2026-12-01,Existing Business\n")
+    request = ImportRequest([read_bytes("t.csv", data)], as_of=date(2026, 11, 20))
+    result = run_import(tmp_path / "t.duckdb", request)
+    assert {f.code: [r + 2 for r in f.rows] for f in result.warnings} == {"unknown_type": [3]}
+    con = duckdb.connect(str(tmp_path / "t.duckdb"), read_only=True)
+    assert con.execute("select opportunity_id, type from opportunities order by 1").fetchall() == [
+        ("A", "New Business"), ("B", "Existing Business")]
+    con.close()
+    mapping = parse_mapping('[types]\n"Existing Business" = "Expansion"')
+    request = ImportRequest([read_bytes("t.csv", data)], as_of=date(2026, 11, 20), mapping=mapping)
+    assert not run_import(tmp_path / "t.duckdb", request).warnings
+
+
 def test_the_issue_mapping_shape_parses_exactly_as_written():
     text = (ROOT / "mappings" / "maven.toml").read_text()
     mapping = parse_mapping(text)
@@ -134,6 +161,7 @@ def test_the_issue_mapping_shape_parses_exactly_as_written():
      "a won stage is closed"),
     ("[accounts]\nkey = 'account'", "needs file"),
     ("[colums]\n", "unknown section"),
+    ("[types]\n'Existing Business' = 'Upsell'", "must map to one of New Business, Expansion"),
     ("[columns\n", "not valid TOML"),
 ])
 def test_a_wrong_mapping_file_says_which_line(text, message):

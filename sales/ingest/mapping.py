@@ -11,6 +11,8 @@ the built-in aliases do not cover. The README documents the shape; for example:
     "Most Likely" = "Commit"
     [loss_reasons]               # lost reason = competition | no_decision | excluded
     "Went with Acme" = "competition"
+    [types]                      # deal type = New Business | Expansion | Renewal
+    "Existing Business" = "Expansion"
     [accounts]                   # optional enrichment file, joined on a column both files have
     file = "accounts.csv"
     key = "account"
@@ -28,12 +30,13 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from sales.deal_types import DEAL_TYPES
 from sales.ingest.headers import ALIASES, OPPORTUNITIES
 from sales.losses import LOSS_CLASSES
 from sales.stages import FORECAST_CATEGORIES
 
 _TOP_LEVEL = {"date_format", "decimal", "columns", "stages", "categories", "loss_reasons",
-              "accounts", "owners"}
+              "types", "accounts", "owners"}
 _STAGE_FLAGS = ("qualified", "closed", "won", "redlining")
 # Names an enrichment section may fill, with the short spellings the issue's example uses.
 _ACCOUNT_TARGETS = {"account_name": "account_name", "name": "account_name",
@@ -76,6 +79,7 @@ class Mapping:
     stages: tuple[tuple[str, StageSpec], ...] = ()
     categories: tuple[tuple[str, str], ...] = ()
     loss_reasons: tuple[tuple[str, str], ...] = ()
+    types: tuple[tuple[str, str], ...] = ()
     accounts: Enrichment | None = None
     owners: Enrichment | None = None
     date_format: str | None = None
@@ -120,8 +124,10 @@ def parse_mapping(text: str, name: str = "mapping", folder: str = "") -> Mapping
     return Mapping(
         columns=_columns(data.get("columns", {}), name),
         stages=_stages(data.get("stages", {}), name),
-        categories=_categories(data.get("categories", {}), name),
-        loss_reasons=_loss_reasons(data.get("loss_reasons", {}), name),
+        categories=_value_map(data.get("categories", {}), "categories", FORECAST_CATEGORIES,
+                              name),
+        loss_reasons=_value_map(data.get("loss_reasons", {}), "loss_reasons", LOSS_CLASSES, name),
+        types=_value_map(data.get("types", {}), "types", DEAL_TYPES, name),
         accounts=_enrichment(data.get("accounts"), "accounts", _ACCOUNT_TARGETS, name),
         owners=_enrichment(data.get("owners"), "owners", _OWNER_TARGETS, name),
         date_format=date_format, decimal=decimal, folder=folder, name=name,
@@ -176,23 +182,15 @@ def _stages(value: object, name: str) -> tuple[tuple[str, StageSpec], ...]:
     return tuple(specs)
 
 
-def _categories(value: object, name: str) -> tuple[tuple[str, str], ...]:
+def _value_map(value: object, section: str, allowed: tuple[str, ...], name: str
+               ) -> tuple[tuple[str, str], ...]:
+    """A [section] of `"value in the export" = "one of allowed"` lines."""
     pairs = []
-    for source, category in _table(value, "categories", name).items():
-        if category not in FORECAST_CATEGORIES:
-            raise MappingError(f'{name}: [categories] "{source}" must map to one of '
-                               f"{', '.join(FORECAST_CATEGORIES)}, got {category!r}")
-        pairs.append((source, category))
-    return tuple(pairs)
-
-
-def _loss_reasons(value: object, name: str) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for reason, loss_class in _table(value, "loss_reasons", name).items():
-        if loss_class not in LOSS_CLASSES:
-            raise MappingError(f'{name}: [loss_reasons] "{reason}" must map to one of '
-                               f"{', '.join(LOSS_CLASSES)}, got {loss_class!r}")
-        pairs.append((reason, loss_class))
+    for source, target in _table(value, section, name).items():
+        if target not in allowed:
+            raise MappingError(f'{name}: [{section}] "{source}" must map to one of '
+                               f"{', '.join(allowed)}, got {target!r}")
+        pairs.append((source, target))
     return tuple(pairs)
 
 

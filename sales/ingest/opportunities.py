@@ -14,6 +14,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from sales.deal_types import DEAL_TYPES
 from sales.ingest.enrich import Joined, enrich
 from sales.ingest.headers import ACCOUNTS, OPPORTUNITIES, OWNERS, REQUIRED, expected_headers, resolve
 from sales.ingest.mapping import Mapping
@@ -27,6 +28,7 @@ from sales.ingest.values import (
     parse_categories,
     parse_dates,
     parse_flags,
+    parse_types,
     parse_whole_numbers,
 )
 from sales.losses import reclassify_losses
@@ -78,6 +80,8 @@ def prepare(source: Source, reference: Reference, mapping: Mapping | None, as_of
     amount = _parse_amount(source, columns, mapping, findings)
     deals["account_employees"] = _parse_employees(source, columns, findings)
     deals["forecast_category"] = _parse_category(source, columns, mapping, findings)
+    if "type" in columns:
+        deals["type"] = _parse_type(source, columns, mapping, findings)
     joins = []
     for extra, kind in ((accounts, ACCOUNTS), (owners, OWNERS)):
         if extra is not None:
@@ -184,6 +188,18 @@ def _parse_category(source: Source, columns: dict[str, str], mapping: Mapping | 
                  "use Pipeline, Best Case, Commit, Closed or Omitted, or map the value in the "
                  "mapping file's [categories]", bad, source.frame[header])
     return categories
+
+
+def _parse_type(source: Source, columns: dict[str, str], mapping: Mapping | None,
+                findings: Findings) -> pd.Series:
+    header = columns["type"]
+    types, unknown = parse_types(source.frame[header], dict(mapping.types) if mapping else None)
+    findings.add(WARNING, "unknown_type", source.name, header,
+                 f"not a deal type we know ({', '.join(DEAL_TYPES)}); kept as written, and the "
+                 "forecast call reviews it with New & Expansion",
+                 'map it in the mapping file\'s [types], e.g. "Existing Business" = "Expansion"',
+                 unknown, source.frame[header])
+    return types
 
 
 def _check_stages(source: Source, columns: dict[str, str], deals: pd.DataFrame,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sales.deal_types import SPELLINGS as TYPE_SPELLINGS
 from sales.stages import BEST_CASE, CLOSED, COMMIT, OMITTED, PIPELINE
 
 # Non-ISO date layouts, tried in this order; the one that reads most of a column is used for
@@ -115,6 +116,20 @@ def parse_flags(column: pd.Series) -> pd.Series:
 
 def fold_value(text: str) -> str:
     return "".join(ch for ch in str(text).lower() if ch.isalnum())
+
+
+def parse_types(column: pd.Series, extra: dict[str, str] | None = None
+                ) -> tuple[pd.Series, np.ndarray]:
+    """Deal type text → New Business, Expansion or Renewal where the spelling is known
+    (sales.deal_types, then the mapping file's [types]); other values are kept as written.
+    Returns (types, mask of values kept as written)."""
+    text = clean_text(column)
+    folded = text.str.lower().str.replace(r"[^0-9a-z]", "", regex=True)
+    lookup = dict(TYPE_SPELLINGS)
+    lookup.update({fold_value(k): v for k, v in (extra or {}).items()})
+    types = folded.map(lookup)
+    unknown = text.notna().to_numpy() & types.isna().to_numpy()
+    return types.fillna(text).astype("string"), unknown
 
 
 def parse_categories(column: pd.Series, extra: dict[str, str] | None = None
