@@ -81,7 +81,9 @@ with target_tab:
         column_config={"scope": st.column_config.SelectboxColumn(
                            "Scope", options=list(TARGET_SCOPES), required=True),
                        "scope_value": st.column_config.TextColumn("Value"),
-                       "amount": widgets.money_column("Target")})
+                       # Typed in: any amount, cents included, shown in whole dollars.
+                       "amount": st.column_config.NumberColumn("Target", format="$%,.0f",
+                                                               min_value=0)})
     if st.button(f"Save the targets for {period}", key="save_targets", type="primary"):
         _save(f"Targets for {period}", editors.save_targets, period, targets, fy_start)
 

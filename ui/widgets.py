@@ -58,7 +58,9 @@ def table(frame: pd.DataFrame, file_name: str, *, row_style: Callable | None = N
 
 
 def money_column(label: str) -> st.column_config.NumberColumn:
-    return st.column_config.NumberColumn(label, format="$%,.0f")
+    """Whole dollars with thousands separators; a fall reads "-$501,500" (the printf format
+    "$%,.0f" would write "$-501,500")."""
+    return st.column_config.NumberColumn(label, format="dollar", step=1)
 
 
 def percent_column(label: str) -> st.column_config.NumberColumn:
