@@ -5,12 +5,9 @@ from datetime import date
 import streamlit as st
 
 from sales import formatting as fmt
-from sales.db import DatabaseBusy
-from sales.ingest import MAIN_KINDS, ImportRejected, MappingError, ReadError
-from sales.ingest.preview import build_request, rejected_csv
-from sales.ingest.run import run_import
+from sales.ingest import MAIN_KINDS
 from sales.ingest.validate import findings_frame
-from ui import data, page, state, widgets
+from ui import data, importer, page, state, widgets
 
 AUTO = "recognise from the headers"
 
@@ -39,7 +36,9 @@ left, right = st.columns([3, 2])
 uploads = left.file_uploader("CRM export files (CSV or XLSX)", type=["csv", "txt", "xlsx"],
                              accept_multiple_files=True, key=f"import_files_{generation}",
                              help="An opportunity export with its accounts and owners files, "
-                                  "or a history, targets or submissions file.")
+                                  "or a history, targets or submissions file. Up to 200 MB a "
+                                  "file (about 800,000 deals); bigger exports import from the "
+                                  "command line: python -m sales import FILE.")
 mapping_file = right.file_uploader("Mapping file (optional, TOML)", type=["toml"],
                                    key=f"import_mapping_{generation}",
                                    help="Header names, stages and the accounts/owners files for "
@@ -54,14 +53,15 @@ skip_invalid = options[2].checkbox("Skip invalid rows", key="import_skip_invalid
                                    help="Import the valid rows and set the rejected ones aside "
                                         "(download them with their reasons).")
 
-files = tuple((f.name, f.getvalue()) for f in uploads or [])
 mapping_text = mapping_file.getvalue().decode("utf-8-sig") if mapping_file else None
 mapping_name = mapping_file.name if mapping_file else "mapping.toml"
 chosen_kind = None if kind == AUTO else kind
 
-if files:
-    result = data.fetch("import_preview", files, mapping_text, mapping_name, chosen_kind, as_of,
-                        skip_invalid)
+if uploads:
+    staged = importer.stage(uploads)
+    options = (mapping_text, mapping_name, chosen_kind, as_of, skip_invalid)
+    with st.spinner("Checking the files…"):
+        result = importer.preview(staged, *options)
     if result.problem:
         st.error(f"The files could not be read: {result.problem}")
     else:
@@ -92,22 +92,22 @@ if files:
         if st.button("Import", type="primary", disabled=not result.ok, key="import_go"):
             bar = st.progress(0.0, text="Starting")
             try:
-                request = build_request(files, mapping_text, mapping_name, chosen_kind, as_of,
-                                        skip_invalid)
-                done = run_import(state.database_path(), request,
-                                  progress=lambda f, m: bar.progress(f, text=m))
-            except ImportRejected as rejected:
-                st.error("Nothing was imported: the files changed or failed the checks "
-                         f"({len(rejected.plan.findings.errors)} problem(s)).")
-            except (ReadError, MappingError, DatabaseBusy) as error:
+                done = importer.run(staged, *options,
+                                    progress=lambda f, m: bar.progress(f, text=m))
+            except importer.WorkerFailed as error:
                 st.error(f"Nothing was imported: {error}")
             else:
-                st.session_state["import_outcome"] = {
-                    "message": f"Imported (data version {done.data_version}); every page now "
-                               "shows the new data.",
-                    "done": done.done, "rejected": rejected_csv(done.plan.rejected)}
-                st.session_state["import_generation"] = generation + 1
-                st.rerun()
+                if not done.imported:
+                    problems = f" ({done.errors} problem(s))" if done.errors else ""
+                    st.error(f"Nothing was imported: {done.message}{problems}.")
+                else:
+                    st.session_state["import_outcome"] = {
+                        "message": f"Imported (data version {done.data_version}); every page "
+                                   "now shows the new data.",
+                        "done": list(done.done), "rejected": done.rejected_csv}
+                    st.session_state["import_generation"] = generation + 1
+                    importer.discard(staged)
+                    st.rerun()
 else:
     st.info("Choose the files to import: they are checked and previewed before anything is "
             "written.")

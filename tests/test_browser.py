@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,10 +47,11 @@ def _wait_healthy(url: str, process: subprocess.Popen) -> None:
     raise TimeoutError(f"streamlit did not answer at {url} within {STARTUP_SECONDS} s")
 
 
-@pytest.fixture(scope="module")
-def app_url(demo_db):
+@contextmanager
+def serving(database: Path) -> Iterator[str]:
+    """`streamlit run app.py` on a free port over `database`; yields its URL."""
     port = _free_port()
-    env = {**os.environ, "SALES_DB": str(demo_db)}
+    env = {**os.environ, "SALES_DB": str(database)}
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true",
@@ -61,6 +64,12 @@ def app_url(demo_db):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def app_url(demo_db):
+    with serving(demo_db) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

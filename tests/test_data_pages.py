@@ -186,3 +186,30 @@ def test_an_uploaded_mapping_never_reads_server_files(empty):
     report = table_with(at, "reason")
     assert report.reason.str.contains("was not uploaded").sum() == 2
     assert at.button(key="import_go").disabled
+
+
+def test_checking_and_importing_run_outside_the_app_process(empty, monkeypatch):
+    # The app process never parses or imports the files (a million-row file would outgrow its
+    # memory budget): break both in this process and the page still previews and imports.
+    import sales.ingest.preview
+    import sales.ingest.run
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("ran inside the app process")
+
+    monkeypatch.setattr(sales.ingest.preview, "preview_against", not_here)
+    monkeypatch.setattr(sales.ingest.run, "run_import", not_here)
+    at = upload(page("data_import.py"), FIXTURES / "opportunities.csv")
+    assert any("Every check passed" in s.value for s in at.success)
+    at.button(key="import_go").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert open_database(empty).execute("select count(*) from opportunities").fetchone()[0] == 8
+
+
+def test_a_worker_that_fails_is_reported_not_hidden(empty, tmp_path):
+    from ui.importer import IMPORT, Job, WorkerFailed, _run_worker
+
+    job = Job(IMPORT, str(empty), (("gone.csv", str(tmp_path / "no-such-file.csv")),))
+    with pytest.raises(WorkerFailed, match="no-such-file.csv"):
+        _run_worker(job)
+    assert open_database(empty).execute("select count(*) from opportunities").fetchone()[0] == 0

@@ -37,7 +37,6 @@ from sales import (
     targets,
 )
 from sales.db import data_version
-from sales.ingest import preview as ingest_preview
 from sales.ingest import quality
 from sales.view import View
 from ui.state import database_path, reading, version
@@ -134,8 +133,7 @@ _QUERIES: dict[str, Callable] = {
     "gone_since_call": calls.gone_since_call,
     "call_export": calls.call_export,
     "accuracy": accuracy.accuracy,
-    # Data section: import preview, data quality, deal explorer, schema, editors' tables.
-    "import_preview": ingest_preview.preview,
+    # Data section: data quality, deal explorer, schema, editors' tables.
     "quality_summary": quality.quality_summary,
     "quality_deals": quality.quality_deals,
     "explore_deals": explorer.explore,

@@ -12,7 +12,7 @@ import pandas as pd
 
 from sales.ingest.mapping import Mapping, MappingError, parse_mapping
 from sales.ingest.readers import ReadError, read_bytes
-from sales.ingest.reference import load_reference
+from sales.ingest.reference import Reference, load_reference
 from sales.ingest.run import ImportRequest, plan
 from sales.ingest.validate import Finding
 
@@ -63,11 +63,20 @@ def preview(con: duckdb.DuckDBPyConnection, uploads: tuple[tuple[str, bytes], ..
             kind: str | None = None, as_of: date | None = None,
             skip_invalid: bool = False) -> Preview:
     """Check uploaded files against the database behind `con`; writes nothing."""
+    return preview_against(load_reference(con), uploads, mapping_text, mapping_name, kind,
+                           as_of, skip_invalid)
+
+
+def preview_against(reference: Reference, uploads: tuple[tuple[str, bytes], ...],
+                    mapping_text: str | None = None, mapping_name: str = "mapping.toml",
+                    kind: str | None = None, as_of: date | None = None,
+                    skip_invalid: bool = False) -> Preview:
+    """`preview` against a database's reference data already read (another process's)."""
     try:
         request = build_request(uploads, mapping_text, mapping_name, kind, as_of, skip_invalid)
     except (ReadError, MappingError) as error:
         return Preview(problem=str(error))
-    checked = plan(request, load_reference(con))
+    checked = plan(request, reference)
     files = []
     for f in checked.files:
         prepared = f.prepared
