@@ -1,8 +1,10 @@
 """Recording snapshots into the change-based history (see sales.schema).
 
 A snapshot is the full picture at its date. Recording one after the latest only closes the
-rows that changed and opens their successors; recording one at or before the latest re-derives
-the history from every picture, so the stored intervals always equal the pictures taken.
+rows that changed and opens their successors; recording the latest date again first takes its
+picture back out (exact, as the intervals are canonical) and appends the new one; recording one
+before the latest re-derives the history from every picture. Either way the stored intervals
+always equal the pictures taken.
 """
 
 from __future__ import annotations
@@ -38,12 +40,25 @@ def record_snapshot(con: duckdb.DuckDBPyConnection, snapshot_date: date, state: 
     finally:
         con.unregister("new_state_frame")
     latest = con.execute("select max(snapshot_date) from snapshot_dates").fetchone()[0]
-    if latest is None or snapshot_date > latest:
+    if latest is not None and snapshot_date == latest:
+        unrecord_latest(con, latest)  # a new export of the same day: replace it, cheaply
+        _append(con, snapshot_date)
+    elif latest is None or snapshot_date > latest:
         _append(con, snapshot_date)
     else:
         _rebuild_with(con, snapshot_date)
     con.execute("insert or ignore into snapshot_dates values (?)", [snapshot_date])
     con.execute("drop table new_state")
+
+
+def unrecord_latest(con: duckdb.DuckDBPyConnection, latest: date) -> None:
+    """Take the latest picture back out of the change-based history, exactly as if it had never
+    been recorded: rows that began at `latest` go, rows that ended there reopen. Exact because
+    the intervals are canonical; re-deriving every interval from every picture would give the
+    same, slowly on a large history."""
+    con.execute("delete from opportunity_history where valid_from = ?", [latest])
+    con.execute("update opportunity_history set valid_to = null where valid_to = ?", [latest])
+    con.execute("delete from snapshot_dates where snapshot_date = ?", [latest])
 
 
 def _append(con: duckdb.DuckDBPyConnection, day: date) -> None:

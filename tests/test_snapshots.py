@@ -58,3 +58,19 @@ def test_replacing_and_inserting_pictures_rederives_history(tmp_path):
     stretches = con.execute("select valid_from, valid_to from opportunity_history "
                             "where opportunity_id = 'A' order by 1").fetchall()
     assert stretches == [(d("2026-11-06"), d("2026-11-13")), (d("2026-11-20"), None)]
+
+
+def test_replacing_the_latest_picture_leaves_the_rows_of_never_having_taken_it(tmp_path):
+    # Recording the latest date again takes its picture back out and appends the new one: the
+    # stored rows must be exactly those of a history that only ever saw the new picture.
+    replaced, direct = connect(tmp_path / "r.duckdb"), connect(tmp_path / "d.duckdb")
+    for con in (replaced, direct):
+        record_snapshot(con, d("2026-11-06"), picture(A1, B1))
+    record_snapshot(replaced, d("2026-11-13"), picture(A2))  # A moved, B gone …
+    record_snapshot(replaced, d("2026-11-13"), picture(A1, B1))  # … then a corrected export
+    record_snapshot(direct, d("2026-11-13"), picture(A1, B1))
+    rows = "select * from opportunity_history order by opportunity_id, valid_from"
+    assert replaced.execute(rows).fetchall() == direct.execute(rows).fetchall() == [
+        ("A", d("2026-11-06"), None, *A1[1:4], d("2026-12-01"), "Ann"),
+        ("B", d("2026-11-06"), None, *B1[1:4], d("2026-11-15"), "Bob")]
+    assert pictures(replaced) == pictures(direct)

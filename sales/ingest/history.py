@@ -20,7 +20,7 @@ import pandas as pd
 
 from sales.ingest.headers import HISTORY, REQUIRED, expected_headers, resolve
 from sales.ingest.mapping import Mapping
-from sales.ingest.opportunities import suggest_stage_line, unrecord_latest
+from sales.ingest.opportunities import suggest_stage_line
 from sales.ingest.readers import Source
 from sales.ingest.reference import Reference
 from sales.ingest.validate import ERROR, Findings
@@ -243,7 +243,5 @@ def _current_state_on_top(con: duckdb.DuckDBPyConnection, day: date, last_day: d
     """Keep "the latest snapshot equals the opportunities table": record the table as the
     picture of `day` (the log's last day, or a later --as-of)."""
     state = con.execute(f"select {', '.join(STATE_COLUMNS)} from opportunities").df()  # noqa: S608
-    if day == last_day:
-        unrecord_latest(con, day)
     record_snapshot(con, day, state)
     return f"the current deals recorded as the snapshot of {day}"

@@ -365,22 +365,7 @@ def write(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, as_of: date,
             from import_deals""")  # noqa: S608 - fixed column list
     finally:
         con.unregister("import_deals")
-    if latest is not None and as_of == latest:
-        unrecord_latest(con, latest)
     record_snapshot(con, as_of, state)
     reclassify_losses(con)
     left = f"; {gone:,} deal(s) not in the export left the current state" if gone else ""
     return f"the current deals and the snapshot of {as_of}{left}"
-
-
-def unrecord_latest(con: duckdb.DuckDBPyConnection, latest: date) -> None:
-    """Take the latest picture back out of the change-based history, exactly as if it had never
-    been recorded, so recording its replacement is a cheap append.
-
-    Recording the latest date again through `record_snapshot` would re-derive every interval
-    from every picture (slow on a large history); undoing the latest append is exact because
-    the intervals are canonical: rows that began at `latest` go, rows that ended there reopen.
-    """
-    con.execute("delete from opportunity_history where valid_from = ?", [latest])
-    con.execute("update opportunity_history set valid_to = null where valid_to = ?", [latest])
-    con.execute("delete from snapshot_dates where snapshot_date = ?", [latest])
