@@ -18,6 +18,10 @@ that lapses; set firm at 4-Proposal in the quarter the deal will close in. A few
 first weeks of the next quarter. Neglected deals go past due until the quarter-end pipeline
 scrub (`neglect`), and a lingering deal is closed lost when its date next comes up.
 
+Late entries. A quarter of the won expansions with weeks left before their close are only
+entered once the customer asks for a proposal, and first appear in Commit: the forecast call's
+"new" Commit.
+
 Events after as_of are simply not observed (see history.py), so deals still running are open.
 """
 
@@ -55,6 +59,13 @@ SIZE_PENALTY = 0.9
 EXCLUDED_SHARE = 0.06  # of losses: duplicates and merges found late
 # A neglected close date is acted on up to this many days after it (within its quarter).
 PAST_DUE_DAYS = 90
+# Won expansions a rep only enters in the CRM once the customer has asked for a proposal: they
+# first appear in Commit, so the forecast call sees new Commit arrive mid-quarter. Only deals
+# with weeks left before their close: what is entered and signed within days never reaches a
+# call at all.
+LATE_ENTRY_SHARE = 0.25
+LATE_ENTRY_MIN_DAYS = 21
+EXPANSION = co.TYPES.index("Expansion")
 
 
 def simulate_lives(rng: np.random.Generator, d: dict, cal: Calendar) -> None:
@@ -69,6 +80,7 @@ def simulate_lives(rng: np.random.Generator, d: dict, cal: Calendar) -> None:
     _amount_changes(rng, d)
     _owner_changes(rng, d)
     _category_overrides(rng, d)
+    _late_entries(rng, d, cal)
 
 
 def _prof(d: dict, field: str) -> np.ndarray:
@@ -374,3 +386,25 @@ def _category_overrides(rng: np.random.Generator, d: dict) -> None:
     d["ov_stage"] = np.where(chosen, np.array([co.PROPOSAL, co.SCOPING, co.TECH])[kind],
                              -1).astype(np.int8)
     d["ov_cat"] = np.array([co.CAT_BEST, co.CAT_BEST, co.CAT_COMMIT], np.int8)[kind]
+
+
+def _late_entries(rng: np.random.Generator, d: dict, cal: Calendar) -> None:
+    """Some won expansions enter the CRM on the day they reach 4-Proposal: created, accepted
+    and through the earlier stages at once, with nothing recorded before. Drawn from a child
+    generator, so the random stream of everything after (saved calls, submissions) stays as
+    it was."""
+    n = len(d["seg"])
+    draw = rng.spawn(1)[0].random(n)
+    late = ((draw < LATE_ENTRY_SHARE) & (d["type"] == EXPANSION)
+            & (d["outcome"] == co.OUT_WON) & (d["t_proposal"] <= cal.as_of)
+            & (d["close"] - d["t_proposal"] >= LATE_ENTRY_MIN_DAYS)
+            & (d["stage_t"][2] < NEVER))
+    entry = d["t_proposal"]
+    d["created"] = np.where(late, entry, d["created"])
+    d["accepted"] = np.where(late, entry, d["accepted"])
+    d["t_pre"] = np.where(late, NEVER, d["t_pre"])
+    d["start_pre"] = d["start_pre"] & ~late
+    for key in ("stage_t", "cd_t", "amount_t"):  # what happened before entry is not seen
+        times = d[key]
+        d[key] = np.where(late[None, :] & (times < entry[None, :]), entry[None, :], times)
+    d["owner_t"] = np.where(late & (d["owner_t"] < entry), NEVER, d["owner_t"])
