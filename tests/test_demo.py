@@ -655,6 +655,7 @@ def test_some_won_expansions_first_appear_in_commit(calibrated):
         join opportunities o using (opportunity_id)
         where h.valid_from = (select min(valid_from) from opportunity_history x
                               where x.opportunity_id = h.opportunity_id)
+          and h.valid_from > (select min(snapshot_date) from snapshot_dates)  -- new, not old
           and h.forecast_category = 'Commit'""")
     late = [row for row in first_rows if row[:2] == ("Expansion", "4-Proposal")]
     # (A few other deals also move fast enough to be first seen in Commit.)
