@@ -59,7 +59,7 @@ _GROUP_SQL = f"case when type = 'Renewal' then '{RENEWALS}' else '{NEW_AND_EXPAN
 # Temporary tables: one per cursor, gone when prepare_call returns (and the name the caller's
 # changed deals are registered under for as long).
 _TABLE, _TOP, _CHANGED = "call_deals", "call_top_deals", "call_changed_deals"
-_FIRST_SEEN = "call_first_qualified"
+_FIRST_SEEN, _FACTS = "call_first_qualified", "call_open_deal_facts"
 
 
 def last_call_choices(con: duckdb.DuckDBPyConnection, as_of: date) -> list[date]:
@@ -112,16 +112,20 @@ class CallPrep:
 
 
 def prepare_call(con: duckdb.DuckDBPyConnection, view: View, since: date | None = None,
-                 changed: pa.Table | None = None) -> CallPrep:
+                 changed: pa.Table | None = None, facts: pa.Table | None = None) -> CallPrep:
     """Everything the forecast call reviews, for the view and the last call `since` (None: the
     default, a week before as-of).
 
     `changed` is `sales.movement.changed_deals` for the same as-of and last call, when the
     caller holds it: it does not depend on the filters or the period, so a page keeps it while
-    the manager changes them, and only the view's own queries run here."""
+    the manager changes them, and only the view's own queries run here. `facts` is
+    `sales.slippage.open_deal_facts` at the view's snapshot, when held (the key deals' pushes
+    and days in stage)."""
     win = window(con, view.as_of, since)
     target = target_for_view(con, view.period, view.filters)
     cur = con.cursor()  # the temporary table lives on this cursor only
+    if facts is not None:
+        cur.register(_FACTS, facts)
     if changed is None:
         changes, params = changes_sql(cur, view, since)
     else:
@@ -152,12 +156,13 @@ def prepare_call(con: duckdb.DuckDBPyConnection, view: View, since: date | None 
             movement=movement, bar_deals=_bar_deals(cur, parts, part_params),
             by_type=by_type, renewal_risks=risks, renewal_risk_total=risk_totals,
             closed_since=closed, won_since=won, lost_since=lost,
-            key_deals=_key_deals(cur, view))
+            key_deals=_key_deals(cur, view, _FACTS if facts is not None else None))
     finally:
         cur.execute(f"drop table if exists {_TABLE}")
         cur.execute(f"drop table if exists {_TOP}")
-        if changed is not None:
-            cur.unregister(_CHANGED)
+        for name, held in ((_CHANGED, changed), (_FACTS, facts)):
+            if held is not None:
+                cur.unregister(name)
         cur.close()
 
 
@@ -269,7 +274,8 @@ def _closed_since(cur: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, Measure
     return dated(frame), found[True], found[False]
 
 
-def _key_deals(cur: duckdb.DuckDBPyConnection, view: View) -> pd.DataFrame:
+def _key_deals(cur: duckdb.DuckDBPyConnection, view: View, held_facts: str | None
+               ) -> pd.DataFrame:
     """The largest open deals in the period now, with push count, days in stage, next step and
     what changed since the last call. Grain: one row per deal, KEY_DEALS_MAX at most."""
     deals, params = deals_sql(state_key(cur, view.as_of), view.filters)
@@ -280,7 +286,10 @@ def _key_deals(cur: duckdb.DuckDBPyConnection, view: View) -> pd.DataFrame:
                params + [view.period.start, view.period.end])
     chosen, chosen_params = _by_ids_sql(cur, view, ids)
     cur.execute(f"create or replace temp table {_TOP} as {chosen}", chosen_params)  # noqa: S608
-    facts, fact_params = history_facts_sql(ids, view.as_of, view.period.fy_start_month)
+    if held_facts is None:
+        facts, fact_params = history_facts_sql(ids, view.as_of, view.period.fy_start_month)
+    else:  # looked up in the facts the caller holds for every open deal
+        facts, fact_params = f"select * from {held_facts}", []  # noqa: S608 - a fixed name
     # A deal that did not change since the last call stood then as it stands now.
     frame = cur.execute(
         f"""with facts as ({facts})

@@ -12,16 +12,19 @@ forecast range is [in-blood, in-blood + upside].
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import NamedTuple
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from sales.query import snapshot_on_or_before
 from sales.rollup import deals_in_period
-from sales.slippage import fiscal_quarter_sql
+from sales.slippage import history_facts_sql
 from sales.stages import BEST_CASE, COMMIT, OPEN_CATEGORIES, PIPELINE
 from sales.view import View
 
@@ -30,6 +33,8 @@ DEFAULT_RULES = "default rules"
 PUSH_FLAG_COUNT = 2
 # Commit not yet in a redlining stage is a risk once this share of the period is left.
 COMMIT_RISK_SHARE_LEFT = 1 / 3
+# The name held facts are registered under for one query.
+_HELD_FACTS = "board_open_deal_facts"
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,8 @@ def call_source(saved_at: datetime) -> str:
 
 
 def board_sql(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
-              call_id: int | None, facts: bool = True) -> tuple[str, list]:
+              call_id: int | None, facts: bool = True, held_facts: str | None = None
+              ) -> tuple[str, list]:
     """The in-blood board: every open Commit, Best Case and Pipeline deal closing in the period.
 
     Grain: one row per opportunity. Besides the deal's columns: the saved call's decision
@@ -81,17 +87,24 @@ def board_sql(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, ob
     stage_median_days (median of open deals in the same segment and stage) and the flags
     (flag_pushed, flag_past_close, flag_stuck, flag_commit_risk, flag_changed, flag_new).
     Without them the history is not read at all: totals and saving a call need only the start.
+    `held_facts` names a relation holding `sales.slippage.open_deal_facts` for the view's
+    snapshot (registered by the caller): the facts are then looked up, not computed.
     """
-    snapshot = snapshot_on_or_before(con, view.as_of)
     deals, deal_params = deals_in_period(con, view)
     defaults = default_includes(settings)
     risk_from = view.period.end.toordinal() - int(view.period.days * COMMIT_RISK_SHARE_LEFT)
-    facts_sql = _facts_sql(view.period.fy_start_month) if facts else _NO_FACTS
+    facts_sql, fact_params = _NO_FACTS, []
+    if facts and held_facts:
+        facts_sql = _facts_sql(held_facts)
+    elif facts:  # computed for this board's deals only
+        snapshot = snapshot_on_or_before(con, view.as_of) or date.min  # none: no history
+        computed, fact_params = history_facts_sql("select opportunity_id from open_deals",
+                                                  snapshot, view.period.fy_start_month)
+        facts_sql = _facts_sql(f"({computed})")
     sql = f"""
         with params as (
             select ?::boolean as inc_commit, ?::boolean as inc_best, ?::boolean as inc_pipe,
-                   ?::bigint as call_id, ?::date as snap, ?::date as as_of,
-                   ?::date as risk_from, ?::boolean as has_history
+                   ?::bigint as call_id, ?::date as as_of, ?::date as risk_from
         ),
         open_deals as (
             select * from ({deals}) d where d.category in ('Commit', 'Best Case', 'Pipeline')
@@ -129,38 +142,15 @@ def board_sql(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, ob
                {facts_sql["columns"]}
         from board {facts_sql["medians_join"]}
     """  # noqa: S608 - fixed SQL; values are bound
-    params = [defaults[COMMIT], defaults[BEST_CASE], defaults[PIPELINE], call_id, snapshot,
-              view.as_of, date.fromordinal(risk_from), snapshot is not None]
-    return sql, params + deal_params
+    params = [defaults[COMMIT], defaults[BEST_CASE], defaults[PIPELINE], call_id,
+              view.as_of, date.fromordinal(risk_from)]
+    return sql, params + deal_params + fact_params
 
 
-def _facts_sql(fy_start_month: int) -> dict[str, str]:
-    """The board's reading aids over the history, as pieces of board_sql: pushes, time in the
-    current stage, the segment-stage median and the flags."""
-    quarter = fiscal_quarter_sql("close_date", fy_start_month)
-    ctes = f"""
-        hist as (
-            select h.opportunity_id, h.valid_from, h.stage, {quarter} as quarter
-            from opportunity_history h, params p
-            where p.has_history and h.valid_from <= p.snap
-              and h.opportunity_id in (select opportunity_id from open_deals)
-        ),
-        pushes as (
-            select opportunity_id, count(*) filter (where quarter > prev_quarter) as push_count
-            from (select *, lag(quarter) over (partition by opportunity_id order by valid_from)
-                            as prev_quarter from hist)
-            group by 1
-        ),
-        last_other_stage as (
-            select h.opportunity_id, max(h.valid_from) filter (where h.stage <> d.stage) as at
-            from hist h join open_deals d using (opportunity_id) group by 1
-        ),
-        entered as (
-            select h.opportunity_id, min(h.valid_from) as entered_stage
-            from hist h join last_other_stage l using (opportunity_id)
-            where l.at is null or h.valid_from > l.at
-            group by 1
-        ),"""  # noqa: S608 - fixed SQL; the quarter expression is built from an int
+def _facts_sql(source: str) -> dict[str, str]:
+    """The board's reading aids over the history, as pieces of board_sql: pushes and time in
+    the current stage from `source` (a relation or subquery of opportunity_id, push_count,
+    entered_stage: `sales.slippage.history_facts_sql`), the segment-stage median and flags."""
     columns = f""",
                push_count, days_in_stage, stage_median_days,
                push_count >= {PUSH_FLAG_COUNT} as flag_pushed,
@@ -171,11 +161,11 @@ def _facts_sql(fy_start_month: int) -> dict[str, str]:
                             or saved_category is distinct from category) as flag_changed,
                has_call and not in_call as flag_new"""
     return {
-        "ctes": ctes,
-        "push_count": "coalesce(pu.push_count, 0)",
-        "days_in_stage": "datediff('day', e.entered_stage, p.as_of)",
-        "joins": "left join pushes pu using (opportunity_id) "
-                 "left join entered e using (opportunity_id)",
+        "ctes": f"""
+        facts as (select opportunity_id, push_count, entered_stage from {source}),""",  # noqa: S608
+        "push_count": "coalesce(f.push_count, 0)",
+        "days_in_stage": "datediff('day', f.entered_stage, p.as_of)",
+        "joins": "left join facts f using (opportunity_id)",
         "medians": """,
         medians as (
             select segment, stage, median(days_in_stage) as stage_median_days
@@ -281,22 +271,42 @@ def totals(board: Board, changes: dict[str, Change]) -> Totals:
 
 def board_page(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
                call_id: int | None, where: BoardFilter | None = None, limit: int = 200,
-               offset: int = 0) -> tuple[pd.DataFrame, int]:
+               offset: int = 0, facts: pa.Table | None = None) -> tuple[pd.DataFrame, int]:
     """One page of the board, largest deals first. Returns (frame, rows matching the filter).
 
-    One pass: the count rides along as a window over the filtered board."""
-    sql, params = board_sql(con, view, settings, call_id)
+    One pass: the count rides along as a window over the filtered board. `facts` is
+    `sales.slippage.open_deal_facts` for the view's snapshot when the caller holds it."""
     condition, extra = (where or BoardFilter()).sql()
-    frame = con.cursor().execute(
-        f"""select *, count(*) over () as matching from ({sql}) b {condition}
-            order by amount desc, opportunity_id limit ? offset ?""",  # noqa: S608
-        params + extra + [limit, offset]).df()
-    if frame.empty and offset:  # past the last page: the count still has to be told
-        total = con.cursor().execute(f"select count(*) from ({sql}) b {condition}",  # noqa: S608
-                                     params + extra).fetchone()[0]
-        return frame.drop(columns="matching"), int(total)
+    with _facts_registered(con, facts) as (cur, held):
+        sql, params = board_sql(cur, view, settings, call_id, held_facts=held)
+        frame = cur.execute(
+            f"""select *, count(*) over () as matching from ({sql}) b {condition}
+                order by amount desc, opportunity_id limit ? offset ?""",  # noqa: S608
+            params + extra + [limit, offset]).df()
+        if frame.empty and offset:  # past the last page: the count still has to be told
+            total = cur.execute(f"select count(*) from ({sql}) b {condition}",  # noqa: S608
+                                params + extra).fetchall()[0][0]
+            return frame.drop(columns="matching"), int(total)
     total = int(frame["matching"].iloc[0]) if len(frame) else 0
     return frame.drop(columns="matching"), total
+
+
+@contextmanager
+def _facts_registered(con: duckdb.DuckDBPyConnection, facts: pa.Table | None
+                      ) -> Iterator[tuple[duckdb.DuckDBPyConnection, str | None]]:
+    """A cursor with the held facts registered on it (and their name), or a plain one."""
+    cur = con.cursor()
+    try:
+        if facts is None:
+            yield cur, None
+            return
+        cur.register(_HELD_FACTS, facts)
+        try:
+            yield cur, _HELD_FACTS
+        finally:
+            cur.unregister(_HELD_FACTS)
+    finally:
+        cur.close()
 
 
 # Flags a manager can narrow the board to, by their column in board_sql.
@@ -336,18 +346,21 @@ class BoardFilter:
 
 
 def board_members(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
-                  call_id: int | None, where: BoardFilter) -> pd.DataFrame:
+                  call_id: int | None, where: BoardFilter, facts: pa.Table | None = None
+                  ) -> pd.DataFrame:
     """The deals a bulk action applies to (id, amount, category, start decision and reason).
 
     Grain: one row per matching opportunity; few columns, so a whole category fits. The
-    history is read only when the filter asks for a flag."""
-    sql, params = board_sql(con, view, settings, call_id, facts=bool(where.flags))
+    history is read only when the filter asks for a flag (looked up in `facts` when held)."""
     condition, extra = where.sql()
-    return con.cursor().execute(
-        f"""select opportunity_id, amount, category, start_included, start_reason,
-                   default_included
-            from ({sql}) b {condition}""",  # noqa: S608
-        params + extra).df()
+    with _facts_registered(con, facts) as (cur, held):
+        sql, params = board_sql(cur, view, settings, call_id, facts=bool(where.flags),
+                                held_facts=held)
+        return cur.execute(
+            f"""select opportunity_id, amount, category, start_included, start_reason,
+                       default_included
+                from ({sql}) b {condition}""",  # noqa: S608
+            params + extra).df()
 
 
 def changes_for(members: pd.DataFrame, included: bool | None, reason: str = "") -> dict[str, Change]:

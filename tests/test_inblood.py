@@ -274,3 +274,34 @@ def test_a_restart_keeps_every_call(tmp_path):
     history = call_history(con, view())
     assert list(history.call_id) == [first, second]
     assert list(history.in_blood) == [800, 1100]  # 500 + 300 (D4 out); 500 + 600
+
+
+def test_held_open_deal_facts_give_the_same_board(demo_db):
+    # The app holds pushes and days in stage for every open deal per snapshot; the board, its
+    # flags, bulk members and the call's key deals must read the same as computing them.
+    import pandas as pd
+
+    from sales.callprep import prepare_call
+    from sales.query import default_as_of, snapshot_on_or_before
+    from sales.slippage import open_deal_facts
+
+    con = connect(demo_db, read_only=True)
+    settings = load_settings(con)
+    latest = default_as_of(con)
+    for as_of in (latest, latest.fromordinal(latest.toordinal() - 20)):  # now and a past week
+        facts = open_deal_facts(con, snapshot_on_or_before(con, as_of), Q4.fy_start_month)
+        for filters in ({}, {"segment": "Enterprise"}, {"region": "EMEA"}):
+            v = view(as_of, **filters)
+            for where in (BoardFilter(), BoardFilter(flags=("pushed", "stuck"))):
+                held, held_total = board_page(con, v, settings, None, where, 500, 0, facts)
+                fresh, fresh_total = board_page(con, v, settings, None, where, 500, 0)
+                pd.testing.assert_frame_equal(held, fresh)
+                assert held_total == fresh_total
+                members = [board_members(con, v, settings, None, where, *held_or_not)
+                           .sort_values("opportunity_id", ignore_index=True)
+                           for held_or_not in ((facts,), ())]
+                pd.testing.assert_frame_equal(*members)
+            pd.testing.assert_frame_equal(prepare_call(con, v, facts=facts).key_deals,
+                                          prepare_call(con, v).key_deals)
+        assert facts.num_rows > 0
+    con.close()

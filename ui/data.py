@@ -34,6 +34,7 @@ from sales import (
     rates,
     report,
     rollup,
+    slippage,
     targets,
 )
 from sales.db import data_version
@@ -49,13 +50,14 @@ def _segment_targets(con: duckdb.DuckDBPyConnection, view: View) -> dict[str, fl
     return targets.targets_by(con, view.period, "segment", segments)
 
 
-# Filter-free intermediates the Forecast call and Coverage pages keep while the manager changes
-# filters: Arrow tables (immutable, so sessions share one without a copy), per data version and
-# dates.
+# Filter-free intermediates the Forecast call, In-blood and Coverage pages keep while the
+# manager changes filters: Arrow tables (immutable, so sessions share one without a copy), per
+# data version and dates.
 _HELD: dict[str, Callable] = {
     "changed_deals": movement.changed_deals,  # (then_read, now_read)
     "first_qualified": callprep.first_qualified,  # (first, as_of)
     "trend_events": coverage.trend_events,  # (first quarter's start, last quarter's end, fy)
+    "open_deal_facts": slippage.open_deal_facts,  # (snapshot, fy)
 }
 
 
@@ -74,12 +76,32 @@ def _hold(con: duckdb.DuckDBPyConnection, name: str, *args: object) -> pa.Table:
     return _held(database_path(), data_version(con), name, args, con)
 
 
+def _facts(con: duckdb.DuckDBPyConnection, view: View) -> pa.Table:
+    """Pushes and days in stage of every deal open at the view's snapshot, held."""
+    return _hold(con, "open_deal_facts", query.snapshot_on_or_before(con, view.as_of),
+                 view.period.fy_start_month)
+
+
 def _call_prep(con: duckdb.DuckDBPyConnection, view: View, since: date | None
                ) -> callprep.CallPrep:
     """The forecast call for the view, from the changed deals held for its two dates."""
     win = movement.window(con, view.as_of, since)
     return callprep.prepare_call(con, view, since,
-                                 _hold(con, "changed_deals", win.then_read, win.now_read))
+                                 _hold(con, "changed_deals", win.then_read, win.now_read),
+                                 _facts(con, view))
+
+
+def _board_page(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+                call_id: int | None, where: inblood.BoardFilter | None = None,
+                limit: int = 200, offset: int = 0) -> tuple[pd.DataFrame, int]:
+    return inblood.board_page(con, view, settings, call_id, where, limit, offset,
+                              _facts(con, view))
+
+
+def _board_members(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+                   call_id: int | None, where: inblood.BoardFilter) -> pd.DataFrame:
+    facts = _facts(con, view) if where.flags else None  # no flag asked: no history read
+    return inblood.board_members(con, view, settings, call_id, where, facts)
 
 
 def _pipeline_generated(con: duckdb.DuckDBPyConnection, view: View, since: date | None
@@ -126,8 +148,8 @@ _QUERIES: dict[str, Callable] = {
     "loss_reason_frame": catalog.loss_reason_frame,
     "unmapped_reasons": losses.unmapped_reasons,
     "board_summary": inblood.board_summary,
-    "board_page": inblood.board_page,
-    "board_members": inblood.board_members,
+    "board_page": _board_page,
+    "board_members": _board_members,
     "call_history": calls.call_history,
     "call_diff": calls.call_diff,
     "gone_since_call": calls.gone_since_call,
