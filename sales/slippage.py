@@ -1,7 +1,8 @@
 """What a deal's history says about it: push count (SPEC item 6) and days in its current stage.
 
-Both read the change rows of `opportunity_history` up to a date, for a given set of deals only,
-so a list of the top N deals costs one scan however large the database.
+Both read the change rows of `opportunity_history` up to a date: for a given set of deals (a
+list of the top N costs one scan however large the database), or for every deal open at that
+date, which the app holds per snapshot for the in-blood board and the key deals.
 """
 
 from __future__ import annotations
