@@ -61,7 +61,8 @@ _HELD: dict[str, Callable] = {
 }
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
+# Four kinds, a few MB each (trend events ~16 MB at 1M deals): room for several as-of dates.
+@st.cache_resource(show_spinner=False, max_entries=16)
 def _held(path: str, data_version: int, name: str, args: tuple,
           _con: duckdb.DuckDBPyConnection) -> pa.Table:
     return _HELD[name](_con, *args)
