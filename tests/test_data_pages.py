@@ -120,6 +120,8 @@ def test_the_data_quality_panel_lists_the_deals(tmp_path, monkeypatch, capsys):
     panel = table_with(at, "check").set_index("check")
     assert panel.loc["open_without_close_date", "deals"] == 3  # M08, M09, M10
     assert panel.loc["lost_zero_amount", "deals"] == 3  # M02, M04, M07
+    # M08 and M09 have no account, so no employee count and no segment; no type is unknown.
+    assert panel.loc["no_segment", "deals"] == 2 and "unknown_type" not in panel.index
     at.selectbox(key="quality_check").select("open_without_close_date").run()
     assert sorted(table_with(at, "opportunity_id").opportunity_id) == ["M08", "M09", "M10"]
 

@@ -18,6 +18,7 @@ from sales.db import connect
 from sales.ingest import ImportRejected, ImportRequest, parse_mapping, read_bytes, read_path
 from sales.ingest.headers import HISTORY, OPPORTUNITIES, TARGETS, detect_kind, resolve
 from sales.ingest.mapping import MappingError
+from sales.ingest.quality import quality_summary
 from sales.ingest.run import run_import
 from sales.ingest.values import parse_amounts, parse_categories, parse_dates, parse_types
 from sales.snapshots import STATE_COLUMNS, record_snapshot
@@ -137,6 +138,8 @@ def test_an_unknown_deal_type_is_imported_as_written_with_a_warning(tmp_path):
     con = duckdb.connect(str(tmp_path / "t.duckdb"), read_only=True)
     assert con.execute("select opportunity_id, type from opportunities order by 1").fetchall() == [
         ("A", "New Business"), ("B", "Existing Business")]
+    panel = quality_summary(con, date(2026, 11, 20)).set_index("check")
+    assert panel.loc["unknown_type", "deals"] == 1  # B, until a mapping says what it is
     con.close()
     mapping = parse_mapping('[types]\n"Existing Business" = "Expansion"')
     request = ImportRequest([read_bytes("t.csv", data)], as_of=date(2026, 11, 20), mapping=mapping)

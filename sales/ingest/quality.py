@@ -42,6 +42,16 @@ CHECKS: dict[str, tuple[str, str, str, str]] = {
                (select lower(trim(lost_reason)) from loss_reason_map)""",
         "Counted as no decision.",
         "Map the reasons on the Maps page (loss reasons)."),
+    "no_segment": (
+        "No segment",
+        "o.segment is null",
+        "In no segment's view, coverage or target (the company total still counts them).",
+        "Import the accounts file with employee counts, or give the export a segment column."),
+    "unknown_type": (
+        "Type not recognised",
+        "o.type is not null and o.type not in ('New Business', 'Expansion', 'Renewal')",
+        "Reviewed with New & Expansion on the forecast call.",
+        "Map the value in a mapping file's [types] and import again."),
     "unknown_stage": (
         "Stage not in the stage map",
         "m.stage is null",
