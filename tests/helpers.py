@@ -70,3 +70,14 @@ def _day(value: object) -> date | None:
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(str(value))
+
+
+def private_copy(path, folder) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to a copy of the database at `path`: the shared demo file may be
+    held by a page test's connection in this process, with another configuration."""
+    import shutil
+    from pathlib import Path
+
+    copy = Path(folder) / f"copy-{Path(path).name}"
+    shutil.copyfile(path, copy)
+    return duckdb.connect(str(copy), read_only=True)

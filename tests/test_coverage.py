@@ -28,7 +28,7 @@ from sales.periods import parse_period
 from sales.query import Filters
 from sales.settings import load_settings
 from sales.view import View
-from tests.helpers import add_target, d, seed
+from tests.helpers import add_target, d, private_copy, seed
 
 Q4 = parse_period("FY2026-Q4")  # 2026-10-01 … 2026-12-31; as of 2026-11-20 → 50 days in
 NOW, EARLY = d("2026-11-20"), d("2026-08-01")
@@ -184,13 +184,13 @@ def test_smb_month_by_month(con):
     assert smb_monthly(con, view(segment="Enterprise"), load_settings(con)).empty
 
 
-def test_held_trend_events_serve_every_filter(demo_db):
+def test_held_trend_events_serve_every_filter(demo_db, tmp_path):
     # The Coverage page holds the filter-free events per data version and quarters and filters
     # them per view: the trend must equal reading the history for the view itself.
     from sales.coverage import trend_events, trend_quarters
     from sales.query import default_as_of
 
-    con = connect(demo_db, read_only=True)
+    con = private_copy(demo_db, tmp_path)
     settings = load_settings(con)
     as_of = default_as_of(con)
     period = parse_period("FY2026-Q4")

@@ -23,7 +23,7 @@ from sales.periods import parse_period
 from sales.query import Filters
 from sales.settings import load_settings
 from sales.view import View
-from tests.helpers import d, seed
+from tests.helpers import d, private_copy, seed
 
 Q4 = parse_period("FY2026-Q4")
 NOW = d("2026-11-20")
@@ -276,7 +276,7 @@ def test_a_restart_keeps_every_call(tmp_path):
     assert list(history.in_blood) == [800, 1100]  # 500 + 300 (D4 out); 500 + 600
 
 
-def test_held_open_deal_facts_give_the_same_board(demo_db):
+def test_held_open_deal_facts_give_the_same_board(demo_db, tmp_path):
     # The app holds pushes and days in stage for every open deal per snapshot; the board, its
     # flags, bulk members and the call's key deals must read the same as computing them.
     import pandas as pd
@@ -285,7 +285,7 @@ def test_held_open_deal_facts_give_the_same_board(demo_db):
     from sales.query import default_as_of, snapshot_on_or_before
     from sales.slippage import open_deal_facts
 
-    con = connect(demo_db, read_only=True)
+    con = private_copy(demo_db, tmp_path)
     settings = load_settings(con)
     latest = default_as_of(con)
     for as_of in (latest, latest.fromordinal(latest.toordinal() - 20)):  # now and a past week

@@ -35,6 +35,7 @@ from sales import (
     report,
     rollup,
     slippage,
+    smb,
     targets,
 )
 from sales.db import data_version
@@ -58,10 +59,11 @@ _HELD: dict[str, Callable] = {
     "first_qualified": callprep.first_qualified,  # (first, as_of)
     "trend_events": coverage.trend_events,  # (first quarter's start, last quarter's end, fy)
     "open_deal_facts": slippage.open_deal_facts,  # (snapshot, fy)
+    "smb_history": smb.history_cube,  # (period, as_of, history periods)
 }
 
 
-# Four kinds, a few MB each (trend events ~16 MB at 1M deals): room for several as-of dates.
+# Five kinds, a few MB each (trend events ~16 MB at 1M deals): room for several as-of dates.
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _held(path: str, data_version: int, name: str, args: tuple,
           _con: duckdb.DuckDBPyConnection) -> pa.Table:
@@ -90,6 +92,13 @@ def _call_prep(con: duckdb.DuckDBPyConnection, view: View, since: date | None
     return callprep.prepare_call(con, view, since,
                                  _hold(con, "changed_deals", win.then_read, win.now_read),
                                  _facts(con, view))
+
+
+def _smb_forecast(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object]
+                  ) -> smb.SmbForecast:
+    """The SMB weighted forecast for the view, from the past periods' amounts held for them."""
+    history = _hold(con, "smb_history", view.period, view.as_of, int(settings["history_periods"]))
+    return smb.smb_forecast(con, view, settings, history)
 
 
 def _board_page(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
@@ -136,6 +145,8 @@ _QUERIES: dict[str, Callable] = {
     "smb_monthly": coverage.smb_monthly,
     "cell_deals": pivots.cell_deals,
     "headline": report.build_report,
+    "smb_forecast": _smb_forecast,
+    "bottom_up": smb.bottom_up,
     "rollup_by": rollup.rollup_by,
     "filter_options": query.distinct_values,
     "segment_targets": _segment_targets,

@@ -1,0 +1,159 @@
+"""The SMB weighted forecast (SPEC item 7) on the SPEC's worked example and a hand-computed
+fixture; top-down against bottom-up."""
+
+from __future__ import annotations
+
+import pytest
+
+from sales.db import connect
+from sales.periods import parse_period
+from sales.query import Filters
+from sales.settings import load_settings
+from sales.smb import (
+    FALLBACK,
+    HISTORY,
+    NEW,
+    smb_forecast,
+    weighted_forecast,
+)
+from sales.view import View
+from tests.helpers import d, private_copy, seed
+
+Q4 = parse_period("FY2026-Q4")  # 2026-10-01 … 2026-12-31 (fiscal year start 1)
+A = d("2026-11-20")  # 50 days into Q4
+# FY2026-Q3 (Jul–Sep) seen at the same offset: R = 2026-07-01 + 50 days = 2026-08-20; its
+# snapshot in [Jul 1, Aug 20] is 2026-08-14, its last one 2026-09-30. FY2026-Q2 has no snapshot
+# between Apr 1 and R = May 21, so it is skipped.
+R3, END3 = d("2026-08-14"), d("2026-09-30")
+PROP, TECH, DISC, WON, LOST = ("4-Proposal", "3-Technical Evaluation", "1-Discovery",
+                               "7-Closed Won", "8-Closed Lost")
+
+
+def test_the_spec_worked_example():
+    # Commit 1.0M, Best Case 2.0M, Pipeline 2.0M, E = 1.0M, rates .9/.6/.3/.3, Closed 0:
+    # 0.9 + 1.2 + 0.6 + 0.3 = 3.0M.
+    amounts = {"Commit": 1_000_000, "Best Case": 2_000_000, "Pipeline": 2_000_000}
+    rates = {"Commit": 0.9, "Best Case": 0.6, "Pipeline": 0.3, NEW: 0.3}
+    assert weighted_forecast(0, amounts, rates, 1_000_000) == pytest.approx(3_000_000)
+
+
+# id: (created, picture at R3, at Q3's end, now); a picture is (stage, category, amount, close)
+LIVES = {
+    # At R3 in Commit 100 closing in Q3; won at 120 in Q3.
+    "H1": ("2026-07-10", (PROP, "Commit", 100, "2026-09-15"), (WON, "Closed", 120, "2026-09-10"),
+           (WON, "Closed", 120, "2026-09-10")),
+    # At R3 in Commit 200; lost.
+    "H2": ("2026-07-11", (PROP, "Commit", 200, "2026-09-20"), (LOST, "Omitted", 200, "2026-09-18"),
+           (LOST, "Omitted", 200, "2026-09-18")),
+    # At R3 Best Case 400 in Q3; slipped, won in Q4 (October): not a Q3 win, but Closed now.
+    "H3": ("2026-07-12", (TECH, "Best Case", 400, "2026-09-25"), (TECH, "Best Case", 400, "2026-10-15"),
+           (WON, "Closed", 400, "2026-10-20")),
+    # At R3 Pipeline 50; won at 50 in Q3.
+    "H4": ("2026-07-13", (DISC, "Pipeline", 50, "2026-08-30"), (WON, "Closed", 50, "2026-08-30"),
+           (WON, "Closed", 50, "2026-08-30")),
+    # Created after R (Sep 1), won 300 in Q3: new pipeline, won.
+    "H5": ("2026-09-01", None, (WON, "Closed", 300, "2026-09-25"), (WON, "Closed", 300, "2026-09-25")),
+    # Created after R (Sep 5), open at Q3's end closing in Q3, lost later: new pipeline, not won.
+    "H6": ("2026-09-05", None, (DISC, "Pipeline", 100, "2026-09-29"), (LOST, "Omitted", 100, "2026-10-02")),
+    # Created before R, not yet qualified at R, won 70 in Q3: in no term.
+    "H7": ("2026-08-01", ("0-Pending Acceptance", "Pipeline", 70, "2026-09-15"),
+           (WON, "Closed", 70, "2026-09-15"), (WON, "Closed", 70, "2026-09-15")),
+    # This quarter, now: Commit 1,000, Best Case 500, Pipeline 200, won 300 (+ H3's 400).
+    "C1": ("2026-10-02", None, None, (PROP, "Commit", 1000, "2026-12-01")),
+    "B1": ("2026-10-03", None, None, (TECH, "Best Case", 500, "2026-12-15")),
+    "P1": ("2026-10-04", None, None, (DISC, "Pipeline", 200, "2026-12-20")),
+    "W1": ("2026-10-05", None, None, (WON, "Closed", 300, "2026-11-05")),
+}
+
+
+def build(path):
+    """The fixture above in a database at `path`, learning from the last two periods."""
+    con = connect(path)
+    deals = [{"id": i, "stage": now[0], "category": now[1], "amount": now[2], "close": now[3],
+              "owner": "Ann", "account_employees": 40, "created_date": created}  # SMB
+             for i, (created, _, _, now) in LIVES.items()]
+    pictures = {day: [(i, *life[k], "Ann") for i, life in LIVES.items() if life[k] is not None]
+                for k, day in ((1, R3), (2, END3), (3, A))}
+    seed(con, deals, pictures)
+    con.execute("insert into settings values ('history_periods', '2')")
+    return con
+
+
+@pytest.fixture
+def con(tmp_path):
+    con = build(tmp_path / "smb.duckdb")
+    yield con
+    con.close()
+
+
+def test_rates_from_the_same_offset_of_past_quarters(con):
+    forecast = smb_forecast(con, View(Q4, A), load_settings(con))
+    history = forecast.history.set_index("period")
+    # Q2 has no snapshot between its start and its R: skipped; Q3 is read.
+    assert history["used"].to_dict() == {"FY2026-Q2": False, "FY2026-Q3": True}
+    assert history.loc["FY2026-Q3", "r_day"] == d("2026-08-20")
+    assert forecast.periods_used == 1
+    terms = {t.name: t for t in forecast.terms}
+    # r_Commit = 120 won / (100 + 200) then = 0.4; r_BestCase = 0 / 400 (H3 won in Q4) = 0;
+    # r_Pipeline = 50 / 50 = 1.0; E = E_Q3 = H5 300 + H6 100 = 400, r_new = 300 / 400 = 0.75.
+    assert {n: round(t.rate, 9) for n, t in terms.items()} == {
+        "Commit": 0.4, "Best Case": 0.0, "Pipeline": 1.0, NEW: 0.75}
+    assert {t.source for t in terms.values()} == {HISTORY}
+    assert forecast.expected_new == 400
+    # Now: Closed W1 300 + H3 400 = 700; Commit 1,000, Best Case 500, Pipeline 200.
+    assert forecast.closed == 700
+    assert [terms[c].amount for c in ("Commit", "Best Case", "Pipeline")] == [1000, 500, 200]
+    # 700 + 0.4 × 1,000 + 0 × 500 + 1.0 × 200 + 0.75 × 400 = 700 + 400 + 0 + 200 + 300 = 1,600.
+    assert forecast.total == pytest.approx(1600)
+
+
+def test_without_history_the_fallback_rates_apply_and_say_so(con):
+    # No Enterprise deal anywhere: every term falls back (0.90 / 0.60 / 0.30 / 0.30), E = 0.
+    forecast = smb_forecast(con, View(Q4, A, Filters.of(segment="Enterprise")), load_settings(con))
+    assert {t.source for t in forecast.terms} == {FALLBACK} and forecast.uses_fallback
+    assert [t.rate for t in forecast.terms] == [0.9, 0.6, 0.3, 0.3]
+    assert forecast.expected_new == 0 and forecast.total == 0
+
+
+def test_bottom_up_takes_each_reps_latest_submission_and_compares(con):
+    from sales.smb import HAPPY_EARS, IN_LINE, SANDBAGGING, bottom_up, compare
+
+    settings = load_settings(con)
+    assert bottom_up(con, View(Q4, A)) is None  # nobody has submitted yet
+    con.execute("""insert into submissions values
+                   ('FY2026-Q4', 'Ann', '2026-11-06', 1000, 200),
+                   ('FY2026-Q4', 'Ann', '2026-11-13', 1200, 100),  -- Ann's latest by A
+                   ('FY2026-Q4', 'Ann', '2026-11-27', 9999, 0),    -- after A: not yet seen
+                   ('FY2026-Q4', 'Bob', '2026-11-10', 300, 0),
+                   ('FY2026-Q3', 'Bob', '2026-08-10', 777, 0)""")
+    everyone = bottom_up(con, View(Q4, A))
+    # Ann 1,200 (upside 100) + Bob 300 = 1,500 from two owners.
+    assert (everyone.forecast, everyone.upside, everyone.owners) == (1500, 100, 2)
+    # Filtered to Ann's deals: Bob has no deal in the view.
+    assert bottom_up(con, View(Q4, A, Filters.of(owner="Ann"))).forecast == 1200
+    # Against a top-down of 1,600: 1,500 / 1,600 = 0.94, inside the 0.85–1.15 bands.
+    assert compare(1500, 1600, settings) == IN_LINE
+    assert compare(1300, 1600, settings) == SANDBAGGING  # 0.81
+    assert compare(1900, 1600, settings) == HAPPY_EARS  # 1.19
+    assert compare(1360, 1600, settings) == IN_LINE  # exactly 0.85 is not below the band
+
+
+def test_one_held_history_serves_every_filter(demo_db, tmp_path):
+    # The page holds the filter-free history per period and as-of: every view reads the same
+    # forecast from it as from the database.
+    from sales.query import default_as_of
+    from sales.smb import history_cube
+
+    con = private_copy(demo_db, tmp_path)
+    settings = load_settings(con)
+    as_of = default_as_of(con)
+    held = history_cube(con, Q4, as_of, int(settings["history_periods"]))
+    owner = con.execute("select owner from opportunities where segment = 'SMB' "
+                        "order by amount desc limit 1").fetchone()[0]
+    for filters in (Filters.of(segment="SMB"), Filters.of(segment="SMB", region="EMEA"),
+                    Filters.of(owner=owner), Filters.of(type="Renewal", channel="Partner")):
+        v = View(Q4, as_of, filters)
+        fresh, cached = smb_forecast(con, v, settings), smb_forecast(con, v, settings, held)
+        assert cached.terms == fresh.terms and cached.total == pytest.approx(fresh.total)
+        assert fresh.periods_used == 4 and not fresh.uses_fallback
+    con.close()
