@@ -34,7 +34,7 @@ smb = smb_segments(settings)
 # The verdict first, the numbers behind it after.
 COLUMN_ORDER = ("segment", "region", "team", "owner", "month", "method", "coverage", "smb",
                 "required", "health", "remaining", "enterprise", "target", "quota", "closed_won",
-                "commit", "best_case", "pipeline", "open_pipeline", "close_rate")
+                "commit", "best_case", "pipeline", "expected_new", "open_pipeline", "close_rate")
 LABELS = {"segment": "Segment", "region": "Region", "team": "Team", "owner": "Owner",
           "month": "Month", "method": "Method", "health": "Health"}
 
@@ -53,7 +53,8 @@ def _coloured(frame, file_name: str, **column_config) -> None:
 
 _MONEY = {c: widgets.money_column(label) for c, label in (
     ("closed_won", "Closed won"), ("commit", "Commit"), ("best_case", "Best Case"),
-    ("pipeline", "Pipeline"), ("target", "Target"))}
+    ("pipeline", "Pipeline"), ("target", "Target"),
+    ("expected_new", "Expected new pipeline"))}
 _MULTIPLES = {c: st.column_config.NumberColumn(label, format=MULTIPLE) for c, label in (
     ("enterprise", "Enterprise coverage"), ("remaining", "Remaining coverage"),
     ("smb", "SMB coverage"), ("required", "Required"), ("coverage", "Coverage"))}
@@ -94,11 +95,14 @@ if segments["target"].isna().all():
 if len(on_smb):
     rates = ", ".join(f"{row.segment} {fmt.pct(row.close_rate)} → {fmt.multiple(row.required)}"
                       for row in on_smb.itertuples())
+    expected = ", ".join(f"{row.segment} {fmt.money(row.expected_new)}"
+                         for row in on_smb.itertuples())
     st.caption(
         f"{', '.join(on_smb['segment'])} on the SMB method (setting `smb_method_segments`): "
-        "(Closed + Commit + Best Case + Pipeline) / target against 1 / trailing close rate "
-        f"({rates}). **Shown without the expected new pipeline** still to be created in the "
-        "period — the SMB forecast adds that term, so this understates SMB coverage.")
+        "(Closed + Commit + Best Case + Pipeline + expected new pipeline) / target against "
+        f"1 / trailing close rate ({rates}). Expected new pipeline ({expected}) is what past "
+        "periods created after this point and had due in the period, on average (the SMB "
+        "forecast page shows where it comes from).")
 _coloured(segments, f"coverage-segment-{view.period.label}.csv",
               **_MONEY, **_MULTIPLES, close_rate=widgets.percent_column("Close rate"))
 

@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from sales import smb
 from sales.periods import QUARTER, Period, fiscal_year_range, period_containing
 from sales.query import FILTER_COLUMNS, REPORT_CATEGORY_SQL, Filters, deals_sql, state_key
 from sales.rates import default_window, outcomes, rates_by
@@ -95,17 +96,27 @@ def _targets_apply(filters: Filters, dimension: str) -> bool:
     return set(filters.active()) <= {dimension}
 
 
+def has_smb_rows(filters: Filters, dimension: str, settings: dict[str, object]) -> bool:
+    """Whether coverage_by for this view and dimension has rows on the SMB method (which then
+    need the expected new pipeline, from `sales.smb.history_cube`)."""
+    method = smb_segments(settings)
+    if dimension == "segment":
+        return any(not filters.segment or s in filters.segment for s in method)
+    return view_method(filters, settings) == SMB_METHOD
+
+
 def coverage_by(con: duckdb.DuckDBPyConnection, view: View, dimension: str,
-                settings: dict[str, object]) -> pd.DataFrame:
+                settings: dict[str, object], history: pa.Table | None = None) -> pd.DataFrame:
     """Coverage per value of segment, region, team or owner for the view's period.
 
     Grain: one row per value with deals or a target. Columns: the dimension, method
     (enterprise or SMB), closed_won, commit, best_case, pipeline, target, enterprise
     ((Closed + Commit + Best Case) / target), remaining ((Commit + Best Case) / max(target −
-    Closed, 0)), smb ((Closed + Commit + Best Case + Pipeline) / target — without the expected
-    new pipeline term, which the SMB forecast supplies later), close_rate and required (the
-    coverage_multiple setting for enterprise rows, 1 / close rate for SMB rows), coverage (the
-    row's method's) and health.
+    Closed, 0)), expected_new (E, the pipeline still to be created in the period, on SMB rows;
+    `sales.smb`), smb ((Closed + Commit + Best Case + Pipeline + E) / target), close_rate and
+    required (the coverage_multiple setting for enterprise rows, 1 / close rate for SMB rows),
+    coverage (the row's method's) and health. `history` is `sales.smb.history_cube` for the
+    view (its new-pipeline part is enough) when the caller holds it.
     """
     if dimension not in COVERAGE_DIMENSIONS:
         raise ValueError(f"coverage is by {', '.join(COVERAGE_DIMENSIONS)}, not {dimension!r}")
@@ -123,13 +134,13 @@ def coverage_by(con: duckdb.DuckDBPyConnection, view: View, dimension: str,
     frame.columns.name = None
     frame = frame.rename(columns={CLOSED: "closed_won", COMMIT: "commit",
                                   BEST_CASE: "best_case", PIPELINE: "pipeline"})
-    smb = set(smb_segments(settings))
+    on_smb_method = set(smb_segments(settings))
     if dimension == "segment":
-        frame.insert(1, "method", [SMB_METHOD if v in smb else ENTERPRISE_METHOD for v in values])
+        frame.insert(1, "method", [SMB_METHOD if v in on_smb_method else ENTERPRISE_METHOD for v in values])
     else:
         frame.insert(1, "method", view_method(view.filters, settings))
     frame["target"] = frame[dimension].map(targets).astype("float64")
-    return _with_coverage(frame, con, view, dimension, settings)
+    return _with_coverage(frame, con, view, dimension, settings, history)
 
 
 def _target_values(con: duckdb.DuckDBPyConnection, scope: str) -> list[str]:
@@ -139,14 +150,23 @@ def _target_values(con: duckdb.DuckDBPyConnection, scope: str) -> list[str]:
 
 
 def _with_coverage(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, view: View,
-                   dimension: str, settings: dict[str, object]) -> pd.DataFrame:
+                   dimension: str, settings: dict[str, object],
+                   history: pa.Table | None) -> pd.DataFrame:
     target = frame["target"].where(frame["target"] > 0)
     forecastable = frame["commit"] + frame["best_case"]
     frame["enterprise"] = (frame["closed_won"] + forecastable) / target
     left = (frame["target"] - frame["closed_won"]).clip(lower=0)
     frame["remaining"] = forecastable / left.where(left > 0)
-    frame["smb"] = (frame["closed_won"] + forecastable + frame["pipeline"]) / target
     is_smb = frame["method"] == SMB_METHOD
+    expected: dict[str, float] = {}
+    if is_smb.any():
+        count = int(settings["history_periods"])
+        if history is None:
+            history = smb.history_cube(con, view.period, view.as_of, count, (smb.NEW_PART,))
+        expected = smb.expected_new_by(con, view, count, history, dimension)
+    frame["expected_new"] = frame[dimension].map(expected).fillna(0.0).where(is_smb)
+    frame["smb"] = (frame["closed_won"] + forecastable + frame["pipeline"]
+                    + frame["expected_new"].fillna(0.0)) / target
     rates: dict = {}
     if is_smb.any():
         rates = _close_rates(con, view, "segment" if dimension == "segment" else None)

@@ -139,15 +139,19 @@ def _readable(con: duckdb.DuckDBPyConnection, period: Period, as_of: date, count
     return found
 
 
-def history_cube_sql(con: duckdb.DuckDBPyConnection, period: Period, as_of: date, count: int
-                     ) -> tuple[str, list]:
+RATED_PART, NEW_PART = "rated", "new"
+
+
+def history_cube_sql(con: duckdb.DuckDBPyConnection, period: Period, as_of: date, count: int,
+                     parts: tuple[str, ...] = (RATED_PART, NEW_PART)) -> tuple[str, list]:
     """What every rate and E are made of, for every view at once.
 
     Grain: one row per (period Q, kind, segment, region, team, type, channel, owner). Kind is
     the category a deal stood in at R_Q (Commit, Best Case or Pipeline: open, qualified,
     closing in Q) or NEW (qualified, created after R_Q, closing in Q at Q's end). Columns:
     then_amount (at R_Q, or at Q's end for NEW) and won_amount (what of it was won in Q, read
-    at A). Owner is the deal's owner then, as a filtered view reads it.
+    at A). Owner is the deal's owner then, as a filtered view reads it. `parts` picks the
+    rated kinds, the new pipeline or both (the Coverage page needs only E).
     """
     periods = [(q.label, q.start, q.end, r_day, snap_r, snap_end)
                for q, r_day, snap_r, snap_end in _readable(con, period, as_of, count)
@@ -179,9 +183,7 @@ def history_cube_sql(con: duckdb.DuckDBPyConnection, period: Period, as_of: date
             left join stage_map m on m.stage = s.stage
             where s.close_date between p.q_start and p.q_end
               and coalesce(m.qualified, true) and c.created_date > p.r_day),
-        counted as (
-            select * from rated where kind in ('Commit', 'Best Case', 'Pipeline')
-            union all select * from created)
+        counted as ({" union all ".join(_PART_SQL[part] for part in parts)})
         select b.period, b.kind, {dimensions}, b.owner,
                sum(b.then_amount)::double as then_amount,
                coalesce(sum(n.amount) filter (where n.won and n.close_date between b.q_start
@@ -194,10 +196,16 @@ def history_cube_sql(con: duckdb.DuckDBPyConnection, period: Period, as_of: date
     return sql, [x for row in periods for x in row] + now_params
 
 
-def history_cube(con: duckdb.DuckDBPyConnection, period: Period, as_of: date, count: int
-                 ) -> pa.Table:
+_PART_SQL = {
+    RATED_PART: "select * from rated where kind in ('Commit', 'Best Case', 'Pipeline')",
+    NEW_PART: "select * from created",
+}
+
+
+def history_cube(con: duckdb.DuckDBPyConnection, period: Period, as_of: date, count: int,
+                 parts: tuple[str, ...] = (RATED_PART, NEW_PART)) -> pa.Table:
     """`history_cube_sql` read into an Arrow table (a few thousand rows) for a cache to hold."""
-    sql, params = history_cube_sql(con, period, as_of, count)
+    sql, params = history_cube_sql(con, period, as_of, count, parts)
     return con.cursor().sql(sql, params=params).to_arrow_table()
 
 
@@ -265,3 +273,18 @@ def compare(bottom: float, top: float, settings: dict[str, object]) -> str:
     if share < float(settings["sandbagging_band"]):
         return SANDBAGGING
     return HAPPY_EARS if share > float(settings["happy_ears_band"]) else IN_LINE
+
+
+def expected_new_by(con: duckdb.DuckDBPyConnection, view: View, count: int,
+                    history: pa.Table, dimension: str) -> dict[str, float]:
+    """E (the pipeline still to be created in the period) per value of a filter dimension,
+    within the view: the mean over the readable past periods of what was created after R_Q and
+    due in Q. Values with none are left out (their E is 0)."""
+    used = sum(snap_r is not None for _, _, snap_r, _ in
+               _readable(con, view.period, view.as_of, count))
+    if not used:
+        return {}
+    rows = _filtered(history.to_pandas(), view.filters)
+    new = rows[rows["kind"] == NEW]
+    return {value: float(total) / used
+            for value, total in new.groupby(dimension)["then_amount"].sum().items()}

@@ -157,3 +157,19 @@ def test_one_held_history_serves_every_filter(demo_db, tmp_path):
         assert cached.terms == fresh.terms and cached.total == pytest.approx(fresh.total)
         assert fresh.periods_used == 4 and not fresh.uses_fallback
     con.close()
+
+
+def test_smb_coverage_counts_the_expected_new_pipeline(con):
+    # SPEC item 3: (Closed + Commit + Best Case + Pipeline + E) / target on the SMB method.
+    from sales.coverage import SMB_METHOD, coverage_by
+    from tests.helpers import add_target
+
+    add_target(con, "FY2026-Q4", "segment", "SMB", 2000)
+    settings = load_settings(con)
+    row = coverage_by(con, View(Q4, A), "segment", settings).set_index("segment").loc["SMB"]
+    # E = 400 (above); (700 + 1,000 + 500 + 200 + 400) / 2,000 = 1.4.
+    assert (row["method"], row["expected_new"]) == (SMB_METHOD, 400)
+    assert row["smb"] == pytest.approx(1.4) and row["coverage"] == pytest.approx(1.4)
+    # By owner in a view cut to SMB: all of it is Ann's.
+    by_owner = coverage_by(con, View(Q4, A, Filters.of(segment="SMB")), "owner", settings)
+    assert by_owner.set_index("owner").loc["Ann", "expected_new"] == 400

@@ -59,7 +59,7 @@ _HELD: dict[str, Callable] = {
     "first_qualified": callprep.first_qualified,  # (first, as_of)
     "trend_events": coverage.trend_events,  # (first quarter's start, last quarter's end, fy)
     "open_deal_facts": slippage.open_deal_facts,  # (snapshot, fy)
-    "smb_history": smb.history_cube,  # (period, as_of, history periods)
+    "smb_history": smb.history_cube,  # (period, as_of, history periods, parts)
 }
 
 
@@ -97,8 +97,25 @@ def _call_prep(con: duckdb.DuckDBPyConnection, view: View, since: date | None
 def _smb_forecast(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object]
                   ) -> smb.SmbForecast:
     """The SMB weighted forecast for the view, from the past periods' amounts held for them."""
-    history = _hold(con, "smb_history", view.period, view.as_of, int(settings["history_periods"]))
-    return smb.smb_forecast(con, view, settings, history)
+    return smb.smb_forecast(con, view, settings, _smb_history(con, view, settings))
+
+
+def _smb_history(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+                 parts: tuple[str, ...] = (smb.RATED_PART, smb.NEW_PART)) -> pa.Table:
+    """The SMB history cube, each part held on its own (Coverage needs only the new pipeline,
+    and the SMB forecast page then reuses it)."""
+    count = int(settings["history_periods"])
+    return pa.concat_tables([_hold(con, "smb_history", view.period, view.as_of, count, (part,))
+                             for part in parts])
+
+
+def _coverage_by(con: duckdb.DuckDBPyConnection, view: View, dimension: str,
+                 settings: dict[str, object]) -> pd.DataFrame:
+    """Coverage by a dimension; SMB-method rows take E from the history held for the view."""
+    history = None
+    if coverage.has_smb_rows(view.filters, dimension, settings):
+        history = _smb_history(con, view, settings, (smb.NEW_PART,))
+    return coverage.coverage_by(con, view, dimension, settings, history)
 
 
 def _board_page(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
@@ -139,7 +156,7 @@ _QUERIES: dict[str, Callable] = {
     "default_last_call": callprep.default_last_call,
     "pipeline_generated": _pipeline_generated,
     "saved_call_on": callprep.saved_call_on,
-    "coverage_by": coverage.coverage_by,
+    "coverage_by": _coverage_by,
     "coverage_trend": _coverage_trend,
     "rep_annual_coverage": coverage.rep_annual_coverage,
     "smb_monthly": coverage.smb_monthly,
