@@ -1,9 +1,11 @@
-"""Close and win rates: the trend by quarter and the split by any dimension."""
+"""Close and win rates: the trend by quarter, the split by any dimension, and what they mean
+for each rep's capacity."""
 
 import plotly.graph_objects as go
 import streamlit as st
 
 from sales import formatting as fmt
+from sales.capacity import Capacity
 from sales.periods import QUARTER, period_containing
 from sales.query import GROUP_COLUMNS
 from sales.rates import default_window, required_coverage
@@ -60,3 +62,39 @@ else:
     widgets.table(split, f"rates-by-{dimension}.csv",
                   **{c: widgets.percent_column(c) for c in rate_columns},
                   **{c: widgets.money_column(c) for c in money_columns})
+
+st.subheader("Rep capacity")
+found = data.fetch("pace", window_start, window_end, view.as_of, view.filters)
+inputs = st.columns(3)
+capacity_input = inputs[0].number_input(
+    "Active opportunities a rep can work", min_value=1, max_value=500, value=40, step=5,
+    key="rep_capacity", help="How many open, qualified opportunities one rep can keep moving "
+                             "at once: the manager's judgement.")
+cycle_input = inputs[1].number_input(
+    "Days to close (won deals)", min_value=1, max_value=1000, key="rep_cycle_days",
+    value=int(round(found.median_cycle_days)) if found.median_cycle_days else 90,
+    help=f"Median days from created to won, {fmt.count(found.won_deals)} deals won in the "
+         "window." if found.median_cycle_days else "No won deal in the window: a guess.")
+win_input = inputs[2].number_input(
+    "Win rate", min_value=0.01, max_value=1.0, step=0.01, format="%.2f", key="rep_win_rate",
+    value=round(win_rate["count"], 2) if win_rate["count"] else 0.5,
+    help="Trailing win rate by deal count (above); change it to see what a better one buys.")
+plan = Capacity(float(cycle_input), float(win_input), float(capacity_input))
+tiles = st.columns(4)
+tiles[0].metric("Months to close", f"{plan.months_to_close:.1f}", border=True,
+                help="Days to close / 30.")
+tiles[1].metric("Months to lose", f"{plan.months_to_lose:.1f}", border=True,
+                help="A lost deal is let go in about half the time a won one takes.")
+tiles[2].metric("Months on average", f"{plan.months_on_average:.1f}", border=True,
+                help="Win rate × months to close + (1 − win rate) × months to lose.")
+actual = found.accepted_per_rep_month
+tiles[3].metric("New qualified opportunities needed", f"{plan.needed_per_month:.1f} a month",
+                border=True,
+                delta=f"{actual:.1f} a month taken on now ({found.reps} reps)" if actual
+                else "none accepted in the window", delta_color="off", delta_arrow="off",
+                help="Capacity / months on average: what keeps a rep's book full. Taken on now: "
+                     "sales-accepted opportunities per rep per month in the window.")
+if actual and plan.needed_per_month and actual < plan.needed_per_month:
+    st.warning(f"Reps take on {actual:.1f} new qualified opportunities a month against the "
+               f"{plan.needed_per_month:.1f} their capacity needs: books are emptying — more "
+               "top-of-funnel, or fewer reps.")
