@@ -28,6 +28,11 @@ class Outcomes:
         """won / (won + lost to competition + lost to no decision), by amount and by count."""
         return _rate(self.won, self.won + self.lost_competition + self.lost_no_decision)
 
+    def slippage_adjusted_close_rate(self, slipped: Measure) -> tuple[float | None, float | None]:
+        """won / (won + lost to competition + lost to no decision + slipped) (SPEC item 6),
+        by amount and by count; `slipped` sums the slips out of the window's periods."""
+        return _rate(self.won, self.won + self.lost_competition + self.lost_no_decision + slipped)
+
     def win_rate(self) -> tuple[float | None, float | None]:
         """won / (won + lost to competition), by amount and by count."""
         return _rate(self.won, self.won + self.lost_competition)

@@ -61,10 +61,11 @@ _HELD: dict[str, Callable] = {
     "trend_events": coverage.trend_events,  # (first quarter's start, last quarter's end, fy)
     "open_deal_facts": slippage.open_deal_facts,  # (snapshot, fy)
     "smb_history": smb.history_cube,  # (period, as_of, history periods, parts)
+    "slips": slippage.slips_cube,  # (periods, as_of)
 }
 
 
-# Five kinds, a few MB each (trend events ~16 MB at 1M deals): room for several as-of dates.
+# Six kinds, a few MB each (trend events ~16 MB at 1M deals): room for several as-of dates.
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _held(path: str, data_version: int, name: str, args: tuple,
           _con: duckdb.DuckDBPyConnection) -> pa.Table:
@@ -117,6 +118,13 @@ def _coverage_by(con: duckdb.DuckDBPyConnection, view: View, dimension: str,
     if coverage.has_smb_rows(view.filters, dimension, settings):
         history = _smb_history(con, view, settings, (smb.NEW_PART,))
     return coverage.coverage_by(con, view, dimension, settings, history)
+
+
+def _slipped_by_period(con: duckdb.DuckDBPyConnection, periods: list, as_of: date,
+                       filters: query.Filters) -> pd.DataFrame:
+    """Slips per period through the filters, from the slips held for those periods."""
+    return slippage.slipped_by_period(con, periods, as_of, filters,
+                                      _hold(con, "slips", tuple(periods), as_of))
 
 
 def _board_page(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
@@ -172,6 +180,8 @@ _QUERIES: dict[str, Callable] = {
     "rates_by_period": rates.rates_by_period,
     "rates_by": rates.rates_by,
     "pace": capacity.pace,
+    "slipped_by_period": _slipped_by_period,
+    "outcomes": rates.outcomes,
     "attainment": plan.attainment,
     "summary": catalog.summary,
     "settings_frame": catalog.settings_frame,

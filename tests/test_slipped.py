@@ -1,0 +1,97 @@
+"""Slipped deals and the slippage-adjusted close rate (SPEC item 6) on a hand-computed fixture."""
+
+import pytest
+
+from sales.db import connect
+from sales.periods import parse_period
+from sales.query import Filters
+from sales.rates import Outcomes
+from sales.slippage import slipped_by_period
+from sales.view import Measure
+from tests.helpers import d, seed
+
+Q3, Q4 = parse_period("FY2026-Q3"), parse_period("FY2026-Q4")  # Jul–Sep, Oct–Dec 2026
+DAYS = [d(x) for x in ("2026-07-15", "2026-09-10", "2026-09-30", "2026-10-05", "2026-10-15")]
+A = DAYS[-1]
+C, P, B, W, L, U = ("4-Proposal", "Commit"), ("1-Discovery", "Pipeline"), \
+    ("3-Technical Evaluation", "Best Case"), ("7-Closed Won", "Closed"), \
+    ("8-Closed Lost", "Omitted"), ("0-Pending Acceptance", "Pipeline")
+# id: owner, then (stage+category, amount, close) at each snapshot (None: not there).
+LIVES = {
+    # Due in Q3 at 150 on 09-10, pushed to November at Q3's end: slipped out of Q3 at 150.
+    "S1": ("Ann", [(C, 100, "2026-09-20"), (C, 150, "2026-09-25"), (C, 150, "2026-11-10"),
+                   (C, 150, "2026-11-10"), (C, 150, "2026-11-10")]),
+    # Due in Q3 on 07-15 only (moved to October by 09-10): slipped at 200; won in Q4.
+    "S2": ("Ann", [(P, 200, "2026-08-30"), (P, 200, "2026-10-05"), (P, 200, "2026-10-05"),
+                   (W, 200, "2026-10-05"), (W, 200, "2026-10-05")]),
+    # Won in Q3: no slip.
+    "S3": ("Ann", [(C, 300, "2026-09-01"), (W, 300, "2026-09-01"), (W, 300, "2026-09-01"),
+                   (W, 300, "2026-09-01"), (W, 300, "2026-09-01")]),
+    # Lost at Q3's end: no slip.
+    "S4": ("Ann", [(B, 50, "2026-09-30"), (B, 50, "2026-09-30"), (L, 50, "2026-09-30"),
+                   (L, 50, "2026-09-30"), (L, 50, "2026-09-30")]),
+    # Never qualified while due in Q3: no slip.
+    "S5": ("Ann", [(U, 70, "2026-09-15"), (U, 70, "2026-09-15"), (U, 70, "2026-12-01"),
+                   (U, 70, "2026-12-01"), (U, 70, "2026-12-01")]),
+    # Q4, still running: due in December on 10-05, in January by as-of: slipped out of Q4.
+    "S7": ("Bob", [None, None, None, (P, 40, "2026-12-15"), (P, 40, "2027-01-20")]),
+}
+
+
+def build(path):
+    """The fixture above in a database at `path`; the current state is the last picture."""
+    con = connect(path)
+    last = {i: life[-1] for i, (_, life) in LIVES.items()}
+    seed(con, [{"id": i, "stage": s[0][0], "category": s[0][1], "amount": s[1], "close": s[2],
+                "owner": LIVES[i][0], "account_employees": 100} for i, s in last.items()],
+         {day: [(i, *life[k][0], *life[k][1:], owner) for i, (owner, life) in LIVES.items()
+                if life[k] is not None] for k, day in enumerate(DAYS)})
+    return con
+
+
+@pytest.fixture
+def con(tmp_path):
+    con = build(tmp_path / "slip.duckdb")
+    yield con
+    con.close()
+
+
+def test_slips_per_period(con):
+    found = slipped_by_period(con, [Q3, Q4], A).set_index("period")
+    # Q3: S1 at 150 + S2 at 200 = 350 in 2 deals. Q4 (as of 10-15): S7 at 40.
+    assert found.loc["FY2026-Q3"].tolist() == [2, 350]
+    assert found.loc["FY2026-Q4"].tolist() == [1, 40]
+    # Through a filter: Bob's only deal is S7.
+    bob = slipped_by_period(con, [Q3, Q4], A, Filters.of(owner="Bob")).set_index("period")
+    assert bob["slipped_count"].tolist() == [0, 1]
+    # A period with no snapshot inside it has nothing to say.
+    assert slipped_by_period(con, [parse_period("FY2026-Q1")], A)["slipped_count"].tolist() == [0]
+
+
+def test_the_slippage_adjusted_close_rate():
+    # Won 3 (300), lost to competition 1 (100), no decision 1 (100), slipped 2 (350):
+    # close rate 3 / 5 = 60%; slippage-adjusted 3 / (5 + 2) = 42.9%; by amount 300 / 850.
+    outcomes = Outcomes(d("2026-01-01"), d("2026-12-31"), Measure(300, 3), Measure(100, 1),
+                        Measure(100, 1), Measure(0, 0))
+    assert outcomes.close_rate() == (0.6, 0.6)
+    amount, count = outcomes.slippage_adjusted_close_rate(Measure(350, 2))
+    assert count == pytest.approx(3 / 7) and amount == pytest.approx(300 / 850)
+
+
+def test_the_rates_page_shows_the_adjusted_rate(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_pages import ROOT, TIMEOUT
+
+    path = tmp_path / "page.duckdb"
+    build(path).close()
+    monkeypatch.setenv("SALES_DB", str(path))
+    at = AppTest.from_file(str(ROOT / "pages/rates.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception, [e.value for e in at.exception]
+    tiles = {m.label: (m.value, m.delta) for m in at.metric}
+    # Window FY2025-Q4 … FY2026-Q3: S3 won 300, S4 lost 50 (no decision) → close rate 50%;
+    # with Q3's 2 slips (350): 1 / (2 + 2) = 25% by count, 300 / (300 + 50 + 350) = 43% by amount.
+    assert tiles["Close rate (deals)"][0] == "50%"
+    assert tiles["Close rate, slippage-adjusted (deals)"] == ("25%", "2 slips in the window")
+    assert tiles["Close rate, slippage-adjusted (amount)"][0] == "43%"
+    assert tiles["Coverage the adjusted rate needs"][0] == "4.0×"
