@@ -18,7 +18,10 @@ pages = {
         st.Page("pages/pipeline.py", title="Pipeline by category", icon=":material/table_chart:"),
         st.Page("pages/coverage.py", title="Coverage", icon=":material/stacked_line_chart:"),
     ],
-    "Diagnostics": [st.Page("pages/rates.py", title="Close & win rates", icon=":material/query_stats:")],
+    "Diagnostics": [
+        st.Page("pages/rates.py", title="Close & win rates", icon=":material/query_stats:"),
+        st.Page("pages/funnel.py", title="Funnel & velocity", icon=":material/filter_alt:"),
+    ],
     "Planning": [st.Page("pages/plan.py", title="Plan attainment", icon=":material/flag:")],
     "Data": [
         st.Page("pages/database.py", title="Database", icon=":material/database:"),

@@ -1,0 +1,96 @@
+"""Funnel and velocity (SPEC item 11): how far deals get, how long each stage takes, how long a
+win takes and how big it is — for the qualified deals that closed (won or lost) in a window.
+
+A deal reached a stage if it was ever seen in it or in a later one (small deals skip stages),
+and a won deal reached them all; conversion is the share of the deals reaching a stage that
+reached the next one (the last open stage converts into won). Days in a stage are measured
+between the weekly snapshots, so they come in steps of a week.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from sales.query import Filters, deals_sql, snapshot_on_or_before, state_key
+
+WON = "Won"
+# Where a won deal's furthest stage sits: past every open stage, skipped ones included.
+_PAST_EVERY_STAGE = 1_000_000
+
+
+@dataclass(frozen=True)
+class Velocity:
+    """Won deals of the cohort: how many, their median cycle (created → closed, days) and their
+    average size. Grain: the window, through the filters."""
+
+    won: int
+    median_cycle_days: float | None
+    average_won_amount: float | None
+    cohort: int
+
+
+def _cohort_sql(con: duckdb.DuckDBPyConnection, window_start: date, window_end: date,
+                as_of: date, filters: Filters) -> tuple[str, list]:
+    deals, params = deals_sql(state_key(con, as_of), filters)
+    return (f"""select opportunity_id, won, amount, created_date, close_date from ({deals}) d
+                where closed and qualified and close_date between ? and ?""",  # noqa: S608
+            params + [window_start, window_end])
+
+
+def funnel(con: duckdb.DuckDBPyConnection, window_start: date, window_end: date, as_of: date,
+           filters: Filters = Filters()) -> pd.DataFrame:
+    """Grain: one row per qualified open stage any deal of the cohort was seen in, in stage
+    order, then a WON row. Columns: stage, category, reached, conversion (to the next row;
+    NaN on the WON row), median_days (in that stage; NaN on WON)."""
+    cohort, params = _cohort_sql(con, window_start, window_end, as_of, filters)
+    snapshot = snapshot_on_or_before(con, as_of) or date.min
+    frame = con.cursor().execute(
+        f"""with cohort as ({cohort}),
+            visits as (  -- days each deal spent in each stage, snapshot to snapshot
+                select h.opportunity_id, h.stage,
+                       sum(datediff('day', h.valid_from, coalesce(h.valid_to, ?::date))) as days
+                from opportunity_history h
+                semi join cohort c on c.opportunity_id = h.opportunity_id
+                where h.valid_from <= ? group by all),
+            stages as (
+                select stage, sort_order, forecast_category from stage_map
+                where qualified and not closed
+                  and stage in (select stage from visits)),
+            reached as (  -- how far each deal got; a win got through every stage
+                select c.opportunity_id,
+                       case when c.won then {_PAST_EVERY_STAGE} else max(s.sort_order) end as top
+                from cohort c left join visits v using (opportunity_id)
+                left join stages s using (stage)
+                group by c.opportunity_id, c.won)
+            select s.stage, s.forecast_category as category,
+                   (select count(*) from reached r where r.top >= s.sort_order) as reached,
+                   (select median(v.days) from visits v where v.stage = s.stage)::double
+                       as median_days
+            from stages s order by s.sort_order""",  # noqa: S608 - fixed SQL; values are bound
+        params + [snapshot, snapshot]).df()
+    won = con.cursor().execute(f"select count(*) filter (where won) from ({cohort})",  # noqa: S608
+                               params).fetchall()[0][0]
+    frame = pd.concat([frame, pd.DataFrame([{"stage": WON, "category": "Closed",
+                                             "reached": won, "median_days": float("nan")}])],
+                      ignore_index=True)
+    following = frame["reached"].shift(-1)
+    frame["conversion"] = (following / frame["reached"].where(frame["reached"] > 0)).astype(float)
+    return frame[["stage", "category", "reached", "conversion", "median_days"]]
+
+
+def velocity(con: duckdb.DuckDBPyConnection, window_start: date, window_end: date,
+             as_of: date, filters: Filters = Filters()) -> Velocity:
+    cohort, params = _cohort_sql(con, window_start, window_end, as_of, filters)
+    won, cycle, average, total = con.cursor().execute(
+        f"""select count(*) filter (where won),
+                   median(datediff('day', created_date, close_date))
+                       filter (where won and created_date <= close_date),
+                   avg(amount) filter (where won)::double, count(*)
+            from ({cohort})""",  # noqa: S608 - fixed SQL; values are bound
+        params).fetchall()[0]
+    return Velocity(int(won), float(cycle) if cycle is not None else None,
+                    float(average) if average is not None else None, int(total))
