@@ -81,3 +81,24 @@ def private_copy(path, folder) -> duckdb.DuckDBPyConnection:
     copy = Path(folder) / f"copy-{Path(path).name}"
     shutil.copyfile(path, copy)
     return duckdb.connect(str(copy), read_only=True)
+
+
+def run_page(script: str, database, monkeypatch, **session):
+    """Render pages/`script` under AppTest against the database file, with session values set
+    first; fails with the page's exception if it raised one."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_pages import ROOT, TIMEOUT
+
+    monkeypatch.setenv("SALES_DB", str(database))
+    at = AppTest.from_file(str(ROOT / "pages" / script), default_timeout=TIMEOUT)
+    for key, value in session.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def tiles(at) -> dict[str, tuple[str, str]]:
+    """A page's metric tiles: label → (value, delta)."""
+    return {m.label: (m.value, m.delta) for m in at.metric}

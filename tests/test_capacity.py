@@ -5,7 +5,7 @@ import pytest
 from sales.capacity import Capacity, pace
 from sales.db import connect
 from sales.query import Filters
-from tests.helpers import d, seed
+from tests.helpers import d, run_page, seed, tiles
 
 
 def test_the_spec_worked_example():
@@ -53,22 +53,11 @@ def test_pace_from_won_cycles_and_accepted_deals(tmp_path):
 def test_the_rates_page_works_the_example_through(monkeypatch, demo_db, tmp_path):
     import shutil
 
-    from streamlit.testing.v1 import AppTest
-
-    from tests.test_pages import ROOT, TIMEOUT
-
     # A copy: the app keeps its connection to the file open, and other tests read the demo.
-    copy = tmp_path / "demo.duckdb"
-    shutil.copyfile(demo_db, copy)
-    monkeypatch.setenv("SALES_DB", str(copy))
-    at = AppTest.from_file(str(ROOT / "pages/rates.py"), default_timeout=TIMEOUT)
-    at.session_state["rep_capacity"] = 40
-    at.session_state["rep_cycle_days"] = 180
-    at.session_state["rep_win_rate"] = 0.33
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    tiles = {m.label: m.value for m in at.metric}
+    shutil.copyfile(demo_db, tmp_path / "demo.duckdb")
+    shown = tiles(run_page("rates.py", tmp_path / "demo.duckdb", monkeypatch, rep_capacity=40,
+                           rep_cycle_days=180, rep_win_rate=0.33))
     # 6 months to close, 3 to lose, 0.33 × 6 + 0.67 × 3 = 3.99 months, 40 / 3.99 = 10.0 a month.
-    assert (tiles["Months to close"], tiles["Months to lose"]) == ("6.0", "3.0")
-    assert tiles["Months on average"] == "4.0"
-    assert tiles["New qualified opportunities needed"] == "10.0 a month"
+    assert (shown["Months to close"][0], shown["Months to lose"][0]) == ("6.0", "3.0")
+    assert shown["Months on average"][0] == "4.0"
+    assert shown["New qualified opportunities needed"][0] == "10.0 a month"

@@ -4,7 +4,7 @@ import pytest
 
 from sales.db import connect
 from sales.funnel import WON, funnel, velocity
-from tests.helpers import d, seed
+from tests.helpers import d, run_page, seed, tiles
 
 D1, D2, D3, D4, A = (d(x) for x in ("2026-01-05", "2026-01-12", "2026-01-26", "2026-02-09",
                                     "2026-11-20"))
@@ -67,21 +67,14 @@ def test_won_deals_cycle_and_size(con):
 
 
 def test_the_page_a_manager_reads(tmp_path, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
-    from tests.test_pages import ROOT, TIMEOUT
-
-    path = tmp_path / "page.duckdb"
-    build(path).close()
-    monkeypatch.setenv("SALES_DB", str(path))
-    at = AppTest.from_file(str(ROOT / "pages/funnel.py"), default_timeout=TIMEOUT).run()
-    assert not at.exception, [e.value for e in at.exception]
+    build(tmp_path / "page.duckdb").close()
+    at = run_page("funnel.py", tmp_path / "page.duckdb", monkeypatch)
     # As of 2026-11-20 the window is FY2025-Q4 … FY2026-Q3: F1–F4 closed in it.
-    tiles = {m.label: (m.value, m.delta) for m in at.metric}
-    assert tiles["Deals closed in the window"] == ("4", "2 won")
-    assert tiles["Median sales cycle (won)"][0] == "44 days"  # 43.5
-    assert tiles["Average won deal"][0] == "$200"
-    assert tiles["Won of those that closed"][0] == "50%"
+    shown = tiles(at)
+    assert shown["Deals closed in the window"] == ("4", "2 won")
+    assert shown["Median sales cycle (won)"][0] == "44 days"  # 43.5
+    assert shown["Average won deal"][0] == "$200"
+    assert shown["Won of those that closed"][0] == "50%"
     text = " ".join(m.value for m in at.markdown)
     # 1-Discovery 4 → 3-Technical Evaluation 3: 75%, after 7 + 14 = 21 days in Pipeline stages.
     assert "75% of the deals that reached 1-Discovery got to 3-Technical Evaluation" in text

@@ -8,7 +8,7 @@ from sales.query import Filters
 from sales.rates import Outcomes
 from sales.slippage import slipped_by_period
 from sales.view import Measure
-from tests.helpers import d, seed
+from tests.helpers import d, run_page, seed, tiles
 
 Q3, Q4 = parse_period("FY2026-Q3"), parse_period("FY2026-Q4")  # Jul–Sep, Oct–Dec 2026
 DAYS = [d(x) for x in ("2026-07-15", "2026-09-10", "2026-09-30", "2026-10-05", "2026-10-15")]
@@ -79,19 +79,11 @@ def test_the_slippage_adjusted_close_rate():
 
 
 def test_the_rates_page_shows_the_adjusted_rate(tmp_path, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
-    from tests.test_pages import ROOT, TIMEOUT
-
-    path = tmp_path / "page.duckdb"
-    build(path).close()
-    monkeypatch.setenv("SALES_DB", str(path))
-    at = AppTest.from_file(str(ROOT / "pages/rates.py"), default_timeout=TIMEOUT).run()
-    assert not at.exception, [e.value for e in at.exception]
-    tiles = {m.label: (m.value, m.delta) for m in at.metric}
+    build(tmp_path / "page.duckdb").close()
+    shown = tiles(run_page("rates.py", tmp_path / "page.duckdb", monkeypatch))
     # Window FY2025-Q4 … FY2026-Q3: S3 won 300, S4 lost 50 (no decision) → close rate 50%;
     # with Q3's 2 slips (350): 1 / (2 + 2) = 25% by count, 300 / (300 + 50 + 350) = 43% by amount.
-    assert tiles["Close rate (deals)"][0] == "50%"
-    assert tiles["Close rate, slippage-adjusted (deals)"] == ("25%", "2 slips in the window")
-    assert tiles["Close rate, slippage-adjusted (amount)"][0] == "43%"
-    assert tiles["Coverage the adjusted rate needs"][0] == "4.0×"
+    assert shown["Close rate (deals)"][0] == "50%"
+    assert shown["Close rate, slippage-adjusted (deals)"] == ("25%", "2 slips in the window")
+    assert shown["Close rate, slippage-adjusted (amount)"][0] == "43%"
+    assert shown["Coverage the adjusted rate needs"][0] == "4.0×"
