@@ -37,3 +37,34 @@ def test_rollup_on_past_dates_matches_the_state_then(demo_db):
         expected = category_rollup(con, View(view.period, day, view.filters))
         for category, measure in expected.items():
             assert table.loc[day, category] == pytest.approx(measure.amount)
+
+
+def test_the_app_reads_the_data_version_once_until_something_writes(tmp_path):
+    # A page makes a dozen cached queries, each keyed by the data version: it is read once and
+    # held until this process writes, or an import swaps a new file in.
+    import shutil
+
+    from sales.db import data_version, write_transaction
+    from ui.state import SharedConnection
+
+    path = tmp_path / "v.duckdb"
+    connect(path).close()
+    shared = SharedConnection(str(path))
+    first = shared.version()
+    with shared.reading() as cur:  # a write that bypasses `writing`…
+        with write_transaction(cur):
+            pass
+        cur.execute("checkpoint")
+    assert shared.version() == first  # …is not seen: the held version stands
+    shared.known_version = None
+    assert shared.version() == first + 1
+    # An import builds a new file and swaps it in: a new inode, so the version is read again.
+    other = tmp_path / "other.duckdb"
+    shutil.copyfile(path, other)
+    with connect(other) as con, write_transaction(con):
+        pass
+    shared.con.close()
+    other.replace(path)
+    assert shared.version() == first + 2
+    with shared.reading() as cur:
+        assert data_version(cur) == first + 2

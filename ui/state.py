@@ -51,12 +51,28 @@ class SharedConnection:
         self.path = path
         self._changed = threading.Condition()
         self._readers = 0
+        self.writes = 0  # odd while a write is under way; moves on when one starts or ends
         self._open()
 
     def _open(self) -> None:
         self.identity = file_identity(self.path)
         self.con = connect(self.path)
         self.con.execute(f"set memory_limit = '{APP_DUCKDB_MEMORY_LIMIT}'")  # a constant
+        self.known_version: int | None = None
+
+    def version(self) -> int:
+        """The data version. It changes only by a write through this connection (which forgets
+        it, see `writing`) or by an import swapping a new file in (which reopens): while the
+        file is the same, the version read once holds, and a page's dozen queries skip a
+        dozen lookups."""
+        if file_identity(self.path) == self.identity and self.known_version is not None:
+            return self.known_version
+        writes = self.writes
+        with self.reading() as cur:
+            found = data_version(cur)
+        if writes == self.writes and writes % 2 == 0:  # no write began or ended meanwhile
+            self.known_version = found
+        return found
 
     def _reopen_if_swapped(self) -> None:
         if file_identity(self.path) == self.identity:
@@ -98,9 +114,15 @@ def writing() -> Iterator[duckdb.DuckDBPyConnection]:
     an import), bumping the data version, and checkpointed so other processes can copy the file."""
     shared = _shared(database_path())
     with file_lock(shared.path), shared.reading() as cur:
-        with write_transaction(cur) as tx:
-            yield tx
-        cur.execute("checkpoint")
+        shared.writes += 1
+        shared.known_version = None
+        try:
+            with write_transaction(cur) as tx:
+                yield tx
+            cur.execute("checkpoint")
+        finally:
+            shared.writes += 1
+            shared.known_version = None  # read again: this write moved it on
 
 
 def ensure_database() -> None:
@@ -123,8 +145,7 @@ def ensure_database() -> None:
 
 def version() -> int:
     """The data version; every cached query takes it as an argument so new data shows."""
-    with reading() as cur:
-        return data_version(cur)
+    return _shared(database_path()).version()
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
