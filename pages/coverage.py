@@ -112,8 +112,9 @@ if smb and st.radio("SMB segments by", ["quarter", "month"], horizontal=True, ke
     if monthly.empty:
         st.caption("No SMB-method segment in this view.")
     else:
-        st.caption("Each fiscal month against its own target; the expected new pipeline term is "
-                   "not included yet.")
+        st.caption("Each fiscal month against its own target, with the new pipeline past months "
+                   "created after the same point: all of it for a month not yet begun, none "
+                   "for one that has ended.")
         _coloured(monthly, f"smb-monthly-{view.period.label}.csv",
                       **{k: v for k, v in _MONEY.items() if k in monthly},
                       smb=_MULTIPLES["smb"], required=_MULTIPLES["required"],

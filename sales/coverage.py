@@ -368,13 +368,16 @@ def rep_annual_coverage(con: duckdb.DuckDBPyConnection, view: View,
     return frame.sort_values("coverage", na_position="last", kind="stable").reset_index(drop=True)
 
 
-def smb_monthly(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object]
-                ) -> pd.DataFrame:
+def smb_monthly(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+                histories: dict[str, pa.Table] | None = None) -> pd.DataFrame:
     """SMB-method segments month by month in the view's quarter (or its month).
 
     Grain: one row per (segment, fiscal month). Columns: segment, month, closed_won, commit,
-    best_case, pipeline, target (the segment's month target), smb coverage (without expected
-    new pipeline), close_rate, required (1 / close rate), health.
+    best_case, pipeline, expected_new (E for that month, from the same offset of past months:
+    a month not begun expects all of its new pipeline, one that ended none), target (the
+    segment's month target), smb coverage ((Closed + Commit + Best Case + Pipeline + E) /
+    target), close_rate, required (1 / close rate), health. `histories` holds
+    `sales.smb.history_cube` (its new-pipeline part) per month label, when the caller has them.
     """
     segments = [s for s in smb_segments(settings)
                 if not view.filters.segment or s in view.filters.segment]
@@ -393,19 +396,28 @@ def smb_monthly(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, 
     cells = {(r.segment, r.month, r.category): r.amount for r in rolled.itertuples()}
     apply_targets = _targets_apply(view.filters, "segment")
     rates = _close_rates(con, view, "segment")
+    count = int(settings["history_periods"])
+    expected = {}
+    for month in months:
+        history = (histories or {}).get(month.label)
+        if history is None:
+            history = smb.history_cube(con, month, view.as_of, count, (smb.NEW_PART,))
+        expected[month.label] = smb.expected_new_by(con, View(month, view.as_of, view.filters),
+                                                    count, history, "segment")
     rows = []
     for segment in segments:
         for month in months:
             target = (targets_by(con, month, "segment", [segment]).get(segment)
                       if apply_targets else None)
             get = lambda c, s=segment, m=month.label: cells.get((s, m, c), 0.0)  # noqa: E731
-            total = sum(get(c) for c in (CLOSED, COMMIT, BEST_CASE, PIPELINE))
+            new = expected[month.label].get(segment, 0.0)
+            total = sum(get(c) for c in (CLOSED, COMMIT, BEST_CASE, PIPELINE)) + new
             coverage = ratio(total, target)
             rate = rates.get(segment)
             required = ratio(1.0, rate)
             rows.append((segment, month.label, get(CLOSED), get(COMMIT), get(BEST_CASE),
-                         get(PIPELINE), target, coverage, rate, required,
+                         get(PIPELINE), new, target, coverage, rate, required,
                          health(coverage, required)))
     return pd.DataFrame(rows, columns=["segment", "month", "closed_won", "commit", "best_case",
-                                       "pipeline", "target", "smb", "close_rate", "required",
-                                       "health"])
+                                       "pipeline", "expected_new", "target", "smb",
+                                       "close_rate", "required", "health"])

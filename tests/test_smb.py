@@ -173,3 +173,33 @@ def test_smb_coverage_counts_the_expected_new_pipeline(con):
     # By owner in a view cut to SMB: all of it is Ann's.
     by_owner = coverage_by(con, View(Q4, A, Filters.of(segment="SMB")), "owner", settings)
     assert by_owner.set_index("owner").loc["Ann", "expected_new"] == 400
+
+
+def test_smb_months_count_each_months_expected_new_pipeline(tmp_path):
+    # Month by month, E comes from the same offset of past months. As of 2026-11-20 (19 days
+    # into November): October is read at R = Oct 20 (snapshot 10-15) and ends at 10-29;
+    # September has no snapshot between Sep 1 and Sep 20, so it is skipped.
+    from sales.coverage import smb_monthly
+    from tests.helpers import add_target
+
+    con = connect(tmp_path / "months.duckdb")
+    deals = [{"id": "N1", "stage": LOST, "category": "Omitted", "amount": 90,
+              "close": "2026-10-31", "owner": "Ann", "account_employees": 40,
+              "created_date": "2026-10-22"},
+             {"id": "X1", "stage": PROP, "category": "Commit", "amount": 50, "close": "2026-11-25",
+              "owner": "Ann", "account_employees": 40, "created_date": "2026-10-01"}]
+    seed(con, deals, {
+        d("2026-10-15"): [("X1", PROP, "Commit", 50, "2026-11-25", "Ann")],
+        d("2026-10-29"): [("X1", PROP, "Commit", 50, "2026-11-25", "Ann"),
+                          ("N1", DISC, "Pipeline", 90, "2026-10-31", "Ann")],
+        A: [("X1", PROP, "Commit", 50, "2026-11-25", "Ann"),
+            ("N1", LOST, "Omitted", 90, "2026-10-31", "Ann")]})
+    con.execute("insert into settings values ('history_periods', '2')")
+    add_target(con, "FY2026-M11", "segment", "SMB", 100)
+    months = smb_monthly(con, View(Q4, A), load_settings(con)).set_index("month")
+    # E for November = October's new pipeline: N1, created 10-22 (after R), due 10-31: 90.
+    assert months["expected_new"].to_dict() == {"FY2026-M10": 0, "FY2026-M11": 90,
+                                                "FY2026-M12": 0}
+    # November: Commit X1 50 + E 90 = 140 against 100.
+    assert months.loc["FY2026-M11", "smb"] == pytest.approx(1.4)
+    con.close()

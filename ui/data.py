@@ -128,6 +128,15 @@ def _slipped_by_period(con: duckdb.DuckDBPyConnection, periods: list, as_of: dat
                                       _hold(con, "slips", tuple(periods), as_of))
 
 
+def _smb_monthly(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object]
+                 ) -> pd.DataFrame:
+    """SMB coverage month by month, each month's E from its own held history."""
+    count = int(settings["history_periods"])
+    histories = {m.label: _hold(con, "smb_history", m, view.as_of, count, (smb.NEW_PART,))
+                 for m in view.period.months()}
+    return coverage.smb_monthly(con, view, settings, histories)
+
+
 def _board_page(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
                 call_id: int | None, where: inblood.BoardFilter | None = None,
                 limit: int = 200, offset: int = 0) -> tuple[pd.DataFrame, int]:
@@ -169,7 +178,7 @@ _QUERIES: dict[str, Callable] = {
     "coverage_by": _coverage_by,
     "coverage_trend": _coverage_trend,
     "rep_annual_coverage": coverage.rep_annual_coverage,
-    "smb_monthly": coverage.smb_monthly,
+    "smb_monthly": _smb_monthly,
     "cell_deals": pivots.cell_deals,
     "headline": report.build_report,
     "smb_forecast": _smb_forecast,
