@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from sales.deals import MAX_DEAL_ROWS
 from sales.query import (
-    FILTER_COLUMNS,
+    DESCRIPTIVE_FILTERS,
     REPORT_CATEGORY_SQL,
     deals_sql,
     snapshot_on_or_before,
@@ -129,8 +129,7 @@ def window(con: duckdb.DuckDBPyConnection, as_of: date, since: date | None = Non
 # The descriptive columns a view filter may test, carried on every changed deal (owner is each
 # side's own: a deal may change hands between the two dates).
 _CHANGED_COLUMNS = tuple(dict.fromkeys(
-    ["type", "account_name", "loss_class", "competitor", "lost_reason"]
-    + [column.removeprefix("o.") for column in FILTER_COLUMNS.values() if column.startswith("o.")]))
+    ["type", "account_name", "loss_class", "competitor", "lost_reason", *DESCRIPTIVE_FILTERS]))
 
 
 def _side_sql(side: str, state: str, stage: str) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import date
 
 import duckdb
+import pandas as pd
 
 # Filter dimensions → the column they read. Owner is part of the snapshot (deals change hands),
 # the rest are descriptive fields of the opportunities table (SPEC "Periods").
@@ -22,6 +23,9 @@ FILTER_COLUMNS = {
     "type": "o.type",
     "channel": "o.channel",
 }
+# The filter dimensions the opportunities table holds (owner is the state's: deals change hands).
+DESCRIPTIVE_FILTERS = tuple(column.removeprefix("o.") for column in FILTER_COLUMNS.values()
+                            if column.startswith("o."))
 # Dimensions a roll-up may group by; includes the non-filter dimensions competitor and stage.
 GROUP_COLUMNS = {**FILTER_COLUMNS, "competitor": "o.competitor", "stage": "s.stage"}
 
@@ -67,6 +71,14 @@ class Filters:
         """A stable text for the selection ('' for no filter), e.g. 'segment=SMB;team=A|B'."""
         return ";".join(f"{k}={'|'.join(v)}" for k, v in self.active().items())
 
+    def keep(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of a frame with a column per filter dimension (a held, filter-free
+        intermediate) that this selection keeps."""
+        kept = pd.Series(True, index=frame.index)
+        for name, values in self.active().items():
+            kept &= frame[name].isin(values)
+        return frame[kept]
+
     def where(self) -> tuple[str, list]:
         """SQL conditions (joined with `and`, '' when none) and their parameters."""
         clauses, params = [], []
@@ -91,6 +103,12 @@ def snapshot_on_or_before(con: duckdb.DuckDBPyConnection, as_of: date) -> date |
     if chosen is None:
         return date.fromordinal(first.toordinal() - 1)
     return chosen
+
+
+def snapshot_dates(con: duckdb.DuckDBPyConnection) -> list[date]:
+    """Every snapshot date, oldest first (a few hundred at most: one a week)."""
+    return [row[0] for row in con.cursor().execute(
+        "select snapshot_date from snapshot_dates order by 1").fetchall()]
 
 
 def latest_snapshot(con: duckdb.DuckDBPyConnection) -> date | None:

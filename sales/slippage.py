@@ -15,10 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from sales.periods import Period
-from sales.query import FILTER_COLUMNS, Filters
-
-# The filter dimensions the opportunities table holds (owner is the history's, as it was then).
-_DESCRIPTIVE = tuple(c.removeprefix("o.") for c in FILTER_COLUMNS.values() if c.startswith("o."))
+from sales.query import DESCRIPTIVE_FILTERS, Filters, snapshot_dates
 
 
 def fiscal_quarter_sql(column: str, fy_start_month: int) -> str:
@@ -94,8 +91,7 @@ def slips_cube_sql(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of:
     slipped_count, slipped_amount. One scan per period with its dates as constants: faster than
     a range join of the history with all of them.
     """
-    dates = [r[0] for r in con.cursor().execute(
-        "select snapshot_date from snapshot_dates order by 1").fetchall()]
+    dates = snapshot_dates(con)
     parts, params = [], []
     for p in periods:
         inside = [s for s in dates if p.start <= s <= min(p.end, as_of)]
@@ -119,7 +115,7 @@ def slips_cube_sql(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of:
         params += [p.label, inside[-1], inside[0], p.start, p.end, end, end, p.end]
     if not parts:
         return None
-    dimensions = ", ".join(f"o.{c}" for c in _DESCRIPTIVE)
+    dimensions = ", ".join(f"o.{c}" for c in DESCRIPTIVE_FILTERS)
     sql = f"""
         select x.period, {dimensions}, x.owner, count(*) as slipped_count,
                coalesce(sum(x.amount), 0)::double as slipped_amount
@@ -147,10 +143,8 @@ def slipped_by_period(con: duckdb.DuckDBPyConnection, periods: list[Period], as_
         cube = slips_cube(con, periods, as_of)
     frame = pd.DataFrame({"period": [p.label for p in periods]})
     rows = cube.to_pandas() if cube is not None else pd.DataFrame(
-        columns=["period", *_DESCRIPTIVE, "owner", "slipped_count", "slipped_amount"])
-    for name, values in filters.active().items():
-        rows = rows[rows[name].isin(values)]
-    sums = rows.groupby("period")[["slipped_count", "slipped_amount"]].sum()
+        columns=["period", *DESCRIPTIVE_FILTERS, "owner", "slipped_count", "slipped_amount"])
+    sums = filters.keep(rows).groupby("period")[["slipped_count", "slipped_amount"]].sum()
     frame = frame.merge(sums, left_on="period", right_index=True, how="left")
     frame["slipped_count"] = frame["slipped_count"].fillna(0).astype(int)
     frame["slipped_amount"] = frame["slipped_amount"].fillna(0.0).astype(float)

@@ -27,7 +27,13 @@ import pandas as pd
 import pyarrow as pa
 
 from sales.periods import Period
-from sales.query import FILTER_COLUMNS, REPORT_CATEGORY_SQL, Filters, deals_sql, state_key
+from sales.query import (
+    DESCRIPTIVE_FILTERS,
+    REPORT_CATEGORY_SQL,
+    deals_sql,
+    snapshot_dates,
+    state_key,
+)
 from sales.rollup import category_rollup
 from sales.stages import BEST_CASE, CLOSED, COMMIT, PIPELINE
 from sales.view import View
@@ -37,8 +43,6 @@ NEW = "New pipeline"
 FALLBACK_SETTINGS = {COMMIT: "fallback_rate_commit", BEST_CASE: "fallback_rate_best_case",
                      PIPELINE: "fallback_rate_pipeline", NEW: "fallback_rate_new"}
 HISTORY, FALLBACK = "history", "fallback"
-# The filter dimensions the opportunities table holds (owner is the history's, as it was then).
-_DESCRIPTIVE = tuple(c.removeprefix("o.") for c in FILTER_COLUMNS.values() if c.startswith("o."))
 SANDBAGGING, HAPPY_EARS, IN_LINE = "sandbagging?", "happy ears?", "in line"
 
 
@@ -106,7 +110,7 @@ def smb_forecast(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str,
     if history is None:
         history = history_cube(con, view.period, view.as_of, count)
     rollup = category_rollup(con, view)
-    table = _per_period(con, view, count, _filtered(history.to_pandas(), view.filters))
+    table = _per_period(con, view, count, view.filters.keep(history.to_pandas()))
     used = table[table["used"]]
     terms = []
     for category in RATED:
@@ -129,8 +133,7 @@ def _readable(con: duckdb.DuckDBPyConnection, period: Period, as_of: date, count
               ) -> list[tuple[Period, date, date | None, date | None]]:
     """The history periods with R_Q, the snapshot read at R_Q (None: the period is skipped, no
     snapshot between its start and R_Q) and the one at the period's end."""
-    dates = [r[0] for r in con.cursor().execute(
-        "select snapshot_date from snapshot_dates order by 1").fetchall()]
+    dates = snapshot_dates(con)
     found = []
     for q, r_day in history_periods(View(period, as_of), count):
         snap_r = max((s for s in dates if q.start <= s <= r_day), default=None)
@@ -160,7 +163,7 @@ def history_cube_sql(con: duckdb.DuckDBPyConnection, period: Period, as_of: date
         periods = [("", date.min, date.min, date.min, date.min, date.min)]  # reads nothing
     now, now_params = deals_sql(state_key(con, as_of))
     rows = ", ".join("(?, ?::date, ?::date, ?::date, ?::date, ?::date)" for _ in periods)
-    dimensions = ", ".join(f"o.{c} as {c}" for c in _DESCRIPTIVE)
+    dimensions = ", ".join(f"o.{c} as {c}" for c in DESCRIPTIVE_FILTERS)
     sql = f"""
         with periods(period, q_start, q_end, r_day, snap_r, snap_end) as (values {rows}),
         outcome as (select opportunity_id, won, close_date, amount from ({now}) n),
@@ -207,14 +210,6 @@ def history_cube(con: duckdb.DuckDBPyConnection, period: Period, as_of: date, co
     """`history_cube_sql` read into an Arrow table (a few thousand rows) for a cache to hold."""
     sql, params = history_cube_sql(con, period, as_of, count, parts)
     return con.cursor().sql(sql, params=params).to_arrow_table()
-
-
-def _filtered(cube: pd.DataFrame, filters: Filters) -> pd.DataFrame:
-    """The cube's rows the view's filters keep (every filter dimension is a column of it)."""
-    keep = pd.Series(True, index=cube.index)
-    for name, values in filters.active().items():
-        keep &= cube[name].isin(values)
-    return cube[keep]
 
 
 def _per_period(con: duckdb.DuckDBPyConnection, view: View, count: int, rows: pd.DataFrame
@@ -284,7 +279,7 @@ def expected_new_by(con: duckdb.DuckDBPyConnection, view: View, count: int,
                _readable(con, view.period, view.as_of, count))
     if not used:
         return {}
-    rows = _filtered(history.to_pandas(), view.filters)
+    rows = view.filters.keep(history.to_pandas())
     new = rows[rows["kind"] == NEW]
     return {value: float(total) / used
             for value, total in new.groupby(dimension)["then_amount"].sum().items()}

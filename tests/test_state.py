@@ -68,3 +68,13 @@ def test_the_app_reads_the_data_version_once_until_something_writes(tmp_path):
     assert shared.version() == first + 2
     with shared.reading() as cur:
         assert data_version(cur) == first + 2
+
+
+def test_a_selection_keeps_the_rows_of_a_held_table():
+    import pandas as pd
+
+    frame = pd.DataFrame({"segment": ["SMB", "SMB", "Enterprise"], "owner": ["Ann", "Bob", "Ann"],
+                          "amount": [1, 2, 3]})
+    assert Filters().keep(frame)["amount"].tolist() == [1, 2, 3]  # no selection: everything
+    assert Filters.of(segment="SMB", owner="Ann").keep(frame)["amount"].tolist() == [1]
+    assert Filters.of(owner=["Ann", "Bob"]).keep(frame)["amount"].tolist() == [1, 2, 3]
