@@ -100,10 +100,9 @@ with right:
     if prep.renewal_risks.empty:
         st.caption("No open renewal in the period is flagged At Risk or Early Warning.")
     else:
-        flagged = sum(m.count for m in risk.values())
-        if flagged > len(prep.renewal_risks):
+        if prep.renewals_flagged > len(prep.renewal_risks):
             st.caption(f"The {len(prep.renewal_risks):,} riskiest and largest of "
-                       f"{flagged:,} flagged renewals.")
+                       f"{prep.renewals_flagged:,} flagged renewals.")
         widgets.table(prep.renewal_risks, f"renewals-at-risk-{view.period.label}.csv",
                       amount=widgets.money_column("Amount"),
                       **{c: label for c, label in LABELS.items() if c in prep.renewal_risks})

@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from sales import formatting as fmt
-from sales.funnel import WON
+from sales.funnel import pipeline_to_best_case
 from sales.rates import default_window
 from ui import data, page, state, widgets
 
@@ -45,24 +45,19 @@ st.caption("A deal reached a stage if it was seen in it or in a later one (small
 
 # --- Where the process leaks (the sales handbook's reading).
 st.subheader("Reading it")
-open_rows = stages[stages["stage"] != WON]
-pipeline = open_rows[open_rows["category"] == "Pipeline"]
-best = open_rows[open_rows["category"] == "Best Case"]
-if len(pipeline) and len(best) and pipeline["reached"].iloc[0]:
-    share = best["reached"].iloc[0] / pipeline["reached"].iloc[0]
-    days = pipeline["median_days"].fillna(0).sum()
-    st.markdown(f"- **Pipeline → Best Case**: {fmt.pct(share)} of the deals that reached "
-                f"{pipeline['stage'].iloc[0]} got to {best['stage'].iloc[0]}, after a median "
-                f"{days:.0f} days in Pipeline stages. Slow or thin here is a persuasion (top of "
-                "funnel) problem.")
+handoff = pipeline_to_best_case(stages)
+if handoff is not None:
+    st.markdown(f"- **Pipeline → Best Case**: {fmt.pct(handoff.share)} of the deals that reached "
+                f"{handoff.from_stage} got to {handoff.to_stage}, after a median "
+                f"{handoff.days_in_pipeline:.0f} days in Pipeline stages. Slow or thin here is a "
+                "persuasion (top of funnel) problem.")
 outcomes = data.fetch("outcomes", window_start, window_end, view.as_of, view.filters)
-lost = outcomes.lost_competition.count + outcomes.lost_no_decision.count
-if lost:
+no_decision, competition = outcomes.loss_shares()
+if no_decision is not None:
     st.markdown(f"- **Lost to no decision**: {fmt.count(outcomes.lost_no_decision.count)} "
-                f"({fmt.pct(outcomes.lost_no_decision.count / lost)} of losses) — many points "
-                "to discovery and qualification.")
+                f"({fmt.pct(no_decision)} of losses) — many points to discovery and "
+                "qualification.")
     st.markdown(f"- **Lost to competition**: {fmt.count(outcomes.lost_competition.count)} "
-                f"({fmt.pct(outcomes.lost_competition.count / lost)} of losses) — many points "
-                "to differentiation.")
+                f"({fmt.pct(competition)} of losses) — many points to differentiation.")
 st.markdown("- **Commit that slips** is a closing (bottom of funnel) problem: the "
             "slippage-adjusted close rate on *Close & win rates* counts it.")

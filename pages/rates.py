@@ -8,8 +8,7 @@ from sales import formatting as fmt
 from sales.capacity import Capacity
 from sales.periods import QUARTER, completed_quarters_before, period_containing
 from sales.query import GROUP_COLUMNS
-from sales.rates import default_window, required_coverage
-from sales.view import Measure
+from sales.rates import default_window, required_coverage, slips_in, with_slips
 from ui import data, page, state, widgets
 
 TREND_QUARTERS = 8
@@ -45,8 +44,7 @@ window_quarters = completed_quarters_before(view.period, 4)
 slips = data.fetch("slipped_by_period", sorted({*quarters, *window_quarters},
                                                 key=lambda q: q.start),
                    view.as_of, view.filters)
-in_window = slips[slips["period"].isin([q.label for q in window_quarters])]
-slipped = Measure(float(in_window["slipped_amount"].sum()), int(in_window["slipped_count"].sum()))
+slipped = slips_in(slips, window_quarters)
 outcomes = data.fetch("outcomes", window_start, window_end, view.as_of, view.filters)
 adjusted_amount, adjusted = outcomes.slippage_adjusted_close_rate(slipped)
 tiles = st.columns(4)
@@ -63,11 +61,7 @@ tiles[2].metric("Coverage the adjusted rate needs", fmt.multiple(required_covera
                 border=True, help="1 / slippage-adjusted close rate.")
 
 st.subheader("Trend by quarter")
-trend = data.fetch("rates_by_period", quarters, view.as_of, view.filters)
-trend = trend.merge(slips, on="period", how="left")
-closes = trend["won_count"] + trend["lost_competition_count"] + trend["lost_no_decision_count"]
-trend["adjusted_rate_count"] = (trend["won_count"]
-                                / (closes + trend["slipped_count"]).where(lambda n: n > 0))
+trend = with_slips(data.fetch("rates_by_period", quarters, view.as_of, view.filters), slips)
 figure = go.Figure()
 for column, name in (("close_rate_count", "Close rate"), ("win_rate_count", "Win rate"),
                      ("adjusted_rate_count", "Close rate, slippage-adjusted")):

@@ -10,7 +10,7 @@ import streamlit as st
 
 from sales import formatting as fmt
 from sales.coverage import smb_segments
-from sales.smb import FALLBACK, HAPPY_EARS, NEW, RATED, SANDBAGGING, compare
+from sales.smb import FALLBACK, HAPPY_EARS, NEW, RATED, SANDBAGGING, bottom_up_share, compare
 from ui import data, page, state, widgets
 
 VERDICT_TEXT = {
@@ -111,7 +111,7 @@ if bottom is None:
 else:
     bottom_value, bottom_label = bottom.forecast, f"Reps' submissions ({bottom.owners:,} reps)"
 verdict = compare(bottom_value, forecast.total, settings)
-share = bottom_value / forecast.total if forecast.total else None
+share = bottom_up_share(bottom_value, forecast.total)
 tiles = st.columns(2)
 tiles[0].metric("Top-down (weighted forecast)", fmt.money(forecast.total), border=True)
 tiles[1].metric(f"Bottom-up: {bottom_label}", fmt.money(bottom_value), border=True,

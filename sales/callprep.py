@@ -103,6 +103,11 @@ class CallPrep:
     key_deals: pd.DataFrame
 
     @property
+    def renewals_flagged(self) -> int:
+        """Open renewals in the period flagged At Risk or Early Warning (listed or not)."""
+        return sum(m.count for m in self.renewal_risk_total.values())
+
+    @property
     def closed_won_then(self) -> Measure:
         return self.categories_then[CLOSED]
 

@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from sales.query import Filters, deals_sql, snapshot_on_or_before, state_key
+from sales.stages import BEST_CASE, PIPELINE
 
 WON = "Won"
 # Where a won deal's furthest stage sits: past every open stage, skipped ones included.
@@ -94,3 +95,28 @@ def velocity(con: duckdb.DuckDBPyConnection, window_start: date, window_end: dat
         params).fetchall()[0]
     return Velocity(int(won), float(cycle) if cycle is not None else None,
                     float(average) if average is not None else None, int(total))
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """Pipeline → Best Case (the handbook's persuasion signal): the first Pipeline and first
+    Best Case stage of the funnel, the share of deals reaching the one that reached the other,
+    and the median days summed over the Pipeline stages."""
+
+    from_stage: str
+    to_stage: str
+    share: float
+    days_in_pipeline: float
+
+
+def pipeline_to_best_case(stages: pd.DataFrame) -> Handoff | None:
+    """From a `funnel` frame; None when it has no Pipeline or Best Case stage, or nobody
+    reached the first Pipeline stage."""
+    open_rows = stages[stages["stage"] != WON]
+    pipeline = open_rows[open_rows["category"] == PIPELINE]
+    best = open_rows[open_rows["category"] == BEST_CASE]
+    if pipeline.empty or best.empty or not pipeline["reached"].iloc[0]:
+        return None
+    return Handoff(pipeline["stage"].iloc[0], best["stage"].iloc[0],
+                   float(best["reached"].iloc[0] / pipeline["reached"].iloc[0]),
+                   float(pipeline["median_days"].fillna(0).sum()))

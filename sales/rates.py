@@ -33,6 +33,11 @@ class Outcomes:
         by amount and by count; `slipped` sums the slips out of the window's periods."""
         return _rate(self.won, self.won + self.lost_competition + self.lost_no_decision + slipped)
 
+    def loss_shares(self) -> tuple[float | None, float | None]:
+        """Lost to no decision and lost to competition, each a share of the two by count."""
+        lost = self.lost_no_decision.count + self.lost_competition.count
+        return (ratio(self.lost_no_decision.count, lost), ratio(self.lost_competition.count, lost))
+
     def win_rate(self) -> tuple[float | None, float | None]:
         """won / (won + lost to competition), by amount and by count."""
         return _rate(self.won, self.won + self.lost_competition)
@@ -90,11 +95,16 @@ _OUTCOME_COLUMNS = """
 """
 
 
+def _column_rate(frame: pd.DataFrame, part: str, *whole: str) -> pd.Series:
+    """frame[part] / the sum of the `whole` columns, NaN where that is 0."""
+    denominator = sum(frame[w] for w in whole)
+    return (frame[part] / denominator.where(denominator != 0)).astype("float64")
+
+
 def _with_rates(frame: pd.DataFrame) -> pd.DataFrame:
     """Add close and win rates (by amount and count) to outcome counts; NaN where undefined."""
     def rate(part: str, *whole: str) -> pd.Series:
-        denominator = sum(frame[w] for w in whole)
-        return (frame[part] / denominator.where(denominator != 0)).astype("float64")
+        return _column_rate(frame, part, *whole)
 
     frame["close_rate_count"] = rate("won_count", "won_count", "lost_competition_count",
                                      "lost_no_decision_count")
@@ -139,3 +149,26 @@ def rates_by(con: duckdb.DuckDBPyConnection, window_start: date, window_end: dat
         params + [window_start, window_end],
     ).df()
     return _with_rates(frame)
+
+
+def with_slips(trend: pd.DataFrame, slips: pd.DataFrame) -> pd.DataFrame:
+    """`rates_by_period` with each period's slips (`sales.slippage.slipped_by_period`) and its
+    slippage-adjusted close rate (SPEC item 6): won / (won + lost to competition + lost to no
+    decision + slipped), by count and by amount. Grain: one row per period, in order."""
+    frame = trend.merge(slips, on="period", how="left")
+    frame["slipped_count"] = frame["slipped_count"].fillna(0).astype(int)
+    frame["slipped_amount"] = frame["slipped_amount"].fillna(0.0).astype(float)
+    frame["adjusted_rate_count"] = _column_rate(
+        frame, "won_count", "won_count", "lost_competition_count", "lost_no_decision_count",
+        "slipped_count")
+    frame["adjusted_rate_amount"] = _column_rate(
+        frame, "won_amount", "won_amount", "lost_competition_amount", "lost_no_decision_amount",
+        "slipped_amount")
+    return frame
+
+
+def slips_in(slips: pd.DataFrame, periods: list[Period]) -> Measure:
+    """The slips out of `periods` summed (slips are events: a deal slipping from two periods
+    counts twice), from a `slipped_by_period` frame."""
+    chosen = slips[slips["period"].isin([p.label for p in periods])]
+    return Measure(float(chosen["slipped_amount"].sum()), int(chosen["slipped_count"].sum()))

@@ -259,12 +259,18 @@ def bottom_up(con: duckdb.DuckDBPyConnection, view: View) -> BottomUp | None:
     return BottomUp(forecast or 0.0, upside or 0.0, int(owners)) if owners else None
 
 
+def bottom_up_share(bottom: float, top: float) -> float | None:
+    """Bottom-up as a share of top-down; None without a top-down number."""
+    return bottom / top if top > 0 else None
+
+
 def compare(bottom: float, top: float, settings: dict[str, object]) -> str:
     """Bottom-up against top-down: well below hints at sandbagging, well above at happy ears
     (bands in settings)."""
-    if top <= 0:
+    share = bottom_up_share(bottom, top)
+    if share is None:
         return IN_LINE if bottom <= 0 else HAPPY_EARS
-    share = round(bottom / top, 9)
+    share = round(share, 9)
     if share < float(settings["sandbagging_band"]):
         return SANDBAGGING
     return HAPPY_EARS if share > float(settings["happy_ears_band"]) else IN_LINE

@@ -140,6 +140,7 @@ def test_renewals_at_risk_listed_up_to_the_cap_totals_over_all(con, monkeypatch)
     prep = prepare_call(con, view(), S0)
     assert prep.renewal_risks.opportunity_id.tolist() == ["B"]  # the riskiest first
     assert prep.renewal_risk_total["Early Warning"] == Measure(400, 1)  # E still counted
+    assert prep.renewals_flagged == 2  # B and E, though one is listed
 
 
 def test_closed_since_last_call(con):

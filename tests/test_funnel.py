@@ -81,3 +81,16 @@ def test_the_page_a_manager_reads(tmp_path, monkeypatch):
     assert "21 days in Pipeline stages" in text
     # F2 and F3 lost without a reason or competitor: no decision, 2 of 2 losses.
     assert "Lost to no decision**: 2 (100% of losses)" in text
+
+
+def test_the_handbook_reading(con):
+    from sales.funnel import pipeline_to_best_case
+    from sales.rates import outcomes
+
+    # 1-Discovery (first Pipeline stage) 4 → 3-Technical Evaluation (first Best Case) 3: 75%,
+    # after 7 (1-Discovery) + 14 (2-Scoping) = 21 median days in Pipeline stages.
+    handoff = pipeline_to_best_case(funnel(con, *WINDOW, A))
+    assert (handoff.from_stage, handoff.to_stage) == (DISC, TECH)
+    assert (handoff.share, handoff.days_in_pipeline) == (0.75, 21)
+    # F2 and F3 lost without a reason or a competitor: both no decision.
+    assert outcomes(con, *WINDOW, A).loss_shares() == (1.0, 0.0)

@@ -87,3 +87,26 @@ def test_the_rates_page_shows_the_adjusted_rate(tmp_path, monkeypatch):
     assert shown["Close rate, slippage-adjusted (deals)"] == ("25%", "2 slips in the window")
     assert shown["Close rate, slippage-adjusted (amount)"][0] == "43%"
     assert shown["Coverage the adjusted rate needs"][0] == "4.0×"
+
+
+def test_slips_join_the_trend_and_sum_over_a_window():
+    import pandas as pd
+
+    from sales.rates import slips_in, with_slips
+
+    trend = pd.DataFrame({"period": ["FY2026-Q3", "FY2026-Q4"], "won_count": [3, 0],
+                          "lost_competition_count": [1, 0], "lost_no_decision_count": [1, 0],
+                          "won_amount": [300.0, 0.0], "lost_competition_amount": [100.0, 0.0],
+                          "lost_no_decision_amount": [100.0, 0.0]})
+    slips = pd.DataFrame({"period": ["FY2026-Q3"], "slipped_count": [2],
+                          "slipped_amount": [350.0]})
+    rows = with_slips(trend, slips).set_index("period")
+    # Q3: 3 / (3 + 1 + 1 + 2) = 3 / 7; by amount 300 / (300 + 100 + 100 + 350) = 300 / 850.
+    assert rows.loc["FY2026-Q3", "adjusted_rate_count"] == pytest.approx(3 / 7)
+    assert rows.loc["FY2026-Q3", "adjusted_rate_amount"] == pytest.approx(300 / 850)
+    # Q4: no slips recorded (0), nothing closed: no rate rather than a division by zero.
+    assert rows.loc["FY2026-Q4", "slipped_count"] == 0
+    assert pd.isna(rows.loc["FY2026-Q4", "adjusted_rate_count"])
+    # Over a window of both quarters: 2 slips, 350.
+    assert slips_in(with_slips(trend, slips), [Q3, Q4]) == Measure(350, 2)
+    assert slips_in(slips, [Q4]) == Measure(0, 0)

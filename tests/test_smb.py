@@ -136,6 +136,10 @@ def test_bottom_up_takes_each_reps_latest_submission_and_compares(con):
     assert compare(1300, 1600, settings) == SANDBAGGING  # 0.81
     assert compare(1900, 1600, settings) == HAPPY_EARS  # 1.19
     assert compare(1360, 1600, settings) == IN_LINE  # exactly 0.85 is not below the band
+    from sales.smb import bottom_up_share
+
+    assert bottom_up_share(1500, 1600) == pytest.approx(0.9375)
+    assert bottom_up_share(1500, 0) is None and compare(0, 0, settings) == IN_LINE
 
 
 def test_one_held_history_serves_every_filter(demo_db, tmp_path):
