@@ -16,6 +16,7 @@ from datetime import date
 
 import duckdb
 
+from sales.funnel import velocity
 from sales.query import Filters, deals_sql, state_key
 
 DAYS_PER_MONTH = 30
@@ -63,18 +64,16 @@ class Pace:
 
 def pace(con: duckdb.DuckDBPyConnection, window_start: date, window_end: date, as_of: date,
          filters: Filters = Filters()) -> Pace:
-    """Won deals closed in the window: median days from created to close. Qualified
-    opportunities (sales-accepted) in the window: per owner with any, per month of the window."""
+    """Won deals closed in the window: their median days from created to close (the sales
+    cycle of `sales.funnel.velocity`). Qualified opportunities (sales-accepted) in the window:
+    per owner with any, per month of the window."""
+    speed = velocity(con, window_start, window_end, as_of, filters)
     deals, params = deals_sql(state_key(con, as_of), filters)
     months = max((window_end - window_start).days + 1, 1) / DAYS_PER_MONTH
-    cycle, won, accepted, reps = con.cursor().execute(
-        f"""select median(datediff('day', created_date, close_date))
-                       filter (where won and close_date between ? and ?
-                               and created_date <= close_date),
-                   count(*) filter (where won and close_date between ? and ?),
-                   count(*) filter (where sales_accepted_date between ? and ?),
+    accepted, reps = con.cursor().execute(
+        f"""select count(*) filter (where sales_accepted_date between ? and ?),
                    count(distinct owner) filter (where sales_accepted_date between ? and ?)
             from ({deals}) d""",  # noqa: S608 - fixed SQL; values are bound
-        [window_start, window_end] * 4 + params).fetchall()[0]
+        [window_start, window_end] * 2 + params).fetchall()[0]
     per_rep = accepted / reps / months if reps else None
-    return Pace(float(cycle) if cycle is not None else None, int(won), per_rep, int(reps))
+    return Pace(speed.median_cycle_days, speed.won, per_rep, int(reps))
