@@ -26,7 +26,7 @@ tiles[1].metric("Median sales cycle (won)", f"{speed.median_cycle_days:.0f} days
                 if speed.median_cycle_days is not None else fmt.NOT_AVAILABLE, border=True,
                 help="Days from created to closed, for the deals won in the window.")
 tiles[2].metric("Average won deal", fmt.money(speed.average_won_amount), border=True)
-tiles[3].metric("Won of those that closed", fmt.pct(speed.won / speed.cohort), border=True,
+tiles[3].metric("Won of those that closed", fmt.pct(speed.won_share), border=True,
                 help="By deal count, of the qualified deals that closed (the close rate also "
                      "leaves out losses classed as excluded).")
 

@@ -33,6 +33,12 @@ class Velocity:
     average_won_amount: float | None
     cohort: int
 
+    @property
+    def won_share(self) -> float | None:
+        """Won of the qualified deals that closed, by count (excluded losses included, unlike
+        the close rate)."""
+        return self.won / self.cohort if self.cohort else None
+
 
 def _cohort_sql(con: duckdb.DuckDBPyConnection, window_start: date, window_end: date,
                 as_of: date, filters: Filters) -> tuple[str, list]:

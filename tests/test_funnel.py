@@ -64,6 +64,7 @@ def test_won_deals_cycle_and_size(con):
     # average won size (100 + 300) / 2 = 200; 4 deals closed in the window.
     assert (found.won, found.median_cycle_days, found.average_won_amount, found.cohort) == (
         2, 43.5, 200, 4)
+    assert found.won_share == 0.5  # 2 of 4
 
 
 def test_the_page_a_manager_reads(tmp_path, monkeypatch):
