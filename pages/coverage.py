@@ -16,9 +16,13 @@ from sales.coverage import (
     THIN,
     WATCH,
     WATCH_SHARE,
-    smb_segments,
+    counted_categories,
+    same_week,
 )
-from ui import data, page, state, widgets
+from sales.smb import smb_segments
+from sales.targets import targets_fit
+from ui import page, state, widgets
+from ui.data import coverage_by, coverage_trend, rep_annual_coverage, smb_monthly
 
 HEALTH_COLOURS = {HEALTHY: "#d8f3dc", WATCH: "#fff3bf", SHORT: "#ffd6d6", NO_TARGET: "",
                   COMFORTABLE: "#b7e4c7", IN_BAND: "#d8f3dc", THIN: "#ffd6d6", NO_QUOTA: ""}
@@ -61,7 +65,7 @@ _MULTIPLES = {c: st.column_config.NumberColumn(label, format=MULTIPLE) for c, la
 
 # --- Per segment, against the 3× line (enterprise) or 1 / close rate (SMB method).
 st.subheader("Coverage by segment")
-segments = data.fetch("coverage_by", view, "segment", settings)
+segments = coverage_by(view, "segment", settings)
 if segments.empty:
     st.info(f"No deals close in {view.period.label} for this filter — widen the filter or pick "
             "another period.")
@@ -108,7 +112,7 @@ _coloured(segments, f"coverage-segment-{view.period.label}.csv",
 
 if smb and st.radio("SMB segments by", ["quarter", "month"], horizontal=True, key="smb_view",
                     format_func=str.capitalize) == "month":
-    monthly = data.fetch("smb_monthly", view, settings)
+    monthly = smb_monthly(view, settings)
     if monthly.empty:
         st.caption("No SMB-method segment in this view.")
     else:
@@ -124,7 +128,7 @@ if smb and st.radio("SMB segments by", ["quarter", "month"], horizontal=True, ke
 st.subheader("By region, team or owner")
 dimension = st.radio("Rows", ["region", "team", "owner"], horizontal=True, key="coverage_by",
                      format_func=str.capitalize)
-by = data.fetch("coverage_by", view, dimension, settings)
+by = coverage_by(view, dimension, settings)
 if by.empty:
     st.caption(f"No deals or targets by {dimension} for this view.")
 else:
@@ -138,7 +142,7 @@ else:
 
 # --- This quarter against the same weeks of the last four.
 st.subheader("This quarter against the last four")
-trend = data.fetch("coverage_trend", view, settings)
+trend = coverage_trend(view, settings)
 if trend.empty or trend["forecastable"].eq(0).all():
     st.caption("Needs snapshots: each import records one, and past quarters are read from them.")
 else:
@@ -165,10 +169,8 @@ else:
                          yaxis_tickprefix="" if with_target else "$",
                          legend=dict(orientation="h", y=1.12, x=0))
     st.plotly_chart(figure, width="stretch")
-    at = trend[trend["offset_days"] == trend.loc[trend["current"], "offset_days"].max()]
-    at = at.drop_duplicates("quarter")[["quarter", "day", "forecastable", "target", "coverage"]]
-    what = ("Closed + Commit + Best Case + Pipeline" if trend["method"].iloc[0] == SMB_METHOD
-            else "Closed + Commit + Best Case")
+    at = same_week(trend)[["quarter", "day", "forecastable", "target", "coverage"]]
+    what = " + ".join(counted_categories(trend["method"].iloc[0]))
     st.caption(f"Each quarter on the same day of the quarter as today ({what}, as the "
                "snapshots stood then)." + ("" if with_target else
                                             " No target for this view: amounts, not coverage."))
@@ -179,10 +181,15 @@ else:
 # --- Rep annual coverage against the band.
 st.subheader(f"Rep annual coverage, FY{view.period.fiscal_year}")
 low, high = float(settings["rep_coverage_low"]), float(settings["rep_coverage_high"])
-reps = data.fetch("rep_annual_coverage", view, settings)
+reps = rep_annual_coverage(view, settings)
 if reps.empty:
     st.caption("No owners with deals or quotas in this fiscal year for this view.")
 else:
+    if not targets_fit(view.filters, "owner"):
+        st.warning("No quota for this view: a rep's quota covers their whole book, and this "
+                   "view is cut by more than owner. Closed won and pipeline are shown per rep "
+                   "without coverage; clear the other filters (or filter by owner) to compare "
+                   "with the quotas.")
     figure = go.Figure()
     figure.add_hrect(y0=low, y1=high, fillcolor="#d8f3dc", opacity=0.6, line_width=0,
                      annotation_text=f"{low:.1f}–{high:.1f}× healthy")

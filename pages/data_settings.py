@@ -7,7 +7,14 @@ from sales.losses import LOSS_CLASSES
 from sales.settings import SETTINGS
 from sales.stages import FORECAST_CATEGORIES
 from sales.targets import TARGET_SCOPES
-from ui import data, page, state, widgets
+from ui import page, state, widgets
+from ui.data import (
+    loss_reason_table,
+    settings_form,
+    stage_map_table,
+    target_periods,
+    targets_table,
+)
 
 view = page.start("Maps, targets & settings", needs_data=False)
 if state.database_is_empty():
@@ -41,7 +48,7 @@ with stage_tab:
                "closed; redlining = the buyer is redlining or signing. A stage deals use cannot "
                "be removed.")
     stages = st.data_editor(
-        data.fetch("stage_map_table"), key=f"stage_editor_{version}", hide_index=True,
+        stage_map_table(), key=f"stage_editor_{version}", hide_index=True,
         num_rows="dynamic", width="stretch", disabled=["deals"],
         column_config={
             "stage": st.column_config.TextColumn("Stage", required=True),
@@ -59,7 +66,7 @@ with loss_tab:
                "whatever its reason; a reason without a class counts as no decision. Reasons of "
                "lost deals that are not mapped yet are listed with an empty class.")
     reasons = st.data_editor(
-        data.fetch("loss_reason_table"), key=f"loss_editor_{version}", hide_index=True,
+        loss_reason_table(), key=f"loss_editor_{version}", hide_index=True,
         num_rows="dynamic", width="stretch", disabled=["deals"],
         column_config={"lost_reason": st.column_config.TextColumn("Lost reason"),
                        "loss_class": st.column_config.SelectboxColumn(
@@ -70,13 +77,13 @@ with loss_tab:
 
 with target_tab:
     fy_start = state.fy_start_month()
-    periods = data.fetch("target_periods", view.as_of, fy_start)
+    periods = target_periods(view.as_of, fy_start)
     period = st.selectbox("Period", periods, index=periods.index(view.period.label)
                           if view.period.label in periods else 0, key="target_period")
     st.caption("One row per target: company (no value), or a segment, region, team or owner "
                "by name. A quarter without its own row sums its three months.")
     targets = st.data_editor(
-        data.fetch("targets_table", period), key=f"target_editor_{period}_{version}",
+        targets_table(period), key=f"target_editor_{period}_{version}",
         hide_index=True, num_rows="dynamic", width="stretch",
         column_config={"scope": st.column_config.SelectboxColumn(
                            "Scope", options=list(TARGET_SCOPES), required=True),
@@ -88,7 +95,7 @@ with target_tab:
         _save(f"Targets for {period}", editors.save_targets, period, targets, fy_start)
 
 with settings_tab:
-    current = data.fetch("settings_form").set_index("setting")["value"].to_dict()
+    current = settings_form().set_index("setting")["value"].to_dict()
     with st.form(f"settings_form_{version}", border=False):
         values = {}
         for setting in SETTINGS:

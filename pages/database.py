@@ -3,10 +3,11 @@
 import streamlit as st
 
 from sales import formatting as fmt
-from ui import data, page, state, widgets
+from ui import page, state, widgets
+from ui.data import loss_reason_frame, settings_frame, stage_map_frame, summary, unmapped_reasons
 
 page.start("Database", needs_data=False)
-info = data.fetch("summary")
+info = summary()
 st.caption(f"File `{state.database_path()}` · schema version {info['schema_version']} · "
            f"data version {info['data_version']}")
 if info["opportunities"] == 0:
@@ -27,14 +28,14 @@ stages, losses, settings = st.tabs(["Stage map", "Loss reasons", "Settings"])
 with stages:
     st.caption("How each CRM stage maps to a forecast category. An open deal in a stage that "
                "is not qualified is reported as Unqualified, whatever its category.")
-    widgets.table(data.fetch("stage_map_frame"), "stage_map.csv")
+    widgets.table(stage_map_frame(), "stage_map.csv")
 with losses:
     st.caption("Lost reason → loss class. A lost deal naming a competitor is competition; an "
                "unmapped reason counts as no decision.")
-    widgets.table(data.fetch("loss_reason_frame"), "loss_reason_map.csv")
-    unmapped = data.fetch("unmapped_reasons")
+    widgets.table(loss_reason_frame(), "loss_reason_map.csv")
+    unmapped = unmapped_reasons()
     if unmapped:
         st.warning("Lost reasons without a mapping (counted as no decision): "
                    + ", ".join(f"{reason} ({n:,})" for reason, n in unmapped))
 with settings:
-    widgets.table(data.fetch("settings_frame"), "settings.csv")
+    widgets.table(settings_frame(), "settings.csv")

@@ -9,8 +9,25 @@ import streamlit as st
 from sales import formatting as fmt
 from sales.callprep import KEY_DEALS_MAX, NEW_AND_EXPANSION, RENEWALS, forecast_at_last_call
 from sales.inblood import totals
-from sales.movement import MOVEMENT_CATEGORIES, PART_HELP, PART_LABELS, PARTS, waterfall_frame
-from ui import data, page, state, widgets
+from sales.movement import (
+    DOWN,
+    PART_HELP,
+    PART_LABELS,
+    PARTS,
+    UP,
+    waterfall_frame,
+    zoomed_axis,
+)
+from sales.stages import OPEN_CATEGORIES
+from ui import page, state, widgets
+from ui.data import (
+    board_summary,
+    call_prep,
+    default_last_call,
+    last_call_choices,
+    pipeline_generated,
+    saved_call_on,
+)
 
 KEY_DEALS_DEFAULT = 10
 # Headers for the columns this page's deal lists add to the usual ones.
@@ -22,7 +39,8 @@ LABELS = {"opportunity_id": "Opportunity", "account_name": "Account", "name": "N
           "loss_class": "Loss class", "competitor": "Competitor", "lost_reason": "Lost reason",
           "renewal_risk": "Renewal risk", "category": "Category", "next_step": "Next step"}
 # Waterfall colours: inflows, outflows, and the two level bars.
-UP, DOWN, LEVEL = "#1b9e77", "#d95f02", "#2c7fb8"
+BAR_COLOURS = {UP: "#1b9e77", DOWN: "#d95f02"}
+LEVEL_COLOUR = "#2c7fb8"
 
 
 
@@ -34,13 +52,13 @@ view = page.start("Forecast call")
 settings = state.settings(state.database_path(), state.version())
 
 # --- The last call: any earlier snapshot, by default the latest a week or more before as-of.
-choices = [d.isoformat() for d in data.fetch("last_call_choices", view.as_of)]
+choices = [d.isoformat() for d in last_call_choices(view.as_of)]
 if not choices:
     st.info("There is no snapshot before this one to compare with. Every import of a full "
             "export records a snapshot: import again next week (or build the demo) and this "
             "page shows what moved since.")
     st.stop()
-default = data.fetch("default_last_call", view.as_of)
+default = default_last_call(view.as_of)
 if st.session_state.get("last_call") not in choices:
     st.session_state.pop("last_call", None)
 last_call_text = st.selectbox(
@@ -50,14 +68,14 @@ last_call_text = st.selectbox(
     help="The snapshot the call compares with: by default the latest a week or more before "
          "as-of; any earlier snapshot can be picked.")
 last_call = date.fromisoformat(last_call_text)
-prep = data.fetch("call_prep", view, last_call)
+prep = call_prep(view, last_call)
 since_label = f"since {last_call:%d %b}"
 
 # --- 1. Forecast and upside now vs last call; closed won to date vs target.
 st.subheader("Forecast now and at the last call")
-board = data.fetch("board_summary", view, settings)
+board = board_summary(view, settings)
 now = totals(board, {})
-then = forecast_at_last_call(prep, data.fetch("saved_call_on", view, last_call), settings)
+then = forecast_at_last_call(prep, saved_call_on(view, last_call), settings)
 target = prep.target
 tiles = st.columns(4)
 tiles[0].metric("In-blood number", fmt.money(now.number), border=True,
@@ -125,7 +143,7 @@ else:
 
 # --- 4. Forecast movement: a waterfall per category, the deals behind a bar.
 st.subheader("Forecast movement")
-category = st.radio("Category", MOVEMENT_CATEGORIES, horizontal=True, key="movement_category")
+category = st.radio("Category", OPEN_CATEGORIES, horizontal=True, key="movement_category")
 moved = prep.movement[category]
 bars = waterfall_frame(moved)
 _LABEL_TO_PART = {PART_LABELS[p]: p for p in PARTS}
@@ -138,36 +156,23 @@ def _pick_bar() -> None:
         st.session_state["movement_part"] = _LABEL_TO_PART[points[0]["x"]]
 
 
-level, bases, colours = float(bars.amount.iloc[0]), [], []
-for row in bars.itertuples():
-    if row.measure == "relative":
-        bases.append(level + min(row.amount, 0.0))
-        colours.append(UP if row.amount >= 0 else DOWN)
-        level += row.amount
-    else:
-        bases.append(0.0)
-        colours.append(LEVEL)
-tops = [b + abs(a) for b, a in zip(bases, bars.amount, strict=True)]
-low = min([b for b, m in zip(bases, bars.measure, strict=True) if m == "relative"]
-          + [tops[0], tops[-1]])  # the lowest level the running total reaches
-high = max(tops)
 figure = go.Figure(go.Bar(
-    x=bars.label, y=bars.amount.abs(), base=bases, marker_color=colours,
+    x=bars.label, y=bars.amount.abs(), base=bars.base,
+    marker_color=[BAR_COLOURS.get(d, LEVEL_COLOUR) for d in bars.direction],
     text=[fmt.money(a) if m != "relative" else ("+" if a > 0 else "") + fmt.money(a) if a else ""
           for a, m in zip(bars.amount, bars.measure, strict=True)],
     textposition="outside", cliponaxis=False,
     customdata=list(zip(bars.amount, bars["count"], strict=True)),
     hovertemplate="%{x}: %{customdata[0]:$,.0f} in %{customdata[1]} deals<extra></extra>"))
-# The bars that matter are the movements: start the axis just below the lowest level so they
-# read, unless that would hide most of the start and end bars anyway.
-zoom = high > 0 and low > 0.5 * high
+# The bars that matter are the movements: the axis starts just below the lowest level when
+# starting at zero would flatten them (sales.movement.zoomed_axis).
+axis = zoomed_axis(bars)
 figure.update_layout(yaxis_tickprefix="$", height=400, margin=dict(t=30), showlegend=False,
-                     yaxis_range=[low - 0.25 * (high - low), high + 0.12 * (high - low)]
-                     if zoom else None)
+                     yaxis_range=list(axis) if axis else None)
 st.plotly_chart(figure, width="stretch", key="movement_chart", on_select=_pick_bar,
                 selection_mode="points")
 parts_sum = sum(moved.parts.values())
-st.caption(("The axis starts above zero so the movements read. " if zoom else "")
+st.caption(("The axis starts above zero so the movements read. " if axis else "")
            + f"{category} at the last call {fmt.money(float(moved.start), precise=True)} "
            f"{'+' if parts_sum >= 0 else '−'} {fmt.money(abs(float(parts_sum)), precise=True)} "
            f"of movement = {fmt.money(float(moved.end), precise=True)} now "
@@ -226,7 +231,7 @@ else:
 
 # --- 6. Pipeline generated.
 st.subheader("Pipeline generated")
-generated = data.fetch("pipeline_generated", view, last_call)
+generated = pipeline_generated(view, last_call)
 tiles = st.columns(2)
 tiles[0].metric(f"Since the last call ({generated.since_start:%d %b})",
                 fmt.money(generated.since.amount), border=True,

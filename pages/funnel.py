@@ -7,13 +7,14 @@ import streamlit as st
 from sales import formatting as fmt
 from sales.funnel import pipeline_to_best_case
 from sales.rates import default_window
-from ui import data, page, state, widgets
+from ui import page, state, widgets
+from ui.data import funnel_stages, outcomes, velocity
 
 window_start, window_end = default_window(state.current_view().period)
 view = page.start("Funnel & velocity",
                   caption=f"qualified deals closed {window_start} to {window_end}")
-stages = data.fetch("funnel", window_start, window_end, view.as_of, view.filters)
-speed = data.fetch("velocity", window_start, window_end, view.as_of, view.filters)
+stages = funnel_stages(window_start, window_end, view.as_of, view.filters)
+speed = velocity(window_start, window_end, view.as_of, view.filters)
 if speed.cohort == 0:
     st.info("No qualified deal closed in the window for this view — widen the filter or pick a "
             "later period.")
@@ -51,13 +52,13 @@ if handoff is not None:
                 f"{handoff.from_stage} got to {handoff.to_stage}, after a median "
                 f"{handoff.days_in_pipeline:.0f} days in Pipeline stages. Slow or thin here is a "
                 "persuasion (top of funnel) problem.")
-outcomes = data.fetch("outcomes", window_start, window_end, view.as_of, view.filters)
-no_decision, competition = outcomes.loss_shares()
+done = outcomes(window_start, window_end, view.as_of, view.filters)
+no_decision, competition = done.loss_shares()
 if no_decision is not None:
-    st.markdown(f"- **Lost to no decision**: {fmt.count(outcomes.lost_no_decision.count)} "
+    st.markdown(f"- **Lost to no decision**: {fmt.count(done.lost_no_decision.count)} "
                 f"({fmt.pct(no_decision)} of losses) — many points to discovery and "
                 "qualification.")
-    st.markdown(f"- **Lost to competition**: {fmt.count(outcomes.lost_competition.count)} "
+    st.markdown(f"- **Lost to competition**: {fmt.count(done.lost_competition.count)} "
                 f"({fmt.pct(competition)} of losses) — many points to differentiation.")
 st.markdown("- **Commit that slips** is a closing (bottom of funnel) problem: the "
             "slippage-adjusted close rate on *Close & win rates* counts it.")

@@ -7,21 +7,32 @@ from sales import formatting as fmt
 from sales.accuracy import accuracy_by_week
 from sales.calls import save_call
 from sales.export import XLSX_MIME, csv_bytes, xlsx_bytes
-from sales.inblood import FLAG_COLUMNS, BoardFilter, totals
+from sales.inblood import ALARM, FLAG_COLUMNS, NOTE, WARNING, BoardFilter, commit_risk_level, totals
 from sales.stages import OPEN_CATEGORIES
-from ui import board, data, page, state, widgets
+from ui import board, page, state, widgets
+from ui.data import (
+    accuracy,
+    board_members,
+    board_page,
+    board_summary,
+    call_diff,
+    call_export,
+    call_history,
+    filter_options,
+    gone_since_call,
+)
 
 PAGE_SIZES = (50, 100, 200, 500)
 # 100 rows: a screen or two of the largest deals, and a toggle redraws in well under 0.2 s.
 DEFAULT_PAGE_SIZE = 100
-# Days left in the period at which commit risk turns from a note into a warning, then an alarm.
-RISK_WARNING_DAYS, RISK_ALARM_DAYS = 30, 14
+# How commit risk speaks at each level of sales.inblood.commit_risk_level.
+RISK_VOICE = {NOTE: st.caption, WARNING: st.warning, ALARM: st.error}
 
 view = page.start("In-blood call")
 settings = state.settings(state.database_path(), state.version())
-summary = data.fetch("board_summary", view, settings)
+summary = board_summary(view, settings)
 call_id = summary.call_id
-history = data.fetch("call_history", view)
+history = call_history(view)
 
 if call_id is None:
     st.info(f"No call saved yet for {view.period.label} in this view: the board starts from the "
@@ -47,18 +58,17 @@ def _tiles(current: dict) -> None:
         "Upside", fmt.money(now.upside), border=True,
         delta=None if previous is None else fmt.money(now.upside - previous.upside),
         delta_color="off", help="Excluded Commit and Best Case deals.")
-    tiles[2].metric("Top of the range", fmt.money(now.number + now.upside), border=True,
+    tiles[2].metric("Top of the range", fmt.money(now.range_high), border=True,
                     help=f"The forecast range runs from the in-blood number {fmt.money(now.number)} "
-                         f"to in-blood plus upside {fmt.money(now.number + now.upside)}.")
+                         f"to in-blood plus upside {fmt.money(now.range_high)}.")
     unsaved = sum(1 for c in current.values() if c.included != c.start_included)
     tiles[3].metric("Unsaved changes", f"{unsaved:,}", border=True,
                     help="Deals whose decision differs from where the board started.")
-    days_left = (view.period.end - view.as_of).days
-    if summary.commit_not_redlining and days_left >= 0:
-        say = (st.error if days_left <= RISK_ALARM_DAYS else
-               st.warning if days_left <= RISK_WARNING_DAYS else st.caption)
-        say(f"Commit risk: {fmt.money(summary.commit_not_redlining)} of Commit is not yet "
-            f"redlining, with {days_left} days left in {view.period.label}.")
+    say = RISK_VOICE.get(commit_risk_level(view))
+    if summary.commit_risk.amount and say is not None:
+        say(f"Commit risk: {fmt.money(summary.commit_risk.amount)} of Commit "
+            f"({summary.commit_risk.count:,} deals) is not yet redlining, with "
+            f"{(view.period.end - view.as_of).days} days left in {view.period.label}.")
 
 
 def _board_filter() -> BoardFilter:
@@ -71,7 +81,7 @@ def _board_filter() -> BoardFilter:
 def _filter_widgets() -> None:
     left, middle, right, search = st.columns([1, 1, 1, 1])
     left.multiselect("Category", OPEN_CATEGORIES, key="board_categories")
-    middle.multiselect("Owner", data.filter_options("owner"), key="board_owners")
+    middle.multiselect("Owner", filter_options("owner"), key="board_owners")
     right.multiselect("Flags (any)", list(FLAG_COLUMNS), key="board_flags")
     search.text_input("Search account or deal", key="board_search")
 
@@ -82,7 +92,7 @@ def _bulk_members(where: BoardFilter):
         where = BoardFilter(categories=(st.session_state.get("bulk_category", "Commit"),))
     elif target == "an owner":
         where = BoardFilter(owners=(st.session_state.get("bulk_owner") or "",))
-    return data.fetch("board_members", view, settings, call_id, where)
+    return board_members(view, settings, call_id, where)
 
 
 def _apply_bulk(where: BoardFilter) -> None:
@@ -94,7 +104,7 @@ def _apply_bulk(where: BoardFilter) -> None:
 
 
 def _reset_to_defaults() -> None:
-    members = data.fetch("board_members", view, settings, call_id, BoardFilter())
+    members = board_members(view, settings, call_id, BoardFilter())
     board.apply(view, call_id, members[members.start_included != members.default_included], None)
 
 
@@ -107,7 +117,7 @@ def _bulk(where: BoardFilter) -> None:
         if target == "a category":
             value.selectbox("Category", OPEN_CATEGORIES, key="bulk_category")
         elif target == "an owner":
-            value.selectbox("Owner", data.filter_options("owner"), key="bulk_owner")
+            value.selectbox("Owner", filter_options("owner"), key="bulk_owner")
         go_button.button("Apply", key="bulk_apply", width="stretch", on_click=_apply_bulk,
                          args=(where,))
         left, right = st.columns(2)
@@ -121,11 +131,10 @@ def _bulk(where: BoardFilter) -> None:
 def _page_of_deals(where: BoardFilter):
     size = st.session_state.get("board_page_size", DEFAULT_PAGE_SIZE)
     number = st.session_state.get("board_page", 1)
-    deals, matching = data.fetch("board_page", view, settings, call_id, where, size,
-                                 (number - 1) * size)
+    deals, matching = board_page(view, settings, call_id, where, size, (number - 1) * size)
     if deals.empty and number > 1:  # the filter shrank under the page number: back to page 1
         st.session_state["board_page"] = number = 1
-        deals, matching = data.fetch("board_page", view, settings, call_id, where, size, 0)
+        deals, matching = board_page(view, settings, call_id, where, size, 0)
     return deals, matching, size, number
 
 
@@ -217,7 +226,7 @@ def _history() -> None:
         left, right = st.columns(2)
         before = left.selectbox("Compare call", ids, index=len(ids) - 2, format_func=labels.get)
         after = right.selectbox("with call", ids, index=len(ids) - 1, format_func=labels.get)
-        diff = data.fetch("call_diff", before, after)
+        diff = call_diff(before, after)
         st.caption(f"{len(diff):,} deals flipped or moved between the two calls")
         widgets.table(diff, f"call-diff-{before}-{after}.csv",
                       amount_before=widgets.money_column("Amount before"),
@@ -226,11 +235,11 @@ def _history() -> None:
                           format_func=labels.get)
     summary_row = history[history.call_id == chosen]
     left, right = st.columns(2)
-    left.download_button("Call as CSV", lambda: csv_bytes(data.fetch("call_export", chosen)),
+    left.download_button("Call as CSV", lambda: csv_bytes(call_export(chosen)),
                          file_name=f"call-{chosen}.csv", mime="text/csv")
     right.download_button(
         "Call as XLSX", lambda: xlsx_bytes({"Summary": summary_row,
-                                            "Decisions": data.fetch("call_export", chosen)}),
+                                            "Decisions": call_export(chosen)}),
         file_name=f"call-{chosen}.xlsx", mime=XLSX_MIME)
 
 
@@ -238,7 +247,7 @@ def _gone() -> None:
     if call_id is None:
         st.caption("No saved call to compare with yet.")
         return
-    gone = data.fetch("gone_since_call", view, call_id)
+    gone = gone_since_call(view, call_id)
     if gone.empty:
         st.caption("Every deal the last call decided on is still on the board.")
         return
@@ -250,7 +259,7 @@ def _gone() -> None:
 
 
 def _accuracy() -> None:
-    table = data.fetch("accuracy", view, settings)
+    table = accuracy(view, settings)
     if table.empty or table["actual"].eq(0).all():
         st.caption("No completed periods with outcomes yet for this view.")
         return

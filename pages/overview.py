@@ -5,11 +5,13 @@ import streamlit as st
 
 from sales import formatting as fmt
 from sales.outlook import outlook
-from sales.stages import OPEN_CATEGORIES
-from ui import data, page, state, widgets
+from sales.report import categories_frame
+from sales.stages import CLOSED, TOTAL_CATEGORIES
+from ui import page, state, widgets
+from ui.data import headline, rollup_by, segment_targets
 
 view = page.start("Overview")
-report = data.headline(view)
+report = headline(view)
 settings = state.settings(state.database_path(), state.version())
 target = report["target"]
 
@@ -17,13 +19,13 @@ tone, sentence = outlook(report)
 {"good": st.success, "watch": st.warning, "risk": st.error}[tone](sentence)
 
 cats, blood, rates = report["categories"], report["in_blood"], report["rates"]
-closed = cats["Closed"]["amount"]
+closed = cats[CLOSED]["amount"]
 tiles = st.columns(3)
 tiles[0].metric(
     "Closed won", fmt.money(closed),
     delta=f"{fmt.pct(closed / target)} of {fmt.money(target)} target" if target else
     "no target for this view", delta_color="off", delta_arrow="off", border=True,
-    help=f"{cats['Closed']['count']:,} deals won with a close date in {view.period.label}.")
+    help=f"{cats[CLOSED]['count']:,} deals won with a close date in {view.period.label}.")
 tiles[1].metric(
     "In-blood number", fmt.money(blood["number"]),
     delta=f"{fmt.pct(blood['number'] / target)} of target" if target else "no target",
@@ -31,7 +33,7 @@ tiles[1].metric(
     help=f"Closed won plus the deals included in the call ({blood['source']}).")
 tiles[2].metric(
     "Upside", fmt.money(blood["upside"]),
-    delta=f"range {fmt.money(blood['number'])} – {fmt.money(blood['number'] + blood['upside'])}",
+    delta=f"range {fmt.money(blood['number'])} – {fmt.money(blood['range_high'])}",
     delta_color="off", delta_arrow="off", border=True,
     help="Commit and Best Case deals left out of the in-blood number.")
 
@@ -65,20 +67,20 @@ tiles[2].metric(
          f"{fmt.pct(rates['win_rate']['amount'])}.")
 
 st.subheader("Forecast categories by segment")
-by_segment = data.fetch("rollup_by", view, "segment")
-shown = by_segment[by_segment.category.isin(("Closed", *OPEN_CATEGORIES))]
+by_segment = rollup_by(view, "segment")
+shown = by_segment[by_segment.category.isin(TOTAL_CATEGORIES)]
 if shown.empty:
     st.info(f"No deals close in {view.period.label} for this filter — widen the filter or pick "
             "another period.")
 else:
     figure = go.Figure()
-    for category in ("Closed", *OPEN_CATEGORIES):
+    for category in TOTAL_CATEGORIES:
         part = shown[shown.category == category]
         figure.add_bar(x=part.segment, y=part.amount, name=category,
                        marker_color=widgets.CATEGORY_COLOURS[category],
                        customdata=part["count"],
                        hovertemplate="%{x}: $%{y:,.0f} in %{customdata} deals")
-    targets = data.fetch("segment_targets", view)
+    targets = segment_targets(view)
     if targets:
         figure.add_scatter(x=list(targets), y=list(targets.values()), mode="markers",
                            name="Target", marker=dict(symbol="line-ew-open", size=40,
@@ -89,6 +91,6 @@ else:
     st.plotly_chart(figure, width="stretch")
 
 st.subheader(f"Roll-up for {view.period.label}")
-frame = data.category_table(report)
+frame = categories_frame(report)
 widgets.table(frame, f"rollup-{view.period.label}.csv", Amount=widgets.money_column("Amount"),
               **{"Share of target": widgets.percent_column("Share of target")})

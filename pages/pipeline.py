@@ -3,11 +3,12 @@
 import streamlit as st
 
 from sales import formatting as fmt
-from sales.pivots import COUNT_SUFFIX, FORECAST_CATEGORIES, cell_categories, pivot_both
-from sales.query import GROUP_COLUMNS
+from sales.pivots import COUNT_SUFFIX, cell_categories, pivot_both
+from sales.query import GROUP_DIMENSIONS
 from sales.rollup import FORECAST_TOTAL, TOTAL_ROW, pivot
-from sales.stages import OMITTED, REPORT_CATEGORIES, UNQUALIFIED
-from ui import data, page, widgets
+from sales.stages import OMITTED, REPORT_CATEGORIES, TOTAL_CATEGORIES, UNQUALIFIED
+from ui import page, widgets
+from ui.data import cell_deals, rollup_by
 
 MEASURES = {"amount": "Amount", "count": "Count", "both": "Amount and count"}
 # Unqualified and Omitted never enter the total: greyed, so they read as apart.
@@ -16,12 +17,12 @@ APART_STYLE = "background-color: #f1f3f5; color: #6c757d"
 view = page.start("Pipeline by category")
 
 left, right = st.columns([2, 1])
-dimension = left.selectbox("Rows", list(GROUP_COLUMNS), key="pivot_dimension",
+dimension = left.selectbox("Rows", list(GROUP_DIMENSIONS), key="pivot_dimension",
                            format_func=str.capitalize)
 measure = right.radio("Measure", list(MEASURES), horizontal=True, key="pivot_measure",
                       format_func=MEASURES.get)
 
-rolled = data.fetch("rollup_by", view, dimension)
+rolled = rollup_by(view, dimension)
 if rolled.empty:
     st.info(f"No deals close in {view.period.label} for this filter — widen the filter or pick "
             "another period.")
@@ -71,12 +72,12 @@ values = [v for v in table[dimension] if v != TOTAL_ROW]
 left, right = st.columns(2)
 category = left.selectbox(
     "Category", CELL_CHOICES, key="drill_category",
-    format_func=lambda c: f"{c} ({' + '.join(FORECAST_CATEGORIES)})" if c == FORECAST_TOTAL else c)
+    format_func=lambda c: f"{c} ({' + '.join(TOTAL_CATEGORIES)})" if c == FORECAST_TOTAL else c)
 if st.session_state.get("drill_value") not in ["(all)", *values]:
     st.session_state.pop("drill_value", None)
 value = right.selectbox(dimension.capitalize(), ["(all)", *values], key="drill_value")
-categories = FORECAST_CATEGORIES if category == FORECAST_TOTAL else (category,)
-deals, total, amount = data.fetch("cell_deals", view, categories, dimension,
+categories = TOTAL_CATEGORIES if category == FORECAST_TOTAL else (category,)
+deals, total, amount = cell_deals(view, categories, dimension,
                                   None if value == "(all)" else value)
 if deals.empty:
     st.info(f"No {category} deals for this cell.")

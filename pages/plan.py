@@ -3,7 +3,10 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui import data, page, state, widgets
+from sales.stages import CLOSED
+from sales.targets import targets_fit
+from ui import page, state, widgets
+from ui.data import attainment
 
 view = page.start("Plan attainment")
 settings = state.settings(state.database_path(), state.version())
@@ -11,22 +14,28 @@ healthy = float(settings["coverage_multiple"])
 
 scope = st.radio("Targets by", ["segment", "region", "team", "owner"], horizontal=True,
                  key="plan_scope", format_func=str.capitalize)
-frame = data.fetch("attainment", view, scope)
+frame = attainment(view, scope)
 if frame.empty:
     st.info(f"No targets or deals by {scope} for {view.period.label}. Targets live in the "
             "`targets` table (period, scope, scope_value, amount).")
     st.stop()
+if not targets_fit(view.filters, scope):
+    others = ", ".join(d for d in view.filters.active() if d != scope)
+    st.warning(f"No target for this view: a {scope}'s target covers all of its deals, and this "
+               f"view is also cut by {others}. Closed won and pipeline are shown by {scope} "
+               "without attainment or coverage; clear the other filters to compare with the "
+               "plan.")
 
 figure = go.Figure()
 figure.add_bar(x=frame[scope], y=frame["target"], name="Target", marker_color="#d9d9d9")
 figure.add_bar(x=frame[scope], y=frame["closed_won"], name="Closed won",
-               marker_color=widgets.CATEGORY_COLOURS["Closed"])
+               marker_color=widgets.CATEGORY_COLOURS[CLOSED])
 figure.update_layout(barmode="group", yaxis_tickprefix="$", legend_orientation="h", height=360,
                      margin=dict(t=10))
 st.plotly_chart(figure, width="stretch")
 
 no_target = frame["target"].isna().sum()
-if no_target:
+if no_target and targets_fit(view.filters, scope):
     st.caption(f"{no_target} {scope} value(s) have deals but no target for {view.period.label}.")
 st.caption(f"Coverage = (closed won + commit + best case) / target; healthy at {healthy:.1f}×.")
 widgets.table(

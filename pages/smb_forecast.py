@@ -2,16 +2,23 @@
 weighted by how it converted at the same point of past periods, plus the pipeline still to
 be created; set against the target, the in-blood number and the reps' own numbers."""
 
-from dataclasses import replace
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from sales import formatting as fmt
-from sales.coverage import smb_segments
-from sales.smb import FALLBACK, HAPPY_EARS, NEW, RATED, SANDBAGGING, bottom_up_share, compare
-from ui import data, page, state, widgets
+from sales.smb import (
+    FALLBACK,
+    HAPPY_EARS,
+    SANDBAGGING,
+    SUBMISSIONS,
+    smb_segments,
+    smb_view,
+    top_down_bottom_up,
+)
+from sales.stages import COMMIT
+from ui import page, state, widgets
+from ui.data import bottom_up, headline, smb_forecast
 
 VERDICT_TEXT = {
     SANDBAGGING: "well below the weighted forecast: the reps may be sandbagging",
@@ -20,39 +27,40 @@ VERDICT_TEXT = {
 
 view = page.start("SMB forecast")
 settings = state.settings(state.database_path(), state.version())
-method = smb_segments(settings)
-chosen = [s for s in method if not view.filters.segment or s in view.filters.segment]
-if not chosen:
+narrowed = smb_view(view, settings)
+if narrowed is None:
     st.info(f"No segment in this view is forecast with the SMB method (setting "
-            f"`smb_method_segments`: {', '.join(method) or 'none'}). Clear the segment filter "
-            "or pick one of them.")
+            f"`smb_method_segments`: {', '.join(smb_segments(settings)) or 'none'}). Clear the "
+            "segment filter or pick one of them.")
     st.stop()
-smb_view = replace(view, filters=replace(view.filters, segment=tuple(chosen)))
-forecast = data.fetch("smb_forecast", smb_view, settings)
-report = data.headline(smb_view)
+forecast = smb_forecast(narrowed, settings)
+report = headline(narrowed)
 target, blood = report["target"], report["in_blood"]
-terms = {t.name: t for t in forecast.terms}
 
-st.caption(f"{', '.join(chosen)} (setting `smb_method_segments`): Closed + each category's open, "
-           "qualified pipeline × how much of it was won at the same point of the last "
-           f"{int(settings['history_periods'])} periods + the pipeline still to be created × "
-           "its conversion.")
+st.caption(f"{', '.join(narrowed.filters.segment)} (setting `smb_method_segments`): Closed + "
+           "each category's open, qualified pipeline × how much of it was won at the same "
+           f"point of the last {int(settings['history_periods'])} periods + the pipeline still "
+           "to be created × its conversion.")
 
 # --- The number, against the target and the call.
-tiles = st.columns(4)
+tiles = st.columns(5)
 tiles[0].metric("Weighted forecast", fmt.money(forecast.total), border=True,
                 delta=f"{fmt.pct(forecast.total / target)} of target" if target else
                 "no target for this view", delta_color="off", delta_arrow="off",
                 help="Closed + r_Commit·Commit + r_BestCase·BestCase + r_Pipeline·Pipeline + "
                      "r_new·expected new pipeline.")
-tiles[1].metric("Target", fmt.money(target), border=True,
+tiles[1].metric("Range", f"{fmt.money(forecast.low)} – {fmt.money(forecast.high)}", border=True,
+                help="The same forecast with each category's rate at the lowest and at the "
+                     "highest it was in one of the past periods (periods that had deals in the "
+                     "category at that point; a fallback rate stays as it is).")
+tiles[2].metric("Target", fmt.money(target), border=True,
                 delta=f"gap {fmt.money(target - forecast.total)}" if target else None,
                 delta_color="off", delta_arrow="off")
-tiles[2].metric("In-blood number", fmt.money(blood["number"]), border=True,
+tiles[3].metric("In-blood number", fmt.money(blood["number"]), border=True,
                 delta=f"{fmt.money(blood['number'] - forecast.total)} vs weighted",
                 delta_color="off", delta_arrow="off",
                 help=f"Closed won plus the deals included in the call ({blood['source']}).")
-tiles[3].metric("Closed won", fmt.money(forecast.closed), border=True,
+tiles[4].metric("Closed won", fmt.money(forecast.closed), border=True,
                 delta=f"{fmt.pct(forecast.closed / target)} of target" if target else None,
                 delta_color="off", delta_arrow="off")
 if forecast.uses_fallback:
@@ -63,26 +71,26 @@ if forecast.uses_fallback:
 
 # --- How the number is built.
 st.subheader("How the forecast is built")
-labels = ["Closed", *[f"{c} × {terms[c].rate:.0%}" for c in RATED],
-          f"New × {terms[NEW].rate:.0%}", "Forecast"]
-values = [forecast.closed, *[terms[c].value for c in RATED], terms[NEW].value, forecast.total]
+levels = forecast.levels()
 figure = go.Figure(go.Waterfall(
-    x=labels, y=values, measure=["absolute", "relative", "relative", "relative", "relative",
-                                 "total"],
-    text=[fmt.money(v) for v in values], textposition="outside", cliponaxis=False,
+    x=levels["label"], y=levels["amount"], measure=levels["measure"],
+    text=[fmt.money(v) for v in levels["amount"]], textposition="outside", cliponaxis=False,
     connector={"line": {"color": "#bdbdbd"}},
-    increasing={"marker": {"color": widgets.CATEGORY_COLOURS["Commit"]}},
+    increasing={"marker": {"color": widgets.CATEGORY_COLOURS[COMMIT]}},
     totals={"marker": {"color": "#2c7fb8"}}))
 if target:
     figure.add_hline(y=target, line_dash="dash", line_color="black",
                      annotation_text=f"target {fmt.money(target)}")
 figure.update_layout(yaxis_tickprefix="$", height=380, margin=dict(t=30), showlegend=False)
 st.plotly_chart(figure, width="stretch")
-table = pd.DataFrame([{"term": t.name, "amount": t.amount, "rate": t.rate, "source": t.source,
-                       "forecast": t.value} for t in forecast.terms])
+table = pd.DataFrame([{"term": t.name, "amount": t.amount, "rate": t.rate, "low_rate": t.low_rate,
+                       "high_rate": t.high_rate, "source": t.source, "forecast": t.value}
+                      for t in forecast.terms])
 widgets.table(table, f"smb-forecast-{view.period.label}.csv", term="Term",
               amount=widgets.money_column("Standing now (new: expected)"),
-              rate=widgets.percent_column("Rate"), source="Rate from",
+              rate=widgets.percent_column("Rate"),
+              low_rate=widgets.percent_column("Lowest period"),
+              high_rate=widgets.percent_column("Highest period"), source="Rate from",
               forecast=widgets.money_column("Counts for"))
 
 # --- Where the rates come from.
@@ -103,23 +111,21 @@ else:
 
 # --- Top-down against bottom-up.
 st.subheader("Top-down against bottom-up")
-bottom = data.fetch("bottom_up", smb_view)
-if bottom is None:
+versus = top_down_bottom_up(forecast, bottom_up(narrowed), blood["number"], settings)
+if versus.source == SUBMISSIONS:
+    bottom_label = f"Reps' submissions ({versus.owners:,} reps)"
+else:
     st.caption("No rep in this view has submitted a number for the period yet: the in-blood "
                "number stands in for the bottom-up.")
-    bottom_value, bottom_label = blood["number"], "In-blood number"
-else:
-    bottom_value, bottom_label = bottom.forecast, f"Reps' submissions ({bottom.owners:,} reps)"
-verdict = compare(bottom_value, forecast.total, settings)
-share = bottom_up_share(bottom_value, forecast.total)
+    bottom_label = "In-blood number"
 tiles = st.columns(2)
-tiles[0].metric("Top-down (weighted forecast)", fmt.money(forecast.total), border=True)
-tiles[1].metric(f"Bottom-up: {bottom_label}", fmt.money(bottom_value), border=True,
-                delta=f"{fmt.pct(share)} of top-down" if share is not None else None,
-                delta_color="off", delta_arrow="off")
+tiles[0].metric("Top-down (weighted forecast)", fmt.money(versus.top_down), border=True)
+tiles[1].metric(f"Bottom-up: {bottom_label}", fmt.money(versus.bottom_up), border=True,
+                delta=f"{fmt.pct(versus.share)} of top-down" if versus.share is not None
+                else None, delta_color="off", delta_arrow="off")
 bands = (f"bands {fmt.pct(float(settings['sandbagging_band']))} – "
          f"{fmt.pct(float(settings['happy_ears_band']))}")
-if verdict in VERDICT_TEXT:
-    st.warning(f"Bottom-up is {VERDICT_TEXT[verdict]} ({bands}).")
+if versus.verdict in VERDICT_TEXT:
+    st.warning(f"Bottom-up is {VERDICT_TEXT[versus.verdict]} ({bands}).")
 else:
     st.success(f"Bottom-up and top-down agree within the {bands}.")

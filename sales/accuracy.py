@@ -14,7 +14,8 @@ import pandas as pd
 from sales.calls import call_history
 from sales.inblood import default_includes
 from sales.periods import Period, period_containing
-from sales.rollup import deals_in_period, rollup_at
+from sales.rollup import closed_won, rollup_at
+from sales.stages import CATEGORY_COLUMNS, CLOSED, OPEN_CATEGORIES
 from sales.view import View
 
 # How many completed periods the accuracy view looks back over.
@@ -32,32 +33,22 @@ def week_of(period: Period, day: date) -> int:
     return (day - period.start).days // 7 + 1
 
 
-def actual_closed_won(con: duckdb.DuckDBPyConnection, view: View) -> float:
-    """What the period finally booked: closed won with close date in it, as of the view date."""
-    deals, params = deals_in_period(con, view)
-    return float(con.cursor().execute(
-        f"select coalesce(sum(amount), 0) from ({deals}) where category = 'Closed'",  # noqa: S608
-        params).fetchone()[0])
-
-
 def rules_by_snapshot(con: duckdb.DuckDBPyConnection, view: View,
                       settings: dict[str, object]) -> pd.DataFrame:
     """The default rules' in-blood number at each snapshot inside the period.
 
-    Grain: one row per snapshot date in the period: closed won then, the open category
-    amounts then, and in_blood = closed + the categories the rules include."""
+    Grain: one row per snapshot date in the period: closed won then (closed_won), the open
+    category amounts then (commit, best_case, pipeline), and in_blood = closed won + the
+    categories the rules include."""
     days = [r[0] for r in con.cursor().execute(
         "select snapshot_date from snapshot_dates where snapshot_date between ? and ? "
         "order by 1", [view.period.start, view.period.end]).fetchall()]
-    frame = rollup_at(con, view, days).rename(columns={
-        "day": "snapshot_date", "Closed": "closed", "Commit": "commit",
-        "Best Case": "best_case", "Pipeline": "pipeline"})
+    frame = rollup_at(con, view, days).rename(columns={"day": "snapshot_date",
+                                                       **CATEGORY_COLUMNS})
     included = default_includes(settings)
-    frame["in_blood"] = frame["closed"] + sum(
-        frame[column] for column, category in
-        (("commit", "Commit"), ("best_case", "Best Case"), ("pipeline", "Pipeline"))
-        if included[category])
-    return frame[["snapshot_date", "closed", "commit", "best_case", "pipeline", "in_blood"]]
+    frame["in_blood"] = frame[CATEGORY_COLUMNS[CLOSED]] + sum(
+        frame[CATEGORY_COLUMNS[c]] for c in OPEN_CATEGORIES if included[c])
+    return frame[["snapshot_date", *CATEGORY_COLUMNS.values(), "in_blood"]]
 
 
 def accuracy(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
@@ -71,7 +62,7 @@ def accuracy(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, obj
     rows = []
     for period in completed_periods(view.as_of, view.period.kind, view.period.fy_start_month, n):
         past = View(period, view.as_of, view.filters)
-        actual = actual_closed_won(con, past)
+        actual = closed_won(con, past).amount
         calls = call_history(con, past)
         for call in calls.itertuples(index=False):
             rows.append((period.label, "saved call", call.call_date,

@@ -22,25 +22,33 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from sales import movement as moves
+from sales.calls import CALL_TOTALS
 from sales.deals import MAX_DEAL_ROWS
 from sales.inblood import DEFAULT_RULES, call_source, default_includes
 from sales.movement import (
-    SUMMARY_SQL,
     UNCHANGED,
     Movement,
     bar_deals_sql,
-    changes_sql,
+    changed_deals_sql,
     dated,
     now_totals_sql,
     parts_sql,
     summarise,
+    summary_sql,
     view_changes_sql,
     window,
 )
-from sales.periods import QUARTER, period_containing
 from sales.query import deals_sql, snapshot_on_or_before, state_key
+from sales.rollup import deals_in_period
 from sales.slippage import history_facts_sql
-from sales.stages import BEST_CASE, CLOSED, COMMIT, PIPELINE
+from sales.sql import Sql, sql
+from sales.stages import (
+    CLOSED,
+    FORECASTABLE_CATEGORIES,
+    OPEN_CATEGORIES,
+    TOTAL_CATEGORIES,
+)
 from sales.targets import target_for_view
 from sales.view import ZERO, Measure, View
 
@@ -51,15 +59,13 @@ RENEWAL_RISK_ROWS = 100
 # Deals kept per waterfall bar for the page (largest movements first); the bar's own count and
 # amount always cover every deal, and the full list is a query away (movement_deals).
 BAR_DEAL_ROWS = 200
-# The categories the forecast call counts, closed first.
-CALL_CATEGORIES = (CLOSED, COMMIT, BEST_CASE, PIPELINE)
 NEW_AND_EXPANSION, RENEWALS = "New & Expansion", "Renewals"
 RENEWAL_RISKS = ("At Risk", "Early Warning")
 _GROUP_SQL = f"case when type = 'Renewal' then '{RENEWALS}' else '{NEW_AND_EXPANSION}' end"
 # Temporary tables: one per cursor, gone when prepare_call returns (and the name the caller's
 # changed deals are registered under for as long).
 _TABLE, _TOP, _CHANGED = "call_deals", "call_top_deals", "call_changed_deals"
-_FIRST_SEEN, _FACTS = "call_first_qualified", "call_open_deal_facts"
+_FACTS = "call_open_deal_facts"
 
 
 def last_call_choices(con: duckdb.DuckDBPyConnection, as_of: date) -> list[date]:
@@ -132,33 +138,33 @@ def prepare_call(con: duckdb.DuckDBPyConnection, view: View, since: date | None 
     if facts is not None:
         cur.register(_FACTS, facts)
     if changed is None:
-        changes, params = changes_sql(cur, view, since)
+        computed = changed_deals_sql(win.then_read, win.now_read)
+        source = sql(f"({computed})", computed)
     else:
         cur.register(_CHANGED, changed)
-        changes, params = view_changes_sql(_CHANGED, view)
+        source = sql(_CHANGED)
+    changes = view_changes_sql(source, view)
     # Every section reads deals in the view at one of the two dates; the rest need not be kept.
-    cur.execute(f"""create or replace temp table {_TABLE} as
-                    select * from ({changes}) where then_in_view or now_in_view""",  # noqa: S608
-                params)
+    cur.execute(*sql(f"""create or replace temp table {_TABLE} as
+                         select * from ({changes}) where then_in_view or now_in_view""",  # noqa: S608
+                     changes))
     try:
-        totals_sql, total_params = now_totals_sql(cur, view, _GROUP_SQL)
         now_cells = {(group, category): (amount, count) for group, category, amount, count
-                     in cur.execute(totals_sql, total_params).fetchall()}
+                     in cur.execute(*now_totals_sql(cur, view, _GROUP_SQL)).fetchall()}
         categories, by_type = _categories(cur, view, now_cells)
-        parts, part_params = parts_sql(_TABLE, view)
+        parts = parts_sql(sql(_TABLE), view)
         end: dict[str, tuple[Decimal, int]] = {}
         for (_, category), (amount, count) in now_cells.items():
             before = end.get(category, (Decimal(0), 0))
             end[category] = (before[0] + amount, before[1] + count)
-        movement = summarise(cur.execute(SUMMARY_SQL.format(parts=parts), part_params).fetchall(),
-                             end)
+        movement = summarise(cur.execute(*summary_sql(parts)).fetchall(), end)
         risks, risk_totals = _renewal_risks(cur, view)
         closed, won, lost = _closed_since(cur)
         return CallPrep(
             since=win.since, now=win.now,
             categories_then=categories["then"], categories_now=categories["now"],
             target=target.amount, target_reason=target.reason,
-            movement=movement, bar_deals=_bar_deals(cur, parts, part_params),
+            movement=movement, bar_deals=_bar_deals(cur, parts),
             by_type=by_type, renewal_risks=risks, renewal_risk_total=risk_totals,
             closed_since=closed, won_since=won, lost_since=lost,
             key_deals=_key_deals(cur, view, _FACTS if facts is not None else None))
@@ -178,21 +184,21 @@ def _categories(cur: duckdb.DuckDBPyConnection, view: View,
 
     Now is the roll-up itself; then is now with the changed deals taken back to where they
     stood (a deal that did not change stands the same at both dates)."""
-    bounds = [view.period.start, view.period.end]
     shift = {(g, c): [Decimal(0), 0] for g in (NEW_AND_EXPANSION, RENEWALS)
-             for c in CALL_CATEGORIES}
+             for c in TOTAL_CATEGORIES}
     for side, sign in (("then", 1), ("now", -1)):
-        for group, category, amount, count in cur.execute(
+        for group, category, amount, count in cur.execute(*sql(
                 f"""select {_GROUP_SQL}, {side}_category, sum({side}_amount), count(*)
-                    from {_TABLE} where {side}_in_view and {side}_close between ? and ?
-                    group by all""", bounds).fetchall():  # noqa: S608
-            if category in CALL_CATEGORIES:
+                    from {_TABLE} where {side}_in_view
+                      and {side}_close between $period_start and $period_end
+                    group by all""", **view.bounds())).fetchall():  # noqa: S608
+            if category in TOTAL_CATEGORIES:
                 shift[(group, category)][0] += sign * amount
                 shift[(group, category)][1] += sign * count
-    totals = {side: dict.fromkeys(CALL_CATEGORIES, ZERO) for side in ("then", "now")}
+    totals = {side: dict.fromkeys(TOTAL_CATEGORIES, ZERO) for side in ("then", "now")}
     records = []
     for group in (NEW_AND_EXPANSION, RENEWALS):
-        for category in CALL_CATEGORIES:
+        for category in TOTAL_CATEGORIES:
             amount, count = now_cells.get((group, category), (Decimal(0), 0))
             now = Measure(float(amount), int(count))
             delta_amount, delta_count = shift[(group, category)]
@@ -206,13 +212,14 @@ def _categories(cur: duckdb.DuckDBPyConnection, view: View,
     return totals, frame
 
 
-def _bar_deals(cur: duckdb.DuckDBPyConnection, parts: str, params: list) -> pd.DataFrame:
-    frame = cur.execute(
-        f"""select * from ({bar_deals_sql(f"({parts})")}) where part <> '{UNCHANGED}'
+def _bar_deals(cur: duckdb.DuckDBPyConnection, parts: Sql) -> pd.DataFrame:
+    deals = bar_deals_sql(parts)
+    frame = cur.execute(*sql(
+        f"""select * from ({deals}) where part <> '{UNCHANGED}'
             qualify row_number() over (partition by category, part
-                                       order by abs(movement) desc, opportunity_id) <= ?
+                                       order by abs(movement) desc, opportunity_id) <= $bar_rows
             order by category, part, abs(movement) desc, opportunity_id""",  # noqa: S608
-        params + [BAR_DEAL_ROWS]).df()
+        deals, bar_rows=BAR_DEAL_ROWS)).df()
     return dated(frame)
 
 
@@ -220,41 +227,41 @@ def _renewal_risks(cur: duckdb.DuckDBPyConnection, view: View
                    ) -> tuple[pd.DataFrame, dict[str, Measure]]:
     """Open renewals in the period flagged At Risk or Early Warning, riskiest and largest first
     (RENEWAL_RISK_ROWS at most), and their totals per risk level (over every such deal)."""
-    deals, params = deals_sql(state_key(cur, view.as_of), view.filters)
-    flagged = f"""from ({deals}) d
-        where close_date between ? and ? and category in ('Commit', 'Best Case', 'Pipeline')
-          and type = 'Renewal' and renewal_risk in (?, ?)"""  # noqa: S608
-    params += [view.period.start, view.period.end, *RENEWAL_RISKS]
+    deals = deals_in_period(cur, view)
+    flagged = sql(f"""from ({deals}) d
+        where list_contains($open_categories, category) and type = 'Renewal'
+          and list_contains($renewal_risks, renewal_risk)""",  # noqa: S608
+                  deals, open_categories=list(OPEN_CATEGORIES), renewal_risks=list(RENEWAL_RISKS))
     totals = {risk: ZERO for risk in RENEWAL_RISKS}
-    for risk, amount, count in cur.execute(
+    for risk, amount, count in cur.execute(*sql(
             f"select renewal_risk, sum(amount)::double, count(*) {flagged} group by 1",  # noqa: S608
-            params).fetchall():
+            flagged)).fetchall():
         totals[risk] = Measure(float(amount or 0.0), int(count))
-    ids = _ids(cur, f"""select opportunity_id {flagged}
-                        order by renewal_risk = ? desc, amount desc, opportunity_id limit ?""",
-               params + [RENEWAL_RISKS[0], RENEWAL_RISK_ROWS])
-    chosen, chosen_params = _by_ids_sql(cur, view, ids)
-    listed = cur.execute(
+    ids = _ids(cur, sql(f"""select opportunity_id {flagged}
+                            order by renewal_risk = $worst_risk desc, amount desc, opportunity_id
+                            limit $risk_rows""",  # noqa: S608
+                        flagged, worst_risk=RENEWAL_RISKS[0], risk_rows=RENEWAL_RISK_ROWS))
+    chosen = _by_ids_sql(cur, view, ids)
+    listed = cur.execute(*sql(
         f"""select opportunity_id, account_name, name, owner, renewal_risk, category, stage,
                    amount::double as amount, close_date, next_step
             from ({chosen})
-            order by renewal_risk = ? desc, amount desc, opportunity_id""",  # noqa: S608
-        chosen_params + [RENEWAL_RISKS[0]]).df()
+            order by renewal_risk = $worst_risk desc, amount desc, opportunity_id""",  # noqa: S608
+        chosen, worst_risk=RENEWAL_RISKS[0])).df()
     return dated(listed), totals
 
 
-def _ids(cur: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[str]:
-    return [row[0] for row in cur.execute(sql, params).fetchall()]
+def _ids(cur: duckdb.DuckDBPyConnection, query: Sql) -> list[str]:
+    return [row[0] for row in cur.execute(*query).fetchall()]
 
 
-def _by_ids_sql(cur: duckdb.DuckDBPyConnection, view: View, ids: list[str]
-                ) -> tuple[str, list]:
+def _by_ids_sql(cur: duckdb.DuckDBPyConnection, view: View, ids: list[str]) -> Sql:
     """The deals `ids` whole, as of the view's date. A short list picked on narrow columns,
     then read by key: sorting on every column of a million deals costs far more. The ids have
     passed the view's filters already, and without them the key lookup uses the index."""
-    deals, params = deals_sql(state_key(cur, view.as_of))
-    marks = ", ".join("?" * len(ids)) or "null"
-    return f"select * from ({deals}) d where opportunity_id in ({marks})", params + ids  # noqa: S608
+    deals = deals_sql(state_key(cur, view.as_of))
+    return sql(f"select * from ({deals}) d where list_contains($picked_ids, opportunity_id)",  # noqa: S608
+               deals, picked_ids=ids)
 
 
 def _closed_since(cur: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, Measure, Measure]:
@@ -262,15 +269,15 @@ def _closed_since(cur: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, Measure
     won first, then lost (9-Unqualified and 10-Duplicate included, as in the movement)."""
     where = f"""from {_TABLE} c
                 where c.now_in_view and c.now_closed and not coalesce(c.then_closed, false)"""
-    frame = cur.execute(
+    frame = cur.execute(*sql(
         f"""select case when c.now_won then 'won' else 'lost' end as outcome,
                    c.account_name, c.now_owner as owner, c.now_amount::double as amount,
                    c.now_close as close_date, c.then_category as category_then,
                    c.loss_class, c.competitor, c.lost_reason, c.now_stage as stage,
                    c.type, c.opportunity_id
             {where}
-            order by c.now_won desc, c.now_amount desc, c.opportunity_id limit ?""",  # noqa: S608
-        [MAX_DEAL_ROWS]).df()
+            order by c.now_won desc, c.now_amount desc, c.opportunity_id limit $rows""",  # noqa: S608
+        rows=MAX_DEAL_ROWS)).df()
     found = dict.fromkeys((True, False), ZERO)
     for won, amount, count in cur.execute(
             f"select c.now_won, sum(c.now_amount)::double, count(*) {where} group by 1"  # noqa: S608
@@ -283,25 +290,24 @@ def _key_deals(cur: duckdb.DuckDBPyConnection, view: View, held_facts: str | Non
                ) -> pd.DataFrame:
     """The largest open deals in the period now, with push count, days in stage, next step and
     what changed since the last call. Grain: one row per deal, KEY_DEALS_MAX at most."""
-    deals, params = deals_sql(state_key(cur, view.as_of), view.filters)
-    ids = _ids(cur, f"""select opportunity_id from ({deals}) d
-                        where close_date between ? and ?
-                          and category in ('Commit', 'Best Case', 'Pipeline')
-                        order by amount desc, opportunity_id limit {KEY_DEALS_MAX}""",  # noqa: S608
-               params + [view.period.start, view.period.end])
-    chosen, chosen_params = _by_ids_sql(cur, view, ids)
-    cur.execute(f"create or replace temp table {_TOP} as {chosen}", chosen_params)  # noqa: S608
+    deals = deals_in_period(cur, view)
+    ids = _ids(cur, sql(f"""select opportunity_id from ({deals}) d
+                            where list_contains($open_categories, category)
+                            order by amount desc, opportunity_id limit $key_rows""",  # noqa: S608
+                        deals, open_categories=list(OPEN_CATEGORIES), key_rows=KEY_DEALS_MAX))
+    chosen = _by_ids_sql(cur, view, ids)
+    cur.execute(*sql(f"create or replace temp table {_TOP} as {chosen}", chosen))  # noqa: S608
     if held_facts is None:
-        facts, fact_params = history_facts_sql(ids, view.as_of, view.period.fy_start_month)
+        facts = history_facts_sql(ids, view.as_of, view.period.fy_start_month)
     else:  # looked up in the facts the caller holds for every open deal
-        facts, fact_params = f"select * from {held_facts}", []  # noqa: S608 - a fixed name
+        facts = sql(f"select * from {held_facts}")  # noqa: S608 - a fixed name
     # A deal that did not change since the last call stood then as it stands now.
-    frame = cur.execute(
+    frame = cur.execute(*sql(
         f"""with facts as ({facts})
             select t.opportunity_id, t.account_name, t.name, t.owner, t.category, t.stage,
                    t.amount::double as amount, t.close_date,
                    coalesce(f.push_count, 0) as push_count,
-                   datediff('day', f.entered_stage, ?::date) as days_in_stage, t.next_step,
+                   datediff('day', f.entered_stage, $as_of::date) as days_in_stage, t.next_step,
                    case when c.opportunity_id is null then t.category else c.then_category end
                        as category_then,
                    case when c.opportunity_id is null then t.amount else c.then_amount end::double
@@ -318,7 +324,7 @@ def _key_deals(cur: duckdb.DuckDBPyConnection, view: View, held_facts: str | Non
             from {_TOP} t left join facts f using (opportunity_id)
             left join {_TABLE} c using (opportunity_id)
             order by t.amount desc, t.opportunity_id""",  # noqa: S608
-        fact_params + [view.as_of]).df()
+        facts, as_of=view.as_of)).df()
     frame["change"] = [_what_changed(row) for row in frame.itertuples()]
     return dated(frame)
 
@@ -345,6 +351,9 @@ class Forecast:
     upside: float
     source: str
 
+    def as_report(self) -> dict[str, object]:
+        return {"number": self.number, "upside": self.upside, "source": self.source}
+
 
 @dataclass(frozen=True)
 class SavedCall:
@@ -361,19 +370,19 @@ def saved_call_on(con: duckdb.DuckDBPyConnection, view: View, day: date | None
     """The latest call saved for the view's period and filter scope on or before `day`."""
     if day is None:
         return None
-    row = con.cursor().execute(
-        """with call as (
+    row = con.cursor().execute(*sql(
+        f"""with call as (
                select call_id, saved_at, closed_won from forecast_calls
-               where period = ? and scope = ? and call_date <= ?
+               where period = $period and scope = $scope and call_date <= $day
                order by saved_at desc, call_id desc limit 1)
-           select c.saved_at, c.closed_won::double,
-                  coalesce(sum(x.amount) filter (where x.included), 0)::double,
-                  coalesce(sum(x.amount) filter (where not x.included and x.forecast_category
-                           in ('Commit', 'Best Case')), 0)::double
-           from call c left join forecast_call_decisions x using (call_id)
-           group by all""",
-        [view.period.label, view.filters.scope_key(), day]).fetchone()
-    return SavedCall(*row) if row else None
+           select c.saved_at, c.closed_won::double, included, upside
+           from call c left join (
+               select x.call_id, {CALL_TOTALS}
+               from forecast_call_decisions x semi join call using (call_id)
+               group by x.call_id) t using (call_id)""",  # noqa: S608
+        CALL_TOTALS, period=view.period.label, scope=view.filters.scope_key(),
+        day=day)).fetchone()
+    return SavedCall(row[0], row[1], row[2] or 0.0, row[3] or 0.0) if row else None
 
 
 def forecast_at_last_call(prep: CallPrep, saved: SavedCall | None,
@@ -386,92 +395,25 @@ def forecast_at_last_call(prep: CallPrep, saved: SavedCall | None,
         closed = saved.closed_won if saved.closed_won is not None else then[CLOSED].amount
         return Forecast(closed + saved.included, saved.upside, call_source(saved.saved_at))
     include = default_includes(settings)
-    included = sum(then[c].amount for c in (COMMIT, BEST_CASE, PIPELINE) if include[c])
-    upside = sum(then[c].amount for c in (COMMIT, BEST_CASE) if not include[c])
+    included = sum(then[c].amount for c in OPEN_CATEGORIES if include[c])
+    upside = sum(then[c].amount for c in FORECASTABLE_CATEGORIES if not include[c])
     return Forecast(then[CLOSED].amount + included, upside, DEFAULT_RULES)
 
 
-@dataclass(frozen=True)
-class Generated:
-    """Pipeline generated (SPEC item 10) since the last call and in the quarter to date."""
-
-    since_start: date  # exclusive: deals qualified after the last call's date
-    since: Measure
-    quarter_start: date  # inclusive
-    quarter: Measure
-
-
-def generated_windows(con: duckdb.DuckDBPyConnection, view: View, since: date | None
-                      ) -> tuple[date, date]:
-    """Pipeline generated counts deals qualified after `since_start` (the last call's date) and
-    from `quarter_start` (the first day of the fiscal quarter holding as-of)."""
-    win = window(con, view.as_of, since)
-    since_start = win.since or (since if since is not None else view.as_of)
-    quarter_start = period_containing(view.as_of, QUARTER, view.period.fy_start_month).start
-    return since_start, quarter_start
-
-
-def first_qualified_sql(first: date, as_of: date) -> tuple[str, list]:
-    """Deals without an acceptance date whose first snapshot in a qualified stage falls between
-    `first` and `as_of`: when, and at what amount. Filter-free, so a caller may hold it while
-    the filters change (`pipeline_generated` takes it as an Arrow table).
-
-    Grain: one row per such opportunity. Columns: opportunity_id, qualified_on, amount."""
-    return ("""select h.opportunity_id, min(h.valid_from) as qualified_on,
-                      arg_min(h.amount, h.valid_from) as amount
-               from opportunity_history h join stage_map m on m.stage = h.stage and m.qualified
-               where h.valid_from <= ?
-                 and h.opportunity_id in (select opportunity_id from opportunities
-                                          where sales_accepted_date is null)
-               group by h.opportunity_id
-               having min(h.valid_from) >= ?""", [as_of, first])
-
-
-def first_qualified(con: duckdb.DuckDBPyConnection, first: date, as_of: date) -> pa.Table:
-    sql, params = first_qualified_sql(first, as_of)
-    return con.cursor().sql(sql, params=params).to_arrow_table()
-
-
-def pipeline_generated(con: duckdb.DuckDBPyConnection, view: View, since: date | None,
-                       first_seen: pa.Table | None = None) -> Generated:
-    """Deals that became qualified after the last call, and since the start of the fiscal
-    quarter holding as-of, up to as-of: by amount and count.
-
-    A deal became qualified on its sales_accepted_date, at its amount; without one, on the
-    first snapshot that saw it in a qualified stage, at its amount in that snapshot
-    (`first_qualified`, from min(the two window starts); pass it when held). Grain: the two
-    windows; deals as they stand at as-of, through the view's filters.
-    """
-    since_start, quarter_start = generated_windows(con, view, since)
-    first = min(since_start, quarter_start)
-    deals, params = deals_sql(state_key(con, view.as_of), view.filters)
-    cur = con.cursor()
-    if first_seen is None:
-        seen, seen_params = first_qualified_sql(first, view.as_of)
-        seen = f"({seen})"
-    else:
-        cur.register(_FIRST_SEEN, first_seen)
-        seen, seen_params = _FIRST_SEEN, []
-    try:
-        row = cur.execute(
-            f"""with deals as (select opportunity_id, sales_accepted_date, amount from ({deals}) d),
-                accepted as (
-                    select sales_accepted_date as qualified_on, amount from deals
-                    where sales_accepted_date between ? and ?),
-                first_seen as (  -- no acceptance date: the first snapshot in a qualified stage
-                    select f.qualified_on, f.amount
-                    from {seen} f semi join deals d using (opportunity_id)),
-                qualified as (select * from accepted union all select * from first_seen)
-                select coalesce(sum(amount) filter (where qualified_on > ?), 0)::double,
-                       count(*) filter (where qualified_on > ?),
-                       coalesce(sum(amount) filter (where qualified_on >= ?), 0)::double,
-                       count(*) filter (where qualified_on >= ?)
-                from qualified""",  # noqa: S608 - fixed SQL; values are bound
-            [*params, first, view.as_of, *seen_params,
-             since_start, since_start, quarter_start, quarter_start]).fetchall()[0]
-    finally:
-        if first_seen is not None:
-            cur.unregister(_FIRST_SEEN)
-        cur.close()
-    return Generated(since_start, Measure(row[0], int(row[1])), quarter_start,
-                     Measure(row[2], int(row[3])))
+def call_report(prep: CallPrep, then: Forecast) -> dict[str, object]:
+    """The report's `movement` keys: the compared snapshots and each category's waterfall
+    (`sales.movement.as_report`), the forecast and closed won at the last call, what closed
+    since, the two type groups at both dates and the renewals flagged at risk."""
+    groups: dict[str, dict] = {}
+    for row in prep.by_type.itertuples():
+        groups.setdefault(row.group, {})[row.category] = {
+            "amount_then": row.amount_then, "amount_now": row.amount_now,
+            "count_then": int(row.count_then), "count_now": int(row.count_now)}
+    return {
+        **moves.as_report(prep.movement, prep.since, prep.now),
+        "forecast_then": then.as_report(),
+        "closed_won_then": prep.closed_won_then.as_report(),
+        "closed_since": {"won": prep.won_since.as_report(), "lost": prep.lost_since.as_report()},
+        "by_type": groups,
+        "renewals_at_risk": {risk: m.as_report() for risk, m in prep.renewal_risk_total.items()},
+    }

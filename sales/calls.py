@@ -14,12 +14,23 @@ import duckdb
 import pandas as pd
 
 from sales.inblood import Change, board_sql
-from sales.query import deals_sql, latest_snapshot, state_key
-from sales.rollup import deals_in_period, rollup_at
+from sales.query import KNOWN_DEALS, deals_sql, latest_snapshot, state_key
+from sales.rollup import closed_won, rollup_at
+from sales.sql import sql
+from sales.stages import CLOSED, FORECASTABLE_CATEGORIES, OMITTED, OPEN_CATEGORIES, UNQUALIFIED
 from sales.view import View
 
 MAX_NAME_LENGTH = 120
 MAX_NOTE_LENGTH = 2_000
+
+# What a saved call committed to, summed over its decisions (alias x): the amount it included,
+# its upside (the Commit and Best Case it left out), how many deals it decided and included.
+CALL_TOTALS = sql("""coalesce(sum(x.amount) filter (where x.included), 0)::double as included,
+       coalesce(sum(x.amount) filter (where not x.included
+                and list_contains($forecastable, x.forecast_category)), 0)::double as upside,
+       count(x.opportunity_id) as deals,
+       count(*) filter (where x.included) as included_deals""",
+                  forecastable=list(FORECASTABLE_CATEGORIES))
 
 
 def save_call(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
@@ -46,16 +57,15 @@ def save_call(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, ob
         [(i, c.included, c.reason) for i, c in changes.items()],
         columns=["opportunity_id", "included", "reason"],
     ).astype({"opportunity_id": "string", "included": "bool", "reason": "string"})
-    board, params = board_sql(con, view, settings, start_call_id)
+    board = board_sql(con, view, settings, start_call_id)
     con.register("call_changes", frame)
     try:
-        con.execute(
+        con.execute(*sql(
             f"""insert into forecast_call_decisions
-                select ?, b.opportunity_id, coalesce(c.included, b.start_included),
+                select $new_call_id, b.opportunity_id, coalesce(c.included, b.start_included),
                        nullif(coalesce(c.reason, b.start_reason), ''), b.amount, b.category
                 from ({board}) b left join call_changes c using (opportunity_id)""",  # noqa: S608
-            [call_id, *params],
-        )
+            board, new_call_id=call_id))
     finally:
         con.unregister("call_changes")
     return int(call_id)
@@ -67,18 +77,13 @@ def call_history(con: duckdb.DuckDBPyConnection, view: View) -> pd.DataFrame:
 
     In-blood at a call = closed won as of the call date + the amounts it included.
     """
-    calls = con.cursor().execute(
-        """select c.call_id, c.call_date, c.saved_at, c.saved_by, c.note,
-                  c.closed_won::double as saved_closed_won,
-                  coalesce(sum(x.amount) filter (where x.included), 0)::double as included,
-                  coalesce(sum(x.amount) filter (where not x.included and x.forecast_category
-                           in ('Commit', 'Best Case')), 0)::double as upside,
-                  count(x.opportunity_id) as deals,
-                  count(*) filter (where x.included) as included_deals
-           from forecast_calls c left join forecast_call_decisions x using (call_id)
-           where c.period = ? and c.scope = ?
-           group by all order by c.saved_at, c.call_id""",
-        [view.period.label, view.filters.scope_key()]).df()
+    calls = con.cursor().execute(*sql(
+        f"""select c.call_id, c.call_date, c.saved_at, c.saved_by, c.note,
+                   c.closed_won::double as saved_closed_won, {CALL_TOTALS}
+            from forecast_calls c left join forecast_call_decisions x using (call_id)
+            where c.period = $period and c.scope = $scope
+            group by all order by c.saved_at, c.call_id""",  # noqa: S608 - fixed SQL
+        CALL_TOTALS, period=view.period.label, scope=view.filters.scope_key())).df()
     calls["call_date"] = pd.to_datetime(calls["call_date"]).dt.date
     missing = calls["saved_closed_won"].isna()
     calls["closed_won"] = calls.pop("saved_closed_won")
@@ -92,14 +97,11 @@ def call_history(con: duckdb.DuckDBPyConnection, view: View) -> pd.DataFrame:
 def _closed_won_on(con: duckdb.DuckDBPyConnection, view: View, days: list) -> list[float]:
     """Closed won in the period as it stood on each day (the current table without history)."""
     if latest_snapshot(con) is None:
-        deals, params = deals_in_period(con, view)
-        now = float(con.cursor().execute(
-            f"select coalesce(sum(amount), 0) from ({deals}) where category = 'Closed'",  # noqa: S608
-            params).fetchone()[0])
+        now = closed_won(con, view).amount
         return [now for _ in days]
     if not days:
         return []
-    closed = rollup_at(con, view, days).set_index("day")["Closed"]
+    closed = rollup_at(con, view, days).set_index("day")[CLOSED]
     return [float(closed[day]) for day in days]
 
 
@@ -123,7 +125,7 @@ def call_diff(con: duckdb.DuckDBPyConnection, before: int, after: int) -> pd.Dat
                   a.amount::double as amount_before, b.amount::double as amount_after,
                   b.reason as reason
            from a full join b using (opportunity_id)
-           left join opportunities o
+           left join known_opportunities o
                   on o.opportunity_id = coalesce(b.opportunity_id, a.opportunity_id)
            where a.opportunity_id is null or b.opportunity_id is null
               or a.included <> b.included or a.amount is distinct from b.amount
@@ -137,28 +139,28 @@ def gone_since_call(con: duckdb.DuckDBPyConnection, view: View, call_id: int) ->
     (won, lost, slipped out, moved earlier, unqualified, or no longer in the data).
 
     Grain: one row per such opportunity; never silently dropped from the screen."""
-    state, params = deals_sql(state_key(con, view.as_of))
-    return con.cursor().execute(
+    state = deals_sql(state_key(con, view.as_of))
+    return con.cursor().execute(*sql(
         f"""select x.opportunity_id, o.account_name, o.owner, x.forecast_category as category_at_call,
                    x.amount::double as amount_at_call, x.included as included_at_call,
                    case when s.opportunity_id is null then 'no longer in the data'
-                        when s.category = 'Closed' then 'won'
-                        when s.category = 'Omitted' and s.closed then 'lost'
-                        when s.close_date > ? then 'slipped out of the period'
-                        when s.close_date < ? then 'moved to an earlier period'
-                        when s.category = 'Unqualified' then 'back to unqualified'
+                        when s.category = $closed then 'won'
+                        when s.category = $omitted and s.closed then 'lost'
+                        when s.close_date > $period_end then 'slipped out of the period'
+                        when s.close_date < $period_start then 'moved to an earlier period'
+                        when s.category = $unqualified then 'back to unqualified'
                         else 'moved to ' || s.category end as what_happened,
                    s.category as category_now, s.amount::double as amount_now, s.close_date
             from forecast_call_decisions x
             left join ({state}) s using (opportunity_id)
-            left join opportunities o using (opportunity_id)
-            where x.call_id = ?
+            left join {KNOWN_DEALS} o using (opportunity_id)
+            where x.call_id = $call_id
               and not (s.opportunity_id is not null and not s.closed
-                       and s.category in ('Commit', 'Best Case', 'Pipeline')
-                       and s.close_date between ? and ?)
+                       and list_contains($open_categories, s.category)
+                       and s.close_date between $period_start and $period_end)
             order by x.amount desc nulls last""",  # noqa: S608
-        [view.period.end, view.period.start, *params, call_id, view.period.start,
-         view.period.end]).df()
+        state, closed=CLOSED, omitted=OMITTED, unqualified=UNQUALIFIED, call_id=call_id,
+        open_categories=list(OPEN_CATEGORIES), **view.bounds())).df()
 
 
 def call_export(con: duckdb.DuckDBPyConnection, call_id: int) -> pd.DataFrame:
@@ -170,5 +172,5 @@ def call_export(con: duckdb.DuckDBPyConnection, call_id: int) -> pd.DataFrame:
                   o.account_name, o.name, o.owner, o.team, o.segment, x.forecast_category,
                   x.amount::double as amount, x.included, x.reason
            from forecast_call_decisions x join forecast_calls c using (call_id)
-           left join opportunities o using (opportunity_id)
+           left join known_opportunities o using (opportunity_id)
            where x.call_id = ? order by x.included desc, x.amount desc""", [call_id]).df()

@@ -17,11 +17,18 @@ from datetime import date
 import duckdb
 
 from sales.funnel import velocity
-from sales.query import Filters, deals_sql, state_key
+from sales.query import deals_sql, state_key
+from sales.sql import sql
+from sales.view import Filters
 
 DAYS_PER_MONTH = 30
 # A lost deal is let go in about half the time a won one takes.
 LOSE_SHARE_OF_CLOSE = 0.5
+# Inputs a plan starts from when the window has no won deal to read a cycle or a win rate from:
+# a quarter's cycle, and even odds. Said on screen as guesses.
+GUESSED_DAYS_TO_CLOSE = 90.0
+GUESSED_WIN_RATE = 0.5
+DATA, GUESS = "data", "guess"
 
 
 @dataclass(frozen=True)
@@ -68,12 +75,46 @@ def pace(con: duckdb.DuckDBPyConnection, window_start: date, window_end: date, a
     cycle of `sales.funnel.velocity`). Qualified opportunities (sales-accepted) in the window:
     per owner with any, per month of the window."""
     speed = velocity(con, window_start, window_end, as_of, filters)
-    deals, params = deals_sql(state_key(con, as_of), filters)
+    deals = deals_sql(state_key(con, as_of), filters)
     months = max((window_end - window_start).days + 1, 1) / DAYS_PER_MONTH
-    accepted, reps = con.cursor().execute(
-        f"""select count(*) filter (where sales_accepted_date between ? and ?),
-                   count(distinct owner) filter (where sales_accepted_date between ? and ?)
+    accepted, reps = con.cursor().execute(*sql(
+        f"""select count(*) filter (where sales_accepted_date between $window_start and $window_end),
+                   count(distinct owner) filter (where sales_accepted_date
+                                                 between $window_start and $window_end)
             from ({deals}) d""",  # noqa: S608 - fixed SQL; values are bound
-        [window_start, window_end] * 2 + params).fetchall()[0]
+        deals, window_start=window_start, window_end=window_end)).fetchall()[0]
     per_rep = accepted / reps / months if reps else None
     return Pace(speed.median_cycle_days, speed.won, per_rep, int(reps))
+
+
+@dataclass(frozen=True)
+class CapacityPlan:
+    """SPEC item 13 with the data's inputs, as the Rates page starts it: the won deals' median
+    cycle and the trailing win rate by count (each a guess where the window has none), and the
+    capacity from settings (`rep_capacity`); with what reps take on now."""
+
+    plan: Capacity
+    days_source: str  # DATA or GUESS
+    win_rate_source: str
+    pace: Pace
+
+    def as_report(self) -> dict[str, object]:
+        plan, pace = self.plan, self.pace
+        return {"days_to_close": plan.days_to_close, "days_to_close_source": self.days_source,
+                "win_rate": plan.win_rate, "win_rate_source": self.win_rate_source,
+                "capacity": plan.capacity, "months_to_close": plan.months_to_close,
+                "months_to_lose": plan.months_to_lose,
+                "months_on_average": plan.months_on_average,
+                "needed_per_month": plan.needed_per_month,
+                "accepted_per_rep_month": pace.accepted_per_rep_month, "reps": pace.reps,
+                "won_deals": pace.won_deals}
+
+
+def capacity_plan(pace_found: Pace, win_rate: float | None, settings: dict[str, object]
+                  ) -> CapacityPlan:
+    """The plan from what the data says (`pace`, the trailing win rate by count) and the
+    capacity setting; guesses where the data has nothing."""
+    days = pace_found.median_cycle_days
+    plan = Capacity(days if days else GUESSED_DAYS_TO_CLOSE,
+                    win_rate if win_rate else GUESSED_WIN_RATE, float(settings["rep_capacity"]))
+    return CapacityPlan(plan, DATA if days else GUESS, DATA if win_rate else GUESS, pace_found)

@@ -11,11 +11,11 @@ from pathlib import Path
 from sales.db import connect, db_path, open_for_reading
 from sales.periods import QUARTER, parse_period, period_containing
 from sales.progress import ProgressBar
-from sales.query import FILTER_COLUMNS, Filters, default_as_of
+from sales.query import default_as_of
 from sales.report import FORMATS, build_report, render
 from sales.schema import SCHEMA_VERSION, schema_version
 from sales.settings import load_settings
-from sales.view import View
+from sales.view import FILTER_DIMENSIONS, Filters, View
 
 DEFAULT_DEMO_OPPORTUNITIES = 20_000
 
@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="FY2027-Q4 or FY2027-M10 (default: the quarter holding as-of)")
     report.add_argument("--as-of", type=_date, default=None,
                         help="state as of this date (default: latest snapshot, else today)")
-    for dimension in FILTER_COLUMNS:
+    for dimension in FILTER_DIMENSIONS:
         report.add_argument(f"--{dimension}", action="extend", nargs="+", default=None,
                             metavar="V", help=f"only these {dimension} values (repeatable)")
     report.add_argument("--window-start", type=_date, default=None,
@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="the last call the movement is measured from: the state as of "
                              "this date (default: the latest snapshot a week or more before "
                              "as-of)")
+    report.add_argument("--history-periods", type=int, default=None, metavar="K",
+                        help="completed periods the SMB forecast learns from (default: the "
+                             "history_periods setting)")
     report.add_argument("--format", choices=FORMATS, default="json")
 
     bench = commands.add_parser("bench", help="measure the performance budgets at a size")
@@ -125,10 +128,12 @@ def _run_report(args: argparse.Namespace) -> int:
         raise UsageError("--window-start is after --window-end")
     if args.since is not None and args.since > as_of:
         raise UsageError(f"--since {args.since} is after the as-of date {as_of}")
-    filters = Filters.of(**{d: getattr(args, d) for d in FILTER_COLUMNS})
+    if args.history_periods is not None and args.history_periods < 1:
+        raise UsageError("--history-periods must be at least 1")
+    filters = Filters.of(**{d: getattr(args, d) for d in FILTER_DIMENSIONS})
     report = build_report(con, View(period, as_of, filters), window,
                           use_saved_call=not args.in_blood_defaults, since=args.since,
-                          include_movement=True)
+                          include_movement=True, history_periods=args.history_periods)
     sys.stdout.write(render(report, args.format))
     return 0
 

@@ -52,6 +52,10 @@ TABLE_NOTES = {
                            "the same stage, category, amount, close date and owner; valid_from "
                            "inclusive, valid_to exclusive (null while current).",
     "opportunity_snapshots": "View: the full picture of every deal at every snapshot date.",
+    "departed_opportunities": "Deals a full export no longer has (deleted in the CRM), with the "
+                              "descriptive fields they last had and departed_on.",
+    "known_opportunities": "View: every deal ever in a full picture, current ones and departed "
+                           "ones, each once; past views read descriptive fields from it.",
     "snapshot_dates": "The dates a full picture was taken.",
     "stage_map": "Stage → forecast category and flags (qualified, closed, won, redlining).",
     "loss_reason_map": "Lost reason → loss class (competition, no_decision, excluded).",

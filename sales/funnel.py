@@ -15,8 +15,11 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from sales.query import Filters, deals_sql, snapshot_on_or_before, state_key
-from sales.stages import BEST_CASE, PIPELINE
+from sales.query import snapshot_on_or_before
+from sales.rates import closed_in_window
+from sales.sql import Sql, sql
+from sales.stages import BEST_CASE, CLOSED, PIPELINE
+from sales.view import Filters
 
 WON = "Won"
 # Where a won deal's furthest stage sits: past every open stage, skipped ones included.
@@ -41,11 +44,11 @@ class Velocity:
 
 
 def _cohort_sql(con: duckdb.DuckDBPyConnection, window_start: date, window_end: date,
-                as_of: date, filters: Filters) -> tuple[str, list]:
-    deals, params = deals_sql(state_key(con, as_of), filters)
-    return (f"""select opportunity_id, won, amount, created_date, close_date from ({deals}) d
-                where closed and qualified and close_date between ? and ?""",  # noqa: S608
-            params + [window_start, window_end])
+                as_of: date, filters: Filters) -> Sql:
+    """The cohort: the qualified deals closed in the window (those every rate counts)."""
+    deals = closed_in_window(con, window_start, window_end, as_of, filters)
+    return sql(f"select opportunity_id, won, amount, created_date, close_date from ({deals}) d",  # noqa: S608
+               deals)
 
 
 def funnel(con: duckdb.DuckDBPyConnection, window_start: date, window_end: date, as_of: date,
@@ -53,16 +56,17 @@ def funnel(con: duckdb.DuckDBPyConnection, window_start: date, window_end: date,
     """Grain: one row per qualified open stage any deal of the cohort was seen in, in stage
     order, then a WON row. Columns: stage, category, reached, conversion (to the next row;
     NaN on the WON row), median_days (in that stage; NaN on WON)."""
-    cohort, params = _cohort_sql(con, window_start, window_end, as_of, filters)
+    cohort = _cohort_sql(con, window_start, window_end, as_of, filters)
     snapshot = snapshot_on_or_before(con, as_of) or date.min
-    frame = con.cursor().execute(
+    frame = con.cursor().execute(*sql(
         f"""with cohort as ({cohort}),
             visits as (  -- days each deal spent in each stage, snapshot to snapshot
                 select h.opportunity_id, h.stage,
-                       sum(datediff('day', h.valid_from, coalesce(h.valid_to, ?::date))) as days
+                       sum(datediff('day', h.valid_from, coalesce(h.valid_to, $snapshot::date)))
+                           as days
                 from opportunity_history h
                 semi join cohort c on c.opportunity_id = h.opportunity_id
-                where h.valid_from <= ? group by all),
+                where h.valid_from <= $snapshot group by all),
             stages as (
                 select stage, sort_order, forecast_category from stage_map
                 where qualified and not closed
@@ -78,10 +82,10 @@ def funnel(con: duckdb.DuckDBPyConnection, window_start: date, window_end: date,
                    (select median(v.days) from visits v where v.stage = s.stage)::double
                        as median_days
             from stages s order by s.sort_order""",  # noqa: S608 - fixed SQL; values are bound
-        params + [snapshot, snapshot]).df()
-    won = con.cursor().execute(f"select count(*) filter (where won) from ({cohort})",  # noqa: S608
-                               params).fetchall()[0][0]
-    frame = pd.concat([frame, pd.DataFrame([{"stage": WON, "category": "Closed",
+        cohort, snapshot=snapshot)).df()
+    won = con.cursor().execute(*sql(f"select count(*) filter (where won) from ({cohort})",  # noqa: S608
+                                    cohort)).fetchall()[0][0]
+    frame = pd.concat([frame, pd.DataFrame([{"stage": WON, "category": CLOSED,
                                              "reached": won, "median_days": float("nan")}])],
                       ignore_index=True)
     following = frame["reached"].shift(-1)
@@ -91,14 +95,13 @@ def funnel(con: duckdb.DuckDBPyConnection, window_start: date, window_end: date,
 
 def velocity(con: duckdb.DuckDBPyConnection, window_start: date, window_end: date,
              as_of: date, filters: Filters = Filters()) -> Velocity:
-    cohort, params = _cohort_sql(con, window_start, window_end, as_of, filters)
-    won, cycle, average, total = con.cursor().execute(
+    cohort = _cohort_sql(con, window_start, window_end, as_of, filters)
+    won, cycle, average, total = con.cursor().execute(*sql(
         f"""select count(*) filter (where won),
                    median(datediff('day', created_date, close_date))
                        filter (where won and created_date <= close_date),
                    avg(amount) filter (where won)::double, count(*)
-            from ({cohort})""",  # noqa: S608 - fixed SQL; values are bound
-        params).fetchall()[0]
+            from ({cohort})""", cohort)).fetchall()[0]  # noqa: S608 - fixed SQL
     return Velocity(int(won), float(cycle) if cycle is not None else None,
                     float(average) if average is not None else None, int(total))
 
@@ -126,3 +129,22 @@ def pipeline_to_best_case(stages: pd.DataFrame) -> Handoff | None:
     return Handoff(pipeline["stage"].iloc[0], best["stage"].iloc[0],
                    float(best["reached"].iloc[0] / pipeline["reached"].iloc[0]),
                    float(pipeline["median_days"].fillna(0).sum()))
+
+
+def as_report(stages: pd.DataFrame, speed: Velocity) -> dict[str, object]:
+    """The report's `funnel` keys: per stage how many reached it, went on and the median days
+    in it; the won deals' count, cycle and size, their share of the cohort; the Pipeline →
+    Best Case hand-off (null without those stages)."""
+    handoff = pipeline_to_best_case(stages)
+    rows = stages.astype(object).where(stages.notna(), None)
+    return {
+        "stages": [{"stage": r.stage, "category": r.category, "reached": int(r.reached),
+                    "conversion": r.conversion, "median_days": r.median_days}
+                   for r in rows.itertuples()],
+        "cohort": speed.cohort, "won": speed.won, "won_share": speed.won_share,
+        "median_cycle_days": speed.median_cycle_days,
+        "average_won_amount": speed.average_won_amount,
+        "pipeline_to_best_case": None if handoff is None else {
+            "from": handoff.from_stage, "to": handoff.to_stage, "share": handoff.share,
+            "days_in_pipeline": handoff.days_in_pipeline},
+    }

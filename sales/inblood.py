@@ -23,18 +23,38 @@ import pandas as pd
 import pyarrow as pa
 
 from sales.query import snapshot_on_or_before
-from sales.rollup import deals_in_period
+from sales.rollup import closed_won, deals_in_period
 from sales.slippage import history_facts_sql
-from sales.stages import BEST_CASE, COMMIT, OPEN_CATEGORIES, PIPELINE
-from sales.view import View
+from sales.sql import Sql, sql
+from sales.stages import BEST_CASE, COMMIT, FORECASTABLE_CATEGORIES, OPEN_CATEGORIES, PIPELINE
+from sales.view import ZERO, Measure, View
 
 DEFAULT_RULES = "default rules"
 # A deal pushed this many times into a later period is flagged: a pattern, not bad luck.
 PUSH_FLAG_COUNT = 2
-# Commit not yet in a redlining stage is a risk once this share of the period is left.
+# Commit not yet in a redlining stage (SPEC item 8's commit risk) grows louder as the period
+# ends: a note before the last third of the period, a warning (and each such deal flagged on
+# the board) in its last third, an alarm in its last sixth.
 COMMIT_RISK_SHARE_LEFT = 1 / 3
+COMMIT_ALARM_SHARE_LEFT = 1 / 6
+NOTE, WARNING, ALARM, OVER = "note", "warning", "alarm", "over"
 # The name held facts are registered under for one query.
 _HELD_FACTS = "board_open_deal_facts"
+
+
+def commit_risk_from(view: View, share_left: float = COMMIT_RISK_SHARE_LEFT) -> date:
+    """The first day on which `share_left` of the view's period (or less) is left."""
+    return date.fromordinal(view.period.end.toordinal() - int(view.period.days * share_left))
+
+
+def commit_risk_level(view: View) -> str:
+    """How loudly commit risk speaks at the view's date: NOTE, WARNING (from
+    `commit_risk_from`), ALARM (from the last sixth), OVER once the period has ended."""
+    if view.as_of > view.period.end:
+        return OVER
+    if view.as_of >= commit_risk_from(view, COMMIT_ALARM_SHARE_LEFT):
+        return ALARM
+    return WARNING if view.as_of >= commit_risk_from(view) else NOTE
 
 
 @dataclass(frozen=True)
@@ -48,10 +68,20 @@ class InBlood:
     included: float
     source: str
     call_id: int | None = None
+    commit_risk: Measure = ZERO  # Commit in the period not yet in a redlining stage
+    commit_risk_level: str = NOTE  # `commit_risk_level`
+    days_left: int = 0  # in the period, from as-of
 
     @property
     def range_high(self) -> float:
         return self.number + self.upside
+
+    def as_report(self) -> dict[str, object]:
+        """The report's `in_blood` keys."""
+        return {"number": self.number, "upside": self.upside, "range_high": self.range_high,
+                "source": self.source,
+                "commit_risk": {**self.commit_risk.as_report(), "level": self.commit_risk_level,
+                                "days_left": self.days_left}}
 
 
 def default_includes(settings: dict[str, object]) -> dict[str, bool]:
@@ -76,8 +106,7 @@ def call_source(saved_at: datetime) -> str:
 
 
 def board_sql(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
-              call_id: int | None, facts: bool = True, held_facts: str | None = None
-              ) -> tuple[str, list]:
+              call_id: int | None, facts: bool = True, held_facts: str | None = None) -> Sql:
     """The in-blood board: every open Commit, Best Case and Pipeline deal closing in the period.
 
     Grain: one row per opportunity. Besides the deal's columns: the saved call's decision
@@ -90,24 +119,24 @@ def board_sql(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, ob
     `held_facts` names a relation holding `sales.slippage.open_deal_facts` for the view's
     snapshot (registered by the caller): the facts are then looked up, not computed.
     """
-    deals, deal_params = deals_in_period(con, view)
+    deals = deals_in_period(con, view)
     defaults = default_includes(settings)
-    risk_from = view.period.end.toordinal() - int(view.period.days * COMMIT_RISK_SHARE_LEFT)
-    facts_sql, fact_params = _NO_FACTS, []
+    facts_sql, computed = _NO_FACTS, sql("")
     if facts and held_facts:
         facts_sql = _facts_sql(held_facts)
     elif facts:  # computed for this board's deals only
         snapshot = snapshot_on_or_before(con, view.as_of) or date.min  # none: no history
-        computed, fact_params = history_facts_sql("select opportunity_id from open_deals",
-                                                  snapshot, view.period.fy_start_month)
+        computed = history_facts_sql("select opportunity_id from open_deals", snapshot,
+                                     view.period.fy_start_month)
         facts_sql = _facts_sql(f"({computed})")
-    sql = f"""
+    return sql(f"""
         with params as (
-            select ?::boolean as inc_commit, ?::boolean as inc_best, ?::boolean as inc_pipe,
-                   ?::bigint as call_id, ?::date as as_of, ?::date as risk_from
+            select $inc_commit::boolean as inc_commit, $inc_best::boolean as inc_best,
+                   $inc_pipe::boolean as inc_pipe, $board_call::bigint as call_id,
+                   $as_of::date as as_of, $risk_from::date as risk_from
         ),
         open_deals as (
-            select * from ({deals}) d where d.category in ('Commit', 'Best Case', 'Pipeline')
+            select * from ({deals}) d where list_contains($open_categories, d.category)
         ),{facts_sql["ctes"]}
         decisions as (
             select x.* from forecast_call_decisions x, params p where x.call_id = p.call_id
@@ -118,11 +147,11 @@ def board_sql(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, ob
                    {facts_sql["days_in_stage"]} as days_in_stage,
                    x.included as saved_included, x.reason as saved_reason,
                    x.amount::double as saved_amount, x.forecast_category as saved_category,
-                   case d.category when 'Commit' then p.inc_commit
-                                   when 'Best Case' then p.inc_best else p.inc_pipe end
+                   case d.category when $commit then p.inc_commit
+                                   when $best_case then p.inc_best else p.inc_pipe end
                        as default_included,
-                   case x.forecast_category when 'Commit' then p.inc_commit
-                                            when 'Best Case' then p.inc_best
+                   case x.forecast_category when $commit then p.inc_commit
+                                            when $best_case then p.inc_best
                                             else p.inc_pipe end as saved_default,
                    p.as_of, p.risk_from, x.opportunity_id is not null as in_call,
                    p.call_id is not null as has_call
@@ -141,10 +170,10 @@ def board_sql(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, ob
                     or in_call and saved_category is null then saved_reason end as start_reason
                {facts_sql["columns"]}
         from board {facts_sql["medians_join"]}
-    """  # noqa: S608 - fixed SQL; values are bound
-    params = [defaults[COMMIT], defaults[BEST_CASE], defaults[PIPELINE], call_id,
-              view.as_of, date.fromordinal(risk_from)]
-    return sql, params + deal_params + fact_params
+    """, deals, computed, inc_commit=defaults[COMMIT],  # noqa: S608 - fixed SQL; values are bound
+               inc_best=defaults[BEST_CASE], inc_pipe=defaults[PIPELINE], board_call=call_id,
+               as_of=view.as_of, risk_from=commit_risk_from(view),
+               open_categories=list(OPEN_CATEGORIES), commit=COMMIT, best_case=BEST_CASE)
 
 
 def _facts_sql(source: str) -> dict[str, str]:
@@ -156,7 +185,8 @@ def _facts_sql(source: str) -> dict[str, str]:
                push_count >= {PUSH_FLAG_COUNT} as flag_pushed,
                close_date < as_of as flag_past_close,
                coalesce(days_in_stage > stage_median_days, false) as flag_stuck,
-               category = 'Commit' and not redlining and as_of >= risk_from as flag_commit_risk,
+               category = $commit and not redlining and as_of >= risk_from
+                   as flag_commit_risk,
                in_call and (saved_amount is distinct from amount
                             or saved_category is distinct from category) as flag_changed,
                has_call and not in_call as flag_new"""
@@ -195,7 +225,7 @@ class Board:
     start_included: dict[str, float]
     call_id: int | None
     source: str
-    commit_not_redlining: float = 0.0
+    commit_risk: Measure = ZERO  # Commit not yet in a redlining stage (SPEC item 8)
 
 
 def board_summary(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
@@ -204,28 +234,25 @@ def board_summary(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str
     count and the amount included at the start (saved call's decisions, else the rules)."""
     call = latest_call(con, view) if use_saved_call else None
     call_id = call[0] if call else None
-    sql, params = board_sql(con, view, settings, call_id, facts=False)
-    rows = con.cursor().execute(
+    board = board_sql(con, view, settings, call_id, facts=False)
+    rows = con.cursor().execute(*sql(
         f"""select category, sum(amount), count(*),
                    coalesce(sum(amount) filter (where start_included), 0),
-                   coalesce(sum(amount) filter (where not redlining), 0)
-            from ({sql}) group by 1""",  # noqa: S608
-        params).fetchall()
-    deals, deal_params = deals_in_period(con, view)
-    closed_won = con.cursor().execute(
-        f"select coalesce(sum(amount), 0) from ({deals}) where category = 'Closed'",  # noqa: S608
-        deal_params).fetchone()[0]
+                   coalesce(sum(amount) filter (where not redlining), 0),
+                   count(*) filter (where not redlining)
+            from ({board}) group by 1""", board)).fetchall()  # noqa: S608
     found = {category: (float(total), int(count), float(included))
-             for category, total, count, included, _ in rows}
-    risk = sum(float(not_redlining) for category, *_, not_redlining in rows if category == COMMIT)
+             for category, total, count, included, *_ in rows}
+    risk = next((Measure(float(amount), int(count)) for category, *_, amount, count in rows
+                 if category == COMMIT), ZERO)
     return Board(
-        closed_won=float(closed_won),
+        closed_won=closed_won(con, view).amount,
         totals={c: found.get(c, (0.0, 0, 0.0))[0] for c in OPEN_CATEGORIES},
         counts={c: found.get(c, (0.0, 0, 0.0))[1] for c in OPEN_CATEGORIES},
         start_included={c: found.get(c, (0.0, 0, 0.0))[2] for c in OPEN_CATEGORIES},
         call_id=call_id,
         source=call_source(call[1]) if call else DEFAULT_RULES,
-        commit_not_redlining=risk,
+        commit_risk=risk,
     )
 
 
@@ -236,7 +263,8 @@ def in_blood(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, obj
     board = board_summary(con, view, settings, use_saved_call)
     now = totals(board, {})
     return InBlood(now.number, now.upside, now.closed_won, now.included, board.source,
-                   board.call_id)
+                   board.call_id, board.commit_risk, commit_risk_level(view),
+                   (view.period.end - view.as_of).days)
 
 
 @dataclass(frozen=True)
@@ -256,6 +284,11 @@ class Totals(NamedTuple):
     closed_won: float
     included: float
 
+    @property
+    def range_high(self) -> float:
+        """The top of the forecast range: in-blood plus upside."""
+        return self.number + self.upside
+
 
 def totals(board: Board, changes: dict[str, Change]) -> Totals:
     """In-blood and upside after the manager's changes. Work is O(changes), not O(deals), so a
@@ -265,7 +298,7 @@ def totals(board: Board, changes: dict[str, Change]) -> Totals:
         if change.included != change.start_included:
             included[change.category] += change.amount if change.included else -change.amount
     number = board.closed_won + sum(included.values())
-    upside = sum(board.totals[c] - included[c] for c in (COMMIT, BEST_CASE))
+    upside = sum(board.totals[c] - included[c] for c in FORECASTABLE_CATEGORIES)
     return Totals(number, upside, board.closed_won, sum(included.values()))
 
 
@@ -276,16 +309,16 @@ def board_page(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, o
 
     One pass: the count rides along as a window over the filtered board. `facts` is
     `sales.slippage.open_deal_facts` for the view's snapshot when the caller holds it."""
-    condition, extra = (where or BoardFilter()).sql()
+    condition = (where or BoardFilter()).condition()
     with _facts_registered(con, facts) as (cur, held):
-        sql, params = board_sql(cur, view, settings, call_id, held_facts=held)
-        frame = cur.execute(
-            f"""select *, count(*) over () as matching from ({sql}) b {condition}
-                order by amount desc, opportunity_id limit ? offset ?""",  # noqa: S608
-            params + extra + [limit, offset]).df()
+        board = board_sql(cur, view, settings, call_id, held_facts=held)
+        frame = cur.execute(*sql(
+            f"""select *, count(*) over () as matching from ({board}) b where {condition}
+                order by amount desc, opportunity_id limit $limit offset $offset""",  # noqa: S608
+            board, condition, limit=limit, offset=offset)).df()
         if frame.empty and offset:  # past the last page: the count still has to be told
-            total = cur.execute(f"select count(*) from ({sql}) b {condition}",  # noqa: S608
-                                params + extra).fetchall()[0][0]
+            total = cur.execute(*sql(f"select count(*) from ({board}) b where {condition}",  # noqa: S608
+                                     board, condition)).fetchall()[0][0]
             return frame.drop(columns="matching"), int(total)
     total = int(frame["matching"].iloc[0]) if len(frame) else 0
     return frame.drop(columns="matching"), total
@@ -326,23 +359,25 @@ class BoardFilter:
     flags: tuple[str, ...] = ()
     search: str = ""
 
-    def sql(self) -> tuple[str, list]:
-        clauses, params = [], []
+    def condition(self) -> Sql:
+        """The narrowing as a SQL condition over the board (`true` when none)."""
+        clauses, values = [], {}
         if self.categories:
-            clauses.append(f"category in ({', '.join('?' * len(self.categories))})")
-            params += list(self.categories)
+            clauses.append("list_contains($board_categories, category)")
+            values["board_categories"] = list(self.categories)
         if self.owners:
-            clauses.append(f"owner in ({', '.join('?' * len(self.owners))})")
-            params += list(self.owners)
+            clauses.append("list_contains($board_owners, owner)")
+            values["board_owners"] = list(self.owners)
         if self.flags:
             unknown = [f for f in self.flags if f not in FLAG_COLUMNS]
             if unknown:
                 raise ValueError(f"unknown flag {unknown[0]!r}")
             clauses.append("(" + " or ".join(FLAG_COLUMNS[f] for f in self.flags) + ")")
         if self.search.strip():
-            clauses.append("(account_name ilike ? or name ilike ? or opportunity_id ilike ?)")
-            params += [f"%{self.search.strip()}%"] * 3
-        return ("where " + " and ".join(clauses) if clauses else ""), params
+            clauses.append("(account_name ilike $board_search or name ilike $board_search "
+                           "or opportunity_id ilike $board_search)")
+            values["board_search"] = f"%{self.search.strip()}%"
+        return sql(" and ".join(clauses) or "true", **values)
 
 
 def board_members(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
@@ -352,15 +387,15 @@ def board_members(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str
 
     Grain: one row per matching opportunity; few columns, so a whole category fits. The
     history is read only when the filter asks for a flag (looked up in `facts` when held)."""
-    condition, extra = where.sql()
+    condition = where.condition()
     with _facts_registered(con, facts) as (cur, held):
-        sql, params = board_sql(cur, view, settings, call_id, facts=bool(where.flags),
-                                held_facts=held)
-        return cur.execute(
+        board = board_sql(cur, view, settings, call_id, facts=bool(where.flags),
+                          held_facts=held)
+        return cur.execute(*sql(
             f"""select opportunity_id, amount, category, start_included, start_reason,
                        default_included
-                from ({sql}) b {condition}""",  # noqa: S608
-            params + extra).df()
+                from ({board}) b where {condition}""",  # noqa: S608
+            board, condition)).df()
 
 
 def changes_for(members: pd.DataFrame, included: bool | None, reason: str = "") -> dict[str, Change]:

@@ -8,20 +8,13 @@ COMPETITION, NO_DECISION, EXCLUDED = "competition", "no_decision", "excluded"
 LOSS_CLASSES = (COMPETITION, NO_DECISION, EXCLUDED)
 
 
-def classify_loss(lost_reason: str | None, competitor: str | None,
-                  reason_map: dict[str, str]) -> str:
-    """A lost deal naming a competitor is competition; otherwise its reason's mapped class;
-    an unmapped reason counts as no_decision. Reason matching ignores case and spaces."""
-    if competitor is not None and str(competitor).strip():
-        return COMPETITION
-    folded = {k.strip().lower(): v for k, v in reason_map.items()}
-    return folded.get(str(lost_reason or "").strip().lower(), NO_DECISION)
-
-
-# Same rule as classify_loss, for every deal at once: lost in a qualified closed stage gets a
-# class, everything else none. Only rows whose class changes are written.
+# The one definition of a deal's loss class, for every deal at once: lost in a qualified
+# closed stage gets a class — competition when it names a competitor, else its reason's class
+# from loss_reason_map (matched ignoring case and spaces), else no decision; everything else
+# none. Only rows whose class changes are written. Deals deleted since (departed) follow the
+# map too: past rates read them.
 _RECLASSIFY_SQL = """
-update opportunities as o
+update {table} as o
 set loss_class = x.loss_class
 from (
     select d.opportunity_id,
@@ -29,7 +22,7 @@ from (
                case when nullif(trim(d.competitor), '') is not null then 'competition'
                     else coalesce(r.loss_class, 'no_decision') end
            end as loss_class
-    from opportunities d
+    from {table} d
     left join stage_map m on m.stage = d.stage
     left join (select lower(trim(lost_reason)) as reason, min(loss_class) as loss_class
                from loss_reason_map group by 1) r
@@ -40,8 +33,10 @@ where x.opportunity_id = o.opportunity_id and x.loss_class is distinct from o.lo
 
 
 def reclassify_losses(con: duckdb.DuckDBPyConnection) -> None:
-    """Recompute opportunities.loss_class after an import or an edit of loss_reason_map."""
-    con.execute(_RECLASSIFY_SQL)
+    """Recompute loss_class of current and departed deals after an import or an edit of
+    loss_reason_map."""
+    for table in ("opportunities", "departed_opportunities"):
+        con.execute(_RECLASSIFY_SQL.format(table=table))
 
 
 def unmapped_reasons(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:

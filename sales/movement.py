@@ -17,13 +17,13 @@ So start + the signed parts = end exactly: the sums stay DECIMAL in DuckDB and r
 `Decimal`.
 
 Only deals that changed between the two snapshots can land in a bar; they are read straight
-from the history's change rows (`changes_sql`), and end is the period's roll-up now, so start =
-end − what the changed deals hold now + what they held then.
+from the history's change rows (`changed_deals_sql`), and end is the period's roll-up now, so
+start = end − what the changed deals hold now + what they held then. `sales.callprep` puts
+the pieces together for the forecast call and the report.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -32,18 +32,18 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from sales.deals import MAX_DEAL_ROWS
 from sales.query import (
     DESCRIPTIVE_FILTERS,
-    REPORT_CATEGORY_SQL,
-    deals_sql,
+    KNOWN_DEALS,
+    report_category_sql,
     snapshot_on_or_before,
     state_key,
 )
-from sales.stages import BEST_CASE, COMMIT, PIPELINE
+from sales.rollup import deals_in_period
+from sales.sql import Sql, sql
+from sales.stages import OPEN_CATEGORIES
 from sales.view import View
 
-MOVEMENT_CATEGORIES = (COMMIT, BEST_CASE, PIPELINE)
 INFLOWS = ("new", "moved_in", "pulled_in")
 CHANGES = ("amount_up", "amount_down")
 OUTFLOWS = ("moved_out", "slipped_out", "won", "lost", "removed")
@@ -126,25 +126,24 @@ def window(con: duckdb.DuckDBPyConnection, as_of: date, since: date | None = Non
     return Window(then_read, now_read, state_key(con, as_of), shown(then_read), shown(now_read))
 
 
-# The descriptive columns a view filter may test, carried on every changed deal (owner is each
-# side's own: a deal may change hands between the two dates).
+# The descriptive columns the call lists and a view filter tests, carried on every changed
+# deal (owner is each side's own: a deal may change hands between the two dates).
 _CHANGED_COLUMNS = tuple(dict.fromkeys(
     ["type", "account_name", "loss_class", "competitor", "lost_reason", *DESCRIPTIVE_FILTERS]))
 
 
 def _side_sql(side: str, state: str, stage: str) -> str:
     """One side's columns: the deal's state (alias `state`) with report category and stage
-    flags, read with the query module's own rules."""
-    category = re.sub(r"\bm\.", f"{stage}.", re.sub(r"\bs\.", f"{state}.", REPORT_CATEGORY_SQL))
+    flags (alias `stage`), read with the query module's own rules."""
     return f"""{state}.opportunity_id is not null as {side}_exists, {state}.stage as {side}_stage,
-               case when {state}.opportunity_id is not null then {category} end
+               case when {state}.opportunity_id is not null then {report_category_sql(state, stage)} end
                    as {side}_category, {state}.amount as {side}_amount,
                {state}.close_date as {side}_close, {state}.owner as {side}_owner,
                coalesce({stage}.closed, false) as {side}_closed,
                coalesce({stage}.won, false) as {side}_won"""
 
 
-def changed_deals_sql(then_read: date | None, now_read: date | None) -> tuple[str, list]:
+def changed_deals_sql(then_read: date | None, now_read: date | None) -> Sql:
     """Every deal whose state differs between the last call (S0) and now (S1), both states, in
     no view: the same for every filter and period, so a caller may hold it while the manager
     changes the filters (`prepare_call` takes it as an Arrow table).
@@ -157,85 +156,70 @@ def changed_deals_sql(then_read: date | None, now_read: date | None) -> tuple[st
 
     Columns: opportunity_id, the descriptive columns the call lists (type, account_name,
     loss_class, competitor, lost_reason: few, as each is read for every deal) and the ones a
-    filter tests (segment, region, team, channel), and per side (then_ = S0, now_ = S1):
-    exists, stage, category (report category), amount, close, owner, closed, won.
+    filter tests (segment, region, team, channel) — as the deal last was, for a deal deleted
+    since — and per side (then_ = S0, now_ = S1): exists, stage, category (report category),
+    amount, close, owner, closed, won.
     """
     if now_read is None or then_read is None or then_read >= now_read:
         then_read = now_read = date.min  # nothing to compare: no rows qualify below
     descriptive = ", ".join(f"o.{column}" for column in _CHANGED_COLUMNS)
-    sql = f"""
+    return sql(f"""
         select coalesce(t.opportunity_id, n.opportunity_id) as opportunity_id,
                {descriptive},
                {_side_sql("then", "t", "mt")},
                {_side_sql("now", "n", "mn")}
         from (select * from opportunity_history  -- valid at S0, ended by S1
-              where valid_from <= ? and valid_to > ? and valid_to <= ?) t
+              where valid_from <= $then_read and valid_to > $then_read
+                and valid_to <= $now_read) t
         full join (select * from opportunity_history  -- begun since S0, valid at S1
-                   where valid_from > ? and valid_from <= ?
-                     and (valid_to is null or valid_to > ?)) n
+                   where valid_from > $then_read and valid_from <= $now_read
+                     and (valid_to is null or valid_to > $now_read)) n
                on n.opportunity_id = t.opportunity_id
-        left join opportunities o
+        left join {KNOWN_DEALS} o
                on o.opportunity_id = coalesce(t.opportunity_id, n.opportunity_id)
         left join stage_map mt on mt.stage = t.stage
         left join stage_map mn on mn.stage = n.stage
-    """  # noqa: S608 - fixed SQL text and allow-listed columns; values are bound
-    return sql, [then_read, then_read, now_read, then_read, now_read, now_read]
+    """, then_read=then_read, now_read=now_read)  # noqa: S608 - fixed SQL; values are bound
 
 
 def changed_deals(con: duckdb.DuckDBPyConnection, then_read: date | None,
                   now_read: date | None) -> pa.Table:
     """`changed_deals_sql` between two snapshot dates (a `Window`'s then_read and now_read),
     read into an Arrow table: a few per cent of the deals in a week, for a cache to hold."""
-    sql, params = changed_deals_sql(then_read, now_read)
-    return con.cursor().sql(sql, params=params).to_arrow_table()
+    query = changed_deals_sql(then_read, now_read)
+    return con.cursor().sql(query.text, params=dict(query.params)).to_arrow_table()
 
 
-def view_changes_sql(source: str, view: View) -> tuple[str, list]:
+def view_changes_sql(source: Sql, view: View) -> Sql:
     """The changed deals (`source`: `changed_deals_sql` in brackets, or a relation holding it)
     seen through the view: per side `in_view` (the deal exists then and the view's filters
     hold) and `in_`, the open category the deal counts in for the period (Commit, Best Case or
     Pipeline, in the view, close_date in the period), null when none."""
-    condition, params = view.filters.where()
-    sides, side_params = [], []
-    for side in ("then", "now"):
-        held = "true"
-        if condition:  # the filter's columns as the changed deals carry them
-            held = re.sub(r"\bo\.", "c.", re.sub(r"\bs\.owner\b", f"c.{side}_owner", condition))
-            side_params += params
-        sides.append(f"c.{side}_exists and coalesce({held}, false) as {side}_in_view")
-    bounds = [view.period.start, view.period.end]
-    sql = f"""
+    then_held = view.filters.condition(owner="then_owner")
+    now_held = view.filters.condition(owner="now_owner")
+    return sql(f"""
         select *,
-               case when then_in_view and then_close between ? and ?
-                         and then_category in ('Commit', 'Best Case', 'Pipeline')
+               case when then_in_view and then_close between $period_start and $period_end
+                         and list_contains($open_categories, then_category)
                     then then_category end as then_in,
-               case when now_in_view and now_close between ? and ?
-                         and now_category in ('Commit', 'Best Case', 'Pipeline')
+               case when now_in_view and now_close between $period_start and $period_end
+                         and list_contains($open_categories, now_category)
                     then now_category end as now_in
-        from (select c.*, {sides[0]}, {sides[1]} from {source} c)
-    """  # noqa: S608 - `source` is a fixed relation; filter columns are allow-listed
-    # The source's own placeholders, if any, come after these in the text.
-    return sql, bounds + bounds + side_params
+        from (select *, then_exists and coalesce({then_held}, false) as then_in_view,
+                     now_exists and coalesce({now_held}, false) as now_in_view
+              from {source} c)
+    """, source, then_held, now_held, open_categories=list(OPEN_CATEGORIES),  # noqa: S608
+               **view.bounds())
 
 
-def changes_sql(con: duckdb.DuckDBPyConnection, view: View, since: date | None = None
-                ) -> tuple[str, list]:
-    """The changed deals between the last call and now (`changed_deals_sql`) through the view
-    (`view_changes_sql`): both states, in_view and in_ per side."""
-    win = window(con, view.as_of, since)
-    changed, changed_params = changed_deals_sql(win.then_read, win.now_read)
-    sql, params = view_changes_sql(f"({changed})", view)
-    return sql, params + changed_params
-
-
-def parts_sql(source: str, view: View) -> tuple[str, list]:
-    """The movement parts over the changed deals (`changes_sql`, or a table holding it).
+def parts_sql(source: Sql, view: View) -> Sql:
+    """The movement parts over the changed deals (`view_changes_sql`, or a table holding it).
 
     Grain: one row per (opportunity, category) for every changed deal counting in Commit, Best
     Case or Pipeline at S0 or S1 (a deal moving between two of them has a row in each).
     Columns: category, part, amount (signed DECIMAL), in_start, in_end and the source's columns.
     """
-    sql = f"""
+    return sql(f"""
         select k.category, c.*,
                case when c.then_in = k.category and c.now_in = k.category then
                         case when c.now_amount > c.then_amount then 'amount_up'
@@ -245,10 +229,11 @@ def parts_sql(source: str, view: View) -> tuple[str, list]:
                         case when not c.now_exists then 'removed'
                              when c.now_won then 'won'
                              when c.now_closed then 'lost'
-                             when c.now_close > ? then 'slipped_out'
+                             when c.now_close > $period_end then 'slipped_out'
                              else 'moved_out' end
                     when not c.then_exists then 'new'
-                    when c.then_close is null or c.then_close not between ? and ? then 'pulled_in'
+                    when c.then_close is null
+                         or c.then_close not between $period_start and $period_end then 'pulled_in'
                     else 'moved_in' end as part,
                case when c.then_in = k.category and c.now_in = k.category
                         then coalesce(c.now_amount, 0) - coalesce(c.then_amount, 0)
@@ -257,39 +242,32 @@ def parts_sql(source: str, view: View) -> tuple[str, list]:
                coalesce(c.then_in = k.category, false) as in_start,
                coalesce(c.now_in = k.category, false) as in_end
         from {source} c
-        cross join (values ('Commit'), ('Best Case'), ('Pipeline')) k(category)
+        cross join (select unnest($open_categories) as category) k
         where c.then_in = k.category or c.now_in = k.category
-    """  # noqa: S608 - `source` is a fixed relation built here or in callprep
-    return sql, [view.period.end, view.period.start, view.period.end]
+    """, source, open_categories=list(OPEN_CATEGORIES), **view.bounds())  # noqa: S608
 
 
-def movement_sql(con: duckdb.DuckDBPyConnection, view: View, since: date | None = None
-                 ) -> tuple[str, list]:
-    """Per changed deal and category, the part it lands in and its signed amount."""
-    changes, params = changes_sql(con, view, since)
-    parts, part_params = parts_sql(f"({changes})", view)
-    return parts, part_params + params  # the parts' placeholders come first in the text
-
-
-def now_totals_sql(con: duckdb.DuckDBPyConnection, view: View, group_sql: str = "''"
-                   ) -> tuple[str, list]:
-    """The period's roll-up now, by an optional group expression over deal columns.
+def now_totals_sql(con: duckdb.DuckDBPyConnection, view: View, group_sql: str = "''") -> Sql:
+    """The period's roll-up now, by an optional group expression over deal columns (ours).
 
     Grain: one row per (group, report category): amount (DECIMAL, exact) and count."""
-    deals, params = deals_sql(state_key(con, view.as_of), view.filters)
-    return (f"""select {group_sql} as grp, category, sum(amount) as amount, count(*) as count
-                from ({deals}) d where close_date between ? and ? group by all""",  # noqa: S608
-            params + [view.period.start, view.period.end])
+    deals = deals_in_period(con, view)
+    return sql(f"""select {group_sql} as grp, category, sum(amount) as amount, count(*) as count
+                   from ({deals}) d group by all""", deals)  # noqa: S608
 
 
-SUMMARY_SQL = """select category, part, sum(amount), count(*),
-                        sum(then_amount) filter (where in_start), count(*) filter (where in_start),
-                        sum(now_amount) filter (where in_end), count(*) filter (where in_end)
-                 from ({parts}) group by 1, 2"""
+def summary_sql(parts: Sql) -> Sql:
+    """Per (category, part): the signed amount and count, and what the changed deals held in
+    the category at S0 (in_start) and hold at S1 (in_end)."""
+    return sql(f"""select category, part, sum(amount), count(*),
+                          sum(then_amount) filter (where in_start),
+                          count(*) filter (where in_start),
+                          sum(now_amount) filter (where in_end), count(*) filter (where in_end)
+                   from ({parts}) group by 1, 2""", parts)  # noqa: S608
 
 
 def summarise(rows: list[tuple], end: dict[str, tuple[Decimal, int]]) -> dict[str, Movement]:
-    """Movements from SUMMARY_SQL rows (the changed deals) and each category's amount and count
+    """Movements from `summary_sql` rows (the changed deals) and each category's amount and count
     now (`end`). A deal that did not change is in both start and end, so start = end − what the
     changed deals hold now + what they held then."""
     zero = Decimal("0.00")
@@ -297,7 +275,7 @@ def summarise(rows: list[tuple], end: dict[str, tuple[Decimal, int]]) -> dict[st
         c: {"parts": dict.fromkeys(PARTS, zero), "counts": dict.fromkeys(PARTS, 0),
             "start": end.get(c, (zero, 0))[0], "end": end.get(c, (zero, 0))[0],
             "start_count": end.get(c, (zero, 0))[1], "end_count": end.get(c, (zero, 0))[1]}
-        for c in MOVEMENT_CATEGORIES}
+        for c in OPEN_CATEGORIES}
     for category, part, amount, count, start, start_count, now, now_count in rows:
         entry = found[category]
         if part in PARTS:
@@ -305,27 +283,14 @@ def summarise(rows: list[tuple], end: dict[str, tuple[Decimal, int]]) -> dict[st
             entry["counts"][part] += count
         entry["start"] += (start or zero) - (now or zero)
         entry["start_count"] += start_count - now_count
-    return {c: Movement(category=c, **found[c]) for c in MOVEMENT_CATEGORIES}
+    return {c: Movement(category=c, **found[c]) for c in OPEN_CATEGORIES}
 
 
-def movement(con: duckdb.DuckDBPyConnection, view: View, since: date | None = None
-             ) -> dict[str, Movement]:
-    """Commit, Best Case and Pipeline movement between the last call (`since`, default a week
-    before as-of) and as-of. Grain: one Movement per category."""
-    sql, params = movement_sql(con, view, since)
-    cur = con.cursor()
-    rows = cur.execute(SUMMARY_SQL.format(parts=sql), params).fetchall()
-    totals, total_params = now_totals_sql(con, view)
-    end = {category: (amount, count)
-           for _, category, amount, count in cur.execute(totals, total_params).fetchall()}
-    return summarise(rows, end)
-
-
-def bar_deals_sql(parts: str) -> str:
+def bar_deals_sql(parts: Sql) -> Sql:
     """The deals behind the bars, with what they were at the last call and are now.
 
     Grain: one row per (category, opportunity) of `parts` (a `parts_sql` relation)."""
-    return f"""
+    return sql(f"""
         select x.category, x.part, x.opportunity_id, x.account_name,
                coalesce(x.now_owner, x.then_owner) as owner, x.amount::double as movement,
                x.then_category as category_then, x.now_category as category_now,
@@ -333,28 +298,7 @@ def bar_deals_sql(parts: str) -> str:
                x.then_close as close_then, x.now_close as close_now,
                x.then_stage as stage_then, x.now_stage as stage_now,
                x.type, x.loss_class, x.competitor
-        from {parts} x"""  # noqa: S608
-
-
-def movement_deals(con: duckdb.DuckDBPyConnection, view: View, since: date | None,
-                   category: str, part: str, limit: int = MAX_DEAL_ROWS
-                   ) -> tuple[pd.DataFrame, int, float]:
-    """The deals behind one bar, largest movement first.
-
-    Grain: one row per opportunity. Returns (capped frame, deal count, the bar's amount — the
-    signed sum over every deal, not only those shown)."""
-    if category not in MOVEMENT_CATEGORIES or part not in (*PARTS, UNCHANGED):
-        raise ValueError(f"no movement bar {category!r} / {part!r}")
-    sql, params = movement_sql(con, view, since)
-    frame = con.cursor().execute(
-        f"""select *, count(*) over () as matching, sum(movement) over () as bar_amount
-            from ({bar_deals_sql(f"({sql})")})
-            where category = ? and part = ?
-            order by abs(movement) desc, opportunity_id limit ?""",  # noqa: S608
-        params + [category, part, limit]).df()
-    total = int(frame["matching"].iloc[0]) if len(frame) else 0
-    amount = float(frame["bar_amount"].iloc[0]) if len(frame) else 0.0
-    return dated(frame.drop(columns=["matching", "bar_amount", "category", "part"])), total, amount
+        from ({parts}) x""", parts)  # noqa: S608
 
 
 _DATE_COLUMNS = ("close_date", "close_then", "close_now", "created_date", "sales_accepted_date")
@@ -368,24 +312,57 @@ def dated(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+UP, DOWN, LEVEL = "up", "down", "level"
+# Zoom the waterfall's axis when the lowest level the running total reaches is above this
+# share of the highest bar: the movements then read, and little of start and end is cut.
+ZOOM_FLOOR_SHARE = 0.5
+
+
 def waterfall_frame(moved: Movement) -> pd.DataFrame:
-    """The waterfall for one category: start, each part (signed), end.
+    """The waterfall for one category: start, each part (signed), end, with where each bar
+    stands.
 
     Grain: one row per bar, in order. Columns: part (key), label, amount (float), count,
-    measure ('absolute' for start and end, 'relative' for the parts — Plotly's waterfall)."""
+    measure ('absolute' for start, 'relative' for the parts, 'total' for end — Plotly's
+    waterfall), base and top (the bar's bottom and top: a part stands on the running total),
+    direction (UP or DOWN for a part, LEVEL for start and end)."""
     rows = [("start", "At last call", moved.start, moved.start_count, "absolute")]
     rows += [(p, PART_LABELS[p], moved.parts[p], moved.counts[p], "relative") for p in PARTS]
     rows.append(("end", "Now", moved.end, moved.end_count, "total"))
     frame = pd.DataFrame(rows, columns=["part", "label", "amount", "count", "measure"])
     frame["amount"] = frame["amount"].astype("float64")
+    level, bases, directions = float(frame["amount"].iloc[0]), [], []
+    for amount, measure in zip(frame["amount"], frame["measure"], strict=True):
+        if measure == "relative":
+            bases.append(level + min(amount, 0.0))
+            directions.append(UP if amount >= 0 else DOWN)
+            level += amount
+        else:
+            bases.append(0.0)
+            directions.append(LEVEL)
+    frame["base"] = bases
+    frame["top"] = frame["base"] + frame["amount"].abs()
+    frame["direction"] = directions
     return frame
 
 
-def as_report(moves: dict[str, Movement], win: Window) -> dict:
-    """The report's `movement` keys: from, to, and per category start, the parts, end (floats;
-    outflows negative)."""
-    out: dict[str, object] = {"from": win.since.isoformat() if win.since else None,
-                              "to": win.now.isoformat() if win.now else None}
+def zoomed_axis(frame: pd.DataFrame) -> tuple[float, float] | None:
+    """The value axis for a `waterfall_frame`: from just below the lowest level the running
+    total reaches to just above the highest bar, when that lowest level is high enough
+    (ZOOM_FLOOR_SHARE) that starting at zero would flatten the movements; else None (zero)."""
+    parts = frame[frame["measure"] == "relative"]
+    low = min([*parts["base"], frame["top"].iloc[0], frame["top"].iloc[-1]])
+    high = float(frame["top"].max())
+    if not (high > 0 and low > ZOOM_FLOOR_SHARE * high):
+        return None
+    return low - 0.25 * (high - low), high + 0.12 * (high - low)
+
+
+def as_report(moves: dict[str, Movement], since: date | None, now: date | None) -> dict:
+    """The report's `movement` keys: from (the last call's snapshot), to (now's), and per
+    category start, the parts, end (floats; outflows negative)."""
+    out: dict[str, object] = {"from": since.isoformat() if since else None,
+                              "to": now.isoformat() if now else None}
     for category, moved in moves.items():
         out[category] = {"start": float(moved.start),
                          **{p: float(moved.parts[p]) for p in PARTS},

@@ -137,3 +137,11 @@ def period_choices(around: date, fy_start_month: int, kind: str = QUARTER,
     """Periods to offer in a picker: `back` before the one containing `around`, `ahead` after."""
     current = period_containing(around, kind, fy_start_month)
     return [current.shift(k) for k in range(-back, ahead + 1)]
+
+
+def fiscal_quarter_sql(column: str, fy_start_month: int) -> str:
+    """SQL for a number that grows by one per fiscal quarter, of the date in `column` (an
+    expression of ours): the one definition of the fiscal-quarter index, for counting pushes to
+    a later quarter and matching rows to quarters without a range join."""
+    _check_start_month(fy_start_month)
+    return f"((year({column}) * 12 + month({column}) - 1 - {int(fy_start_month) - 1}) // 3)"

@@ -8,13 +8,12 @@ import duckdb
 import pandas as pd
 
 from sales.deals import DEAL_COLUMNS, MAX_DEAL_ROWS
-from sales.query import GROUP_COLUMNS
+from sales.query import GROUP_DIMENSIONS
 from sales.rollup import FORECAST_TOTAL, TOTAL_ROW, deals_in_period, pivot
-from sales.stages import BEST_CASE, CLOSED, COMMIT, PIPELINE, REPORT_CATEGORIES
+from sales.sql import sql
+from sales.stages import REPORT_CATEGORIES, TOTAL_CATEGORIES
 from sales.view import View
 
-# What the forecast total column adds up; Unqualified and Omitted stay apart.
-FORECAST_CATEGORIES = (CLOSED, COMMIT, BEST_CASE, PIPELINE)
 COUNT_SUFFIX = " deals"
 _COLUMNS = ", ".join("amount::double as amount" if c == "amount" else c for c in DEAL_COLUMNS)
 
@@ -40,7 +39,7 @@ def cell_categories(column: str) -> tuple[str, ...] | None:
     a column that is not a category (the dimension itself)."""
     name = column.removesuffix(COUNT_SUFFIX)
     if name == FORECAST_TOTAL:
-        return FORECAST_CATEGORIES
+        return TOTAL_CATEGORIES
     return (name,) if name in REPORT_CATEGORIES else None
 
 
@@ -52,23 +51,22 @@ def cell_deals(con: duckdb.DuckDBPyConnection, view: View, categories: tuple[str
 
     Grain: one row per opportunity. Returns (capped frame, deal count, the cell's amount over
     every deal, not only those shown)."""
-    if dimension not in GROUP_COLUMNS:
+    if dimension not in GROUP_DIMENSIONS:
         raise ValueError(f"cannot filter by {dimension!r}")
     unknown = [c for c in categories if c not in REPORT_CATEGORIES]
     if unknown or not categories:
         raise ValueError(f"unknown category {unknown[0] if unknown else '(none)'!r}")
-    deals, params = deals_in_period(con, view)
-    where = [f"category in ({', '.join('?' * len(categories))})"]
-    extra: list = list(categories)
+    deals = deals_in_period(con, view)
+    where, values = ["list_contains($cell_categories, category)"], {}
     if value is not None and value != TOTAL_ROW:
-        where.append(f"coalesce(cast({dimension} as varchar), '(none)') = ?")
-        extra.append(value)
-    frame = con.cursor().execute(
+        where.append(f"coalesce(cast({dimension} as varchar), '(none)') = $cell_value")
+        values["cell_value"] = value
+    frame = con.cursor().execute(*sql(
         f"""select {_COLUMNS}, count(*) over () as matching,
                    cast(sum(amount) over () as double) as cell_amount
             from ({deals}) d where {' and '.join(where)}
-            order by amount desc nulls last, opportunity_id limit ?""",  # noqa: S608 - allow-listed
-        params + extra + [limit]).df()
+            order by amount desc nulls last, opportunity_id limit $limit""",  # noqa: S608 - allow-listed
+        deals, cell_categories=list(categories), limit=limit, **values)).df()
     total = int(frame["matching"].iloc[0]) if len(frame) else 0
     amount = float(frame["cell_amount"].iloc[0] or 0.0) if len(frame) else 0.0
     frame = frame.drop(columns=["matching", "cell_amount"])

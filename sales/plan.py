@@ -6,37 +6,42 @@ import duckdb
 import pandas as pd
 
 from sales.rollup import rollup_by
-from sales.targets import TARGET_SCOPES, targets_by
+from sales.stages import CATEGORY_COLUMNS, CLOSED, FORECASTABLE_CATEGORIES, TOTAL_CATEGORIES
+from sales.targets import TARGET_SCOPES, view_targets
 from sales.view import View
+
+
+def category_amounts(con: duckdb.DuckDBPyConnection, view: View, dimension: str) -> pd.DataFrame:
+    """Closed won and the open categories per value of a dimension for the view's period.
+
+    Grain: one row per value with deals in the period (index: the value). Columns:
+    CATEGORY_COLUMNS' names (closed_won, commit, best_case, pipeline), amounts."""
+    rolled = rollup_by(con, view, dimension)
+    return (rolled.pivot_table(index=dimension, columns="category", values="amount",
+                               aggfunc="sum", fill_value=0.0)
+            .reindex(columns=list(TOTAL_CATEGORIES), fill_value=0.0)
+            .rename(columns=CATEGORY_COLUMNS).rename_axis(columns=None))
 
 
 def attainment(con: duckdb.DuckDBPyConnection, view: View, scope: str) -> pd.DataFrame:
     """Per value of a target scope (segment, region, team or owner) for the view's period.
 
-    Grain: one row per scope value that has a target or deals. Columns: target, closed won,
-    commit, best case, pipeline, attainment (closed / target) and coverage
-    ((closed + commit + best case) / target); rates NaN without a target.
+    Grain: one row per scope value that has a target or deals. Columns: target (NaN where the
+    scope's targets do not fit the view: `sales.targets.targets_fit`, or the value has none),
+    closed_won, commit, best_case, pipeline, attainment (closed won / target) and coverage
+    ((closed won + commit + best case) / target); rates NaN without a target.
     """
     if scope not in TARGET_SCOPES or scope == "company":
         raise ValueError(f"attainment is by segment, region, team or owner, not {scope!r}")
-    rolled = rollup_by(con, view, scope)
-    amounts = (rolled.pivot_table(index=scope, columns="category", values="amount",
-                                  aggfunc="sum", fill_value=0.0)
-               .reindex(columns=["Closed", "Commit", "Best Case", "Pipeline"], fill_value=0.0))
-    values = sorted(set(amounts.index) | set(
-        targets_by(con, view.period, scope, list(_scope_values(con, scope)))))
-    targets = targets_by(con, view.period, scope, values)
+    amounts = category_amounts(con, view, scope)
+    targets = view_targets(con, view.filters, view.period, scope)
+    values = sorted(set(amounts.index) | set(targets))
     frame = amounts.reindex(values, fill_value=0.0).reset_index(names=scope)
     frame.insert(1, "target", frame[scope].map(targets).astype("float64"))
-    frame["attainment"] = frame["Closed"] / frame["target"].where(frame["target"] > 0)
-    frame["coverage"] = ((frame["Closed"] + frame["Commit"] + frame["Best Case"])
-                         / frame["target"].where(frame["target"] > 0))
-    frame.columns.name = None
-    return frame.rename(columns={"Closed": "closed_won", "Commit": "commit",
-                                 "Best Case": "best_case", "Pipeline": "pipeline"})
+    target = frame["target"].where(frame["target"] > 0)
+    closed = CATEGORY_COLUMNS[CLOSED]
+    frame["attainment"] = frame[closed] / target
+    counted = [closed, *(CATEGORY_COLUMNS[c] for c in FORECASTABLE_CATEGORIES)]
+    frame["coverage"] = frame[counted].sum(axis=1) / target
+    return frame
 
-
-def _scope_values(con: duckdb.DuckDBPyConnection, scope: str) -> list[str]:
-    rows = con.cursor().execute(
-        "select distinct scope_value from targets where scope = ?", [scope]).fetchall()
-    return [r[0] for r in rows]

@@ -1,91 +1,51 @@
-"""The shared query pieces: view filters, "state as of a date", and a deal's report category.
+"""The one deals relation every metric reads: "state as of a date", the deal's descriptive
+fields, its stage flags and the category it is reported in.
 
 Every metric reads deals through `deals_sql`, so "as of", filters and category rules are
-written once. Values are bound parameters; column names come from allow-lists only.
+written once. Its columns carry bare names (segment, owner, category, ...), which the view's
+filters (`sales.view.Filters.condition`) and every grouping use as they are. Values are named
+parameters; column names come from allow-lists only.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, fields
 from datetime import date
 
 import duckdb
-import pandas as pd
 
-# Filter dimensions → the column they read. Owner is part of the snapshot (deals change hands),
-# the rest are descriptive fields of the opportunities table (SPEC "Periods").
-FILTER_COLUMNS = {
-    "segment": "o.segment",
-    "region": "o.region",
-    "team": "o.team",
-    "owner": "s.owner",
-    "type": "o.type",
-    "channel": "o.channel",
-}
-# The filter dimensions the opportunities table holds (owner is the state's: deals change hands).
-DESCRIPTIVE_FILTERS = tuple(column.removeprefix("o.") for column in FILTER_COLUMNS.values()
-                            if column.startswith("o."))
-# Dimensions a roll-up may group by; includes the non-filter dimensions competitor and stage.
-GROUP_COLUMNS = {**FILTER_COLUMNS, "competitor": "o.competitor", "stage": "s.stage"}
+from sales.snapshots import STATE_COLUMNS
+from sales.sql import Sql, sql
+from sales.stages import CLOSED, OMITTED, PIPELINE, UNQUALIFIED
+from sales.view import FILTER_DIMENSIONS, Filters
 
-# One definition of the category a deal is reported in (mirrors sales.stages.report_category).
-REPORT_CATEGORY_SQL = """case
-        when coalesce(m.closed, false) and coalesce(m.won, false) then 'Closed'
-        when coalesce(m.closed, false) then 'Omitted'
-        when not coalesce(m.qualified, true) then 'Unqualified'
-        else coalesce(s.forecast_category, m.forecast_category, 'Pipeline')
+# The filter dimensions the deal itself holds; owner is its state's (deals change hands).
+DESCRIPTIVE_FILTERS = tuple(d for d in FILTER_DIMENSIONS if d != "owner")
+# Dimensions a roll-up may group by: the filters, and competitor and stage.
+GROUP_DIMENSIONS = (*FILTER_DIMENSIONS, "competitor", "stage")
+# What the deal is, as the CRM last described it (SPEC "Periods": a deal deleted since keeps
+# the fields it last had, from `departed_opportunities`).
+DESCRIPTIVE_COLUMNS = ("name", "account_name", "account_employees", "segment", "region", "team",
+                       "type", "channel", "created_date", "sales_accepted_date", "lost_reason",
+                       "competitor", "loss_class", "renewal_risk", "next_step", "lead_source")
+# Every deal we have had in a full picture: the current ones and those deleted since.
+KNOWN_DEALS = "known_opportunities"
+
+
+def report_category_sql(state: str = "s", stage: str = "m") -> str:
+    """The one definition of the category a deal is reported in, over a state alias (its
+    forecast_category) and a stage_map alias: closed and won → Closed, closed → Omitted, open
+    in a stage before SAL/SAO → Unqualified, else its own forecast category (the stage's when
+    it has none)."""
+    return f"""case
+        when coalesce({stage}.closed, false) and coalesce({stage}.won, false) then '{CLOSED}'
+        when coalesce({stage}.closed, false) then '{OMITTED}'
+        when not coalesce({stage}.qualified, true) then '{UNQUALIFIED}'
+        else coalesce({state}.forecast_category, {stage}.forecast_category, '{PIPELINE}')
     end"""
 
 
-@dataclass(frozen=True)
-class Filters:
-    """The sidebar's view filters: each a tuple of selected values, empty = all."""
-
-    segment: tuple[str, ...] = ()
-    region: tuple[str, ...] = ()
-    team: tuple[str, ...] = ()
-    owner: tuple[str, ...] = ()
-    type: tuple[str, ...] = ()
-    channel: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, **values: object) -> Filters:
-        """Build from lists, tuples, single strings or None (None and empty mean all)."""
-        clean = {}
-        for name, value in values.items():
-            if name not in FILTER_COLUMNS:
-                raise ValueError(f"unknown filter {name!r}; known: {', '.join(FILTER_COLUMNS)}")
-            if value is None:
-                continue
-            items = (value,) if isinstance(value, str) else tuple(value)
-            clean[name] = tuple(sorted({str(v) for v in items if str(v).strip()}))
-        return cls(**clean)
-
-    def active(self) -> dict[str, tuple[str, ...]]:
-        """Only the dimensions with a selection."""
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name in FILTER_COLUMNS and getattr(self, f.name)}
-
-    def scope_key(self) -> str:
-        """A stable text for the selection ('' for no filter), e.g. 'segment=SMB;team=A|B'."""
-        return ";".join(f"{k}={'|'.join(v)}" for k, v in self.active().items())
-
-    def keep(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The rows of a frame with a column per filter dimension (a held, filter-free
-        intermediate) that this selection keeps."""
-        kept = pd.Series(True, index=frame.index)
-        for name, values in self.active().items():
-            kept &= frame[name].isin(values)
-        return frame[kept]
-
-    def where(self) -> tuple[str, list]:
-        """SQL conditions (joined with `and`, '' when none) and their parameters."""
-        clauses, params = [], []
-        for name, values in self.active().items():
-            clauses.append(f"{FILTER_COLUMNS[name]} in ({', '.join('?' * len(values))})")
-            params.extend(values)
-        return " and ".join(clauses), params
+# Legacy spelling for sales.explorer until it reads the deals relation.
+REPORT_CATEGORY_SQL = report_category_sql()
 
 
 def snapshot_on_or_before(con: duckdb.DuckDBPyConnection, as_of: date) -> date | None:
@@ -131,74 +91,77 @@ def state_key(con: duckdb.DuckDBPyConnection, as_of: date) -> date | None:
     return snapshot
 
 
-def state_sql(snapshot: date | None) -> tuple[str, list]:
-    """Deals' stage, category, amount, close date and owner at a snapshot date.
+_STATE_LIST = ", ".join(STATE_COLUMNS)
+
+
+def state_relation(snapshot: date | None) -> Sql:
+    """Deals' stage, category, amount, close date and owner at a snapshot date (`$state_day`).
 
     Grain: one row per opportunity that exists at the snapshot. `None` reads the
     opportunities table (the current state).
     """
     if snapshot is None:
-        return ("select opportunity_id, stage, forecast_category, amount, close_date, owner "
-                "from opportunities"), []
-    return ("select opportunity_id, stage, forecast_category, amount, close_date, owner "
-            "from opportunity_history "
+        return sql(f"select {_STATE_LIST} from opportunities")  # noqa: S608 - constant columns
+    return sql(f"""select {_STATE_LIST} from opportunity_history
+                   where valid_from <= $state_day
+                     and (valid_to is null or valid_to > $state_day)""",  # noqa: S608
+               state_day=snapshot)
+
+
+def state_sql(snapshot: date | None) -> tuple[str, list]:
+    """Legacy positional form of `state_relation`, for sales.explorer until it reads the deals
+    relation; do not use in new code."""
+    if snapshot is None:
+        return f"select {_STATE_LIST} from opportunities", []  # noqa: S608
+    return (f"select {_STATE_LIST} from opportunity_history "  # noqa: S608
             "where valid_from <= ? and (valid_to is null or valid_to > ?)"), [snapshot, snapshot]
 
 
-_DEAL_COLUMNS = """
-        select s.opportunity_id, s.stage, s.forecast_category, s.amount, s.close_date, s.owner,
-               o.name, o.account_name, o.segment, o.region, o.team, o.type, o.channel,
-               o.created_date, o.sales_accepted_date, o.lost_reason, o.competitor, o.loss_class,
-               o.renewal_risk, o.next_step,
-               coalesce(m.qualified, true) as qualified,
-               coalesce(m.closed, false) as closed,
-               coalesce(m.won, false) as won,
-               coalesce(m.redlining, false) as redlining,
-               {category} as category"""
+def _deal_columns(state: str, described: str) -> str:
+    """The deals relation's columns: the state's (alias `state`), the deal's descriptive
+    fields (alias `described`), the stage flags (alias m) and the report category."""
+    return ", ".join([
+        *(f"{state}.{c}" for c in STATE_COLUMNS),
+        *(f"{described}.{c}" for c in DESCRIPTIVE_COLUMNS),
+        "coalesce(m.qualified, true) as qualified", "coalesce(m.closed, false) as closed",
+        "coalesce(m.won, false) as won", "coalesce(m.redlining, false) as redlining",
+        f"{report_category_sql(state, 'm')} as category",
+    ])
 
 
-def _as_current(sql: str) -> str:
-    """Point the state alias `s.` at the opportunities table `o.` (fixed SQL text only)."""
-    return re.sub(r"\bs\.", "o.", sql)
-
-
-def deals_sql(snapshot: date | None, filters: Filters = Filters()) -> tuple[str, list]:
+def deals_sql(snapshot: date | None, filters: Filters = Filters()) -> Sql:
     """Deals as of a snapshot (None: the current state), filtered, with stage flags and report
     `category`.
 
-    Grain: one row per opportunity. Columns: the state's columns, the descriptive columns of
-    opportunities, stage flags (qualified, closed, won, redlining) and category.
+    Grain: one row per opportunity. Columns: the state's (STATE_COLUMNS), the deal's
+    descriptive fields (DESCRIPTIVE_COLUMNS; for a deal deleted since, the ones it last had),
+    qualified, closed, won, redlining and category — all under bare names.
     """
-    condition, filter_params = filters.where()
-    where = "where " + condition if condition else ""
-    columns = _DEAL_COLUMNS.format(category=REPORT_CATEGORY_SQL)
     if snapshot is None:
-        # The current state is the opportunities table: one row plays both parts (s and o).
-        sql = f"""{_as_current(columns)}
-        from opportunities o
-        left join stage_map m on m.stage = o.stage
-        {_as_current(where)}
-    """  # noqa: S608 - identifiers come from FILTER_COLUMNS; values are bound
-        return sql, filter_params
-    state, params = state_sql(snapshot)
-    sql = f"""{columns}
-        from ({state}) s
-        left join opportunities o using (opportunity_id)
-        left join stage_map m on m.stage = s.stage
-        {where}
-    """  # noqa: S608 - identifiers come from FILTER_COLUMNS; values are bound
-    return sql, params + filter_params
+        # The current state is the opportunities table: one row plays both parts.
+        base = sql(f"""select {_deal_columns("o", "o")}
+                       from opportunities o left join stage_map m on m.stage = o.stage""")  # noqa: S608
+    else:
+        state = state_relation(snapshot)
+        base = sql(f"""select {_deal_columns("s", "o")}
+                       from ({state}) s
+                       left join {KNOWN_DEALS} o using (opportunity_id)
+                       left join stage_map m on m.stage = s.stage""", state)  # noqa: S608
+    if not filters.active():
+        return base
+    condition = filters.condition()
+    return sql(f"select * from ({base}) where {condition}", base, condition)  # noqa: S608
 
 
 def distinct_values(con: duckdb.DuckDBPyConnection, dimension: str) -> list[str]:
-    """Values a filter can take, sorted, for the sidebar pickers."""
-    if dimension not in FILTER_COLUMNS:
+    """Values a filter can take, sorted, for the sidebar pickers (deals deleted since and past
+    owners included: past views still show them)."""
+    if dimension not in FILTER_DIMENSIONS:
         raise ValueError(f"unknown dimension {dimension!r}")
-    column = FILTER_COLUMNS[dimension].split(".")[1]
-    source = "opportunities"
-    if dimension == "owner":  # past owners too: a deal may have changed hands
-        source = "(select owner from opportunities union select owner from opportunity_history)"
+    source = KNOWN_DEALS
+    if dimension == "owner":  # the state's: a deal may have changed hands
+        source = f"(select owner from {KNOWN_DEALS} union select owner from opportunity_history)"  # noqa: S608
     rows = con.cursor().execute(
-        f"select distinct {column} from {source} where {column} is not null order by 1"  # noqa: S608
+        f"select distinct {dimension} from {source} where {dimension} is not null order by 1"  # noqa: S608
     ).fetchall()
     return [r[0] for r in rows]

@@ -8,9 +8,11 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from sales.periods import Period, completed_quarters_before
-from sales.query import GROUP_COLUMNS, Filters, deals_sql, state_key
-from sales.view import Measure, ratio
+from sales.periods import QUARTER, Period, completed_quarters_before, period_containing
+from sales.query import GROUP_DIMENSIONS, deals_sql, state_key
+from sales.slippage import slipped_by_period
+from sales.sql import Sql, rows_sql, sql
+from sales.view import ZERO, Filters, Measure, ratio
 
 
 @dataclass(frozen=True)
@@ -65,20 +67,25 @@ def outcomes(con: duckdb.DuckDBPyConnection, window_start: date, window_end: dat
     Unqualified closes (9-Unqualified, 10-Duplicate) are outside every rate; a loss without a
     class counts as no decision, like an unmapped reason.
     """
-    deals, params = deals_sql(state_key(con, as_of), filters)
-    rows = con.cursor().execute(
+    deals = closed_in_window(con, window_start, window_end, as_of, filters)
+    rows = con.cursor().execute(*sql(
         f"""select case when won then 'won' else coalesce(loss_class, 'no_decision') end,
                    coalesce(sum(amount), 0), count(*)
-            from ({deals}) d
-            where closed and qualified and close_date between ? and ?
-            group by 1""",  # noqa: S608
-        params + [window_start, window_end],
-    ).fetchall()
+            from ({deals}) d group by 1""", deals)).fetchall()  # noqa: S608
     found = {kind: Measure(float(amount), int(count)) for kind, amount, count in rows}
-    zero = Measure(0.0, 0)
-    return Outcomes(window_start, window_end, found.get("won", zero),
-                    found.get("competition", zero), found.get("no_decision", zero),
-                    found.get("excluded", zero))
+    return Outcomes(window_start, window_end, found.get("won", ZERO),
+                    found.get("competition", ZERO), found.get("no_decision", ZERO),
+                    found.get("excluded", ZERO))
+
+
+def closed_in_window(con: duckdb.DuckDBPyConnection, window_start: date, window_end: date,
+                      as_of: date, filters: Filters) -> Sql:
+    """The qualified deals closed (won or lost) with close_date in the window, as of `as_of`:
+    the deals every rate counts. Grain: one row per opportunity."""
+    deals = deals_sql(state_key(con, as_of), filters)
+    return sql(f"""select * from ({deals}) d where closed and qualified
+                   and close_date between $window_start and $window_end""",  # noqa: S608
+               deals, window_start=window_start, window_end=window_end)
 
 
 _OUTCOME_COLUMNS = """
@@ -118,17 +125,15 @@ def _with_rates(frame: pd.DataFrame) -> pd.DataFrame:
 def rates_by_period(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
                     filters: Filters = Filters()) -> pd.DataFrame:
     """Close and win rate per period (a trend). Grain: one row per period, in order."""
-    deals, params = deals_sql(state_key(con, as_of), filters)
-    values = ", ".join("(?, ?, ?, ?)" for _ in periods)
-    bounds = [x for i, p in enumerate(periods) for x in (i, p.label, p.start, p.end)]
-    frame = con.cursor().execute(
-        f"""with p(ord, period, period_start, period_end) as (values {values})
-            select p.ord, p.period, {_OUTCOME_COLUMNS}
-            from p left join ({deals}) d
-              on d.closed and d.qualified and d.close_date between p.period_start and p.period_end
+    deals = deals_sql(state_key(con, as_of), filters)
+    inline = rows_sql("trend_periods", [{"ord": i, "period": p.label, "p_start": p.start,
+                                         "p_end": p.end} for i, p in enumerate(periods)])
+    frame = con.cursor().execute(*sql(
+        f"""select p.ord, p.period, {_OUTCOME_COLUMNS}
+            from {inline} p left join ({deals}) d
+              on d.closed and d.qualified and d.close_date between p.p_start and p.p_end
             group by all order by p.ord""",  # noqa: S608
-        bounds + params,
-    ).df()
+        inline, deals)).df()
     return _with_rates(frame.drop(columns="ord"))
 
 
@@ -137,17 +142,15 @@ def rates_by(con: duckdb.DuckDBPyConnection, window_start: date, window_end: dat
     """Close and win rate per value of a dimension over the window.
 
     Grain: one row per dimension value with at least one qualified closed deal."""
-    if dimension not in GROUP_COLUMNS:
-        raise ValueError(f"cannot group by {dimension!r}; choose one of {', '.join(GROUP_COLUMNS)}")
-    deals, params = deals_sql(state_key(con, as_of), filters)
-    frame = con.cursor().execute(
+    if dimension not in GROUP_DIMENSIONS:
+        raise ValueError(f"cannot group by {dimension!r}; choose one of {', '.join(GROUP_DIMENSIONS)}")
+    deals = closed_in_window(con, window_start, window_end, as_of, filters)
+    frame = con.cursor().execute(*sql(
         f"""select coalesce(cast({dimension} as varchar), '(none)') as {dimension},
                    {_OUTCOME_COLUMNS}
             from ({deals}) d
-            where closed and qualified and close_date between ? and ?
             group by 1 order by won_count + lost_competition_count + lost_no_decision_count desc""",  # noqa: S608
-        params + [window_start, window_end],
-    ).df()
+        deals)).df()
     return _with_rates(frame)
 
 
@@ -172,3 +175,78 @@ def slips_in(slips: pd.DataFrame, periods: list[Period]) -> Measure:
     counts twice), from a `slipped_by_period` frame."""
     chosen = slips[slips["period"].isin([p.label for p in periods])]
     return Measure(float(chosen["slipped_amount"].sum()), int(chosen["slipped_count"].sum()))
+
+
+# Quarters the Rates page's trend shows: the one holding as-of and the seven before it.
+TREND_QUARTERS = 8
+
+
+def trend_quarters(as_of: date, fy_start_month: int, count: int = TREND_QUARTERS) -> list[Period]:
+    """The quarter holding as-of and the `count` − 1 before it, oldest first (the last is still
+    running: its rates cover the deals closed so far)."""
+    current = period_containing(as_of, QUARTER, fy_start_month)
+    return [*current.previous(count - 1), current]
+
+
+def window_quarters(window_start: date, window_end: date, fy_start_month: int) -> list[Period]:
+    """The fiscal quarters whose last day falls in the window: the periods a window's slips come
+    from (a slip is decided at its quarter's end). For the default window, its four quarters."""
+    quarters = []
+    quarter = period_containing(window_start, QUARTER, fy_start_month)
+    while quarter.start <= window_end:
+        if window_start <= quarter.end <= window_end:
+            quarters.append(quarter)
+        quarter = quarter.shift(1)
+    return quarters
+
+
+@dataclass(frozen=True)
+class WindowRates:
+    """SPEC items 4-6 over a window: the outcomes of the qualified deals closed in it and the
+    slips out of its quarters (`window_quarters`). Grain: the window, through the filters."""
+
+    outcomes: Outcomes
+    slipped: Measure
+
+    def close_rate(self) -> tuple[float | None, float | None]:
+        return self.outcomes.close_rate()
+
+    def win_rate(self) -> tuple[float | None, float | None]:
+        return self.outcomes.win_rate()
+
+    def adjusted_close_rate(self) -> tuple[float | None, float | None]:
+        return self.outcomes.slippage_adjusted_close_rate(self.slipped)
+
+    def as_report(self) -> dict[str, object]:
+        """The report's `rates` keys (by amount and by count; required coverage by count)."""
+        done = self.outcomes
+        pair = lambda rates: {"amount": rates[0], "count": rates[1]}  # noqa: E731
+        no_decision, competition = done.loss_shares()
+        return {
+            "window_start": done.window_start.isoformat(),
+            "window_end": done.window_end.isoformat(),
+            "close_rate": pair(self.close_rate()),
+            "win_rate": pair(self.win_rate()),
+            "slippage_adjusted_close_rate": pair(self.adjusted_close_rate()),
+            "required_coverage": required_coverage(self.close_rate()[1]),
+            "slippage_adjusted_required_coverage": required_coverage(self.adjusted_close_rate()[1]),
+            "won": done.won.as_report(),
+            "lost": {"competition": done.lost_competition.as_report(),
+                     "no_decision": done.lost_no_decision.as_report(),
+                     "excluded": done.lost_excluded.as_report()},
+            "loss_share": {"no_decision": no_decision, "competition": competition},
+            "slipped": self.slipped.as_report(),
+        }
+
+
+def window_rates(con: duckdb.DuckDBPyConnection, window_start: date, window_end: date,
+                 as_of: date, filters: Filters, fy_start_month: int,
+                 slips: pd.DataFrame | None = None) -> WindowRates:
+    """Close, win and slippage-adjusted close rates over the window. `slips` is
+    `sales.slippage.slipped_by_period` for (at least) the window's quarters through the same
+    filters, when the caller has it; else the history is read for them."""
+    quarters = window_quarters(window_start, window_end, fy_start_month)
+    if slips is None:
+        slips = slipped_by_period(con, quarters, as_of, filters)
+    return WindowRates(outcomes(con, window_start, window_end, as_of, filters),
+                       slips_in(slips, quarters))

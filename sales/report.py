@@ -1,6 +1,8 @@
-"""`report`: every headline metric for a period and as-of date, as JSON, CSV or Markdown.
+"""`report`: every number the pages show for a period and as-of date, as JSON, CSV or Markdown.
 
-The JSON keys are a stable interface (documented in the README): add keys, never rename.
+The report is assembled from the same `sales` functions the pages draw (each result type has an
+`as_report`), so a page's tile and the report's key are one computation. The JSON keys are a
+stable interface (documented in the README): add keys, never rename.
 """
 
 from __future__ import annotations
@@ -14,14 +16,19 @@ import duckdb
 import pandas as pd
 
 from sales import formatting as fmt
-from sales import movement
-from sales.coverage import enterprise_coverage
+from sales import funnel
+from sales.callprep import call_report, forecast_at_last_call, prepare_call, saved_call_on
+from sales.capacity import capacity_plan, pace
+from sales.coverage import enterprise_coverage, smb_coverage
+from sales.generated import pipeline_generated
 from sales.inblood import in_blood
+from sales.movement import PART_LABELS, PARTS
 from sales.query import snapshot_on_or_before
-from sales.rates import default_window, outcomes
+from sales.rates import default_window, outcomes, window_rates
 from sales.rollup import category_rollup
 from sales.settings import load_settings
-from sales.stages import OMITTED, REPORT_CATEGORIES, UNQUALIFIED
+from sales.smb import bottom_up, smb_forecast, smb_view, top_down_bottom_up
+from sales.stages import OMITTED, OPEN_CATEGORIES, REPORT_CATEGORIES, UNQUALIFIED
 from sales.targets import target_for_view
 from sales.view import View
 
@@ -29,23 +36,39 @@ FORMATS = ("json", "csv", "markdown")
 
 
 def build_report(con: duckdb.DuckDBPyConnection, view: View,
-                 window: tuple[date, date] | None = None,
-                 use_saved_call: bool = True, since: date | None = None,
-                 include_movement: bool = False) -> dict:
+                 window: tuple[date, date] | None = None, use_saved_call: bool = True,
+                 since: date | None = None, include_movement: bool = False,
+                 history_periods: int | None = None, full: bool = True) -> dict:
     """The report as a plain dict: numbers as floats/ints, dates as ISO text, None if undefined.
 
-    `include_movement` adds the `movement` keys (the command line always does; screens that do
-    not show them skip the work), measured from the last call `since` (the state as of that
-    date; default: the latest snapshot a week or more before as-of)."""
+    `full=False` gives the headline only (what the Overview shows: roll-up, target, coverage,
+    close and win rates, in-blood); the full report adds the slippage-adjusted rates, the SMB
+    forecast and SMB coverage, pipeline generated, the funnel and rep capacity.
+    `include_movement` adds the `movement` keys (the command line always does), measured from
+    the last call `since` (the state as of that date; default: the latest snapshot a week or
+    more before as-of). `history_periods` overrides the setting for the SMB forecast."""
     settings = load_settings(con)
+    if history_periods is not None:
+        settings = {**settings, "history_periods": history_periods}
+    window_start, window_end = window or default_window(view.period)
+    report = _headline(con, view, settings, window_start, window_end, use_saved_call, full)
+    if full:
+        report.update(_details(con, view, settings, window_start, window_end, since, report))
+    if include_movement:
+        prep = prepare_call(con, view, since)
+        then = forecast_at_last_call(prep, saved_call_on(con, view, prep.since), settings)
+        report["movement"] = call_report(prep, then)
+    return report
+
+
+def _headline(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+              window_start: date, window_end: date, use_saved_call: bool, full: bool) -> dict:
     rollup = category_rollup(con, view)
     target = target_for_view(con, view.period, view.filters)
     coverage = enterprise_coverage(rollup, target.amount)
-    window_start, window_end = window or default_window(view.period)
-    done = outcomes(con, window_start, window_end, view.as_of, view.filters)
-    close_amount, close_count = done.close_rate()
-    win_amount, win_count = done.win_rate()
-    blood = in_blood(con, view, settings, use_saved_call)
+    fy_start = view.period.fy_start_month
+    rates = (window_rates(con, window_start, window_end, view.as_of, view.filters, fy_start)
+             .as_report() if full else _plain_rates(con, view, window_start, window_end))
     snapshot = snapshot_on_or_before(con, view.as_of)
     return {
         "period": view.period.label,
@@ -55,19 +78,43 @@ def build_report(con: duckdb.DuckDBPyConnection, view: View,
         "snapshot_date": snapshot.isoformat() if snapshot else None,
         "filters": {k: list(v) for k, v in view.filters.active().items()},
         "target": target.amount,
-        "categories": {c: {"amount": rollup[c].amount, "count": rollup[c].count}
-                       for c in REPORT_CATEGORIES},
+        "categories": {c: rollup[c].as_report() for c in REPORT_CATEGORIES},
         "coverage": {"enterprise": coverage.enterprise, "remaining": coverage.remaining},
-        "rates": {
-            "window_start": window_start.isoformat(),
-            "window_end": window_end.isoformat(),
-            "close_rate": {"amount": close_amount, "count": close_count},
-            "win_rate": {"amount": win_amount, "count": win_count},
-        },
-        "in_blood": {"number": blood.number, "upside": blood.upside, "source": blood.source},
-        **({"movement": movement.as_report(movement.movement(con, view, since),
-                                           movement.window(con, view.as_of, since))}
-           if include_movement else {}),
+        "rates": rates,
+        "in_blood": in_blood(con, view, settings, use_saved_call).as_report(),
+    }
+
+
+def _plain_rates(con: duckdb.DuckDBPyConnection, view: View, window_start: date,
+                 window_end: date) -> dict:
+    """Close and win rates without the slips (which read the history)."""
+    done = outcomes(con, window_start, window_end, view.as_of, view.filters)
+    pair = lambda rates: {"amount": rates[0], "count": rates[1]}  # noqa: E731
+    return {"window_start": window_start.isoformat(), "window_end": window_end.isoformat(),
+            "close_rate": pair(done.close_rate()), "win_rate": pair(done.win_rate())}
+
+
+def _details(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+             window_start: date, window_end: date, since: date | None, headline: dict) -> dict:
+    forecast = smb_forecast(con, view, settings)
+    versus = top_down_bottom_up(forecast, bottom_up(con, view), headline["in_blood"]["number"],
+                                settings)
+    coverage = dict(headline["coverage"], smb=None, smb_required=None)
+    narrowed = smb_view(view, settings)
+    if narrowed is not None:
+        found = smb_coverage(con, narrowed, forecast if narrowed == view
+                             else smb_forecast(con, narrowed, settings))
+        coverage.update(smb=found.coverage, smb_required=found.required)
+    stages = funnel.funnel(con, window_start, window_end, view.as_of, view.filters)
+    speed = funnel.velocity(con, window_start, window_end, view.as_of, view.filters)
+    found_pace = pace(con, window_start, window_end, view.as_of, view.filters)
+    win_rate = headline["rates"]["win_rate"]["count"]
+    return {
+        "coverage": coverage,
+        "smb_forecast": {**forecast.as_report(), "bottom_up": versus.as_report()},
+        "pipeline_generated": pipeline_generated(con, view, since).as_report(),
+        "funnel": funnel.as_report(stages, speed),
+        "capacity": capacity_plan(found_pace, win_rate, settings).as_report(),
     }
 
 
@@ -77,6 +124,8 @@ def _flatten(value: object, prefix: str = "") -> list[tuple[str, object]]:
         for key, inner in value.items():
             rows += _flatten(inner, f"{prefix}.{key}" if prefix else key)
         return rows
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return [row for i, inner in enumerate(value) for row in _flatten(inner, f"{prefix}.{i}")]
     if isinstance(value, list):
         return [(prefix, "|".join(map(str, value)))]
     return [(prefix, value)]
@@ -98,9 +147,13 @@ def render(report: dict, output_format: str) -> str:
     raise ValueError(f"unknown format {output_format!r}; choose one of {', '.join(FORMATS)}")
 
 
+def _money(value: float | None) -> str:
+    return fmt.money(value, precise=True)
+
+
 def _markdown(r: dict) -> str:
     filters = "; ".join(f"{k}: {', '.join(v)}" for k, v in r["filters"].items()) or "none"
-    target = fmt.money(r["target"], precise=True) if r["target"] is not None else "none for this view"
+    target = _money(r["target"]) if r["target"] is not None else "none for this view"
     rates = r["rates"]
     lines = [
         f"# Forecast report {r['period']} as of {r['as_of']}",
@@ -111,14 +164,14 @@ def _markdown(r: dict) -> str:
         "|---|---:|---:|",
     ]
     for name, m in r["categories"].items():
-        lines.append(f"| {name} | {fmt.money(m['amount'], precise=True)} | {m['count']:,} |")
+        lines.append(f"| {name} | {_money(m['amount'])} | {m['count']:,} |")
     blood = r["in_blood"]
     lines += [
         "",
         "| measure | value |",
         "|---|---:|",
-        f"| In-blood number ({blood['source']}) | {fmt.money(blood['number'], precise=True)} |",
-        f"| Upside | {fmt.money(blood['upside'], precise=True)} |",
+        f"| In-blood number ({blood['source']}) | {_money(blood['number'])} |",
+        f"| Upside | {_money(blood['upside'])} |",
         f"| Enterprise coverage | {fmt.multiple(r['coverage']['enterprise'])} |",
         f"| Remaining coverage | {fmt.multiple(r['coverage']['remaining'])} |",
         f"| Close rate {rates['window_start']} to {rates['window_end']} (amount / count) | "
@@ -126,19 +179,44 @@ def _markdown(r: dict) -> str:
         f"| Win rate (amount / count) | "
         f"{fmt.pct(rates['win_rate']['amount'], 1)} / {fmt.pct(rates['win_rate']['count'], 1)} |",
     ]
+    if "smb_forecast" in r:
+        lines += _markdown_details(r)
     if "movement" in r:
         lines += _markdown_movement(r["movement"])
     return "\n".join(lines) + "\n"
 
 
+def _markdown_details(r: dict) -> list[str]:
+    rates, smb, generated = r["rates"], r["smb_forecast"], r["pipeline_generated"]
+    speed, plan = r["funnel"], r["capacity"]
+    adjusted = rates["slippage_adjusted_close_rate"]
+    cycle = speed["median_cycle_days"]
+    needed = plan["needed_per_month"]
+    return [
+        f"| Slippage-adjusted close rate (amount / count; {rates['slipped']['count']:,} slips) | "
+        f"{fmt.pct(adjusted['amount'], 1)} / {fmt.pct(adjusted['count'], 1)} |",
+        f"| SMB coverage / required | {fmt.multiple(r['coverage']['smb'])} / "
+        f"{fmt.multiple(r['coverage']['smb_required'])} |",
+        f"| SMB weighted forecast (range) | {_money(smb['total'])} "
+        f"({_money(smb['low'])} – {_money(smb['high'])}) |",
+        f"| Pipeline generated in the period | {_money(generated['amount'])} in "
+        f"{generated['count']:,} deals |",
+        f"| Won deals' median cycle / average size | "
+        f"{fmt.count(None if cycle is None else round(cycle))} days / "
+        f"{_money(speed['average_won_amount'])} |",
+        f"| New qualified opportunities a rep needs a month | "
+        f"{fmt.NOT_AVAILABLE if needed is None else f'{needed:.1f}'} |",
+    ]
+
+
 def _markdown_movement(moved: dict) -> list[str]:
-    categories = [c for c in movement.MOVEMENT_CATEGORIES if c in moved]
+    categories = [c for c in OPEN_CATEGORIES if c in moved]
     lines = ["", f"Movement from {moved['from'] or 'before the first snapshot'} to "
                  f"{moved['to'] or 'now'}", "",
              "| | " + " | ".join(categories) + " |", "|---|" + "---:|" * len(categories)]
-    for key in ("start", *movement.PARTS, "end"):
-        label = movement.PART_LABELS.get(key, key.capitalize())
-        lines.append(f"| {label} | " + " | ".join(fmt.money(moved[c][key], precise=True)
+    for key in ("start", *PARTS, "end"):
+        label = PART_LABELS.get(key, key.capitalize())
+        lines.append(f"| {label} | " + " | ".join(_money(moved[c][key])
                                                   for c in categories) + " |")
     return lines
 

@@ -162,8 +162,22 @@ def _v2(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("alter table forecast_calls add column if not exists closed_won decimal(18, 2)")
 
 
+def _v3(con: duckdb.DuckDBPyConnection) -> None:
+    # SPEC "Periods": a deal deleted from the CRM since keeps the descriptive fields it last
+    # had, so past views, filters and movement's "removed" still see it. `departed_on` is the
+    # as-of date of the first full picture without it. The same columns as opportunities (a
+    # later step that adds a column to one adds it to both); `known_opportunities` is every
+    # deal ever in a full picture, each once (sales.departed keeps the two apart).
+    con.execute("""create table if not exists departed_opportunities as
+                   select *, null::date as departed_on from opportunities where false""")
+    con.execute("""create or replace view known_opportunities as
+                   select * from opportunities
+                   union all by name
+                   select * exclude (departed_on) from departed_opportunities""")
+
+
 # Index i upgrades a file at version i to version i + 1. Append; never edit a shipped step.
-MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -41,6 +41,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("win_rate_aim", 0.66, "Win rate a healthy team aims for against competitors."),
     Setting("rep_coverage_low", 2.5, "Rep annual coverage below this is thin."),
     Setting("rep_coverage_high", 3.0, "Rep annual coverage at or above this is comfortable."),
+    Setting("rep_capacity", 40,
+            "Rep capacity: how many open, qualified opportunities one rep can keep moving at "
+            "once (the manager's judgement); the new qualified opportunities a rep needs each "
+            "month follow from it."),
     Setting("inblood_include_commit", True,
             "In-blood default: Commit deals are included (drop one only for timing risk)."),
     Setting("inblood_include_best_case", False,

@@ -14,17 +14,13 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from sales.periods import Period
-from sales.query import DESCRIPTIVE_FILTERS, Filters, snapshot_dates
+from sales.periods import Period, fiscal_quarter_sql
+from sales.query import DESCRIPTIVE_FILTERS, KNOWN_DEALS, snapshot_dates
+from sales.sql import Sql, sql
+from sales.view import Filters
 
 
-def fiscal_quarter_sql(column: str, fy_start_month: int) -> str:
-    """A number that grows by one per fiscal quarter (push counting compares them)."""
-    return f"((year({column}) * 12 + month({column}) - 1 - {int(fy_start_month) - 1}) // 3)"
-
-
-def history_facts_sql(ids: list[str] | str | None, as_of: date, fy_start_month: int
-                      ) -> tuple[str, list]:
+def history_facts_sql(ids: list[str] | str | None, as_of: date, fy_start_month: int) -> Sql:
     """Push count and the date a deal entered its current stage, from the history up to
     `as_of`: for the deals `ids` (a short list: bound as values, which reads faster than a join
     for a page of deals; or the text of a query of our own selecting opportunity_id), or with
@@ -36,22 +32,23 @@ def history_facts_sql(ids: list[str] | str | None, as_of: date, fy_start_month: 
     unbroken run in its latest stage; the first snapshot that saw it when it never changed).
     """
     if ids is None:
-        chosen = """select h.opportunity_id from opportunity_history h
-                    left join stage_map m using (stage)
-                    where h.valid_from <= ? and (h.valid_to is null or h.valid_to > ?)
-                      and not coalesce(m.closed, false)"""
-        chosen_params = [as_of, as_of]
+        chosen = sql("""opportunity_id in (
+                            select h.opportunity_id from opportunity_history h
+                            left join stage_map m using (stage)
+                            where h.valid_from <= $facts_day
+                              and (h.valid_to is null or h.valid_to > $facts_day)
+                              and not coalesce(m.closed, false))""")
     elif isinstance(ids, str):
-        chosen, chosen_params = ids, []
+        chosen = sql(f"opportunity_id in ({ids})")
     else:
-        chosen, chosen_params = ", ".join("?" * len(ids)) or "null", list(ids)
+        chosen = sql("list_contains($fact_ids, opportunity_id)", fact_ids=list(ids))
     quarter = fiscal_quarter_sql("close_date", fy_start_month)
-    sql = f"""
+    return sql(f"""
         select * from (
             with hist as (
                 select opportunity_id, valid_from, stage, {quarter} as quarter
                 from opportunity_history
-                where valid_from <= ? and opportunity_id in ({chosen})),
+                where valid_from <= $facts_day and {chosen}),
             ordered as (
                 select *, lag(quarter) over w as prev_quarter,
                        last_value(stage) over (partition by opportunity_id order by valid_from
@@ -67,20 +64,19 @@ def history_facts_sql(ids: list[str] | str | None, as_of: date, fy_start_month: 
                                              or o.valid_from > r.left_other) as entered_stage
             from runs r join ordered o using (opportunity_id)
             group by r.opportunity_id, r.push_count)
-    """  # noqa: S608 - fixed SQL and placeholders only
-    return sql, [as_of, *chosen_params]
+    """, chosen, facts_day=as_of)  # noqa: S608 - fixed SQL; values are bound
 
 
 def open_deal_facts(con: duckdb.DuckDBPyConnection, snapshot: date | None,
                     fy_start_month: int) -> pa.Table:
     """`history_facts_sql` for every deal open at the snapshot, read into an Arrow table for a
     cache to hold (empty without snapshots)."""
-    sql, params = history_facts_sql(None, snapshot or date.min, fy_start_month)
-    return con.cursor().sql(sql, params=params).to_arrow_table()
+    query = history_facts_sql(None, snapshot or date.min, fy_start_month)
+    return con.cursor().sql(query.text, params=dict(query.params)).to_arrow_table()
 
 
 def slips_cube_sql(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date
-                   ) -> tuple[str, list] | None:
+                   ) -> Sql | None:
     """The slips out of each period (SPEC item 6) for every view at once: a deal slipped out of
     Q if it was open, qualified and due in Q at some snapshot within Q, and at Q's end — or at
     as-of for a period still running — is still open with a close date after Q. It counts once
@@ -92,44 +88,47 @@ def slips_cube_sql(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of:
     a range join of the history with all of them.
     """
     dates = snapshot_dates(con)
-    parts, params = [], []
-    for p in periods:
+    parts = []
+    for i, p in enumerate(periods):
         inside = [s for s in dates if p.start <= s <= min(p.end, as_of)]
         end = max((s for s in dates if s <= min(p.end, as_of)), default=None)
         if not inside or end is None:
             continue
-        parts.append("""
-            select ? as period, s.opportunity_id,
+        parts.append(sql(f"""
+            select $slip_{i}_period as period, s.opportunity_id,
                    arg_max(s.amount, s.valid_from) as amount,
                    arg_max(s.owner, s.valid_from) as owner
             from opportunity_history s left join stage_map m on m.stage = s.stage
-            where s.valid_from <= ? and (s.valid_to is null or s.valid_to > ?)
+            where s.valid_from <= $slip_{i}_last and (s.valid_to is null or s.valid_to > $slip_{i}_first)
               and coalesce(m.qualified, true) and not coalesce(m.closed, false)
-              and s.close_date between ? and ?
+              and s.close_date between $slip_{i}_start and $slip_{i}_end
               and s.opportunity_id in (
                   select e.opportunity_id from opportunity_history e
                   left join stage_map em on em.stage = e.stage
-                  where e.valid_from <= ? and (e.valid_to is null or e.valid_to > ?)
-                    and not coalesce(em.closed, false) and e.close_date > ?)
-            group by s.opportunity_id""")
-        params += [p.label, inside[-1], inside[0], p.start, p.end, end, end, p.end]
+                  where e.valid_from <= $slip_{i}_at and (e.valid_to is null or e.valid_to > $slip_{i}_at)
+                    and not coalesce(em.closed, false) and e.close_date > $slip_{i}_end)
+            group by s.opportunity_id""", **{  # noqa: S608 - fixed SQL; values are bound
+            f"slip_{i}_period": p.label, f"slip_{i}_last": inside[-1],
+            f"slip_{i}_first": inside[0], f"slip_{i}_start": p.start, f"slip_{i}_end": p.end,
+            f"slip_{i}_at": end}))
     if not parts:
         return None
     dimensions = ", ".join(f"o.{c}" for c in DESCRIPTIVE_FILTERS)
-    sql = f"""
+    return sql(f"""
         select x.period, {dimensions}, x.owner, count(*) as slipped_count,
                coalesce(sum(x.amount), 0)::double as slipped_amount
-        from ({" union all ".join(parts)}) x
-        left join opportunities o using (opportunity_id)
-        group by all"""  # noqa: S608 - fixed SQL; values are bound
-    return sql, params
+        from ({" union all ".join(p.text for p in parts)}) x
+        left join {KNOWN_DEALS} o using (opportunity_id)
+        group by all""", *parts)  # noqa: S608 - fixed SQL; values are bound
 
 
 def slips_cube(con: duckdb.DuckDBPyConnection, periods: list[Period] | tuple[Period, ...],
                as_of: date) -> pa.Table | None:
     """`slips_cube_sql` read into an Arrow table for a cache to hold."""
     found = slips_cube_sql(con, list(periods), as_of)
-    return None if found is None else con.cursor().sql(found[0], params=found[1]).to_arrow_table()
+    if found is None:
+        return None
+    return con.cursor().sql(found.text, params=dict(found.params)).to_arrow_table()
 
 
 def slipped_by_period(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,

@@ -14,12 +14,16 @@ r_new the share of that amount that was won. A period without a snapshot between
 R_Q is skipped; a term with no history amount uses the fallback rate from settings (E = 0 when
 no period could be read), and says so.
 
+The range around the forecast (low, high) takes each rated term at the lowest and the highest
+of its per-period rates: how far the answer moves if this period converts like the worst or
+the best of the ones it learns from.
+
 Outcomes are read from the state as of A, so "won in Q" is what we know today.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import duckdb
@@ -29,42 +33,68 @@ import pyarrow as pa
 from sales.periods import Period
 from sales.query import (
     DESCRIPTIVE_FILTERS,
-    REPORT_CATEGORY_SQL,
+    KNOWN_DEALS,
     deals_sql,
+    report_category_sql,
     snapshot_dates,
     state_key,
 )
-from sales.rollup import category_rollup
-from sales.stages import BEST_CASE, CLOSED, COMMIT, PIPELINE
+from sales.rollup import category_rollup, deals_in_period
+from sales.sql import rows_sql, sql
+from sales.stages import BEST_CASE, CLOSED, COMMIT, OPEN_CATEGORIES, PIPELINE
 from sales.view import View
 
-RATED = (COMMIT, BEST_CASE, PIPELINE)
 NEW = "New pipeline"
 FALLBACK_SETTINGS = {COMMIT: "fallback_rate_commit", BEST_CASE: "fallback_rate_best_case",
                      PIPELINE: "fallback_rate_pipeline", NEW: "fallback_rate_new"}
+# The report's key for each term (`smb_forecast.<key>`).
+TERM_KEYS = {COMMIT: "commit", BEST_CASE: "best_case", PIPELINE: "pipeline", NEW: "new_pipeline"}
 HISTORY, FALLBACK = "history", "fallback"
 SANDBAGGING, HAPPY_EARS, IN_LINE = "sandbagging?", "happy ears?", "in line"
+SUBMISSIONS, IN_BLOOD = "submissions", "in-blood number"
+
+
+def smb_segments(settings: dict[str, object]) -> tuple[str, ...]:
+    """Segments the settings put on the SMB method (comma-separated `smb_method_segments`)."""
+    return tuple(s.strip() for s in str(settings["smb_method_segments"]).split(",") if s.strip())
+
+
+def smb_view(view: View, settings: dict[str, object]) -> View | None:
+    """The view narrowed to its segments on the SMB method (the SMB forecast page's and the
+    SMB coverage's subject); None when the view holds none of them."""
+    chosen = [s for s in smb_segments(settings)
+              if not view.filters.segment or s in view.filters.segment]
+    if not chosen:
+        return None
+    return replace(view, filters=replace(view.filters, segment=tuple(chosen)))
 
 
 def weighted_forecast(closed: float, amounts: dict[str, float], rates: dict[str, float],
                       expected_new: float) -> float:
     """Closed + Σ r_C·C over Commit, Best Case and Pipeline + r_new·E."""
-    return closed + sum(rates[c] * amounts[c] for c in RATED) + rates[NEW] * expected_new
+    return closed + sum(rates[c] * amounts[c] for c in OPEN_CATEGORIES) + rates[NEW] * expected_new
 
 
 @dataclass(frozen=True)
 class Term:
     """One term of the forecast: what stands (or is expected) now, its rate and where the rate
-    came from (HISTORY or FALLBACK)."""
+    came from (HISTORY or FALLBACK), and the lowest and highest per-period rate behind it (the
+    rate itself on a fallback)."""
 
     name: str
     amount: float
     rate: float
     source: str
+    low_rate: float
+    high_rate: float
 
     @property
     def value(self) -> float:
         return self.amount * self.rate
+
+    def as_report(self) -> dict[str, object]:
+        return {"amount": self.amount, "rate": self.rate, "value": self.value,
+                "source": self.source}
 
 
 @dataclass(frozen=True)
@@ -80,12 +110,28 @@ class SmbForecast:
     expected_new: float
     history: pd.DataFrame = field(compare=False)
 
+    def term(self, name: str) -> Term:
+        return next(t for t in self.terms if t.name == name)
+
+    def _total(self, rate: str) -> float:
+        rates = {t.name: getattr(t, rate) for t in self.terms}
+        rates[NEW] = self.term(NEW).rate  # the new pipeline's term is not ranged
+        return weighted_forecast(self.closed, {c: self.term(c).amount for c in OPEN_CATEGORIES},
+                                 rates, self.term(NEW).amount)
+
     @property
     def total(self) -> float:
-        terms = {t.name: t for t in self.terms}
-        return weighted_forecast(self.closed, {c: terms[c].amount for c in RATED},
-                                 {name: t.rate for name, t in terms.items()},
-                                 terms[NEW].amount)
+        return self._total("rate")
+
+    @property
+    def low(self) -> float:
+        """The forecast with each rated term at its lowest per-period rate."""
+        return self._total("low_rate")
+
+    @property
+    def high(self) -> float:
+        """The forecast with each rated term at its highest per-period rate."""
+        return self._total("high_rate")
 
     @property
     def periods_used(self) -> int:
@@ -95,6 +141,23 @@ class SmbForecast:
     def uses_fallback(self) -> bool:
         return any(t.source == FALLBACK for t in self.terms)
 
+    def levels(self) -> pd.DataFrame:
+        """The forecast as a waterfall: Closed, each term's value, the total.
+
+        Grain: one row per bar. Columns: label (with the term's rate), amount, measure
+        ('absolute' for Closed, 'relative' for the terms, 'total' for the forecast)."""
+        rows = [("Closed", self.closed, "absolute")]
+        rows += [(f"{'New' if t.name == NEW else t.name} × {t.rate:.0%}", t.value, "relative")
+                 for t in self.terms]
+        rows.append(("Forecast", self.total, "total"))
+        return pd.DataFrame(rows, columns=["label", "amount", "measure"])
+
+    def as_report(self) -> dict[str, object]:
+        """The report's `smb_forecast` keys."""
+        return {"total": self.total, "low": self.low, "high": self.high, "closed": self.closed,
+                "fallback_used": self.uses_fallback, "periods_used": self.periods_used,
+                **{TERM_KEYS[t.name]: t.as_report() for t in self.terms}}
+
 
 def history_periods(view: View, count: int) -> list[tuple[Period, date]]:
     """The `count` completed periods before the view's, oldest first, each with R_Q."""
@@ -103,30 +166,34 @@ def history_periods(view: View, count: int) -> list[tuple[Period, date]]:
 
 def smb_forecast(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
                  history: pa.Table | None = None) -> SmbForecast:
-    """The SMB weighted forecast for the view (its filters as they are: the page narrows them to
-    the SMB-method segments). `history` is `history_cube` for the view's period, as-of and
-    `history_periods`, when the caller holds it; it does not depend on the filters."""
+    """The SMB weighted forecast for the view as filtered (`smb_view` narrows a view to the
+    SMB-method segments, as the SMB forecast page does). `history` is `history_cube` for the
+    view's period, as-of and `history_periods`, when the caller holds it; it does not depend on
+    the filters."""
     count = int(settings["history_periods"])
     if history is None:
         history = history_cube(con, view.period, view.as_of, count)
     rollup = category_rollup(con, view)
     table = _per_period(con, view, count, view.filters.keep(history.to_pandas()))
     used = table[table["used"]]
-    terms = []
-    for category in RATED:
-        then, won = float(used[f"{category}_then"].sum()), float(used[f"{category}_won"].sum())
-        terms.append(_term(category, rollup[category].amount, won, then, settings))
+    terms = [_term(c, rollup[c].amount, used[f"{c}_then"], used[f"{c}_won"], settings)
+             for c in OPEN_CATEGORIES]
     expected = float(used["new_amount"].mean()) if len(used) else 0.0
-    new_then, new_won = float(used["new_amount"].sum()), float(used["new_won"].sum())
-    terms.append(_term(NEW, expected, new_won, new_then, settings))
+    terms.append(_term(NEW, expected, used["new_amount"], used["new_won"], settings))
     return SmbForecast(rollup[CLOSED].amount, tuple(terms), expected, table)
 
 
-def _term(name: str, amount: float, won: float, then: float, settings: dict[str, object]
-          ) -> Term:
-    if then > 0:
-        return Term(name, amount, won / then, HISTORY)
-    return Term(name, amount, float(settings[FALLBACK_SETTINGS[name]]), FALLBACK)
+def _term(name: str, amount: float, then: pd.Series, won: pd.Series,
+          settings: dict[str, object]) -> Term:
+    """A term's rate pooled over the periods used, and its range over those that had an
+    amount in the category at R_Q; the fallback rate from settings without any."""
+    total_then = float(then.sum())
+    if total_then <= 0:
+        rate = float(settings[FALLBACK_SETTINGS[name]])
+        return Term(name, amount, rate, FALLBACK, rate, rate)
+    per_period = (won[then > 0] / then[then > 0]).astype(float)
+    return Term(name, amount, float(won.sum()) / total_then, HISTORY,
+                float(per_period.min()), float(per_period.max()))
 
 
 def _readable(con: duckdb.DuckDBPyConnection, period: Period, as_of: date, count: int
@@ -146,29 +213,33 @@ RATED_PART, NEW_PART = "rated", "new"
 
 
 def history_cube_sql(con: duckdb.DuckDBPyConnection, period: Period, as_of: date, count: int,
-                     parts: tuple[str, ...] = (RATED_PART, NEW_PART)) -> tuple[str, list]:
+                     parts: tuple[str, ...] = (RATED_PART, NEW_PART)):
     """What every rate and E are made of, for every view at once.
 
     Grain: one row per (period Q, kind, segment, region, team, type, channel, owner). Kind is
     the category a deal stood in at R_Q (Commit, Best Case or Pipeline: open, qualified,
     closing in Q) or NEW (qualified, created after R_Q, closing in Q at Q's end). Columns:
     then_amount (at R_Q, or at Q's end for NEW) and won_amount (what of it was won in Q, read
-    at A). Owner is the deal's owner then, as a filtered view reads it. `parts` picks the
-    rated kinds, the new pipeline or both (the Coverage page needs only E).
+    at A). Owner is the deal's owner then, as a filtered view reads it; the other dimensions
+    are the deal's (as it last was, for a deal deleted since). `parts` picks the rated kinds,
+    the new pipeline or both (the Coverage page needs only E).
     """
-    periods = [(q.label, q.start, q.end, r_day, snap_r, snap_end)
+    periods = [{"period": q.label, "q_start": q.start, "q_end": q.end, "r_day": r_day,
+                "snap_r": snap_r, "snap_end": snap_end}
                for q, r_day, snap_r, snap_end in _readable(con, period, as_of, count)
                if snap_r is not None]
-    if not periods:
-        periods = [("", date.min, date.min, date.min, date.min, date.min)]  # reads nothing
-    now, now_params = deals_sql(state_key(con, as_of))
-    rows = ", ".join("(?, ?::date, ?::date, ?::date, ?::date, ?::date)" for _ in periods)
+    if not periods:  # reads nothing
+        periods = [{"period": "", "q_start": date.min, "q_end": date.min, "r_day": date.min,
+                    "snap_r": date.min, "snap_end": date.min}]
+    now = deals_sql(state_key(con, as_of))
+    inline = rows_sql("smb_periods", periods)
     dimensions = ", ".join(f"o.{c} as {c}" for c in DESCRIPTIVE_FILTERS)
-    sql = f"""
-        with periods(period, q_start, q_end, r_day, snap_r, snap_end) as (values {rows}),
+    chosen = " union all ".join(_PART_SQL[part] for part in parts)
+    return sql(f"""
+        with periods as (select * from {inline}),
         outcome as (select opportunity_id, won, close_date, amount from ({now}) n),
         rated as (
-            select p.period, {REPORT_CATEGORY_SQL} as kind, s.opportunity_id, s.owner,
+            select p.period, {report_category_sql()} as kind, s.opportunity_id, s.owner,
                    s.amount as then_amount, p.q_start, p.q_end
             from opportunity_history s
             join periods p on s.valid_from <= p.snap_r
@@ -177,30 +248,30 @@ def history_cube_sql(con: duckdb.DuckDBPyConnection, period: Period, as_of: date
             where s.close_date between p.q_start and p.q_end
               and coalesce(m.qualified, true) and not coalesce(m.closed, false)),
         created as (
-            select p.period, '{NEW}' as kind, s.opportunity_id, s.owner,
+            select p.period, $new_kind as kind, s.opportunity_id, s.owner,
                    s.amount as then_amount, p.q_start, p.q_end
             from opportunity_history s
             join periods p on s.valid_from <= p.snap_end
                           and (s.valid_to is null or s.valid_to > p.snap_end)
-            join opportunities c on c.opportunity_id = s.opportunity_id
+            join {KNOWN_DEALS} c on c.opportunity_id = s.opportunity_id
             left join stage_map m on m.stage = s.stage
             where s.close_date between p.q_start and p.q_end
               and coalesce(m.qualified, true) and c.created_date > p.r_day),
-        counted as ({" union all ".join(_PART_SQL[part] for part in parts)})
+        counted as ({chosen})
         select b.period, b.kind, {dimensions}, b.owner,
                sum(b.then_amount)::double as then_amount,
                coalesce(sum(n.amount) filter (where n.won and n.close_date between b.q_start
                                                                          and b.q_end), 0)::double
                    as won_amount
-        from counted b left join opportunities o using (opportunity_id)
+        from counted b left join {KNOWN_DEALS} o using (opportunity_id)
         left join outcome n using (opportunity_id)
         group by all
-    """  # noqa: S608 - fixed SQL and allow-listed columns; values are bound
-    return sql, [x for row in periods for x in row] + now_params
+    """, now, inline, new_kind=NEW,  # noqa: S608 - fixed SQL and allow-listed columns
+               **({"open_categories": list(OPEN_CATEGORIES)} if RATED_PART in parts else {}))
 
 
 _PART_SQL = {
-    RATED_PART: "select * from rated where kind in ('Commit', 'Best Case', 'Pipeline')",
+    RATED_PART: "select * from rated where list_contains($open_categories, kind)",
     NEW_PART: "select * from created",
 }
 
@@ -208,26 +279,42 @@ _PART_SQL = {
 def history_cube(con: duckdb.DuckDBPyConnection, period: Period, as_of: date, count: int,
                  parts: tuple[str, ...] = (RATED_PART, NEW_PART)) -> pa.Table:
     """`history_cube_sql` read into an Arrow table (a few thousand rows) for a cache to hold."""
-    sql, params = history_cube_sql(con, period, as_of, count, parts)
-    return con.cursor().sql(sql, params=params).to_arrow_table()
+    query = history_cube_sql(con, period, as_of, count, parts)
+    return con.cursor().sql(query.text, params=dict(query.params)).to_arrow_table()
 
 
 def _per_period(con: duckdb.DuckDBPyConnection, view: View, count: int, rows: pd.DataFrame
                 ) -> pd.DataFrame:
     """Per completed period: whether it was read, and the amounts behind every rate."""
-    columns = ["period", "r_day", "used", *[f"{c}_{x}" for c in RATED for x in ("then", "won")],
+    columns = ["period", "r_day", "used",
+               *[f"{c}_{x}" for c in OPEN_CATEGORIES for x in ("then", "won")],
                "new_amount", "new_won"]
     sums = rows.groupby(["period", "kind"])[["then_amount", "won_amount"]].sum()
     records = []
     for q, r_day, snap_r, _ in _readable(con, view.period, view.as_of, count):
         record = {"period": q.label, "r_day": r_day, "used": snap_r is not None}
-        for kind, then_key, won_key in [*((c, f"{c}_then", f"{c}_won") for c in RATED),
+        for kind, then_key, won_key in [*((c, f"{c}_then", f"{c}_won") for c in OPEN_CATEGORIES),
                                         (NEW, "new_amount", "new_won")]:
             then, won = (sums.loc[(q.label, kind)] if (q.label, kind) in sums.index
                          else (0.0, 0.0))
             record[then_key], record[won_key] = float(then), float(won)
         records.append(record)
     return pd.DataFrame(records, columns=columns)
+
+
+def expected_new_by(con: duckdb.DuckDBPyConnection, view: View, count: int,
+                    history: pa.Table, dimension: str) -> dict[str, float]:
+    """E (the pipeline still to be created in the period) per value of a filter dimension,
+    within the view: the mean over the readable past periods of what was created after R_Q and
+    due in Q. Values with none are left out (their E is 0)."""
+    used = sum(snap_r is not None for _, _, snap_r, _ in
+               _readable(con, view.period, view.as_of, count))
+    if not used:
+        return {}
+    rows = view.filters.keep(history.to_pandas())
+    new = rows[rows["kind"] == NEW]
+    return {value: float(total) / used
+            for value, total in new.groupby(dimension)["then_amount"].sum().items()}
 
 
 @dataclass(frozen=True)
@@ -242,21 +329,20 @@ class BottomUp:
 
 def bottom_up(con: duckdb.DuckDBPyConnection, view: View) -> BottomUp | None:
     """None when no owner in the view has submitted for the period."""
-    owners_sql, params = "", []
+    owners = "true"
+    parts = []
     if view.filters.active():  # the owners whose deals the view shows
-        deals, params = deals_sql(state_key(con, view.as_of), view.filters)
-        owners_sql = (f"and owner in (select owner from ({deals}) d "  # noqa: S608 - fixed SQL
-                      "where close_date between ? and ?)")
-        params += [view.period.start, view.period.end]
-    forecast, upside, owners = con.cursor().execute(
+        deals = deals_in_period(con, view)
+        owners, parts = f"owner in (select owner from ({deals}) d)", [deals]  # noqa: S608
+    forecast, upside, count = con.cursor().execute(*sql(
         f"""with latest as (
                 select owner, forecast, upside from submissions
-                where period = ? and submitted_date <= ?
+                where period = $period and submitted_date <= $as_of
                 qualify row_number() over (partition by owner order by submitted_date desc) = 1)
             select sum(forecast)::double, sum(upside)::double, count(*) from latest
-            where true {owners_sql}""",  # noqa: S608 - fixed SQL; values are bound
-        [view.period.label, view.as_of, *params]).fetchall()[0]
-    return BottomUp(forecast or 0.0, upside or 0.0, int(owners)) if owners else None
+            where {owners}""",  # noqa: S608 - fixed SQL; values are bound
+        *parts, period=view.period.label, as_of=view.as_of)).fetchall()[0]
+    return BottomUp(forecast or 0.0, upside or 0.0, int(count)) if count else None
 
 
 def bottom_up_share(bottom: float, top: float) -> float | None:
@@ -276,16 +362,30 @@ def compare(bottom: float, top: float, settings: dict[str, object]) -> str:
     return HAPPY_EARS if share > float(settings["happy_ears_band"]) else IN_LINE
 
 
-def expected_new_by(con: duckdb.DuckDBPyConnection, view: View, count: int,
-                    history: pa.Table, dimension: str) -> dict[str, float]:
-    """E (the pipeline still to be created in the period) per value of a filter dimension,
-    within the view: the mean over the readable past periods of what was created after R_Q and
-    due in Q. Values with none are left out (their E is 0)."""
-    used = sum(snap_r is not None for _, _, snap_r, _ in
-               _readable(con, view.period, view.as_of, count))
-    if not used:
-        return {}
-    rows = view.filters.keep(history.to_pandas())
-    new = rows[rows["kind"] == NEW]
-    return {value: float(total) / used
-            for value, total in new.groupby(dimension)["then_amount"].sum().items()}
+@dataclass(frozen=True)
+class TopDownBottomUp:
+    """The weighted forecast (top-down) against the reps' numbers (bottom-up): their latest
+    submissions, or the in-blood number when nobody in the view has submitted."""
+
+    top_down: float
+    bottom_up: float
+    source: str  # SUBMISSIONS or IN_BLOOD
+    owners: int  # reps whose submissions count (0 for the in-blood number)
+    share: float | None
+    verdict: str
+
+    def as_report(self) -> dict[str, object]:
+        return {"top_down": self.top_down, "bottom_up": self.bottom_up, "source": self.source,
+                "owners": self.owners, "share": self.share, "verdict": self.verdict}
+
+
+def top_down_bottom_up(forecast: SmbForecast, submitted: BottomUp | None, in_blood: float,
+                       settings: dict[str, object]) -> TopDownBottomUp:
+    """SPEC item 7's comparison, with the bottom-up's fallback to the in-blood number."""
+    if submitted is None:
+        value, source, owners = in_blood, IN_BLOOD, 0
+    else:
+        value, source, owners = submitted.forecast, SUBMISSIONS, submitted.owners
+    return TopDownBottomUp(forecast.total, value, source, owners,
+                           bottom_up_share(value, forecast.total),
+                           compare(value, forecast.total, settings))

@@ -1,7 +1,8 @@
 """Stage → forecast category and flags, and the stage lists shipped as defaults.
 
 Categories a deal can be reported in. `Unqualified` is not a CRM category: an open deal in a
-stage before the SAL/SAO point is reported there whatever its category says.
+stage before the SAL/SAO point is reported there whatever its category says (the rule is
+`sales.query.report_category_sql`).
 """
 
 from __future__ import annotations
@@ -10,10 +11,20 @@ from dataclasses import dataclass
 
 PIPELINE, BEST_CASE, COMMIT, CLOSED, OMITTED = "Pipeline", "Best Case", "Commit", "Closed", "Omitted"
 UNQUALIFIED = "Unqualified"
+# The values a deal's forecast_category takes (the CRM's ForecastCategoryName, mapped).
 FORECAST_CATEGORIES = (PIPELINE, BEST_CASE, COMMIT, CLOSED, OMITTED)
 # Order used by every roll-up, table and chart: closed first, then nearest to closing.
 REPORT_CATEGORIES = (CLOSED, COMMIT, BEST_CASE, PIPELINE, UNQUALIFIED, OMITTED)
+# Open, qualified deals: the in-blood board, forecast movement, the SMB method's rated terms.
 OPEN_CATEGORIES = (COMMIT, BEST_CASE, PIPELINE)
+# The open deals a forecast counts as able to close in the period: enterprise and remaining
+# coverage, and the upside (what the in-blood number leaves out of them).
+FORECASTABLE_CATEGORIES = (COMMIT, BEST_CASE)
+# What a roll-up's Total adds up (won and open, qualified); Unqualified and Omitted stand apart.
+TOTAL_CATEGORIES = (CLOSED, *OPEN_CATEGORIES)
+# Each counted category as a column of a table (closed means closed won).
+CATEGORY_COLUMNS = {CLOSED: "closed_won", COMMIT: "commit", BEST_CASE: "best_case",
+                    PIPELINE: "pipeline"}
 
 
 @dataclass(frozen=True)
@@ -91,15 +102,3 @@ def default_stage_map() -> list[Stage]:
                                           stage.closed, stage.won, stage.redlining)
         offset += 100
     return list(seen.values())
-
-
-def report_category(stage: Stage | None, forecast_category: str | None) -> str:
-    """The category a deal is reported in, given its stage flags and its own category.
-
-    Mirrors `sales.query.REPORT_CATEGORY_SQL`; this form serves the import and the tests.
-    """
-    if stage is not None and stage.closed:
-        return CLOSED if stage.won else OMITTED
-    if stage is not None and not stage.qualified:
-        return UNQUALIFIED
-    return forecast_category or (stage.forecast_category if stage else PIPELINE)

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import duckdb
 
 from sales.periods import QUARTER, Period
-from sales.query import Filters
+from sales.view import Filters
 
 TARGET_SCOPES = ("company", "segment", "region", "team", "owner")
 
@@ -44,6 +44,18 @@ def _period_amounts(con: duckdb.DuckDBPyConnection, period: Period, scope: str,
     return own
 
 
+def targets_fit(filters: Filters, dimension: str) -> bool:
+    """The one rule for targets set per value of a dimension (segment, region, team or owner):
+    they fit a view cut by nothing else. With Region = EMEA, a segment's target is the whole
+    company's Enterprise plan, not EMEA's, so a segment's attainment or coverage would divide
+    EMEA's deals by it: there is no target for that view."""
+    return set(filters.active()) <= {dimension}
+
+
+NO_TARGET_FOR_VIEW = ("no target for this view (targets exist per segment, region, team or "
+                      "owner, one dimension at a time)")
+
+
 def target_for_view(con: duckdb.DuckDBPyConnection, period: Period,
                     filters: Filters = Filters()) -> Target:
     """Company target with no filter; with exactly one of segment/region/team/owner filtered,
@@ -54,10 +66,9 @@ def target_for_view(con: duckdb.DuckDBPyConnection, period: Period,
         if "" in amounts:
             return Target(amounts[""], "company target")
         return Target(None, f"no company target for {period.label}")
-    if len(active) > 1 or next(iter(active)) not in TARGET_SCOPES:
-        return Target(None, "no target for this view (targets exist per segment, region, team "
-                            "or owner, one dimension at a time)")
     scope, values = next(iter(active.items()))
+    if scope not in TARGET_SCOPES or not targets_fit(filters, scope):
+        return Target(None, NO_TARGET_FOR_VIEW)
     amounts = _period_amounts(con, period, scope, values)
     missing = [v for v in values if v not in amounts]
     if missing:
@@ -66,20 +77,29 @@ def target_for_view(con: duckdb.DuckDBPyConnection, period: Period,
     return Target(sum(amounts.values()), f"sum of {scope} targets")
 
 
-def annual_quota(con: duckdb.DuckDBPyConnection, quarters: list[Period], owner: str) -> float | None:
-    """An owner's annual quota: the sum of their targets for the fiscal year's four quarters."""
-    total = 0.0
-    for quarter in quarters:
-        amounts = _period_amounts(con, quarter, "owner", (owner,))
-        if owner not in amounts:
-            return None
-        total += amounts[owner]
-    return total
-
-
 def targets_by(con: duckdb.DuckDBPyConnection, period: Period, scope: str,
                values: list[str]) -> dict[str, float]:
     """Target per value of one scope for the period (values without a target are left out)."""
     if scope not in TARGET_SCOPES or not values:
         return {}
     return _period_amounts(con, period, scope, tuple(values))
+
+
+def scope_values(con: duckdb.DuckDBPyConnection, scope: str) -> list[str]:
+    """Every value of a scope that has a target in some period."""
+    rows = con.cursor().execute("select distinct scope_value from targets where scope = ?",
+                                [scope]).fetchall()
+    return [r[0] for r in rows]
+
+
+def view_targets(con: duckdb.DuckDBPyConnection, view_filters: Filters, period: Period,
+                 dimension: str, values: list[str] | None = None) -> dict[str, float]:
+    """Target per value of `dimension` for the period, where they fit the view (`targets_fit`;
+    otherwise none): the values given, else every value with a target — only the filter's
+    values when the view is cut by this dimension."""
+    if not targets_fit(view_filters, dimension):
+        return {}
+    chosen = set(values if values is not None else scope_values(con, dimension))
+    if view_filters.active().get(dimension):  # a value filtered out stays out
+        chosen &= set(view_filters.active()[dimension])
+    return targets_by(con, period, dimension, sorted(chosen))

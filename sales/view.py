@@ -1,13 +1,84 @@
-"""What a screen or a report looks at: a period, an as-of date and the filters."""
+"""What a screen or a report looks at: a period, an as-of date and the filters; and the two
+shapes every metric comes in (a Measure by amount and count, a guarded ratio)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import NamedTuple
 
+import pandas as pd
+
 from sales.periods import Period
-from sales.query import Filters
+from sales.sql import Sql, sql
+
+# The dimensions a view can be filtered by, each a column of the deals relation
+# (`sales.query.deals_sql`) under the same name. Owner is the deal's state (deals change
+# hands); the others are descriptive fields of the deal (SPEC "Periods").
+FILTER_DIMENSIONS = ("segment", "region", "team", "owner", "type", "channel")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The sidebar's view filters: each a tuple of selected values, empty = all."""
+
+    segment: tuple[str, ...] = ()
+    region: tuple[str, ...] = ()
+    team: tuple[str, ...] = ()
+    owner: tuple[str, ...] = ()
+    type: tuple[str, ...] = ()
+    channel: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, **values: object) -> Filters:
+        """Build from lists, tuples, single strings or None (None and empty mean all)."""
+        clean = {}
+        for name, value in values.items():
+            if name not in FILTER_DIMENSIONS:
+                raise ValueError(f"unknown filter {name!r}; known: {', '.join(FILTER_DIMENSIONS)}")
+            if value is None:
+                continue
+            items = (value,) if isinstance(value, str) else tuple(value)
+            clean[name] = tuple(sorted({str(v) for v in items if str(v).strip()}))
+        return cls(**clean)
+
+    def active(self) -> dict[str, tuple[str, ...]]:
+        """Only the dimensions with a selection."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+
+    def scope_key(self) -> str:
+        """A stable text for the selection ('' for no filter), e.g. 'segment=SMB;team=A|B'."""
+        return ";".join(f"{k}={'|'.join(v)}" for k, v in self.active().items())
+
+    def keep(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of a frame with a column per filter dimension (a held, filter-free
+        intermediate) that this selection keeps."""
+        kept = pd.Series(True, index=frame.index)
+        for name, values in self.active().items():
+            kept &= frame[name].isin(values)
+        return frame[kept]
+
+    def condition(self, **columns: str) -> Sql:
+        """The selection as a SQL condition over a relation whose columns carry the dimensions'
+        names (`true` with no filter). `columns` renames a dimension where that relation calls
+        it otherwise, e.g. `owner="then_owner"`; names come from this code, never from users.
+        Each dimension binds one list parameter, `$f_<dimension>`."""
+        clauses, values = [], {}
+        for name, chosen in self.active().items():
+            column = columns.get(name, name)
+            clauses.append(f"list_contains($f_{name}, {column})")
+            values[f"f_{name}"] = list(chosen)
+        return sql(" and ".join(clauses) or "true", **values)
+
+    def where(self) -> tuple[str, list]:
+        """Legacy positional form over `o.`/`s.` aliases, for sales.explorer until it reads the
+        deals relation; do not use in new code."""
+        clauses, params = [], []
+        for name, values in self.active().items():
+            column = "s.owner" if name == "owner" else f"o.{name}"
+            clauses.append(f"{column} in ({', '.join('?' * len(values))})")
+            params.extend(values)
+        return " and ".join(clauses), params
 
 
 @dataclass(frozen=True)
@@ -17,6 +88,10 @@ class View:
     period: Period
     as_of: date
     filters: Filters = field(default_factory=Filters)
+
+    def bounds(self) -> dict[str, date]:
+        """The period's first and last day as the parameters `$period_start`, `$period_end`."""
+        return {"period_start": self.period.start, "period_end": self.period.end}
 
 
 class Measure(NamedTuple):
@@ -29,6 +104,9 @@ class Measure(NamedTuple):
         if not isinstance(other, Measure):
             return NotImplemented
         return Measure(self.amount + other.amount, self.count + other.count)
+
+    def as_report(self) -> dict[str, float | int]:
+        return {"amount": self.amount, "count": self.count}
 
 
 ZERO = Measure(0.0, 0)

@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 
 from sales.db import bump_data_version
+from sales.departed import replace_current
 from sales.losses import reclassify_losses
 from sales.segments import segment_for
 from sales.snapshots import STATE_COLUMNS, record_snapshot
@@ -25,7 +26,8 @@ def seed(con: duckdb.DuckDBPyConnection, deals: list[dict],
          snapshots: dict[date, list[tuple]] | None = None) -> None:
     """Load opportunities (dicts: id, stage, category, amount, close, owner + descriptive keys)
     and, optionally, snapshots {date: [(id, stage, category, amount, close, owner), ...]} in
-    date order. With snapshots, the current state is the last picture, as after an import."""
+    date order. With snapshots, the current state is the last picture, as after an import: a
+    deal it lacks was deleted in the CRM and keeps its descriptive fields as departed."""
     rows = []
     for deal in deals:
         row = {c: deal.get(c) for c in _DESCRIPTIVE}
@@ -43,15 +45,16 @@ def seed(con: duckdb.DuckDBPyConnection, deals: list[dict],
                    select * exclude (amount), amount::decimal(18, 2) as amount
                    from fixture_deals""")
     con.unregister("fixture_deals")
-    state = None
+    reclassify_losses(con)  # a deal deleted below keeps the class it had
+    state, last_day = None, None
     for day, pictures in sorted((snapshots or {}).items()):
         state = pd.DataFrame(pictures, columns=list(STATE_COLUMNS))
         state["close_date"] = pd.to_datetime(state["close_date"]).dt.date
         record_snapshot(con, day, state)
-    if state is not None:  # as after an import: the current table is the latest picture
-        con.register("last_picture", state)
-        con.execute("delete from opportunities where opportunity_id not in "
-                    "(select opportunity_id from last_picture)")
+        last_day = day
+    if state is not None:  # as after an import: the current table is the latest picture, and
+        con.register("last_picture", state)  # deals it lacks keep their fields as departed
+        replace_current(con, "last_picture", last_day)
         con.execute("""update opportunities o set stage = p.stage,
                            forecast_category = p.forecast_category, amount = p.amount,
                            close_date = p.close_date, owner = p.owner

@@ -11,17 +11,16 @@ from sales.callprep import (
     default_last_call,
     forecast_at_last_call,
     last_call_choices,
-    pipeline_generated,
     prepare_call,
     saved_call_on,
 )
 from sales.calls import call_history
 from sales.db import connect
+from sales.generated import pipeline_generated
 from sales.inblood import DEFAULT_RULES
 from sales.periods import parse_period
-from sales.query import Filters
 from sales.settings import load_settings
-from sales.view import Measure, View
+from sales.view import Filters, Measure, View
 from tests.helpers import add_target, d, seed
 
 Q4 = parse_period("FY2026-Q4")  # 2026-10-01 … 2026-12-31, fiscal year start 1
@@ -238,5 +237,11 @@ def test_pipeline_generated(con):
     # amount in that snapshot, 600 now), D 200, G 100.
     # B was accepted in September. 300 + 400 + 1,000 + 500 + 200 + 100 = 2,500 in 6 deals.
     assert (generated.quarter_start, generated.quarter) == (d("2026-10-01"), Measure(2500, 6))
+    # The view's period is the quarter, up to as-of: the same 2,500 in 6 deals.
+    assert generated.period == Measure(2500, 6)
     # Filters apply: Enterprise leaves E out.
     assert pipeline_generated(con, view(segment="Enterprise"), S0).quarter == Measure(2100, 5)
+    # A month view, FY2026-M11 (November, up to as-of 11-20): E 400 (accepted 11-17) and the
+    # three first seen qualified at W1 (11-06), A 500, D 200, G 100 → 1,200 in 4 deals.
+    month = View(parse_period("FY2026-M11"), S1)
+    assert pipeline_generated(con, month, S0).period == Measure(1200, 4)

@@ -4,7 +4,7 @@ import pytest
 
 from sales.capacity import Capacity, pace
 from sales.db import connect
-from sales.query import Filters
+from sales.view import Filters
 from tests.helpers import d, run_page, seed, tiles
 
 

@@ -60,9 +60,17 @@ def test_report_numbers_on_the_hand_computed_fixture(fixture_path, capsys):
     assert r["as_of"] == "2026-11-20"  # defaults to the latest snapshot
     assert r["categories"]["Commit"] == {"amount": 600.0, "count": 3}
     assert r["target"] == 1000.0
-    assert r["coverage"] == {"enterprise": 2.0, "remaining": 3.0}
+    # SMB coverage: the fixture has no SMB target (null), and SMB's close rate in the window is
+    # W2 won / (W2 + L2 lost to no decision; L3 a duplicate, excluded) = 1/2 → 2.0× required.
+    assert r["coverage"] == {"enterprise": 2.0, "remaining": 3.0, "smb": None,
+                             "smb_required": 2.0}
     assert r["rates"]["close_rate"] == {"amount": 0.4, "count": 0.5}
-    assert r["in_blood"] == {"number": 1100.0, "upside": 900.0, "source": "default rules"}
+    # Commit risk: D2 (4-Proposal, 100) is the one Commit deal not yet redlining; 41 days are
+    # left in the quarter, more than a third of it (30 days), so it is a note.
+    assert r["in_blood"] == {"number": 1100.0, "upside": 900.0, "range_high": 2000.0,
+                             "source": "default rules",
+                             "commit_risk": {"amount": 100.0, "count": 1, "level": "note",
+                                             "days_left": 41}}
 
 
 def test_report_filters_as_of_and_window(fixture_path, capsys):
@@ -70,7 +78,8 @@ def test_report_filters_as_of_and_window(fixture_path, capsys):
                     "Enterprise", "Mid-Market", "--as-of", "2026-11-19")
     assert r["filters"] == {"segment": ["Enterprise", "Mid-Market"]}
     assert r["target"] is None  # Mid-Market has no target → no target for this view
-    assert r["coverage"] == {"enterprise": None, "remaining": None}
+    assert r["coverage"] == {"enterprise": None, "remaining": None, "smb": None,
+                             "smb_required": None}  # no SMB-method segment in this view
     # Enterprise and Mid-Market Best Case as of 2026-11-13: D5 was still Pipeline.
     assert r["categories"]["Best Case"]["count"] == 0
     r = report_json(capsys, "--db", fixture_path, "--period", "FY2026-Q4",

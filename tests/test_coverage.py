@@ -25,7 +25,7 @@ from sales.coverage import (
 )
 from sales.db import connect
 from sales.periods import parse_period
-from sales.query import Filters
+from sales.view import Filters
 from sales.settings import load_settings
 from sales.view import View
 from tests.helpers import add_target, d, private_copy, seed

@@ -20,7 +20,7 @@ from sales.inblood import (
     totals,
 )
 from sales.periods import parse_period
-from sales.query import Filters
+from sales.view import Filters
 from sales.settings import load_settings
 from sales.view import View
 from tests.helpers import d, private_copy, seed
@@ -203,12 +203,13 @@ def test_the_board_without_history_facts_starts_the_same(flags_con):
     columns = "opportunity_id, category, amount, start_included, start_reason, default_included"
     read = {}
     for facts in (True, False):
-        sql, params = board_sql(flags_con, view(), settings, call_id, facts=facts)
+        board = board_sql(flags_con, view(), settings, call_id, facts=facts)
         read[facts] = flags_con.execute(
-            f"select {columns} from ({sql}) order by opportunity_id", params).fetchall()
+            f"select {columns} from ({board}) order by opportunity_id", dict(board.params)
+        ).fetchall()
     assert read[True] == read[False] and len(read[True]) == 6  # P1 P2 N1 C1 E1 E2 (W1 won)
-    slim_sql, _ = board_sql(flags_con, view(), settings, call_id, facts=False)
-    assert "opportunity_history" not in slim_sql
+    slim = board_sql(flags_con, view(), settings, call_id, facts=False)
+    assert "opportunity_history" not in slim.text
 
 
 def test_accuracy_of_calls_and_rules(flags_con):

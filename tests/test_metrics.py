@@ -6,7 +6,7 @@ from sales.coverage import enterprise_coverage
 from sales.inblood import DEFAULT_RULES, in_blood
 from sales.losses import unmapped_reasons
 from sales.periods import parse_period
-from sales.query import Filters
+from sales.view import Filters
 from sales.rates import default_window, outcomes
 from sales.rollup import category_rollup, rollup_by
 from sales.settings import load_settings

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 from sales.db import connect
-from sales.movement import PARTS, movement, movement_deals, waterfall_frame, window
+from sales.callprep import prepare_call
+from sales.movement import PARTS, waterfall_frame, window, zoomed_axis
 from sales.periods import parse_period
-from sales.query import Filters
+from sales.view import Filters
 from sales.view import View
 from tests.helpers import d, seed
 
@@ -90,6 +91,21 @@ def view(**filters) -> View:
     return View(Q4, S1, Filters.of(**filters))
 
 
+def movement(con, v: View, since=None):
+    """Each category's movement, as the forecast call and the report compute it."""
+    return prepare_call(con, v, since).movement
+
+
+def movement_deals(con, v: View, since, category: str, part: str):
+    """The deals behind one bar (the call keeps the largest 200 a bar), the bar's deal count
+    and its amount."""
+    prep = prepare_call(con, v, since)
+    bars = prep.bar_deals
+    deals = bars[(bars.category == category) & (bars.part == part)]
+    moved = prep.movement[category]
+    return deals, moved.counts[part], float(moved.parts[part])
+
+
 def test_every_part_of_commit_by_hand(con):
     commit = movement(con, view(), S0)["Commit"]
     # Start: UP1 500 + DN1 700.10 + SAME 100 + H1 500 + MO1 800 + MO2 90 + MO3 60 + SL1 1200
@@ -158,8 +174,6 @@ def test_bar_deals_say_what_happened(con):
     assert (w1.category_then, w1.category_now, w1.stage_now) == ("Commit", "Closed", "7-Closed Won")
     removed, _, _ = movement_deals(con, view(), S0, "Commit", "removed")
     assert removed.opportunity_id.tolist() == ["R1"] and removed.stage_now.isna().all()
-    with pytest.raises(ValueError):
-        movement_deals(con, view(), S0, "Closed", "won")
 
 
 def test_waterfall_frame_sums_to_the_end(con):
@@ -168,6 +182,22 @@ def test_waterfall_frame_sums_to_the_end(con):
     # The relative bars add up from the start bar to the end bar.
     assert frame.amount.iloc[0] + frame.amount.iloc[1:-1].sum() == pytest.approx(frame.amount.iloc[-1])
     assert frame.amount.iloc[-1] == pytest.approx(3980.38)
+
+
+def test_waterfall_levels_and_axis(con):
+    frame = waterfall_frame(movement(con, view(), S0)["Commit"]).set_index("part")
+    # Each part stands on the running total: new from 5,640.10 up to 6,640.43; ... amount_down
+    # from 7,870.43 down to 7,820.38; removed ends the run at 3,980.38, where the end bar tops.
+    assert (frame.loc["new", "base"], frame.loc["new", "top"]) == pytest.approx((5640.10, 6640.43))
+    assert frame.loc["amount_down", "base"] == pytest.approx(7820.38)
+    assert frame.loc["amount_down", "top"] == pytest.approx(7870.43)
+    assert frame.loc["removed", "base"] == pytest.approx(3980.38)
+    assert (frame.loc["start", "base"], frame.loc["end", "top"]) == pytest.approx((0, 3980.38))
+    assert list(frame.direction) == ["level", "up", "up", "up", "up", "down", "down", "down",
+                                     "down", "down", "down", "level"]
+    # Lowest level 3,980.38 is above half the highest bar (7,870.43 after amount_up), so the
+    # axis zooms: 3,980.38 − 0.25 × 3,890.05 = 3,007.87 to 7,870.43 + 0.12 × 3,890.05 = 8,337.24.
+    assert zoomed_axis(frame.reset_index()) == pytest.approx((3007.8675, 8337.236))
 
 
 def test_default_last_call_is_a_week_before(con):
@@ -233,8 +263,8 @@ def test_demo_bar_deals_reproduce_each_bar(demo, filters):
     v = _demo_view(demo, **filters)
     for category, moved in movement(demo, v).items():
         for part in PARTS:
-            deals, count, amount = movement_deals(demo, v, None, category, part, limit=100_000)
-            assert count == moved.counts[part] == len(deals)
+            deals, count, amount = movement_deals(demo, v, None, category, part)
+            assert count == moved.counts[part] == len(deals)  # fewer than 200 a bar
             assert Decimal(str(amount)).quantize(Decimal("0.01")) == moved.parts[part]
             assert deals["movement"].sum() == pytest.approx(float(moved.parts[part]))
 
@@ -268,13 +298,13 @@ def test_held_filter_free_sets_serve_every_filter(demo):
     # The Forecast call page reads the changed deals (and the first-qualified deals) once per
     # pair of dates and keeps them while the manager changes filters: every section must
     # equal the uncached call.
-    from sales.callprep import first_qualified, generated_windows, pipeline_generated, prepare_call
+    from sales.generated import earliest_window, first_qualified, pipeline_generated
     from sales.movement import changed_deals
 
     v = _demo_view(demo)
     win = window(demo, v.as_of)
     held = changed_deals(demo, win.then_read, win.now_read)
-    seen = first_qualified(demo, min(generated_windows(demo, v, None)), v.as_of)
+    seen = first_qualified(demo, earliest_window(demo, v, None), v.as_of)
     owner = demo.execute("select owner from opportunities order by amount desc limit 1").fetchone()[0]
     for filters in [*DEMO_FILTERS, dict(owner=owner)]:
         view = _demo_view(demo, **filters)

@@ -4,7 +4,8 @@ hand-computed fixture in conftest.py."""
 import pytest
 
 from sales.periods import parse_period
-from sales.pivots import FORECAST_CATEGORIES, cell_categories, cell_deals, pivot_both
+from sales.pivots import cell_categories, cell_deals, pivot_both
+from sales.stages import TOTAL_CATEGORIES
 from sales.rollup import FORECAST_TOTAL, TOTAL_ROW, rollup_by
 from sales.view import View
 from tests.helpers import d
@@ -26,15 +27,15 @@ def test_amount_and_count_side_by_side(metrics_con):
 
 def test_cell_categories():
     assert cell_categories("Commit deals") == ("Commit",)
-    assert cell_categories(FORECAST_TOTAL) == FORECAST_CATEGORIES
+    assert cell_categories(FORECAST_TOTAL) == TOTAL_CATEGORIES
     assert cell_categories("segment") is None
 
 
 @pytest.mark.parametrize("categories, value, ids, amount", [
     (("Commit",), "Enterprise", ["D3", "D2"], 300),  # one cell
-    (FORECAST_CATEGORIES, "Enterprise", ["D1", "D3", "D2"], 800),  # Enterprise × Total
+    (TOTAL_CATEGORIES, "Enterprise", ["D1", "D3", "D2"], 800),  # Enterprise × Total
     (("Best Case",), TOTAL_ROW, ["D6", "D5"], 900),  # Total row × Best Case
-    (FORECAST_CATEGORIES, None, ["D7", "D1", "D6", "D5", "D4", "D3", "D2"], 2600),  # Total × Total
+    (TOTAL_CATEGORIES, None, ["D7", "D1", "D6", "D5", "D4", "D3", "D2"], 2600),  # Total × Total
     (("Unqualified",), "SMB", ["D8"], 700),
 ])
 def test_deals_behind_any_cell(metrics_con, categories, value, ids, amount):
@@ -44,7 +45,7 @@ def test_deals_behind_any_cell(metrics_con, categories, value, ids, amount):
 
 
 def test_cell_deals_cap_and_guards(metrics_con):
-    deals, total, cell = cell_deals(metrics_con, VIEW, FORECAST_CATEGORIES, "segment", None, limit=2)
+    deals, total, cell = cell_deals(metrics_con, VIEW, TOTAL_CATEGORIES, "segment", None, limit=2)
     assert (len(deals), total, cell) == (2, 7, 2600)  # the count and amount cover every deal
     with pytest.raises(ValueError):
         cell_deals(metrics_con, VIEW, ("Nope",), "segment", None)

@@ -1,16 +1,10 @@
 import pytest
 
 from sales.db import connect
-from sales.losses import classify_loss
+from sales.query import deals_sql
 from sales.segments import segment_for
-from sales.stages import (
-    CLOSED,
-    OMITTED,
-    UNQUALIFIED,
-    Stage,
-    default_stage_map,
-    report_category,
-)
+from sales.stages import CLOSED, OMITTED, UNQUALIFIED, default_stage_map
+from tests.helpers import seed
 
 
 @pytest.mark.parametrize("employees, segment", [
@@ -57,21 +51,35 @@ def test_schema_ships_the_default_map():
     assert con.execute("select count(*) from stage_map").fetchone()[0] == len(default_stage_map())
 
 
-def test_report_category_rules():
-    open_unqualified = Stage("0-Pending Acceptance", 0, "Pipeline", False, False, False)
-    assert report_category(open_unqualified, "Commit") == UNQUALIFIED
-    won = Stage("7-Closed Won", 1, "Closed", True, True, True)
-    assert report_category(won, "Commit") == CLOSED
-    lost = Stage("9-Unqualified", 2, "Omitted", False, True, False)
-    assert report_category(lost, None) == OMITTED
-    proposal = Stage("4-Proposal", 3, "Commit", True, False, False)
-    assert report_category(proposal, "Best Case") == "Best Case"  # the data's category wins
-    assert report_category(proposal, None) == "Commit"
+def test_report_category_rules(tmp_path):
+    # The shipped rule (sales.query.report_category_sql) on real rows: an open deal in a stage
+    # before SAL/SAO is Unqualified whatever its category; closed and won is Closed; closed
+    # without a win (9-Unqualified included) is Omitted; otherwise the deal's own category
+    # wins over the stage's, which fills in when the deal has none.
+    con = connect(tmp_path / "rules.duckdb")
+    seed(con, [dict(id="U", stage="0-Pending Acceptance", category="Commit"),
+               dict(id="W", stage="7-Closed Won", category="Commit"),
+               dict(id="X", stage="9-Unqualified", category=None),
+               dict(id="P", stage="4-Proposal", category="Best Case"),
+               dict(id="Q", stage="4-Proposal", category=None)])
+    deals = deals_sql(None)
+    found = dict(con.execute(f"select opportunity_id, category from ({deals})",
+                             dict(deals.params)).fetchall())
+    assert found == {"U": UNQUALIFIED, "W": CLOSED, "X": OMITTED, "P": "Best Case",
+                     "Q": "Commit"}
 
 
-def test_loss_classes():
-    reasons = {"Duplicate": "excluded", "No budget": "no_decision"}
-    assert classify_loss("No budget", "Rival", reasons) == "competition"  # naming a competitor
-    assert classify_loss(" duplicate ", None, reasons) == "excluded"
-    assert classify_loss("No budget", "", reasons) == "no_decision"
-    assert classify_loss("Champion left", None, reasons) == "no_decision"  # unmapped
+def test_loss_classes(tmp_path):
+    # The shipped rule (sales.losses.reclassify_losses): a lost deal naming a competitor is
+    # competition whatever its reason; a mapped reason (any case and spacing) takes its class;
+    # an unmapped one counts as no decision; a won or open deal has none.
+    con = connect(tmp_path / "losses.duckdb")
+    lost = dict(stage="8-Closed Lost", category="Omitted")
+    seed(con, [dict(id="C", lost_reason="No budget", competitor="Rival", **lost),
+               dict(id="D", lost_reason=" duplicate ", **lost),
+               dict(id="N", lost_reason="No budget", competitor="", **lost),
+               dict(id="U", lost_reason="Champion left", **lost),
+               dict(id="W", stage="7-Closed Won", category="Closed", lost_reason="No budget")])
+    found = dict(con.execute("select opportunity_id, loss_class from opportunities").fetchall())
+    assert found == {"C": "competition", "D": "excluded", "N": "no_decision",
+                     "U": "no_decision", "W": None}

@@ -4,7 +4,7 @@ import pytest
 
 from sales.db import connect
 from sales.periods import parse_period
-from sales.query import Filters
+from sales.view import Filters
 from sales.rates import Outcomes
 from sales.slippage import slipped_by_period
 from sales.view import Measure

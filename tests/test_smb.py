@@ -7,7 +7,7 @@ import pytest
 
 from sales.db import connect
 from sales.periods import parse_period
-from sales.query import Filters
+from sales.view import Filters
 from sales.settings import load_settings
 from sales.smb import (
     FALLBACK,

@@ -4,9 +4,9 @@ import pytest
 
 from sales.db import connect
 from sales.periods import parse_period
-from sales.query import Filters, deals_sql, latest_snapshot, state_key
+from sales.query import deals_sql, latest_snapshot, state_key
 from sales.rollup import rollup_at
-from sales.view import View
+from sales.view import Filters, View
 from tests.helpers import d
 
 
@@ -19,10 +19,8 @@ def test_fast_path_matches_the_history(demo_db, filters):
     assert state_key(con, latest) is None  # today's view reads the opportunities table
     assert state_key(con, d("2026-10-01")) is not None
     columns = "opportunity_id, stage, category, amount, close_date, owner, segment, won"
-    fast, fast_params = deals_sql(None, filters)
-    slow, slow_params = deals_sql(latest, filters)
-    rows = [con.execute(f"select {columns} from ({sql}) order by 1", params).fetchall()
-            for sql, params in ((fast, fast_params), (slow, slow_params))]
+    rows = [con.execute(f"select {columns} from ({deals}) order by 1", dict(deals.params)).fetchall()
+            for deals in (deals_sql(None, filters), deals_sql(latest, filters))]
     assert rows[0] == rows[1] and len(rows[0]) > 0
 
 

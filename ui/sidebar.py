@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from sales.periods import MONTH, QUARTER, period_choices
-from sales.query import FILTER_COLUMNS
-from ui import data, state
+from sales.view import FILTER_DIMENSIONS
+from ui import state
+from ui.data import filter_options
 
 _LABELS = {"segment": "Segment", "region": "Region", "team": "Team", "owner": "Owner",
            "type": "Type", "channel": "Channel"}
@@ -29,6 +30,6 @@ def render() -> None:
         st.selectbox("Period", labels, index=labels.index(current), key="period",
                      bind="query-params", help="Fiscal quarter or month (fiscal year start "
                      f"month {fy_start}; change it in settings).")
-        for name in FILTER_COLUMNS:
-            st.multiselect(_LABELS[name], data.filter_options(name), key=name,
+        for name in FILTER_DIMENSIONS:
+            st.multiselect(_LABELS[name], filter_options(name), key=name,
                            bind="query-params", placeholder="All")

@@ -25,9 +25,9 @@ from sales.db import (
     write_transaction,
 )
 from sales.periods import QUARTER, parse_period, period_containing
-from sales.query import FILTER_COLUMNS, Filters, default_as_of
+from sales.query import default_as_of
 from sales.settings import load_settings
-from sales.view import View
+from sales.view import FILTER_DIMENSIONS, Filters, View
 
 # DuckDB's buffer pool otherwise grows towards 80% of the machine's memory; the app process
 # must stay under 1.5 GB (SPEC "Budgets") with Python, pandas and Streamlit on top of it.
@@ -187,5 +187,5 @@ def current_view() -> View:
         period = parse_period(label, fy_start) if label else period_containing(as_of, QUARTER, fy_start)
     except ValueError:
         period = period_containing(as_of, QUARTER, fy_start)
-    filters = Filters.of(**{name: st.session_state.get(name) or () for name in FILTER_COLUMNS})
+    filters = Filters.of(**{name: st.session_state.get(name) or () for name in FILTER_DIMENSIONS})
     return View(period, as_of, filters)

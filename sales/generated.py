@@ -1,0 +1,132 @@
+"""Pipeline generated (SPEC item 10): the deals that became qualified in a window — on their
+sales_accepted_date at their amount, or without one on the first snapshot that saw them in a
+qualified stage, at their amount then — "net qualified pipeline created".
+
+Three windows are read at once: since the last call, the fiscal quarter to date, and the
+view's period (up to as-of), each through the view's filters, deals as they stand at as-of.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import duckdb
+import pyarrow as pa
+
+from sales.movement import window
+from sales.periods import QUARTER, period_containing
+from sales.query import KNOWN_DEALS, deals_sql, state_key
+from sales.sql import Sql, sql
+from sales.view import Measure, View
+
+# The name held first-qualified deals are registered under for one query.
+_FIRST_SEEN = "generated_first_qualified"
+
+
+@dataclass(frozen=True)
+class Generated:
+    """Pipeline generated since the last call, in the quarter to date and in the view's period.
+    Grain: the three windows, through the view's filters."""
+
+    since_start: date  # exclusive: deals qualified after the last call's date
+    since: Measure
+    quarter_start: date  # inclusive, up to as-of
+    quarter: Measure
+    period: Measure  # the view's period, up to as-of
+
+    def as_report(self) -> dict[str, object]:
+        """The report's `pipeline_generated` keys: the period's amount and count, and the two
+        windows the forecast call shows."""
+        return {**self.period.as_report(),
+                "since_last_call": {"after": self.since_start.isoformat(),
+                                    **self.since.as_report()},
+                "quarter_to_date": {"from": self.quarter_start.isoformat(),
+                                    **self.quarter.as_report()}}
+
+
+def generated_windows(con: duckdb.DuckDBPyConnection, view: View, since: date | None
+                      ) -> tuple[date, date]:
+    """Pipeline generated counts deals qualified after `since_start` (the last call's date) and
+    from `quarter_start` (the first day of the fiscal quarter holding as-of)."""
+    win = window(con, view.as_of, since)
+    since_start = win.since or (since if since is not None else view.as_of)
+    quarter_start = period_containing(view.as_of, QUARTER, view.period.fy_start_month).start
+    return since_start, quarter_start
+
+
+def earliest_window(con: duckdb.DuckDBPyConnection, view: View, since: date | None) -> date:
+    """The first day any of the three windows reaches back to (what `first_qualified` reads
+    from)."""
+    since_start, quarter_start = generated_windows(con, view, since)
+    return min(since_start + timedelta(days=1), quarter_start, view.period.start)
+
+
+def first_qualified_sql(first: date, as_of: date) -> Sql:
+    """Deals without an acceptance date whose first snapshot in a qualified stage falls between
+    `first` and `as_of`: when, and at what amount. Filter-free, so a caller may hold it while
+    the filters change (`pipeline_generated` takes it as an Arrow table).
+
+    Grain: one row per such opportunity. Columns: opportunity_id, qualified_on, amount."""
+    return sql(f"""select h.opportunity_id, min(h.valid_from) as qualified_on,
+                          arg_min(h.amount, h.valid_from) as amount
+                   from opportunity_history h
+                   join stage_map m on m.stage = h.stage and m.qualified
+                   where h.valid_from <= $as_of
+                     and h.opportunity_id in (select opportunity_id from {KNOWN_DEALS}
+                                              where sales_accepted_date is null)
+                   group by h.opportunity_id
+                   having min(h.valid_from) >= $first""",  # noqa: S608 - fixed SQL
+               as_of=as_of, first=first)
+
+
+def first_qualified(con: duckdb.DuckDBPyConnection, first: date, as_of: date) -> pa.Table:
+    query = first_qualified_sql(first, as_of)
+    return con.cursor().sql(query.text, params=dict(query.params)).to_arrow_table()
+
+
+def pipeline_generated(con: duckdb.DuckDBPyConnection, view: View, since: date | None,
+                       first_seen: pa.Table | None = None) -> Generated:
+    """Deals that became qualified after the last call, since the start of the fiscal quarter
+    holding as-of, and in the view's period, up to as-of: by amount and count.
+
+    `first_seen` is `first_qualified` from `earliest_window`, when the caller holds it.
+    Grain: the three windows; deals as they stand at as-of, through the view's filters.
+    """
+    since_start, quarter_start = generated_windows(con, view, since)
+    first = earliest_window(con, view, since)
+    deals = deals_sql(state_key(con, view.as_of), view.filters)
+    cur = con.cursor()
+    if first_seen is None:
+        computed = first_qualified_sql(first, view.as_of)
+        seen = sql(f"({computed})", computed)
+    else:
+        cur.register(_FIRST_SEEN, first_seen)
+        seen = sql(_FIRST_SEEN)
+    windows = {"since_start": since_start, "quarter_start": quarter_start,
+               "period_start": view.period.start, "period_end": min(view.period.end, view.as_of)}
+    try:
+        row = cur.execute(*sql(
+            f"""with deals as (select opportunity_id, sales_accepted_date, amount from ({deals}) d),
+                accepted as (
+                    select sales_accepted_date as qualified_on, amount from deals
+                    where sales_accepted_date between $first and $as_of),
+                first_seen as (  -- no acceptance date: the first snapshot in a qualified stage
+                    select f.qualified_on, f.amount
+                    from {seen} f semi join deals d using (opportunity_id)),
+                qualified as (select * from accepted union all select * from first_seen)
+                select coalesce(sum(amount) filter (where qualified_on > $since_start), 0)::double,
+                       count(*) filter (where qualified_on > $since_start),
+                       coalesce(sum(amount) filter (where qualified_on >= $quarter_start), 0)::double,
+                       count(*) filter (where qualified_on >= $quarter_start),
+                       coalesce(sum(amount) filter (where qualified_on between $period_start
+                                                                     and $period_end), 0)::double,
+                       count(*) filter (where qualified_on between $period_start and $period_end)
+                from qualified""",  # noqa: S608 - fixed SQL; values are bound
+            deals, seen, first=first, as_of=view.as_of, **windows)).fetchall()[0]
+    finally:
+        if first_seen is not None:
+            cur.unregister(_FIRST_SEEN)
+        cur.close()
+    return Generated(since_start, Measure(row[0], int(row[1])), quarter_start,
+                     Measure(row[2], int(row[3])), Measure(row[4], int(row[5])))
