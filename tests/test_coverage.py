@@ -21,13 +21,12 @@ from sales.coverage import (
     rep_annual_coverage,
     same_week,
     smb_monthly,
-    smb_segments,
 )
 from sales.db import connect
 from sales.periods import parse_period
-from sales.view import Filters
 from sales.settings import load_settings
-from sales.view import View
+from sales.smb import smb_segments
+from sales.view import Filters, View
 from tests.helpers import add_target, d, private_copy, seed
 
 Q4 = parse_period("FY2026-Q4")  # 2026-10-01 … 2026-12-31; as of 2026-11-20 → 50 days in

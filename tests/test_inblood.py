@@ -20,9 +20,8 @@ from sales.inblood import (
     totals,
 )
 from sales.periods import parse_period
-from sales.view import Filters
 from sales.settings import load_settings
-from sales.view import View
+from sales.view import Filters, View
 from tests.helpers import d, private_copy, seed
 
 Q4 = parse_period("FY2026-Q4")

@@ -6,12 +6,11 @@ from sales.coverage import enterprise_coverage
 from sales.inblood import DEFAULT_RULES, in_blood
 from sales.losses import unmapped_reasons
 from sales.periods import parse_period
-from sales.view import Filters
 from sales.rates import default_window, outcomes
 from sales.rollup import category_rollup, rollup_by
 from sales.settings import load_settings
 from sales.targets import target_for_view
-from sales.view import Measure, View
+from sales.view import Filters, Measure, View
 from tests.helpers import d, seed
 
 Q4 = parse_period("FY2026-Q4")

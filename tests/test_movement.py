@@ -6,12 +6,11 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from sales.db import connect
 from sales.callprep import prepare_call
+from sales.db import connect
 from sales.movement import PARTS, waterfall_frame, window, zoomed_axis
 from sales.periods import parse_period
-from sales.view import Filters
-from sales.view import View
+from sales.view import Filters, View
 from tests.helpers import d, seed
 
 Q4 = parse_period("FY2026-Q4")  # 2026-10-01 … 2026-12-31

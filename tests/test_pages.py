@@ -112,6 +112,20 @@ def test_plan_attainment_by_segment(fixture_db):
     assert frame.loc["Enterprise", "coverage"] == pytest.approx(800 / 600)
 
 
+def test_plan_with_a_region_filter_does_not_divide_by_a_segment_target(fixture_db):
+    # Region = AMER: Enterprise's 600 target is the whole company's Enterprise plan, not
+    # AMER's, so there is no target for this view (it used to read AMER's closed 500 / 600).
+    at = run("pages/plan.py", region=["AMER"])
+    frame = at.dataframe[0].value.set_index("segment")
+    assert frame.loc["Enterprise", "closed_won"] == 500  # D1, AMER
+    assert frame["target"].isna().all() and frame["attainment"].isna().all()
+    assert frame["coverage"].isna().all()
+    assert any("No target for this view" in w.value for w in at.warning)
+    # By region the region's own targets would fit; there are none in this fixture.
+    at.radio(key="plan_scope").set_value("region").run()
+    assert not any("No target for this view" in w.value for w in at.warning)
+
+
 def test_rates_page_matches_the_report(fixture_db):
     tiles = metrics(run("pages/rates.py"))
     assert tiles["Close rate (deals)"] == "50%"

@@ -5,8 +5,8 @@ import pytest
 
 from sales.periods import parse_period
 from sales.pivots import cell_categories, cell_deals, pivot_both
-from sales.stages import TOTAL_CATEGORIES
 from sales.rollup import FORECAST_TOTAL, TOTAL_ROW, rollup_by
+from sales.stages import TOTAL_CATEGORIES
 from sales.view import View
 from tests.helpers import d
 

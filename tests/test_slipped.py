@@ -4,10 +4,9 @@ import pytest
 
 from sales.db import connect
 from sales.periods import parse_period
-from sales.view import Filters
 from sales.rates import Outcomes
 from sales.slippage import slipped_by_period
-from sales.view import Measure
+from sales.view import Filters, Measure
 from tests.helpers import d, run_page, seed, tiles
 
 Q3, Q4 = parse_period("FY2026-Q3"), parse_period("FY2026-Q4")  # Jul–Sep, Oct–Dec 2026

@@ -7,7 +7,6 @@ import pytest
 
 from sales.db import connect
 from sales.periods import parse_period
-from sales.view import Filters
 from sales.settings import load_settings
 from sales.smb import (
     FALLBACK,
@@ -16,7 +15,7 @@ from sales.smb import (
     smb_forecast,
     weighted_forecast,
 )
-from sales.view import View
+from sales.view import Filters, View
 from tests.helpers import d, private_copy, seed
 
 Q4 = parse_period("FY2026-Q4")  # 2026-10-01 … 2026-12-31 (fiscal year start 1)
