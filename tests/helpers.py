@@ -64,6 +64,20 @@ def seed(con: duckdb.DuckDBPyConnection, deals: list[dict],
     bump_data_version(con)
 
 
+def seed_lives(con: duckdb.DuckDBPyConnection, lives: dict[str, tuple[str, list]],
+               days: list[date], **fields: object) -> None:
+    """Seed deals from their lives: {id: (created_date, [picture at each of `days`])}, a
+    picture being (stage, category, amount, close) or None while the deal does not exist. The
+    current state is the last picture; `fields` (owner, account_employees, …) apply to all."""
+    owner = fields.get("owner")
+    current = {i: next(p for p in reversed(pictures) if p is not None)
+               for i, (_, pictures) in lives.items()}
+    deals = [{"id": i, "stage": now[0], "category": now[1], "amount": now[2], "close": now[3],
+              "created_date": lives[i][0], **fields} for i, now in current.items()]
+    seed(con, deals, {day: [(i, *pictures[k], owner) for i, (_, pictures) in lives.items()
+                            if pictures[k] is not None] for k, day in enumerate(days)})
+
+
 def add_target(con: duckdb.DuckDBPyConnection, period: str, scope: str, value: str,
                amount: float) -> None:
     con.execute("insert into targets values (?, ?, ?, ?)", [period, scope, value, amount])

@@ -16,51 +16,36 @@ from sales.settings import load_settings
 from sales.smb import IN_BLOOD, SUBMISSIONS, BottomUp, smb_forecast, smb_view, top_down_bottom_up
 from sales.sql import Sql, sql
 from sales.view import Filters, View
-from tests.helpers import d, seed
+from tests.helpers import d, seed_lives
 
 Q4 = parse_period("FY2026-Q4")  # 2026-10-01 … 2026-12-31 (fiscal year start 1)
 A = d("2026-11-20")  # 50 days into Q4: Q2 is read at R = May 21, Q3 at R = Aug 20
 PROP, TECH, DISC, WON, LOST = ("4-Proposal", "3-Technical Evaluation", "1-Discovery",
                                "7-Closed Won", "8-Closed Lost")
 R2, END2, R3, END3 = d("2026-05-15"), d("2026-06-30"), d("2026-08-14"), d("2026-09-30")
-# id: created, then its picture (stage, category, amount, close) from each date on
+DATES = [R2, END2, R3, END3, A]
+C2, B2, C3 = (PROP, "Commit"), (TECH, "Best Case"), (PROP, "Commit")
+WON2, LOST2 = (WON, "Closed"), (LOST, "Omitted")
+# id: created, its picture (stage, category, amount, close) at R2, END2, R3, END3 and A
 RANGE_LIVES = {
     # Q2 at R: Commit 100 won, Commit 100 lost → r_Commit in Q2 = 100 / 200 = 0.5;
     # Best Case 200 lost → r_BestCase in Q2 = 0.
-    "C2a": ("2026-04-01", {R2: (PROP, "Commit", 100, "2026-06-15"),
-                           END2: (WON, "Closed", 100, "2026-06-15")}),
-    "C2b": ("2026-04-01", {R2: (PROP, "Commit", 100, "2026-06-20"),
-                           END2: (LOST, "Omitted", 100, "2026-06-20")}),
-    "B2": ("2026-04-01", {R2: (TECH, "Best Case", 200, "2026-06-25"),
-                          END2: (LOST, "Omitted", 200, "2026-06-25")}),
+    "C2a": ("2026-04-01", [(*C2, 100, "2026-06-15")] + [(*WON2, 100, "2026-06-15")] * 4),
+    "C2b": ("2026-04-01", [(*C2, 100, "2026-06-20")] + [(*LOST2, 100, "2026-06-20")] * 4),
+    "B2": ("2026-04-01", [(*B2, 200, "2026-06-25")] + [(*LOST2, 200, "2026-06-25")] * 4),
     # Q3 at R: Commit 300 and 100, both won → r_Commit in Q3 = 400 / 400 = 1.0; no Best Case.
-    "C3a": ("2026-07-01", {R3: (PROP, "Commit", 300, "2026-09-15"),
-                           END3: (WON, "Closed", 300, "2026-09-15")}),
-    "C3b": ("2026-07-01", {R3: (PROP, "Commit", 100, "2026-09-20"),
-                           END3: (WON, "Closed", 100, "2026-09-20")}),
+    "C3a": ("2026-07-01", [None, None, (*C3, 300, "2026-09-15")] + [(*WON2, 300, "2026-09-15")] * 2),
+    "C3b": ("2026-07-01", [None, None, (*C3, 100, "2026-09-20")] + [(*WON2, 100, "2026-09-20")] * 2),
     # Now: Commit 1,000, Best Case 500, Pipeline 200, nothing closed yet.
-    "N1": ("2026-10-01", {A: (PROP, "Commit", 1000, "2026-12-01")}),
-    "N2": ("2026-10-01", {A: (TECH, "Best Case", 500, "2026-12-15")}),
-    "N3": ("2026-10-01", {A: (DISC, "Pipeline", 200, "2026-12-20")}),
+    "N1": ("2026-10-01", [None] * 4 + [(PROP, "Commit", 1000, "2026-12-01")]),
+    "N2": ("2026-10-01", [None] * 4 + [(TECH, "Best Case", 500, "2026-12-15")]),
+    "N3": ("2026-10-01", [None] * 4 + [(DISC, "Pipeline", 200, "2026-12-20")]),
 }
-DATES = [R2, END2, R3, END3, A]
-
-
-def _state(life: dict, day):
-    """A deal's picture on `day`: its latest entry on or before it (None before it exists)."""
-    seen = [when for when in life if when <= day]
-    return life[max(seen)] if seen else None
 
 
 def build_range(path):
     con = connect(path)
-    deals = [{"id": i, "stage": _state(life, A)[0], "category": _state(life, A)[1],
-              "amount": _state(life, A)[2], "close": _state(life, A)[3], "owner": "Ann",
-              "account_employees": 40, "created_date": created}  # SMB
-             for i, (created, life) in RANGE_LIVES.items()]
-    pictures = {day: [(i, *_state(life, day), "Ann") for i, (_, life) in RANGE_LIVES.items()
-                      if _state(life, day) is not None] for day in DATES}
-    seed(con, deals, pictures)
+    seed_lives(con, RANGE_LIVES, DATES, owner="Ann", account_employees=40)  # SMB
     con.execute("insert into settings values ('history_periods', '2')")
     return con
 

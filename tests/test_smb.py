@@ -16,7 +16,7 @@ from sales.smb import (
     weighted_forecast,
 )
 from sales.view import Filters, View
-from tests.helpers import d, private_copy, seed
+from tests.helpers import d, private_copy, seed, seed_lives
 
 Q4 = parse_period("FY2026-Q4")  # 2026-10-01 … 2026-12-31 (fiscal year start 1)
 A = d("2026-11-20")  # 50 days into Q4
@@ -68,12 +68,8 @@ LIVES = {
 def build(path):
     """The fixture above in a database at `path`, learning from the last two periods."""
     con = connect(path)
-    deals = [{"id": i, "stage": now[0], "category": now[1], "amount": now[2], "close": now[3],
-              "owner": "Ann", "account_employees": 40, "created_date": created}  # SMB
-             for i, (created, _, _, now) in LIVES.items()]
-    pictures = {day: [(i, *life[k], "Ann") for i, life in LIVES.items() if life[k] is not None]
-                for k, day in ((1, R3), (2, END3), (3, A))}
-    seed(con, deals, pictures)
+    seed_lives(con, {i: (created, list(pictures)) for i, (created, *pictures) in LIVES.items()},
+               [R3, END3, A], owner="Ann", account_employees=40)  # SMB
     con.execute("insert into settings values ('history_periods', '2')")
     return con
 
