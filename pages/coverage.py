@@ -72,12 +72,12 @@ if segments.empty:
     st.stop()
 figure = go.Figure()
 on_smb = segments[segments["method"] == SMB_METHOD]
-figure.add_bar(x=segments["segment"], y=segments["coverage"], name="Coverage",
+figure.add_bar(x=segments["segment"].map(fmt.chart_text), y=segments["coverage"], name="Coverage",
                marker_color=[widgets.CATEGORY_COLOURS["Pipeline" if m == SMB_METHOD else "Commit"]
                              for m in segments["method"]],
                customdata=segments["method"],
                hovertemplate="%{x}: %{y:.1f}× (%{customdata} method)<extra></extra>")
-figure.add_bar(x=segments["segment"], y=segments["remaining"].where(
+figure.add_bar(x=segments["segment"].map(fmt.chart_text), y=segments["remaining"].where(
                    segments["method"] != SMB_METHOD),
                name="Remaining coverage", marker_color=widgets.CATEGORY_COLOURS["Best Case"],
                hovertemplate="%{x}: %{y:.1f}× (Commit + Best Case) / what is left to close"
@@ -85,7 +85,7 @@ figure.add_bar(x=segments["segment"], y=segments["remaining"].where(
 figure.add_hline(y=healthy, line_dash="dash", line_color="black",
                  annotation_text=f"{healthy:.1f}× healthy (enterprise)")
 if len(on_smb):
-    figure.add_scatter(x=on_smb["segment"], y=on_smb["required"], mode="markers",
+    figure.add_scatter(x=on_smb["segment"].map(fmt.chart_text), y=on_smb["required"], mode="markers",
                        name="SMB required: 1 / close rate",
                        marker=dict(symbol="line-ew-open", size=90, color="black",
                                    line=dict(width=3)),
@@ -97,12 +97,12 @@ if segments["target"].isna().all():
     st.warning("No target for this view, so no coverage: targets exist per segment, region, "
                "team or owner, one dimension at a time.")
 if len(on_smb):
-    rates = ", ".join(f"{row.segment} {fmt.pct(row.close_rate)} → {fmt.multiple(row.required)}"
-                      for row in on_smb.itertuples())
-    expected = ", ".join(f"{row.segment} {fmt.money(row.expected_new)}"
+    rates = ", ".join(f"{fmt.text(row.segment)} {fmt.pct(row.close_rate)} → "
+                      f"{fmt.multiple(row.required)}" for row in on_smb.itertuples())
+    expected = ", ".join(f"{fmt.text(row.segment)} {fmt.money(row.expected_new)}"
                          for row in on_smb.itertuples())
     st.caption(
-        f"{', '.join(on_smb['segment'])} on the SMB method (setting `smb_method_segments`): "
+        f"{', '.join(map(fmt.text, on_smb['segment']))} on the SMB method (setting `smb_method_segments`): "
         "(Closed + Commit + Best Case + Pipeline + expected new pipeline) / target against "
         f"1 / trailing close rate ({rates}). Expected new pipeline ({expected}) is what past "
         "periods created after this point and had due in the period, on average (the SMB "
@@ -193,7 +193,7 @@ else:
     figure = go.Figure()
     figure.add_hrect(y0=low, y1=high, fillcolor="#d8f3dc", opacity=0.6, line_width=0,
                      annotation_text=f"{low:.1f}–{high:.1f}× healthy")
-    figure.add_bar(x=reps["owner"], y=reps["coverage"], marker_color=[
+    figure.add_bar(x=reps["owner"].map(fmt.chart_text), y=reps["coverage"], marker_color=[
         {THIN: "#e76f51", IN_BAND: "#2a9d8f", COMFORTABLE: "#1b9e77"}.get(h, "#bdbdbd")
         for h in reps["health"]], hovertemplate="%{x}: %{y:.1f}×<extra></extra>")
     figure.update_layout(yaxis_ticksuffix="×", height=360, margin=dict(t=10))

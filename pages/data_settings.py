@@ -3,6 +3,7 @@
 import streamlit as st
 
 from sales import editors
+from sales import formatting as fmt
 from sales.losses import LOSS_CLASSES
 from sales.settings import SETTINGS
 from sales.stages import FORECAST_CATEGORIES
@@ -32,7 +33,7 @@ def _save(what: str, save, *args) -> None:
             result = save(cur, *args)
     except editors.EditError as error:
         st.error(f"{what} not saved — fix these first:\n\n"
-                 + "\n".join(f"- {problem}" for problem in error.problems))
+                 + "\n".join(f"- {fmt.text(problem)}" for problem in error.problems))
         return
     changed = f" ({', '.join(result)})" if isinstance(result, list) and result else ""
     st.session_state["editor_saved"] = f"{what} saved{changed}: every page uses it now."

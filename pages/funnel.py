@@ -33,7 +33,7 @@ tiles[3].metric("Won of those that closed", fmt.pct(speed.won_share), border=Tru
 
 st.subheader("How far deals get")
 figure = go.Figure(go.Funnel(
-    y=stages["stage"], x=stages["reached"], textinfo="value+percent initial",
+    y=stages["stage"].map(fmt.chart_text), x=stages["reached"], textinfo="value+percent initial",
     marker={"color": [widgets.CATEGORY_COLOURS.get(c, "#2c7fb8") for c in stages["category"]]}))
 figure.update_layout(height=60 * len(stages) + 80, margin=dict(t=10, l=10))
 st.plotly_chart(figure, width="stretch")
@@ -49,7 +49,7 @@ st.subheader("Reading it")
 handoff = pipeline_to_best_case(stages)
 if handoff is not None:
     st.markdown(f"- **Pipeline → Best Case**: {fmt.pct(handoff.share)} of the deals that reached "
-                f"{handoff.from_stage} got to {handoff.to_stage}, after a median "
+                f"{fmt.text(handoff.from_stage)} got to {fmt.text(handoff.to_stage)}, after a median "
                 f"{handoff.days_in_pipeline:.0f} days in Pipeline stages. Slow or thin here is a "
                 "persuasion (top of funnel) problem.")
 done = outcomes(window_start, window_end, view.as_of, view.filters)

@@ -39,8 +39,9 @@ if call_id is None:
             "default rules (Commit in, Best Case and Pipeline out; change them in settings).")
 else:
     last = history[history.call_id == call_id].iloc[-1]
-    st.info(f"Starting from the call saved {last.saved_at:%d %b %Y %H:%M} by {last.saved_by}"
-            + (f" — “{last.note}”" if last.note else "") + ". Deals new since then start at "
+    st.info(f"Starting from the call saved {last.saved_at:%d %b %Y %H:%M} by "
+            f"{fmt.text(last.saved_by)}" + (f" — “{fmt.text(last.note)}”" if last.note else "")
+            + ". Deals new since then start at "
             "their defaults; deals whose amount or category changed are flagged; deals that "
             "left the board since are listed in the tab below.")
 
@@ -172,7 +173,7 @@ def _save(current: dict) -> None:
             new_id = save_call(cur, view, settings, call_id, current, who or "", note,
                                closed_won=summary.closed_won)
     except Exception as error:  # noqa: BLE001 - shown to the user, nothing was written
-        st.error(f"The call was not saved, and earlier calls are untouched: {error}")
+        st.error(f"The call was not saved, and earlier calls are untouched: {fmt.text(error)}")
         return
     board.reset_to_start(view, call_id)
     st.session_state["saved_call_message"] = f"Call {new_id} saved for {view.period.label}."

@@ -76,13 +76,13 @@ else:
     figure = go.Figure()
     for category in TOTAL_CATEGORIES:
         part = shown[shown.category == category]
-        figure.add_bar(x=part.segment, y=part.amount, name=category,
+        figure.add_bar(x=part.segment.map(fmt.chart_text), y=part.amount, name=category,
                        marker_color=widgets.CATEGORY_COLOURS[category],
                        customdata=part["count"],
                        hovertemplate="%{x}: $%{y:,.0f} in %{customdata} deals")
     targets = segment_targets(view)
     if targets:
-        figure.add_scatter(x=list(targets), y=list(targets.values()), mode="markers",
+        figure.add_scatter(x=[fmt.chart_text(s) for s in targets], y=list(targets.values()), mode="markers",
                            name="Target", marker=dict(symbol="line-ew-open", size=40,
                                                       color="black", line=dict(width=3)),
                            hovertemplate="%{x} target: $%{y:,.0f}")

@@ -3,6 +3,7 @@
 import plotly.graph_objects as go
 import streamlit as st
 
+from sales import formatting as fmt
 from sales.stages import CLOSED
 from sales.targets import targets_fit
 from ui import page, state, widgets
@@ -27,8 +28,8 @@ if not targets_fit(view.filters, scope):
                "plan.")
 
 figure = go.Figure()
-figure.add_bar(x=frame[scope], y=frame["target"], name="Target", marker_color="#d9d9d9")
-figure.add_bar(x=frame[scope], y=frame["closed_won"], name="Closed won",
+figure.add_bar(x=frame[scope].map(fmt.chart_text), y=frame["target"], name="Target", marker_color="#d9d9d9")
+figure.add_bar(x=frame[scope].map(fmt.chart_text), y=frame["closed_won"], name="Closed won",
                marker_color=widgets.CATEGORY_COLOURS[CLOSED])
 figure.update_layout(barmode="group", yaxis_tickprefix="$", legend_orientation="h", height=360,
                      margin=dict(t=10))

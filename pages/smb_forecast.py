@@ -29,15 +29,16 @@ view = page.start("SMB forecast")
 settings = state.settings(state.database_path(), state.version())
 narrowed = smb_view(view, settings)
 if narrowed is None:
+    method = ", ".join(map(fmt.text, smb_segments(settings))) or "none"
     st.info(f"No segment in this view is forecast with the SMB method (setting "
-            f"`smb_method_segments`: {', '.join(smb_segments(settings)) or 'none'}). Clear the "
-            "segment filter or pick one of them.")
+            f"`smb_method_segments`: {method}). Clear the segment filter or pick one of them.")
     st.stop()
 forecast = smb_forecast(narrowed, settings)
 report = headline(narrowed)
 target, blood = report["target"], report["in_blood"]
 
-st.caption(f"{', '.join(narrowed.filters.segment)} (setting `smb_method_segments`): Closed + "
+st.caption(f"{', '.join(map(fmt.text, narrowed.filters.segment))} (setting "
+           "`smb_method_segments`): Closed + "
            "each category's open, qualified pipeline × how much of it was won at the same "
            f"point of the last {int(settings['history_periods'])} periods + the pipeline still "
            "to be created × its conversion.")

@@ -1,6 +1,9 @@
-"""One way to write money, rates and multiples on screen and in reports."""
+"""One way to write money, rates and multiples on screen and in reports, and to show text from
+data or users as text."""
 
 from __future__ import annotations
+
+import re
 
 NOT_AVAILABLE = "—"
 
@@ -31,3 +34,29 @@ def multiple(value: float | None) -> str:
 
 def count(value: int | None) -> str:
     return NOT_AVAILABLE if value is None else f"{value:,}"
+
+
+# Every ASCII punctuation mark may be backslash-escaped in Markdown; these are the ones that
+# start emphasis, links, code, tables, headings, lists, HTML and formulas (`$…$`).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&=])")
+# Streamlit makes links of bare addresses (https://…, www.…, name@host) and icons of
+# `:material/…:` after escapes are read, so an invisible word joiner breaks them up instead:
+# after every colon and at-sign, and between "www" and its dot.
+_WORD_JOINER = "\u2060"
+_BREAK_AFTER = re.compile(r"[:@]|(?i:www)(?=\\\.)")
+_CHART_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def text(value: object) -> str:
+    """A value from data or from a user (an owner, a stage, a saved call's note) for a place
+    that renders Markdown — captions, banners, help, the Markdown report — so that it reads as
+    the text it is: no emphasis, link, HTML, icon or formula, on one line."""
+    flat = " ".join(str(value).split())
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+    return _BREAK_AFTER.sub(lambda found: found.group() + _WORD_JOINER, escaped)
+
+
+def chart_text(value: object) -> str:
+    """A value from data for a chart's labels: Plotly reads a few HTML tags in them (links,
+    bold, line breaks); these show as the characters they are."""
+    return "".join(_CHART_SPECIAL.get(c, c) for c in str(value))

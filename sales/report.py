@@ -152,7 +152,8 @@ def _money(value: float | None) -> str:
 
 
 def _markdown(r: dict) -> str:
-    filters = "; ".join(f"{k}: {', '.join(v)}" for k, v in r["filters"].items()) or "none"
+    filters = "; ".join(f"{k}: {', '.join(map(fmt.text, v))}"
+                        for k, v in r["filters"].items()) or "none"
     target = _money(r["target"]) if r["target"] is not None else "none for this view"
     rates = r["rates"]
     lines = [

@@ -7,6 +7,8 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
+from sales import formatting as fmt
+from sales.export import csv_bytes
 from sales.view import View
 from ui.state import database_path
 
@@ -35,7 +37,8 @@ def empty_database() -> None:
 
 
 def view_caption(view: View, extra: str = "") -> None:
-    filters = "; ".join(f"{k}: {', '.join(v)}" for k, v in view.filters.active().items())
+    filters = "; ".join(f"{k}: {', '.join(fmt.text(x) for x in v)}"
+                        for k, v in view.filters.active().items())
     parts = [f"{view.period.label} ({view.period.start:%d %b %Y} – {view.period.end:%d %b %Y})",
              f"as of {view.as_of:%d %b %Y}", f"filters: {filters or 'none'}"]
     if extra:
@@ -53,7 +56,7 @@ def table(frame: pd.DataFrame, file_name: str, *, row_style: Callable | None = N
     st.dataframe(shown, hide_index=True, width="stretch", column_order=column_order,
                  column_config=column_config or None)
     # The CSV is written when the button is clicked, not on every rerun of the page.
-    st.download_button("Download CSV", lambda: frame.to_csv(index=False).encode(),
+    st.download_button("Download CSV", lambda: csv_bytes(frame),
                        file_name=file_name, mime="text/csv", key=f"download-{file_name}")
 
 

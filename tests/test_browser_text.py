@@ -1,0 +1,57 @@
+"""Text from data and from users reads as text in the real browser: an owner named with
+Markdown and a link, and a saved call whose name and note are Markdown, render literally with
+no live link (issue "Foreign and hostile input", item 6)."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+import pytest
+
+from tests.test_browser import browser, serving  # noqa: F401 - the shared fixtures
+from tests.test_text import HOSTILE, hostile_db  # noqa: F401 - the hostile database
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def hostile_url(tmp_path_factory):
+    from tests.test_text import hostile_db as build
+
+    path = build.__wrapped__(tmp_path_factory.mktemp("hostile"))
+    with serving(path) as url:
+        yield url
+
+
+def _shown(locator) -> str:
+    """The text a person reads (the word joiners that break up addresses are invisible)."""
+    return locator.inner_text().replace("\u2060", "")
+
+
+def _no_evil_link(page) -> None:
+    assert page.locator('a[href*="evil.example"]').count() == 0
+    assert page.locator("script:has-text('alert(1)')").count() == 0
+
+
+def test_an_owner_filter_reads_as_text(hostile_url, browser):  # noqa: F811
+    page = browser.new_page()
+    page.goto(f"{hostile_url}/?owner={urllib.parse.quote(HOSTILE)}")
+    page.get_by_role("heading", name="Overview").wait_for(timeout=60_000)
+    caption = page.get_by_text("filters: owner:").first
+    caption.wait_for(timeout=30_000)
+    assert f"owner: {HOSTILE}" in _shown(caption)
+    _no_evil_link(page)
+    page.close()
+
+
+def test_a_saved_calls_name_and_note_read_as_text(hostile_url, browser):  # noqa: F811
+    page = browser.new_page()
+    page.goto(f"{hostile_url}/inblood")
+    page.get_by_role("heading", name="In-blood call").wait_for(timeout=60_000)
+    banner = page.get_by_text("Starting from the call saved").first
+    banner.wait_for(timeout=30_000)
+    text = _shown(banner)
+    assert "[click me](https://evil.example)" in text
+    assert "**urgent** <script>alert(1)</script>" in text
+    _no_evil_link(page)
+    page.close()
