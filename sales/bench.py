@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sales.coverage import enterprise_coverage
-from sales.db import open_for_reading
+from sales.db import open_current
 from sales.periods import QUARTER, Period, period_containing
 from sales.query import default_as_of
 from sales.rates import default_window, outcomes
@@ -173,7 +173,7 @@ def run_bench(opportunities: int = DEFAULT_OPPORTUNITIES, db: Path | None = None
     if not path.exists():
         say(0.0, f"Building a {opportunities:,}-opportunity demo at {path}")
         result["bench_db_build_s"] = round(build_bench_db(path, opportunities), 2)
-    con = open_for_reading(path)
+    con = open_current(path)
     say(0.2, "Counting rows")
     result.update(sizes(con))
     as_of = default_as_of(con)

@@ -1,4 +1,4 @@
-"""The command line: `python -m sales demo | report | bench | import`."""
+"""The command line: `python -m sales demo | report | bench | import | export`."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from sales.db import connect, db_path, open_for_reading
+from sales.db import db_path, open_current
 from sales.periods import QUARTER, parse_period, period_containing
 from sales.progress import ProgressBar
 from sales.query import default_as_of
 from sales.report import FORMATS, build_report, render
-from sales.schema import SCHEMA_VERSION, schema_version
 from sales.settings import load_settings
 from sales.view import FILTER_DIMENSIONS, Filters, View
 
@@ -77,6 +76,19 @@ def _parser() -> argparse.ArgumentParser:
                        help="also write the figures as JSON")
     bench.add_argument("--runs", type=int, default=5, help="repeats per timing (median)")
 
+    export = commands.add_parser("export", help="the deal explorer's rows to a CSV or XLSX file")
+    export.add_argument("what", choices=["deals"], help="what to export")
+    export.add_argument("--db", type=Path, default=None)
+    export.add_argument("--period", default=None,
+                        help="only deals closing in FY2027-Q4 or FY2027-M10 (default: every deal)")
+    export.add_argument("--as-of", type=_date, default=None,
+                        help="state as of this date (default: latest snapshot, else today)")
+    for dimension in FILTER_DIMENSIONS:
+        export.add_argument(f"--{dimension}", action="extend", nargs="+", default=None,
+                            metavar="V", help=f"only these {dimension} values (repeatable)")
+    export.add_argument("--out", type=Path, required=True, metavar="FILE.csv|FILE.xlsx",
+                        help="the file to write (replaced if it exists)")
+
     from sales.ingest.command import add_arguments as add_import_arguments
 
     add_import_arguments(commands.add_parser("import", help="import CRM exports (CSV or XLSX)"),
@@ -105,11 +117,7 @@ def _open_for_reading(path: Path):
     if not path.exists():
         raise UsageError(f"no database at {path}; build one with `python -m sales demo --db "
                          f"{path}` or import data")
-    con = open_for_reading(path)  # works while the app holds the file
-    if schema_version(con) < SCHEMA_VERSION:  # an older file: upgrade it once, then read
-        con.close()
-        con = connect(path)
-    return con
+    return open_current(path)  # works while the app holds the file
 
 
 def _run_report(args: argparse.Namespace) -> int:
@@ -151,6 +159,30 @@ def _run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_export(args: argparse.Namespace) -> int:
+    from sales.explorer import DealQuery, write_deals  # pandas-heavy; only loaded when exporting
+
+    if args.out.suffix.lower() not in (".csv", ".xlsx"):
+        raise UsageError(f"--out must end in .csv or .xlsx, not {args.out.name}")
+    con = _open_for_reading(args.db or db_path())
+    fy_start = int(load_settings(con)["fiscal_year_start_month"])
+    as_of = args.as_of or default_as_of(con)
+    try:
+        period = parse_period(args.period, fy_start) if args.period else None
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    filters = Filters.of(**{d: getattr(args, d) for d in FILTER_DIMENSIONS})
+    view = View(period or period_containing(as_of, QUARTER, fy_start), as_of, filters)
+    query = DealQuery(close_from=period.start, close_to=period.end) if period else DealQuery()
+    try:
+        written = write_deals(con, view, query, args.out)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    closing = f", closing in {period.label}" if period else ""
+    print(f"Wrote {written:,} deals to {args.out} (as of {as_of}{closing}).")
+    return 0
+
+
 def _run_import(args: argparse.Namespace) -> int:
     from sales.ingest.command import run  # pandas-heavy; only loaded when importing
 
@@ -161,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"demo": _run_demo, "report": _run_report, "bench": _run_bench,
-                "import": _run_import}[args.command](args)
+                "import": _run_import, "export": _run_export}[args.command](args)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import duckdb
 
-from sales.schema import upgrade
+from sales.schema import SCHEMA_VERSION, schema_version, upgrade
 
 DEFAULT_DB_PATH = "data/forecast.duckdb"
 DB_ENV_VAR = "SALES_DB"
@@ -141,6 +141,17 @@ def open_for_reading(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
         _copy_database(Path(path), copy)
     con = duckdb.connect(str(copy), read_only=True)
     _remove_later(folder)
+    return con
+
+
+def open_current(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
+    """`open_for_reading`, after bringing a file of an older schema up to date once (the
+    command line reading a database an earlier version wrote)."""
+    con = open_for_reading(path)
+    if schema_version(con) < SCHEMA_VERSION:
+        con.close()
+        connect(path).close()
+        con = open_for_reading(path)
     return con
 
 
