@@ -93,3 +93,43 @@ def test_a_deal_that_comes_back_is_current_again(con):
     assert con.execute("select opportunity_id from departed_opportunities").fetchall() == [("L",)]
     assert con.execute("select region from known_opportunities where opportunity_id = 'G'"
                        ).fetchall() == [("APAC",)]
+
+
+# --- Through the import: a full export without a deal, and an older export with one.
+
+HEADER = "Id,Name,Account Name,StageName,ForecastCategoryName,Amount,CloseDate,Opportunity Owner,Region\n"
+ROWS = {"A": "A,Deal A,Acme,4-Proposal,Commit,100,2026-12-01,Ann,EMEA\n",
+        "B": "B,Deal B,Bolt,4-Proposal,Commit,200,2026-12-01,Bob,AMER\n",
+        "G": "G,Deal G,Gone,4-Proposal,Commit,300,2026-12-10,Ann,EMEA\n"}
+
+
+def _import(path, folder, ids: str, as_of):
+    from sales.ingest import ImportRequest, read_path, run_import
+
+    csv = folder / f"export-{as_of}.csv"
+    csv.write_text(HEADER + "".join(ROWS[i] for i in ids))
+    run_import(path, ImportRequest(sources=[read_path(csv)], kind="opportunities", as_of=as_of))
+
+
+def test_an_export_without_a_deal_keeps_its_fields(tmp_path):
+    path = tmp_path / "imported.duckdb"
+    _import(path, tmp_path, "ABG", S0)
+    _import(path, tmp_path, "AB", S1)
+    con = connect(path, read_only=True)
+    assert con.execute("select opportunity_id, region, departed_on from departed_opportunities"
+                       ).fetchall() == [("G", "EMEA", S1)]
+    commit = prepare_call(con, emea(), S0).movement["Commit"]
+    assert (commit.start, commit.parts["removed"], commit.end) == (400, -300, 100)
+    con.close()
+
+
+def test_an_older_export_tells_the_fields_of_a_deal_deleted_since(tmp_path):
+    path = tmp_path / "history.duckdb"
+    _import(path, tmp_path, "AB", S1)
+    _import(path, tmp_path, "ABG", S0)  # dated before the latest snapshot: history only
+    con = connect(path, read_only=True)
+    assert con.execute("select opportunity_id, region, departed_on from departed_opportunities"
+                       ).fetchall() == [("G", "EMEA", S1)]
+    assert category_rollup(con, emea(S0))["Commit"] == Measure(400.0, 2)
+    assert con.execute("select count(*) from opportunities").fetchall() == [(2,)]
+    con.close()
