@@ -20,6 +20,7 @@ from sales.coverage import (
     same_week,
 )
 from sales.smb import smb_segments
+from sales.stages import BEST_CASE, COMMIT, PIPELINE
 from sales.targets import targets_fit
 from ui import page, state, widgets
 from ui.data import coverage_by, coverage_trend, rep_annual_coverage, smb_monthly
@@ -73,13 +74,13 @@ if segments.empty:
 figure = go.Figure()
 on_smb = segments[segments["method"] == SMB_METHOD]
 figure.add_bar(x=segments["segment"].map(fmt.chart_text), y=segments["coverage"], name="Coverage",
-               marker_color=[widgets.CATEGORY_COLOURS["Pipeline" if m == SMB_METHOD else "Commit"]
+               marker_color=[widgets.CATEGORY_COLOURS[PIPELINE if m == SMB_METHOD else COMMIT]
                              for m in segments["method"]],
                customdata=segments["method"],
                hovertemplate="%{x}: %{y:.1f}× (%{customdata} method)<extra></extra>")
 figure.add_bar(x=segments["segment"].map(fmt.chart_text), y=segments["remaining"].where(
                    segments["method"] != SMB_METHOD),
-               name="Remaining coverage", marker_color=widgets.CATEGORY_COLOURS["Best Case"],
+               name="Remaining coverage", marker_color=widgets.CATEGORY_COLOURS[BEST_CASE],
                hovertemplate="%{x}: %{y:.1f}× (Commit + Best Case) / what is left to close"
                              "<extra></extra>")
 figure.add_hline(y=healthy, line_dash="dash", line_color="black",
@@ -157,7 +158,7 @@ else:
             x=part["week"], y=part[measure], name=quarter + (" (this quarter)" if current else ""),
             mode="lines+markers" if current else "lines",
             line=dict(width=4 if current else 2,
-                      color=widgets.CATEGORY_COLOURS["Commit"] if current
+                      color=widgets.CATEGORY_COLOURS[COMMIT] if current
                       else QUARTER_COLOURS[index % len(QUARTER_COLOURS)]),
             hovertemplate=f"{quarter} week %{{x:.0f}}: " + (
                 "%{y:.2f}×" if with_target else "$%{y:,.0f}") + "<extra></extra>")

@@ -8,7 +8,7 @@ from sales.accuracy import accuracy_by_week
 from sales.calls import save_call
 from sales.export import XLSX_MIME, csv_bytes, xlsx_bytes
 from sales.inblood import ALARM, FLAG_COLUMNS, NOTE, WARNING, BoardFilter, commit_risk_level, totals
-from sales.stages import OPEN_CATEGORIES
+from sales.stages import COMMIT, OPEN_CATEGORIES
 from ui import board, page, state, widgets
 from ui.data import (
     accuracy,
@@ -90,7 +90,7 @@ def _filter_widgets() -> None:
 def _bulk_members(where: BoardFilter):
     target = st.session_state.get("bulk_scope", "a category")
     if target == "a category":
-        where = BoardFilter(categories=(st.session_state.get("bulk_category", "Commit"),))
+        where = BoardFilter(categories=(st.session_state.get("bulk_category", COMMIT),))
     elif target == "an owner":
         where = BoardFilter(owners=(st.session_state.get("bulk_owner") or "",))
     return board_members(view, settings, call_id, where)

@@ -146,7 +146,7 @@ class SmbForecast:
 
         Grain: one row per bar. Columns: label (with the term's rate), amount, measure
         ('absolute' for Closed, 'relative' for the terms, 'total' for the forecast)."""
-        rows = [("Closed", self.closed, "absolute")]
+        rows = [(CLOSED, self.closed, "absolute")]
         rows += [(f"{'New' if t.name == NEW else t.name} × {t.rate:.0%}", t.value, "relative")
                  for t in self.terms]
         rows.append(("Forecast", self.total, "total"))

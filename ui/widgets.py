@@ -9,17 +9,18 @@ import streamlit as st
 
 from sales import formatting as fmt
 from sales.export import csv_bytes
+from sales.stages import BEST_CASE, CLOSED, COMMIT, OMITTED, PIPELINE, UNQUALIFIED
 from sales.view import View
 from ui.state import database_path
 
 # One colour per report category, used by every chart so a category looks the same everywhere.
 CATEGORY_COLOURS = {
-    "Closed": "#1b9e77",
-    "Commit": "#2c7fb8",
-    "Best Case": "#7fcdbb",
-    "Pipeline": "#c7e9b4",
-    "Unqualified": "#d9d9d9",
-    "Omitted": "#fc9272",
+    CLOSED: "#1b9e77",
+    COMMIT: "#2c7fb8",
+    BEST_CASE: "#7fcdbb",
+    PIPELINE: "#c7e9b4",
+    UNQUALIFIED: "#d9d9d9",
+    OMITTED: "#fc9272",
 }
 
 
