@@ -3,6 +3,7 @@
 import streamlit as st
 
 from sales import formatting as fmt
+from sales.export import csv_bytes
 from sales.pivots import COUNT_SUFFIX, cell_categories, pivot_both
 from sales.query import GROUP_DIMENSIONS
 from sales.rollup import FORECAST_TOTAL, TOTAL_ROW, pivot
@@ -63,7 +64,7 @@ st.caption(f"{FORECAST_TOTAL} = Closed + Commit + Best Case + Pipeline; Unqualif
 st.dataframe(table.style.map(lambda _: APART_STYLE, subset=apart), hide_index=True,
              width="stretch", key="pivot_table", on_select=_drill_from_cell,
              selection_mode="single-cell", column_config=columns)
-st.download_button("Download CSV", table.to_csv(index=False).encode(),
+st.download_button("Download CSV", csv_bytes(table),
                    file_name=f"pipeline-{dimension}-{measure}-{view.period.label}.csv",
                    mime="text/csv")
 

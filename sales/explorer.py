@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pandas as pd
 
+from sales.export import write_file
 from sales.query import REPORT_CATEGORY_SQL, state_key, state_sql
 from sales.view import View
 
@@ -35,6 +37,8 @@ MAX_PAGE_ROWS = 1_000
 DOWNLOAD_ROW_CAP = 100_000
 # openpyxl writes ~10,000 rows a second; past this a workbook takes longer than anyone waits.
 XLSX_ROW_CAP = 20_000
+# A worksheet holds 1,048,576 rows, the header included (the command line's XLSX limit).
+XLSX_SHEET_ROWS = 1_048_575
 
 
 @dataclass(frozen=True)
@@ -116,14 +120,32 @@ def explore(con: duckdb.DuckDBPyConnection, view: View, query: DealQuery, page: 
 
 
 def export_rows(con: duckdb.DuckDBPyConnection, view: View, query: DealQuery,
-                limit: int = DOWNLOAD_ROW_CAP) -> tuple[pd.DataFrame, int]:
-    """Every matching deal up to `limit`, in the explorer's order, and how many match."""
+                limit: int | None = DOWNLOAD_ROW_CAP) -> tuple[pd.DataFrame, int]:
+    """Every matching deal up to `limit` (None: all), in the explorer's order, and how many
+    match. Grain: one row per opportunity."""
     base, params = _base(con, view, query)
     cur = con.cursor()
     total = cur.execute(f"select count(*) from ({base})", params).fetchall()[0][0]  # noqa: S608
+    rows = total if limit is None else max(int(limit), 0)
     frame = cur.execute(f"select * from ({base}) {_order(query)} limit ?",  # noqa: S608
-                        params + [max(int(limit), 0)]).df()
+                        params + [rows]).df()
     return _tidy(frame), int(total)
+
+
+def write_deals(con: duckdb.DuckDBPyConnection, view: View, query: DealQuery,
+                path: str | Path) -> int:
+    """Every matching deal to a CSV or XLSX file (by its suffix), through the one writer;
+    returns how many. ValueError when an XLSX sheet cannot hold them all."""
+    if Path(path).suffix.lower() == ".xlsx":
+        base, params = _base(con, view, query)
+        total = con.cursor().execute(f"select count(*) from ({base})",  # noqa: S608
+                                     params).fetchall()[0][0]
+        if total > XLSX_SHEET_ROWS:
+            raise ValueError(f"{total:,} deals do not fit in one XLSX sheet "
+                             f"({XLSX_SHEET_ROWS:,} rows); write a .csv file")
+    frame, _ = export_rows(con, view, query, limit=None)
+    write_file(frame, path, sheet="Deals")
+    return len(frame)
 
 
 def _tidy(frame: pd.DataFrame) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from sales.export import csv_bytes
 from sales.ingest.mapping import Mapping, MappingError, parse_mapping
 from sales.ingest.readers import ReadError, read_bytes
 from sales.ingest.reference import Reference, load_reference
@@ -100,4 +101,4 @@ def _capped(finding: Finding) -> Finding:
 def rejected_csv(frames: dict[str, pd.DataFrame]) -> bytes:
     """Every file's rejected rows in one CSV (a `file` column says which)."""
     parts = [frame.assign(file=name)[["file", *frame.columns]] for name, frame in frames.items()]
-    return pd.concat(parts, ignore_index=True).to_csv(index=False).encode() if parts else b""
+    return csv_bytes(pd.concat(parts, ignore_index=True)) if parts else b""

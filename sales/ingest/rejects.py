@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sales.export import write_file
 from sales.ingest.readers import Source
 from sales.ingest.validate import Findings
 
@@ -28,7 +29,6 @@ def rejects_path(folder: str | Path, source_name: str) -> Path:
 
 
 def write_rejects(frame: pd.DataFrame, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False)
-    return path
+    """The rejected rows as CSV, through the one writer: they are the user's own cells, and a
+    hostile one must not run when the file is opened to fix it."""
+    return write_file(frame, path)
