@@ -13,8 +13,9 @@ if state.database_is_empty():
 
 st.caption(f"One SELECT at a time on a read-only copy of the database taken at data version "
            f"{state.version()}: no writes, no access to other files, the first "
-           f"{fmt.count(console.ROW_CAP)} rows, and {console.TIME_LIMIT_S:.0f} s per query. The "
-           "same tables open in any DuckDB client (README, \"SQL and the schema for analysts\").")
+           f"{fmt.count(console.ROW_CAP)} rows or {console.BYTE_CAP / 1e6:,.0f} MB, and "
+           f"{console.TIME_LIMIT_S:.0f} s per query. The same tables open in any DuckDB client "
+           "(README, \"SQL and the schema for analysts\").")
 
 query_col, schema_col = st.columns([3, 2])
 with query_col:
@@ -33,10 +34,8 @@ with query_col:
         except console.QueryRejected as error:
             st.error(f"Not run: {error}")
         else:
-            shown = fmt.count(len(result.frame))
-            st.caption(f"{shown} row(s) in {result.seconds:.2f} s"
-                       + (f" — the first {shown}; the query returns more: aggregate or add a "
-                          "limit" if result.truncated else ""))
+            st.caption(f"{fmt.count(len(result.frame))} row(s) in {result.seconds:.2f} s"
+                       + (f" — {result.cut}" if result.cut else ""))
             st.dataframe(result.frame, hide_index=True, width="stretch")
             st.download_button("Download CSV", csv_bytes(result.frame), file_name="query.csv",
                                mime="text/csv", key="sql_download")

@@ -63,3 +63,41 @@ def test_the_schema_is_documented(metrics_con):
     assert tables[:2] == ["opportunities", "opportunity_history"]
     assert set(console.TABLE_NOTES) <= set(tables)
     assert (schema.about != "").all()
+
+
+def test_results_are_bounded_by_bytes_as_well_as_rows(held):
+    # The issue's reproduction at a tenth of its size: 2,000 rows of 100 kB are 200 MB, past
+    # the byte cap long before the row cap; the page gets about the byte cap, and is told so.
+    result = run_query(held, 1, "select repeat('x', 100000) as wide from range(2000)")
+    assert 0 < len(result.frame) < 2000 and result.truncated
+    assert len(result.frame) * 100_000 <= console.BYTE_CAP
+    assert "50 MB" in result.cut and f"{len(result.frame):,} rows" in result.cut
+
+
+def test_a_row_larger_than_the_byte_cap_is_not_returned(held):
+    small = run_query(held, 1, "select repeat('x', 1000) as s from range(10)", byte_cap=2_500)
+    assert len(small.frame) == 2 and small.truncated
+    none = run_query(held, 1, "select repeat('x', 1000) as s from range(10)", byte_cap=500)
+    assert none.frame.empty and list(none.frame.columns) == ["s"]
+    assert "the first row alone" in none.cut
+
+
+def test_types_the_page_shows_come_back_as_values(held):
+    result = run_query(held, 1, """
+        select 1::hugeint as big, 2.50::decimal(18, 2) as money, date '2026-11-20' as day,
+               interval 3 day as span, [1, 2] as list, {'a': 1} as struct, 'x'::blob as raw,
+               uuid '00000000-0000-0000-0000-000000000001' as id, null as nothing""")
+    row = result.frame.iloc[0]
+    assert row["big"] == 1 and float(row["money"]) == 2.5 and str(row["day"])[:10] == "2026-11-20"
+    assert result.cut is None and not result.truncated
+
+
+def test_the_sql_page_says_what_it_cut(held, monkeypatch):
+    from tests.test_data_pages import page
+
+    monkeypatch.setenv("SALES_DB", held)
+    at = page("data_sql.py")
+    at.text_area(key="sql_text").input("select repeat('x', 100000) as wide from range(2000)")
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+    assert any("50 MB" in c.value for c in at.caption)
