@@ -1,11 +1,13 @@
-"""Router and picture frame: page config, the shared sidebar, the page list, navigation."""
+"""Router and picture frame: page config, who may see what, the shared sidebar, the page list,
+navigation."""
 
 import streamlit as st
 
-from ui import sidebar, state
+from sales.access import MANAGE_DATA
+from ui import auth, sidebar
 
 st.set_page_config(page_title="Sales forecast", page_icon=":material/monitoring:", layout="wide")
-state.ensure_database()
+me = auth.gate()  # the sign-in screen, or "no access yet", stop here
 
 pages = {
     "Forecast": [
@@ -25,13 +27,18 @@ pages = {
     "Planning": [st.Page("pages/plan.py", title="Plan attainment", icon=":material/flag:")],
     "Data": [
         st.Page("pages/database.py", title="Database", icon=":material/database:"),
-        st.Page("pages/data_import.py", title="Import", icon=":material/upload_file:"),
         st.Page("pages/data_deals.py", title="Deal explorer", icon=":material/manage_search:"),
+    ],
+}
+if me.may(MANAGE_DATA):  # the pages that change data or open it raw
+    pages["Data"] += [
+        st.Page("pages/data_import.py", title="Import", icon=":material/upload_file:"),
         st.Page("pages/data_settings.py", title="Maps, targets & settings",
                 icon=":material/tune:"),
         st.Page("pages/data_sql.py", title="SQL", icon=":material/terminal:"),
-    ],
-}
+        st.Page("pages/data_access.py", title="Access", icon=":material/shield_person:"),
+        st.Page("pages/data_audit.py", title="Audit", icon=":material/history:"),
+    ]
 navigation = st.navigation(pages)
-sidebar.render()
+sidebar.render(me)
 navigation.run()

@@ -5,13 +5,14 @@ from datetime import date
 import streamlit as st
 
 from sales import formatting as fmt
+from sales.access import MANAGE_DATA
 from sales.ingest import MAIN_KINDS
 from sales.ingest.validate import findings_frame
 from ui import data, importer, page, state, widgets
 
 AUTO = "recognise from the headers"
 
-view = page.start("Import data", needs_data=False)
+view = page.start("Import data", needs_data=False, permission=MANAGE_DATA)
 if state.database_is_empty():
     widgets.empty_database()
 

@@ -4,11 +4,12 @@ import streamlit as st
 
 from sales import editors
 from sales import formatting as fmt
+from sales.access import MANAGE_DATA
 from sales.losses import LOSS_CLASSES
 from sales.settings import SETTINGS
 from sales.stages import FORECAST_CATEGORIES
 from sales.targets import TARGET_SCOPES
-from ui import page, state, widgets
+from ui import auth, page, state, widgets
 from ui.data import (
     loss_reason_table,
     settings_form,
@@ -17,7 +18,7 @@ from ui.data import (
     targets_table,
 )
 
-view = page.start("Maps, targets & settings", needs_data=False)
+view = page.start("Maps, targets & settings", needs_data=False, permission=MANAGE_DATA)
 if state.database_is_empty():
     widgets.empty_database()
 version = state.version()  # editors are keyed by it: after a save they start from the new data
@@ -30,7 +31,7 @@ def _save(what: str, save, *args) -> None:
     """Run one validated save in the app's write transaction; problems are listed, nothing saved."""
     try:
         with state.writing() as cur:
-            result = save(cur, *args)
+            result = save(cur, *args, by=auth.who())
     except editors.EditError as error:
         st.error(f"{what} not saved — fix these first:\n\n"
                  + "\n".join(f"- {fmt.text(problem)}" for problem in error.problems))

@@ -4,10 +4,11 @@ import streamlit as st
 
 from sales import console
 from sales import formatting as fmt
+from sales.access import MANAGE_DATA
 from sales.export import csv_bytes
 from ui import data, page, state, widgets
 
-page.start("SQL", needs_data=False)
+page.start("SQL", needs_data=False, permission=MANAGE_DATA)
 if state.database_is_empty():
     widgets.empty_database()
 

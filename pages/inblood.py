@@ -4,12 +4,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from sales import formatting as fmt
+from sales.access import SAVE_CALLS
 from sales.accuracy import accuracy_by_week
 from sales.calls import save_call
 from sales.export import XLSX_MIME, csv_bytes, xlsx_bytes
 from sales.inblood import ALARM, FLAG_COLUMNS, NOTE, WARNING, BoardFilter, commit_risk_level, totals
 from sales.stages import COMMIT, OPEN_CATEGORIES
-from ui import board, page, state, widgets
+from ui import auth, board, page, state, widgets
 from ui.data import (
     accuracy,
     board_members,
@@ -160,11 +161,15 @@ def _editor(deals, matching: int, size: int, key: str) -> None:
 
 
 def _save(current: dict) -> None:
+    me = auth.identity()
+    if me is None or not me.may(SAVE_CALLS):
+        st.caption("Viewers follow the call; managers and analysts save it.")
+        return
     with st.form("save_call", border=True):
         st.markdown("**Save the call**")
-        user = st.user.get("name") or st.user.get("email") if st.user.get("is_logged_in") else None
-        who = user or st.text_input("Your name", key="saved_by",
-                                    help="Asked once per session; sign-in fills it in.")
+        # Signed in, the call is attributed to the identity; locally, to the name typed.
+        who = me.who if me.team_mode else st.text_input(
+            "Your name", key="saved_by", help="Asked once per session; sign-in fills it in.")
         note = st.text_input("Note", placeholder="e.g. Commit scrub with regional managers")
         if not st.form_submit_button("Save call", type="primary"):
             return

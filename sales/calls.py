@@ -13,6 +13,7 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
+from sales import audit
 from sales.inblood import Change, board_sql
 from sales.query import KNOWN_DEALS, deals_sql, latest_snapshot, state_key
 from sales.rollup import closed_won, rollup_at
@@ -68,6 +69,13 @@ def save_call(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, ob
             board, new_call_id=call_id))
     finally:
         con.unregister("call_changes")
+    included = con.execute("select coalesce(sum(amount) filter (where included), 0)::double "
+                           "from forecast_call_decisions where call_id = ?", [call_id]
+                           ).fetchall()[0][0]
+    in_blood = f"; in-blood {included + closed_won:,.0f}" if closed_won is not None else ""
+    audit.record(con, saved_by, audit.SAVED_CALL,
+                 f"call {call_id} for {view.period.label} "
+                 f"({view.filters.scope_key() or 'whole company'}){in_blood}")
     return int(call_id)
 
 

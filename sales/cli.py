@@ -1,4 +1,4 @@
-"""The command line: `python -m sales demo | report | bench | import | export`."""
+"""The command line: `python -m sales demo | report | bench | import | export | access`."""
 
 from __future__ import annotations
 
@@ -93,6 +93,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_import_arguments(commands.add_parser("import", help="import CRM exports (CSV or XLSX)"),
                          _date)
+    from sales.access_command import add_arguments as add_access_arguments
+
+    add_access_arguments(commands.add_parser("access", help="who may sign in, and their role "
+                                                            "and scope (team mode)"))
     return parser
 
 
@@ -189,11 +193,18 @@ def _run_import(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _run_access(args: argparse.Namespace) -> int:
+    from sales.access_command import run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"demo": _run_demo, "report": _run_report, "bench": _run_bench,
-                "import": _run_import, "export": _run_export}[args.command](args)
+                "import": _run_import, "export": _run_export,
+                "access": _run_access}[args.command](args)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -75,6 +75,10 @@ TABLE_NOTES = {
     "submissions": "Reps' bottom-up numbers: period, owner, date, forecast, upside.",
     "settings": "Settings stored as text (defaults apply to names not stored).",
     "meta": "schema_version and data_version.",
+    "access": "Who may sign in (team mode): email, role (viewer, manager, analyst) and scope "
+              "(teams, regions, owners), who granted it and when.",
+    "audit_log": "Every write: when, who, what (import, edit, saved call, access, demo) and a "
+                 "short summary.",
 }
 EXAMPLES = {
     "Pipeline by stage": "select stage, count(*) as deals, sum(amount) as amount\n"

@@ -13,6 +13,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from sales import audit
 from sales.losses import LOSS_CLASSES, reclassify_losses
 from sales.periods import QUARTER, parse_period, period_choices
 from sales.settings import SETTINGS, SETTINGS_BY_NAME, load_settings, save_setting
@@ -74,8 +75,9 @@ def stage_map_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         order by m.sort_order, m.stage""").df()
 
 
-def save_stage_map(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> None:
-    """Replace the stage map with `frame` (STAGE_COLUMNS) and re-derive loss classes."""
+def save_stage_map(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, *, by: str) -> None:
+    """Replace the stage map with `frame` (STAGE_COLUMNS) and re-derive loss classes; on the
+    audit trail as `by`'s."""
     problems, rows = [], []
     seen: dict[str, int] = {}
     next_order = int(pd.to_numeric(frame.get("sort_order"), errors="coerce").max() or 0) + 1
@@ -113,6 +115,7 @@ def save_stage_map(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> None:
     con.execute("delete from stage_map")
     con.executemany("insert into stage_map values (?, ?, ?, ?, ?, ?, ?)", rows)
     reclassify_losses(con)
+    audit.record(con, by, audit.EDIT, f"stage map: {len(rows):,} stages")
 
 
 def _stages_in_use(con: duckdb.DuckDBPyConnection, kept: set[str]) -> list[str]:
@@ -156,7 +159,7 @@ def loss_reason_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         order by 2 nulls first, 3 desc, 1""").df()
 
 
-def save_loss_reasons(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> None:
+def save_loss_reasons(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, *, by: str) -> None:
     """Replace the loss-reason map with the rows of `frame` that have a class; re-derive
     loss classes. Rows without a class stay unmapped (counted as no decision)."""
     problems, rows = [], []
@@ -184,6 +187,7 @@ def save_loss_reasons(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> No
     if rows:
         con.executemany("insert into loss_reason_map values (?, ?)", rows)
     reclassify_losses(con)
+    audit.record(con, by, audit.EDIT, f"loss-reason map: {len(rows):,} reasons")
 
 
 # --- targets -----------------------------------------------------------------------------------
@@ -217,7 +221,7 @@ def targets_table(con: duckdb.DuckDBPyConnection, period: str) -> pd.DataFrame:
 
 
 def save_targets(con: duckdb.DuckDBPyConnection, period: str, frame: pd.DataFrame,
-                 fy_start_month: int) -> None:
+                 fy_start_month: int, *, by: str) -> None:
     """Replace one period's targets with the rows of `frame` (scope, scope_value, amount)."""
     try:
         label = parse_period(period, fy_start_month).label
@@ -252,6 +256,9 @@ def save_targets(con: duckdb.DuckDBPyConnection, period: str, frame: pd.DataFram
     con.execute("delete from targets where period = ?", [label])
     if rows:
         con.executemany("insert into targets values (?, ?, ?, ?)", rows)
+    company = next((r[3] for r in rows if r[1] == "company"), None)
+    audit.record(con, by, audit.EDIT, f"targets for {label}: {len(rows):,} rows"
+                 + (f", company {company:,.0f}" if company is not None else ""))
 
 
 # --- settings ----------------------------------------------------------------------------------
@@ -264,7 +271,8 @@ def settings_form(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                           "help": s.help} for s in SETTINGS])
 
 
-def save_settings(con: duckdb.DuckDBPyConnection, values: dict[str, object]) -> list[str]:
+def save_settings(con: duckdb.DuckDBPyConnection, values: dict[str, object], *,
+                  by: str) -> list[str]:
     """Check every value, then store them; returns the names that changed."""
     problems, parsed = [], {}
     current = load_settings(con)
@@ -288,6 +296,9 @@ def save_settings(con: duckdb.DuckDBPyConnection, values: dict[str, object]) -> 
     changed = [name for name, typed in parsed.items() if typed != current[name]]
     for name in changed:
         save_setting(con, name, parsed[name])
+    if changed:
+        audit.record(con, by, audit.EDIT, "settings: " + ", ".join(
+            f"{name} {current[name]} → {parsed[name]}" for name in changed))
     return changed
 
 

@@ -153,15 +153,20 @@ def deals_sql(snapshot: date | None, filters: Filters = Filters()) -> Sql:
     return sql(f"select * from ({base}) where {condition}", base, condition)  # noqa: S608
 
 
-def distinct_values(con: duckdb.DuckDBPyConnection, dimension: str) -> list[str]:
+def distinct_values(con: duckdb.DuckDBPyConnection, dimension: str,
+                    scope: Filters = Filters()) -> list[str]:
     """Values a filter can take, sorted, for the sidebar pickers (deals deleted since and past
-    owners included: past views still show them)."""
+    owners included: past views still show them); within a scope, only the values of its
+    deals (a manager's pickers do not list other teams' reps)."""
     if dimension not in FILTER_DIMENSIONS:
         raise ValueError(f"unknown dimension {dimension!r}")
-    source = KNOWN_DEALS
+    within = scope.condition()
+    source = sql(f"(select * from {KNOWN_DEALS} where {within})", within)  # noqa: S608
     if dimension == "owner":  # the state's: a deal may have changed hands
-        source = f"(select owner from {KNOWN_DEALS} union select owner from opportunity_history)"  # noqa: S608
-    rows = con.cursor().execute(
-        f"select distinct {dimension} from {source} where {dimension} is not null order by 1"  # noqa: S608
-    ).fetchall()
+        source = sql(f"""(select owner from {source} union
+                          select h.owner from opportunity_history h
+                          semi join {source} d using (opportunity_id))""", source)  # noqa: S608
+    rows = con.cursor().execute(*sql(
+        f"select distinct {dimension} from {source} where {dimension} is not null order by 1",  # noqa: S608
+        source)).fetchall()
     return [r[0] for r in rows]

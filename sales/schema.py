@@ -176,8 +176,32 @@ def _v3(con: duckdb.DuckDBPyConnection) -> None:
                    select * exclude (departed_on) from departed_opportunities""")
 
 
+def _v4(con: duckdb.DuckDBPyConnection) -> None:
+    # Serving a team (sales.access): who may do what, within which teams, regions and owners;
+    # and every write, who made it and what it did (sales.audit). Both live in the database
+    # file so imports (built on a copy of it) and restarts keep them.
+    con.execute("""
+        create table if not exists access (
+            email varchar primary key,
+            role varchar not null check (role in ('viewer', 'manager', 'analyst')),
+            teams varchar[] not null default [],
+            regions varchar[] not null default [],
+            owners varchar[] not null default [],
+            granted_by varchar not null,
+            granted_at timestamp not null
+        );
+        create sequence if not exists audit_ids start 1;
+        create table if not exists audit_log (
+            audit_id bigint primary key default nextval('audit_ids'),
+            happened_at timestamp not null,
+            who varchar not null,
+            action varchar not null,
+            summary varchar not null
+        );""")
+
+
 # Index i upgrades a file at version i to version i + 1. Append; never edit a shipped step.
-MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

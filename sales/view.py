@@ -3,7 +3,7 @@ shapes every metric comes in (a Measure by amount and count, a guarded ratio).""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from typing import NamedTuple
 
@@ -16,6 +16,9 @@ from sales.sql import Sql, sql
 # (`sales.query.deals_sql`) under the same name. Owner is the deal's state (deals change
 # hands); the others are descriptive fields of the deal (SPEC "Periods").
 FILTER_DIMENSIONS = ("segment", "region", "team", "owner", "type", "channel")
+# The value a filter takes when a view asks for something outside its scope: no deal has it,
+# so the view shows nothing rather than falling back to "all".
+NOTHING = "\u2205 outside your access"
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,17 @@ class Filters:
             kept &= frame[name].isin(values)
         return frame[kept]
 
+    def within(self, scope: Filters) -> Filters:
+        """This selection inside a scope (`sales.access`): per dimension the scope limits, the
+        selected values it allows, or all of its values when none is selected. A selection
+        wholly outside the scope selects NOTHING, never everything."""
+        narrowed = {}
+        for name, allowed in scope.active().items():
+            chosen = getattr(self, name)
+            kept = tuple(v for v in chosen if v in allowed) if chosen else allowed
+            narrowed[name] = kept or (NOTHING,)
+        return replace(self, **narrowed)
+
     def condition(self, **columns: str) -> Sql:
         """The selection as a SQL condition over a relation whose columns carry the dimensions'
         names (`true` with no filter). `columns` renames a dimension where that relation calls
@@ -83,11 +97,21 @@ class Filters:
 
 @dataclass(frozen=True)
 class View:
-    """A period seen as of a date through filters; hashable, so it can key a cache."""
+    """A period seen as of a date through filters, inside a scope; hashable, so it can key a
+    cache.
+
+    The scope is the signed-in user's (`sales.access`): `filters` always lie within it, here
+    where the view is made, so no query, page or export reads a deal outside it, and replacing
+    the filters of a scoped view (`dataclasses.replace`) narrows them again."""
 
     period: Period
     as_of: date
     filters: Filters = field(default_factory=Filters)
+    scope: Filters = field(default_factory=Filters)
+
+    def __post_init__(self) -> None:
+        if self.scope.active():
+            object.__setattr__(self, "filters", self.filters.within(self.scope))
 
     def bounds(self) -> dict[str, date]:
         """The period's first and last day as the parameters `$period_start`, `$period_end`."""

@@ -83,7 +83,7 @@ def test_same_seed_same_tables_other_seed_differs(tmp_path):
     build_demo(tmp_path / "c.duckdb", seed=8, **kwargs)
     a, b, c = (table_frames(tmp_path / f"{x}.duckdb") for x in "abc")
     assert a.keys() == b.keys()
-    for name in a:
+    for name in set(a) - {"audit_log"}:  # the trail says when each was built
         assert_frame_equal(a[name], b[name], obj=name)
     for name in ("opportunities", "opportunity_history", "targets", "submissions",
                  "forecast_call_decisions"):

@@ -2,6 +2,7 @@
 
 import pytest
 
+from sales import formatting as fmt
 from sales.db import connect
 from sales.funnel import WON, funnel, velocity
 from tests.helpers import d, run_page, seed, tiles
@@ -78,7 +79,8 @@ def test_the_page_a_manager_reads(tmp_path, monkeypatch):
     assert shown["Won of those that closed"][0] == "50%"
     text = " ".join(m.value for m in at.markdown)
     # 1-Discovery 4 → 3-Technical Evaluation 3: 75%, after 7 + 14 = 21 days in Pipeline stages.
-    assert "75% of the deals that reached 1-Discovery got to 3-Technical Evaluation" in text
+    assert (f"75% of the deals that reached {fmt.text('1-Discovery')} got to "
+            f"{fmt.text('3-Technical Evaluation')}") in text  # stage names shown as text
     assert "21 days in Pipeline stages" in text
     # F2 and F3 lost without a reason or competitor: no decision, 2 of 2 losses.
     assert "Lost to no decision**: 2 (100% of losses)" in text

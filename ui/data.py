@@ -25,8 +25,9 @@ import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
-from sales import accuracy as accuracy_in_past
 from sales import (
+    access,
+    audit,
     callprep,
     calls,
     capacity,
@@ -50,6 +51,7 @@ from sales import (
     smb,
     targets,
 )
+from sales import accuracy as accuracy_in_past
 from sales.db import data_version
 from sales.ingest import quality
 from sales.view import Filters, View
@@ -282,6 +284,8 @@ attainment = _cached(plan.attainment)
 # --- Data -------------------------------------------------------------------------------------
 
 filter_options = _cached(query.distinct_values)
+access_grants = _cached(access.grants)
+audit_trail = _cached(audit.trail)
 summary = _cached(catalog.summary)
 settings_frame = _cached(catalog.settings_frame)
 stage_map_frame = _cached(catalog.stage_map_frame)

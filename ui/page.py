@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from sales.view import View
-from ui import state, widgets
+from ui import auth, state, widgets
 
 
 def _route_through_app() -> None:
@@ -25,10 +25,16 @@ def _route_through_app() -> None:
         st.rerun()
 
 
-def start(title: str, needs_data: bool = True, caption: str = "") -> View:
-    """Title the page and return the sidebar's view; with no data, show how to get some and stop."""
+def start(title: str, needs_data: bool = True, caption: str = "",
+          permission: str | None = None) -> View:
+    """Check who may see the page (`ui.auth.gate`, and `permission` of `sales.access` when it
+    needs one), title it and return the sidebar's view within the user's scope; with no data,
+    show how to get some and stop."""
     _route_through_app()
-    view = state.current_view()
+    me = auth.gate()
+    if permission is not None:
+        auth.require(me, permission, f"The {title} page")
+    view = state.current_view(me.scope())
     st.title(title)
     if needs_data and state.database_is_empty():
         widgets.empty_database()

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import streamlit as st
 
+from sales import formatting as fmt
 from sales.periods import MONTH, QUARTER, period_choices
 from sales.view import FILTER_DIMENSIONS
 from ui import state
+from ui.auth import Identity
 from ui.data import filter_options
 
 _LABELS = {"segment": "Segment", "region": "Region", "team": "Team", "owner": "Owner",
            "type": "Type", "channel": "Channel"}
 
 
-def render() -> None:
-    """Draw the filters; their values land in st.session_state under the same keys, which
-    `state.current_view()` reads. Each is bound to a query parameter so a link reproduces
-    the view (values are plain strings; nothing is unpickled from the URL)."""
+def render(me: Identity) -> None:
+    """Draw who is signed in and the filters; their values land in st.session_state under the
+    same keys, which `state.current_view()` reads. Each is bound to a query parameter so a link
+    reproduces the view (values are plain strings; nothing is unpickled from the URL). A scoped
+    user's pickers offer only values inside the scope, and the scope applies whatever the URL
+    asks for."""
     with st.sidebar:
+        _who(me)
         default_as_of = state.default_view_as_of()
         as_of = st.date_input("As of", value=default_as_of, key="as_of", bind="query-params",
                               help="Every number shows the latest snapshot on or before this "
@@ -31,5 +36,14 @@ def render() -> None:
                      bind="query-params", help="Fiscal quarter or month (fiscal year start "
                      f"month {fy_start}; change it in settings).")
         for name in FILTER_DIMENSIONS:
-            st.multiselect(_LABELS[name], filter_options(name), key=name,
+            st.multiselect(_LABELS[name], filter_options(name, me.scope()), key=name,
                            bind="query-params", placeholder="All")
+
+
+def _who(me: Identity) -> None:
+    if not me.team_mode:
+        st.caption("Local mode: no sign-in. The README says how to serve a team.")
+        return
+    role = me.grant.describe() if me.grant else "no access"
+    st.caption(f"Signed in as {fmt.text(me.who)} · {fmt.text(role)}")
+    st.button("Sign out", key="sign_out", on_click=st.logout)

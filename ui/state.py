@@ -137,7 +137,7 @@ def ensure_database() -> None:
 
         with st.status("First run: building the demo database…", expanded=True) as status:
             bar = st.progress(0.0, text="Starting")
-            build_demo(path, opportunities=FIRST_RUN_DEMO_OPPORTUNITIES,
+            build_demo(path, opportunities=FIRST_RUN_DEMO_OPPORTUNITIES, by="the app's first run",
                        progress=lambda fraction, message: bar.progress(fraction, text=message))
             status.update(label=f"Demo database ready at {path}", state="complete",
                           expanded=False)
@@ -178,8 +178,9 @@ def default_view_as_of() -> date:
     return _default_as_of(database_path(), version())
 
 
-def current_view() -> View:
-    """The view the sidebar selected; defaults when a page runs on its own."""
+def current_view(scope: Filters = Filters()) -> View:
+    """The view the sidebar selected, within the session's scope (`ui.auth.scope`); defaults
+    when a page runs on its own."""
     as_of = st.session_state.get("as_of") or default_view_as_of()
     fy_start = fy_start_month()
     label = st.session_state.get("period")
@@ -188,4 +189,4 @@ def current_view() -> View:
     except ValueError:
         period = period_containing(as_of, QUARTER, fy_start)
     filters = Filters.of(**{name: st.session_state.get(name) or () for name in FILTER_DIMENSIONS})
-    return View(period, as_of, filters)
+    return View(period, as_of, filters, scope)

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
+from sales import audit
 from sales.db import bump_data_version, connect
 from sales.demo import plan, tables
 from sales.demo.deals import describe_outcomes, new_deals
@@ -32,11 +33,14 @@ WRITTEN_COLUMNS = frozenset({
 
 def build_demo(path: str | os.PathLike, opportunities: int = 20_000, seed: int = 42,
                as_of: date | None = None, fy_start_month: int = 1,
-               progress: Progress | None = None) -> dict:
+               progress: Progress | None = None, by: str | None = None) -> dict:
     """Build a demo database at `path` (replacing any file there) and return a summary dict
     (opportunities, history_rows, snapshot_dates, first_snapshot, last_snapshot, seconds).
+    The new file's audit trail starts with the build, attributed to `by` (default: the
+    operating-system user at the command line).
 
-    The same (opportunities, seed, as_of, fy_start_month) always builds identical tables.
+    The same (opportunities, seed, as_of, fy_start_month) always builds identical tables (the
+    audit line says when it was built).
     """
     started = time.perf_counter()
     if opportunities < 1:
@@ -58,7 +62,9 @@ def build_demo(path: str | os.PathLike, opportunities: int = 20_000, seed: int =
     changes = history(deals, cal)
     deals = {key: column for key, column in deals.items() if key in WRITTEN_COLUMNS}
     report(0.35, "writing opportunities")
-    summary = _build_aside(Path(path), lambda con: _fill(con, rng, deals, changes, cal, report))
+    who = by or audit.command_line_user()
+    summary = _build_aside(Path(path),
+                           lambda con: _fill(con, rng, deals, changes, cal, report, who))
     summary["seconds"] = round(time.perf_counter() - started, 2)
     report(1.0, "done")
     return summary
@@ -87,7 +93,7 @@ def _build_aside(target: Path, fill: Callable[[duckdb.DuckDBPyConnection], dict]
 
 
 def _fill(con: duckdb.DuckDBPyConnection, rng: np.random.Generator, deals: dict, changes: dict,
-          cal: Calendar, report: Progress) -> dict:
+          cal: Calendar, report: Progress, who: str) -> dict:
     """Write every table; returns the summary so far."""
     if cal.fy != 1:
         con.execute("insert or replace into settings values ('fiscal_year_start_month', ?)",
@@ -104,6 +110,8 @@ def _fill(con: duckdb.DuckDBPyConnection, rng: np.random.Generator, deals: dict,
     plan.write_calls(con, rng, deals, changes, cal)
     report(0.96, "classifying losses")
     reclassify_losses(con)
+    audit.record(con, who, audit.DEMO,
+                 f"demo built: {len(deals['seg']):,} opportunities, snapshots up to {cal.as_of}")
     bump_data_version(con)
     return {
         "opportunities": int(len(deals["seg"])),
