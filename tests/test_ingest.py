@@ -20,7 +20,13 @@ from sales.ingest.headers import HISTORY, OPPORTUNITIES, TARGETS, detect_kind, r
 from sales.ingest.mapping import MappingError
 from sales.ingest.quality import quality_summary
 from sales.ingest.run import run_import
-from sales.ingest.values import parse_amounts, parse_categories, parse_dates, parse_types
+from sales.ingest.values import (
+    outside_years,
+    parse_amounts,
+    parse_categories,
+    parse_dates,
+    parse_types,
+)
 from sales.snapshots import STATE_COLUMNS, record_snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,8 +111,10 @@ def test_dates_amounts_and_categories_parse_in_bulk():
     dates, bad = parse_dates(pd.Series(["2018-08-22 00:00:00", "2018-08-22T10:00:00.000+0000",
                                         "", None, "next Friday", "1800-01-01"]))
     assert [str(d.date()) if not pd.isna(d) else None for d in dates] == [
-        "2018-08-22", "2018-08-22", None, None, None, None]
-    assert bad.tolist() == [False, False, False, False, True, True]
+        "2018-08-22", "2018-08-22", None, None, None, "1800-01-01"]
+    # 1800 is a date, read as one; the import refuses it saying the years it accepts.
+    assert bad.tolist() == [False, False, False, False, True, False]
+    assert outside_years(dates).tolist() == [False] * 5 + [True]
     us, _ = parse_dates(pd.Series(["8/22/2018", "12/1/2018"]))
     eu, _ = parse_dates(pd.Series(["22/08/2018", "01/12/2018"]))  # 22 can only be a day
     assert list(us.dt.month) == [8, 12] and list(eu.dt.month) == [8, 12]

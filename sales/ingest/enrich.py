@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from sales.ingest.headers import OWNERS, fold, resolve
+from sales.ingest.headers import OWNERS, fold, report_repeated, resolve
 from sales.ingest.mapping import Enrichment
 from sales.ingest.readers import Source
 from sales.ingest.validate import ERROR, WARNING, Findings
@@ -47,8 +47,8 @@ def _columns(source: Source, kind: str, spec: Enrichment | None,
     """canonical → header in the enrichment file, and the file's key header (None: an error)."""
     if spec is None:
         found, _, _ = resolve(source.headers, kind, strict=False)
-        key = None
-        return found, key
+        report_repeated(source.name, source.headers, found, None, findings, kind)
+        return found, None
     found: dict[str, str] = {}
     for canonical, header in spec.columns:
         real = _header(source.headers, header)
@@ -63,6 +63,9 @@ def _columns(source: Source, kind: str, spec: Enrichment | None,
         findings.add(ERROR, "enrichment_key", source.name, spec.file_key,
                      f"the join key {spec.file_key!r} is not a column of this file",
                      f"set [{kind}] key (or file_key) to one of: {', '.join(source.headers)}")
+    named = {**dict(spec.columns), "file_key": spec.file_key}
+    used = {**found, **({"file_key": key} if key else {})}
+    report_repeated(source.name, source.headers, used, named, findings, kind)
     return found, key
 
 

@@ -3,12 +3,17 @@
 Headers are matched after folding case and dropping everything but letters and digits, so
 `Close Date`, `CloseDate`, `close_date` and `CLOSE-DATE` are the same header. Each canonical
 column lists its aliases in priority order (canonical name, Salesforce API names, common report
-labels): when a file has two of them, the first wins and the other is listed as ignored.
+labels): when a file has two of them, the first wins and the other is listed as ignored. A file
+with the same header twice (after folding) is another matter: nothing says which column is
+meant, so a column read from such a header is an error until the mapping file names one
+(`repeated`).
 """
 
 from __future__ import annotations
 
 import re
+
+from sales.ingest.validate import ERROR, Findings
 
 OPPORTUNITIES, HISTORY, TARGETS, SUBMISSIONS = "opportunities", "history", "targets", "submissions"
 ACCOUNTS, OWNERS = "accounts", "owners"
@@ -123,9 +128,19 @@ _HISTORY_TIME_MARKERS = {"changedat", "changeddate", "changedate", "editdate", "
                          "validfrom"}
 
 
+# How the reader labels each copy of a header a file has more than once: `stage (column 5)`.
+_REPEATED_SUFFIX = re.compile(r" \(column \d+\)$")
+
+
+def repeated_label(header: str, position: int) -> str:
+    """The label of a header written more than once, by its 1-based column number."""
+    return f"{header} (column {position})"
+
+
 def fold(header: str) -> str:
-    """`Close Date` → `closedate`: the form in which headers are compared."""
-    return re.sub(r"[^0-9a-z]", "", str(header).lower())
+    """`Close Date` → `closedate`: the form in which headers are compared (a repeated header's
+    label folds as the header itself)."""
+    return re.sub(r"[^0-9a-z]", "", _REPEATED_SUFFIX.sub("", str(header)).lower())
 
 
 def resolve(headers: list[str], kind: str, explicit: dict[str, str] | None = None,
@@ -161,6 +176,31 @@ def resolve(headers: list[str], kind: str, explicit: dict[str, str] | None = Non
                 break
     unused = [h for h in headers if h not in used]
     return found, unused, missing
+
+
+def repeated(headers: list[str], found: dict[str, str],
+             explicit: dict[str, str] | None = None) -> list[tuple[str, list[str]]]:
+    """Columns read from a header the file has more than once (after folding) that the mapping
+    does not pick by its exact label: (canonical column, every header it could be)."""
+    groups: dict[str, list[str]] = {}
+    for header in headers:
+        groups.setdefault(fold(header), []).append(header)
+    picked = {c for c, source in (explicit or {}).items() if source in headers}
+    return [(canonical, groups[fold(header)]) for canonical, header in found.items()
+            if len(groups.get(fold(header), ())) > 1 and canonical not in picked]
+
+
+def report_repeated(file: str, headers: list[str], found: dict[str, str],
+                    explicit: dict[str, str] | None, findings: Findings,
+                    section: str = "columns") -> None:
+    """One error per column the file could give from several columns of the same header."""
+    for canonical, group in repeated(headers, found, explicit):
+        named = ", ".join(f'"{h}"' for h in group)
+        findings.add(ERROR, "repeated_header", file, None,
+                     f"{canonical} could come from any of the columns {named}: the file has "
+                     "that header more than once",
+                     f"keep one of them in the file, or pick one in the mapping file: "
+                     f'[{section}] {canonical} = "{group[-1]}"')
 
 
 def detect_kind(headers: list[str], explicit: dict[str, str] | None = None) -> str | None:

@@ -18,20 +18,14 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from sales.ingest.headers import HISTORY, REQUIRED, expected_headers, resolve
+from sales.ingest.formats import amount_problem, number_format, read_dates
+from sales.ingest.headers import HISTORY, REQUIRED, expected_headers, report_repeated, resolve
 from sales.ingest.mapping import Mapping
 from sales.ingest.opportunities import suggest_stage_line
 from sales.ingest.readers import Source
 from sales.ingest.reference import Reference
 from sales.ingest.validate import ERROR, Findings
-from sales.ingest.values import (
-    clean_text,
-    fold_value,
-    parse_amounts,
-    parse_categories,
-    parse_dates,
-    parse_flags,
-)
+from sales.ingest.values import POINT, clean_text, fold_value, parse_amounts, parse_categories, parse_flags
 from sales.snapshots import SAME_STATE_AS_PREVIOUS, STATE_COLUMNS, record_snapshot
 
 
@@ -48,8 +42,8 @@ class PreparedHistory:
 def prepare(source: Source, reference: Reference, mapping: Mapping | None,
             findings: Findings) -> PreparedHistory | None:
     """Check a change log; None when its columns are unusable (the findings say why)."""
-    columns, ignored, _ = resolve(source.headers, HISTORY, mapping.column_map if mapping else None,
-                                  strict=False)
+    explicit = mapping.column_map if mapping else None
+    columns, ignored, _ = resolve(source.headers, HISTORY, explicit, strict=False)
     for canonical in REQUIRED[HISTORY]:
         if canonical not in columns:
             findings.add(ERROR, "missing_column", source.name, None,
@@ -58,6 +52,7 @@ def prepare(source: Source, reference: Reference, mapping: Mapping | None,
                          "a history file needs the deal, the time of the change and the stage")
     if not all(c in columns for c in REQUIRED[HISTORY]):
         return None
+    report_repeated(source.name, source.headers, columns, explicit, findings)
     raw = source.frame
     deleted = (parse_flags(raw[columns["is_deleted"]]).fillna(False).to_numpy(dtype=bool)
                if "is_deleted" in columns else pd.Series(False, index=raw.index).to_numpy())
@@ -74,11 +69,8 @@ def prepare(source: Source, reference: Reference, mapping: Mapping | None,
                  "every change records the deal's stage", frame["stage"].isna().to_numpy(),
                  frame["stage"])
     when = raw[columns["changed_at"]]
-    day, bad = parse_dates(when, mapping.date_format if mapping else None)
-    findings.add(ERROR, "bad_date", source.name, columns["changed_at"],
-                 "not a date we can read", "write dates as YYYY-MM-DD or YYYY-MM-DD hh:mm:ss",
-                 bad | clean_text(when).isna().to_numpy(), when)
-    frame["day"] = day
+    frame["day"] = read_dates(source.name, columns["changed_at"], when, mapping, findings,
+                              "write dates as YYYY-MM-DD or YYYY-MM-DD hh:mm:ss", required=True)
     # Order within a day: the time of the change, then the CRM's row id, then the file's order.
     frame["moment"] = pd.to_datetime(clean_text(when), format="ISO8601", errors="coerce")
     frame["row_id"] = clean_text(raw[columns["row_id"]]) if "row_id" in columns else pd.NA
@@ -94,10 +86,10 @@ def prepare(source: Source, reference: Reference, mapping: Mapping | None,
     else:
         frame["forecast_category"] = pd.Series(pd.NA, index=raw.index, dtype="string")
     if "amount" in columns:
-        amount, bad = parse_amounts(raw[columns["amount"]], mapping.decimal if mapping else ".")
+        decimal = number_format(source, [columns["amount"]], mapping, findings) or POINT
+        amount, bad = parse_amounts(raw[columns["amount"]], decimal)
         findings.add(ERROR, "bad_amount", source.name, columns["amount"],
-                     "not an amount we can read", "write a number such as 12500", bad,
-                     raw[columns["amount"]])
+                     *amount_problem(decimal), bad, raw[columns["amount"]])
         findings.add(ERROR, "negative_amount", source.name, columns["amount"],
                      "the amount is negative", "a deal's value is 0 or more",
                      (amount < 0).to_numpy(), raw[columns["amount"]])
@@ -105,12 +97,9 @@ def prepare(source: Source, reference: Reference, mapping: Mapping | None,
     else:
         frame["amount"] = 0.0
     if "close_date" in columns:
-        close, bad = parse_dates(raw[columns["close_date"]],
-                                 mapping.date_format if mapping else None)
-        findings.add(ERROR, "bad_date", source.name, columns["close_date"],
-                     "not a date we can read", "write dates as YYYY-MM-DD", bad,
-                     raw[columns["close_date"]])
-        frame["close_date"] = close
+        frame["close_date"] = read_dates(source.name, columns["close_date"],
+                                         raw[columns["close_date"]], mapping, findings,
+                                         "write dates as YYYY-MM-DD")
     else:
         frame["close_date"] = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[s]")
     suggestions = _check_stages(source, columns, frame, raw, reference, findings)

@@ -1,8 +1,9 @@
 """Mapping files (TOML): header names, stages, enrichment files and value formats for an export
 the built-in aliases do not cover. The README documents the shape; for example:
 
-    date_format = "%d/%m/%Y"     # optional: how non-ISO dates are written
-    decimal = ","                # optional: 1.234,56 style amounts
+    [format]                     # optional: how the file writes numbers and dates
+    decimal = ","                # 1.234,56 style amounts (default: what the values show)
+    date_format = "%d/%m/%Y"     # non-ISO dates (default: ISO, else US month-first)
     [columns]                    # canonical = source header
     account_name = "account"
     [stages]                     # stage = category and flags
@@ -22,6 +23,9 @@ the built-in aliases do not cover. The README documents the shape; for example:
     key = "sales_agent"
     team = "manager"
     region = "regional_office"
+
+`decimal` and `date_format` may also be written at the top, before any section (the first
+spelling this file had); the two places must then agree.
 """
 
 from __future__ import annotations
@@ -35,8 +39,9 @@ from sales.ingest.headers import ALIASES, OPPORTUNITIES
 from sales.losses import LOSS_CLASSES
 from sales.stages import FORECAST_CATEGORIES
 
-_TOP_LEVEL = {"date_format", "decimal", "columns", "stages", "categories", "loss_reasons",
-              "types", "accounts", "owners"}
+_TOP_LEVEL = {"date_format", "decimal", "format", "columns", "stages", "categories",
+              "loss_reasons", "types", "accounts", "owners"}
+_FORMAT_KEYS = ("decimal", "date_format")
 _STAGE_FLAGS = ("qualified", "closed", "won", "redlining")
 # Names an enrichment section may fill, with the short spellings the issue's example uses.
 _ACCOUNT_TARGETS = {"account_name": "account_name", "name": "account_name",
@@ -83,7 +88,7 @@ class Mapping:
     accounts: Enrichment | None = None
     owners: Enrichment | None = None
     date_format: str | None = None
-    decimal: str = "."
+    decimal: str | None = None  # None: decided from the file's values
     folder: str = ""
     name: str = "mapping"
 
@@ -115,12 +120,13 @@ def parse_mapping(text: str, name: str = "mapping", folder: str = "") -> Mapping
     if unknown:
         raise MappingError(f"{name}: unknown section or key {', '.join(unknown)}; known: "
                            f"{', '.join(sorted(_TOP_LEVEL))}")
-    decimal = data.get("decimal", ".")
-    if decimal not in (".", ","):
-        raise MappingError(f'{name}: decimal must be "." or ",", got {decimal!r}')
-    date_format = data.get("date_format")
+    formats = _formats(data, name)
+    decimal, date_format = formats.get("decimal"), formats.get("date_format")
+    if decimal not in (None, ".", ","):
+        raise MappingError(f'{name}: [format] decimal must be "." or ",", got {decimal!r}')
     if date_format is not None and (not isinstance(date_format, str) or "%" not in date_format):
-        raise MappingError(f'{name}: date_format must be a strptime pattern like "%d/%m/%Y"')
+        raise MappingError(f'{name}: [format] date_format must be a strptime pattern like '
+                           '"%d/%m/%Y"')
     return Mapping(
         columns=_columns(data.get("columns", {}), name),
         stages=_stages(data.get("stages", {}), name),
@@ -132,6 +138,24 @@ def parse_mapping(text: str, name: str = "mapping", folder: str = "") -> Mapping
         owners=_enrichment(data.get("owners"), "owners", _OWNER_TARGETS, name),
         date_format=date_format, decimal=decimal, folder=folder, name=name,
     )
+
+
+def _formats(data: dict, name: str) -> dict[str, object]:
+    """decimal and date_format, from [format] or the top of the file (which must agree)."""
+    table = _table(data.get("format", {}), "format", name)
+    unknown = sorted(set(table) - set(_FORMAT_KEYS))
+    if unknown:
+        raise MappingError(f"{name}: [format] {', '.join(unknown)} is not a setting we know; "
+                           f"known: {', '.join(_FORMAT_KEYS)}")
+    formats = {}
+    for key in _FORMAT_KEYS:
+        given = [v for v in (data.get(key), table.get(key)) if v is not None]
+        if len(given) == 2 and given[0] != given[1]:
+            raise MappingError(f"{name}: {key} is given twice, at the top and in [format], with "
+                               "different values; keep one")
+        if given:
+            formats[key] = given[0]
+    return formats
 
 
 def _table(value: object, section: str, name: str) -> dict:

@@ -17,17 +17,26 @@ import pandas as pd
 from sales.deal_types import DEAL_TYPES
 from sales.departed import remember, replace_current
 from sales.ingest.enrich import Joined, enrich
-from sales.ingest.headers import ACCOUNTS, OPPORTUNITIES, OWNERS, REQUIRED, expected_headers, resolve
+from sales.ingest.formats import amount_problem, number_format, read_dates
+from sales.ingest.headers import (
+    ACCOUNTS,
+    OPPORTUNITIES,
+    OWNERS,
+    REQUIRED,
+    expected_headers,
+    report_repeated,
+    resolve,
+)
 from sales.ingest.mapping import Mapping
 from sales.ingest.readers import Source
 from sales.ingest.reference import Reference
 from sales.ingest.validate import ERROR, WARNING, Findings
 from sales.ingest.values import (
+    POINT,
     clean_text,
     fold_value,
     parse_amounts,
     parse_categories,
-    parse_dates,
     parse_flags,
     parse_types,
     parse_whole_numbers,
@@ -67,10 +76,11 @@ def prepare(source: Source, reference: Reference, mapping: Mapping | None, as_of
             owners: Source | None = None) -> Prepared | None:
     """Check an export and shape it as the opportunities table; None when its columns are
     unusable (the findings say why)."""
-    columns, ignored, missing = resolve(source.headers, OPPORTUNITIES,
-                                        mapping.column_map if mapping else None)
+    explicit = mapping.column_map if mapping else None
+    columns, ignored, missing = resolve(source.headers, OPPORTUNITIES, explicit)
     if not _usable(source, columns, missing, findings):
         return None
+    report_repeated(source.name, source.headers, columns, explicit, findings)
     raw = source.frame
     deals = pd.DataFrame(index=raw.index)
     for canonical in _TEXT:
@@ -78,8 +88,10 @@ def prepare(source: Source, reference: Reference, mapping: Mapping | None, as_of
             deals[canonical] = clean_text(raw[columns[canonical]])
     _check_ids(source, columns, deals, findings)
     dates = _parse_dates(source, columns, mapping, findings)
-    amount = _parse_amount(source, columns, mapping, findings)
-    deals["account_employees"] = _parse_employees(source, columns, findings)
+    money = [columns["amount"]] if "amount" in columns else []
+    decimal = number_format(source, money, mapping, findings)
+    amount = _parse_amount(source, columns, decimal or POINT, findings)
+    deals["account_employees"] = _parse_employees(source, columns, decimal, findings)
     deals["forecast_category"] = _parse_category(source, columns, mapping, findings)
     if "type" in columns:
         deals["type"] = _parse_type(source, columns, mapping, findings)
@@ -137,14 +149,12 @@ def _parse_dates(source: Source, columns: dict[str, str], mapping: Mapping | Non
             dates[canonical] = pd.Series(pd.NaT, index=source.frame.index, dtype="datetime64[s]")
             continue
         header = columns[canonical]
-        parsed, bad = parse_dates(source.frame[header], mapping.date_format if mapping else None)
-        findings.add(ERROR, "bad_date", source.name, header, "not a date we can read",
-                     _DATE_FIX, bad, source.frame[header])
-        dates[canonical] = parsed
+        dates[canonical] = read_dates(source.name, header, source.frame[header], mapping,
+                                      findings, _DATE_FIX)
     return dates
 
 
-def _parse_amount(source: Source, columns: dict[str, str], mapping: Mapping | None,
+def _parse_amount(source: Source, columns: dict[str, str], decimal: str,
                   findings: Findings) -> pd.Series:
     if "amount" not in columns:
         findings.add(WARNING, "no_amount_column", source.name, None,
@@ -154,10 +164,8 @@ def _parse_amount(source: Source, columns: dict[str, str], mapping: Mapping | No
         return pd.Series(0.0, index=source.frame.index)
     header = columns["amount"]
     values = source.frame[header]
-    amount, bad = parse_amounts(values, mapping.decimal if mapping else ".")
-    findings.add(ERROR, "bad_amount", source.name, header, "not an amount we can read",
-                 "write a number such as 12500 or 12,500.00 (set decimal = \",\" in the mapping "
-                 "file for 12.500,00)", bad, values)
+    amount, bad = parse_amounts(values, decimal)
+    findings.add(ERROR, "bad_amount", source.name, header, *amount_problem(decimal), bad, values)
     findings.add(ERROR, "negative_amount", source.name, header, "the amount is negative",
                  "a deal's value is 0 or more; fix the amount in the CRM or leave the row out",
                  (amount < 0).to_numpy(), values)
@@ -168,11 +176,12 @@ def _parse_amount(source: Source, columns: dict[str, str], mapping: Mapping | No
     return amount.fillna(0.0)
 
 
-def _parse_employees(source: Source, columns: dict[str, str], findings: Findings) -> pd.Series:
+def _parse_employees(source: Source, columns: dict[str, str], decimal: str | None,
+                     findings: Findings) -> pd.Series:
     if "account_employees" not in columns:
         return pd.Series(pd.NA, index=source.frame.index, dtype="Int64")
     header = columns["account_employees"]
-    numbers, bad = parse_whole_numbers(source.frame[header])
+    numbers, bad = parse_whole_numbers(source.frame[header], decimal)
     findings.add(ERROR, "bad_employees", source.name, header, "not a whole number of employees",
                  "write a count such as 1200, or leave the cell empty", bad, source.frame[header])
     return numbers

@@ -12,12 +12,20 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from sales.ingest.headers import REQUIRED, SUBMISSIONS, TARGETS, expected_headers, resolve
+from sales.ingest.formats import amount_problem, number_format, read_dates
+from sales.ingest.headers import (
+    REQUIRED,
+    SUBMISSIONS,
+    TARGETS,
+    expected_headers,
+    report_repeated,
+    resolve,
+)
 from sales.ingest.mapping import Mapping
 from sales.ingest.readers import Source
 from sales.ingest.reference import Reference
 from sales.ingest.validate import ERROR, Findings
-from sales.ingest.values import clean_text, parse_amounts, parse_dates
+from sales.ingest.values import POINT, clean_text, parse_amounts
 from sales.periods import parse_period
 from sales.targets import TARGET_SCOPES
 
@@ -40,6 +48,7 @@ def _columns(source: Source, kind: str, findings: Findings) -> tuple[dict[str, s
             findings.add(ERROR, "missing_column", source.name, None,
                          f"no column for {canonical} (looked for {expected_headers(kind, canonical)})",
                          f"a {kind} file has the columns {', '.join(REQUIRED[kind])}")
+    report_repeated(source.name, source.headers, columns, None, findings)
     return columns, ignored
 
 
@@ -59,11 +68,10 @@ def _periods(source: Source, header: str, reference: Reference,
 
 
 def _money(source: Source, header: str, what: str, required: bool, findings: Findings,
-           mapping: Mapping | None) -> pd.Series:
+           decimal: str) -> pd.Series:
     values = source.frame[header]
-    amounts, bad = parse_amounts(values, mapping.decimal if mapping else ".")
-    findings.add(ERROR, "bad_amount", source.name, header, "not an amount we can read",
-                 "write a number such as 250000", bad, values)
+    amounts, bad = parse_amounts(values, decimal)
+    findings.add(ERROR, "bad_amount", source.name, header, *amount_problem(decimal), bad, values)
     findings.add(ERROR, "negative_amount", source.name, header, f"the {what} is negative",
                  f"a {what} is 0 or more", (amounts < 0).to_numpy(), values)
     if required:
@@ -106,7 +114,8 @@ def prepare_targets(source: Source, reference: Reference, mapping: Mapping | Non
                  "is for", ~company & scope.isin(TARGET_SCOPES).to_numpy() & value.isna().to_numpy(),
                  value)
     frame["scope_value"] = value.fillna("")
-    frame["amount"] = _money(source, columns["amount"], "target", True, findings, mapping)
+    decimal = number_format(source, [columns["amount"]], mapping, findings) or POINT
+    frame["amount"] = _money(source, columns["amount"], "target", True, findings, decimal)
     _duplicates(source, frame, ["period", "scope", "scope_value"], columns["period"], findings)
     return PreparedPlan(source, TARGETS, columns, ignored, frame)
 
@@ -123,12 +132,12 @@ def prepare_submissions(source: Source, reference: Reference, mapping: Mapping |
                  "name the rep who submitted the number", owner.isna().to_numpy(), owner)
     frame["owner"] = owner
     header = columns["submitted_date"]
-    dates, bad = parse_dates(source.frame[header], mapping.date_format if mapping else None)
-    findings.add(ERROR, "bad_date", source.name, header, "not a date we can read",
-                 "write dates as YYYY-MM-DD", bad | dates.isna().to_numpy(), source.frame[header])
-    frame["submitted_date"] = dates
-    frame["forecast"] = _money(source, columns["forecast"], "forecast", True, findings, mapping)
-    upside = (_money(source, columns["upside"], "upside", False, findings, mapping)
+    frame["submitted_date"] = read_dates(source.name, header, source.frame[header], mapping,
+                                         findings, "write dates as YYYY-MM-DD", required=True)
+    money = [columns[c] for c in ("forecast", "upside") if c in columns]
+    decimal = number_format(source, money, mapping, findings) or POINT
+    frame["forecast"] = _money(source, columns["forecast"], "forecast", True, findings, decimal)
+    upside = (_money(source, columns["upside"], "upside", False, findings, decimal)
               if "upside" in columns else pd.Series(0.0, index=frame.index))
     frame["upside"] = upside.fillna(0.0)
     _duplicates(source, frame, ["period", "owner", "submitted_date"], columns["owner"], findings)

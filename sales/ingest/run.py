@@ -21,6 +21,7 @@ import pandas as pd
 
 from sales.db import data_version, swap_in
 from sales.ingest import history, opportunities, plans
+from sales.ingest.formats import replaced_bytes
 from sales.ingest.headers import (
     ACCOUNTS,
     HISTORY,
@@ -220,6 +221,8 @@ def classify(sources: list[Source], mapping: Mapping | None, kind: str | None,
 def plan(request: ImportRequest, reference: Reference) -> Plan:
     """Check every file against the database's reference data; writes nothing."""
     sources, findings = resolve_enrichment(request)
+    for source in sources:
+        replaced_bytes(source, findings)
     files = classify(sources, request.mapping, request.kind, findings)
     _mapping_differences(request.mapping, reference, findings)
     known = reference.with_mapping(request.mapping)
