@@ -238,3 +238,28 @@ def test_a_date_outside_1900_2200_is_refused_saying_the_range(tmp_path, capsys):
                      r"    row 2: '1850-03-01'", err)
     # A value that is not a date at all keeps its own message.
     assert re.search(r"close_date: not a date we can read — 1 row\n    row 4: 'someday'", err)
+
+
+# --- where users meet it ------------------------------------------------------------------------
+
+
+def test_the_readmes_mapping_example_parses_with_its_format_table():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("- **Mapping file**")[1].split("\n\n", 2)[1]
+    mapping = parse_mapping("\n".join(line[6:] for line in block.splitlines()))
+    assert mapping.decimal == "," and mapping.date_format == "%d/%m/%Y"
+    assert mapping.column_map["amount"] == "close_value"
+
+
+def test_the_import_page_refuses_a_binary_file_in_one_line(tmp_path, monkeypatch):
+    from tests.test_data_pages import page, upload
+
+    database = tmp_path / "empty.duckdb"
+    monkeypatch.setenv("SALES_DB", str(database))
+    photo = tmp_path / "photo.csv"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8)
+    at = upload(page("data_import.py"), photo)
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert errors == ["The files could not be read: photo.csv is not a CSV or Excel file (it "
+                      "holds binary data, not text); export the data as CSV or XLSX and retry"]
