@@ -7,7 +7,7 @@ from sales.access import MANAGE_DATA
 from ui import auth, sidebar
 
 st.set_page_config(page_title="Sales forecast", page_icon=":material/monitoring:", layout="wide")
-me = auth.gate()  # the sign-in screen, or "no access yet", stop here
+me = auth.gate(entry=True)  # the sign-in screen, or "no access yet", stop here
 
 pages = {
     "Forecast": [

@@ -48,16 +48,18 @@ def _wait_healthy(url: str, process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def serving(database: Path) -> Iterator[str]:
-    """`streamlit run app.py` on a free port over `database`; yields its URL."""
-    port = _free_port()
+def serving(database: Path, port: int | None = None, host: str = "127.0.0.1",
+            options: tuple[str, ...] = ()) -> Iterator[str]:
+    """`streamlit run app.py` on a (free) port over `database`, with more Streamlit `options`
+    (`--secrets.files …`); yields its URL."""
+    port = port or _free_port()
     env = {**os.environ, "SALES_DB": str(database)}
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"],
+         "--server.address", host, "--server.headless", "true",
+         "--browser.gatherUsageStats", "false", *options],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     try:
         _wait_healthy(url, process)
         yield url

@@ -72,29 +72,42 @@ def identity() -> Identity | None:
                     True)
 
 
-def _sign_in_screen() -> None:
-    st.title("Sales forecast")
-    st.write("Sign in to see the forecast.")
-    st.button("Sign in", type="primary", on_click=st.login)
+def _nothing() -> None:
+    """The one page a session that may see nothing navigates to."""
+
+
+def _stop(entry: bool) -> None:
+    """Stop the script. From the app's entry script, first register a navigation of nothing:
+    left without one, Streamlit would list the `pages/` folder in the sidebar."""
+    if entry:
+        st.navigation([st.Page(_nothing, title="Sales forecast", url_path="signed-out")],
+                      position="hidden")
     st.stop()
 
 
-def gate() -> Identity:
+def _sign_in_screen(entry: bool) -> None:
+    st.title("Sales forecast")
+    st.write("Sign in to see the forecast.")
+    st.button("Sign in", type="primary", on_click=st.login)
+    _stop(entry)
+
+
+def gate(entry: bool = False) -> Identity:
     """The identity of a session allowed to see numbers; otherwise the sign-in screen or the
-    no-access message, and nothing else (the script stops). The first run of a local install
-    builds the demo database here, once someone may see it."""
+    no-access message, and nothing else (the script stops; `entry` is the app's entry script).
+    The first run of a local install builds the demo database here, once someone may see it."""
     if team_mode() and not st.user.get("is_logged_in"):
-        _sign_in_screen()
+        _sign_in_screen(entry)
     state.ensure_database()
     me = identity()
     if me is None:  # signed out just now: the token had expired
-        _sign_in_screen()
+        _sign_in_screen(entry)
     if me.grant is None:
         st.title("Sales forecast")
         st.info(f"You are signed in as {fmt.text(me.who)} but have no access yet; ask an "
                 "analyst to grant you a role.")
         st.button("Sign out", on_click=st.logout)
-        st.stop()
+        _stop(entry)
     return me
 
 
