@@ -16,7 +16,7 @@ from sales.ingest.values import (
     MAX_YEAR,
     MIN_YEAR,
     POINT,
-    Decimal,
+    NumberFormat,
     decide_decimal,
     outside_years,
     parse_dates,
@@ -46,7 +46,7 @@ def number_format(source: Source, headers: list[str], mapping: Mapping | None,
     return None
 
 
-def _ambiguity(decision: Decimal) -> str:
+def _ambiguity(decision: NumberFormat) -> str:
     if decision.mixed:
         return ("as many amounts are written 1,234.50 as 1.234,50, so the values do not say "
                 "which format the file uses")
@@ -59,7 +59,7 @@ def _readings(example: str | None) -> tuple[str, str]:
     """`example` read with a decimal comma, then with a decimal point, in words that need no
     separator ("1.234": "1234" and "1 and a fraction")."""
     if example is None:
-        return "1.234,50", "1,234.50"
+        return "", ""
     digits = re.sub(r"[^0-9.,+-]", "", example)
     readings = (float(digits.replace(".", "").replace(",", ".")), float(digits.replace(",", "")))
     return tuple(f"{int(r)}" if r.is_integer() else f"{int(r)} and a fraction" for r in readings)
@@ -69,9 +69,11 @@ def _settle(example: str | None, delimiter: str | None) -> str:
     """The mapping lines that settle the format, the likelier first: files separated by
     semicolons come from spreadsheets set to a decimal comma."""
     comma, point = _readings(example)
-    shown = f'"{example}"' if example else "each amount"
-    lines = {COMMA: f'decimal = ","   # the file writes 1.234,50: {shown} is {comma}',
-             POINT: f'decimal = "."   # the file writes 1,234.50: {shown} is {point}'}
+    lines = {COMMA: 'decimal = ","   # the file writes 1.234,50', POINT: 'decimal = "."   # the '
+             "file writes 1,234.50"}
+    if example is not None:
+        lines = {COMMA: f'{lines[COMMA]}: "{example}" is {comma}',
+                 POINT: f'{lines[POINT]}: "{example}" is {point}'}
     first, second = (COMMA, POINT) if delimiter == ";" else (POINT, COMMA)
     return ("say which in a mapping file (--mapping, or upload it with the export):\n[format]\n"
             f"{lines[first]}\nor\n[format]\n{lines[second]}")

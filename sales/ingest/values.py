@@ -126,7 +126,7 @@ def outside_years(dates: pd.Series) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Decimal:
+class NumberFormat:
     """A column's decimal separator as its values show it: "." or ",", or None when no value
     shows it; `example` is a value that reads either way, kept when nothing settled it."""
 
@@ -167,7 +167,7 @@ def _vote(shape: str) -> str | None:
     return sep
 
 
-def decide_decimal(columns: list[pd.Series]) -> Decimal:
+def decide_decimal(columns: list[pd.Series]) -> NumberFormat:
     """The decimal separator the values of these columns show, by majority (a tie shows
     none, and is ambiguous). Values are grouped by shape first (digits as 9), so the rules run
     once per shape, not once per value (a 100,000-row column has a few hundred)."""
@@ -183,8 +183,8 @@ def decide_decimal(columns: list[pd.Series]) -> Decimal:
             elif vote == _EITHER and example is None:
                 example = str(text[(shapes == shape).fillna(False)].iloc[0])
     if votes[POINT] != votes[COMMA]:
-        return Decimal(POINT if votes[POINT] > votes[COMMA] else COMMA)
-    return Decimal(None, example, mixed=bool(votes[POINT]))
+        return NumberFormat(POINT if votes[POINT] > votes[COMMA] else COMMA)
+    return NumberFormat(None, example, mixed=bool(votes[POINT]))
 
 
 def parse_amounts(column: pd.Series, decimal: str | None = None) -> tuple[pd.Series, np.ndarray]:
