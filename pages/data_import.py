@@ -27,7 +27,7 @@ outcome = st.session_state.pop("import_outcome", None)
 if outcome:
     st.success(outcome["message"])
     for line in outcome["done"]:
-        st.write(f"- {line}")
+        st.write(f"- {fmt.text(line)}")
     if outcome["rejected"]:
         st.download_button("Download the rejected rows (CSV)", outcome["rejected"],
                            file_name="rejected-rows.csv", mime="text/csv", key="rejected_download")
@@ -64,13 +64,13 @@ if uploads:
     with st.spinner("Checking the files…"):
         result = importer.preview(staged, *options)
     if result.problem:
-        st.error(f"The files could not be read: {result.problem}")
+        st.error(f"The files could not be read: {fmt.text(result.problem)}")
     else:
         st.subheader("What will be imported")
         for line in result.summary:
-            st.write(f"- {line}")
+            st.write(f"- {fmt.text(line)}")
         for file_view in result.files:
-            with st.expander(f"Preview {file_view.name} ({file_view.kind}, "
+            with st.expander(f"Preview {fmt.text(file_view.name)} ({file_view.kind}, "
                              f"{fmt.count(file_view.rows)} rows)"):
                 st.dataframe(file_view.sample, hide_index=True, width="stretch")
         st.subheader("Validation report")
@@ -96,11 +96,11 @@ if uploads:
                 done = importer.run(staged, *options,
                                     progress=lambda f, m: bar.progress(f, text=m))
             except importer.WorkerFailed as error:
-                st.error(f"Nothing was imported: {error}")
+                st.error(f"Nothing was imported: {fmt.text(error)}")
             else:
                 if not done.imported:
                     problems = f" ({done.errors} problem(s))" if done.errors else ""
-                    st.error(f"Nothing was imported: {done.message}{problems}.")
+                    st.error(f"Nothing was imported: {fmt.text(done.message)}{problems}.")
                 else:
                     st.session_state["import_outcome"] = {
                         "message": f"Imported (data version {done.data_version}); every page "

@@ -33,7 +33,7 @@ with query_col:
         try:
             result = console.run_query(state.database_path(), state.version(), sql)
         except console.QueryRejected as error:
-            st.error(f"Not run: {error}")
+            st.error(f"Not run: {fmt.text(error)}")
         else:
             st.caption(f"{fmt.count(len(result.frame))} row(s) in {result.seconds:.2f} s"
                        + (f" — {result.cut}" if result.cut else ""))

@@ -20,6 +20,7 @@ from sales import funnel
 from sales.callprep import call_report, forecast_at_last_call, prepare_call, saved_call_on
 from sales.capacity import capacity_plan, pace
 from sales.coverage import enterprise_coverage, smb_coverage
+from sales.export import neutral_text
 from sales.generated import pipeline_generated
 from sales.inblood import in_blood
 from sales.movement import PART_LABELS, PARTS
@@ -135,12 +136,12 @@ def render(report: dict, output_format: str) -> str:
     """The report as text in one of FORMATS."""
     if output_format == "json":
         return json.dumps(report, indent=2)
-    if output_format == "csv":
+    if output_format == "csv":  # through the one writer: a filter value cannot be a formula
+        rows = [(neutral_text(key), "" if value is None else
+                 neutral_text(value) if isinstance(value, str) else value)
+                for key, value in _flatten(report)]
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["metric", "value"])
-        for key, value in _flatten(report):
-            writer.writerow([key, "" if value is None else value])
+        csv.writer(out, lineterminator="\n").writerows([("metric", "value"), *rows])
         return out.getvalue()
     if output_format == "markdown":
         return _markdown(report)

@@ -187,3 +187,14 @@ def test_named_parameters_compose_and_refuse_a_clash():
         sql(f"{period} and {again}", period, sql("x", period_start=d("2026-07-01")))
     with pytest.raises(ValueError, match="lowercase identifier"):
         sql("select $Bad", Bad=1)
+
+
+def test_report_csv_cannot_carry_a_formula(range_con, tmp_path, capsys):
+    # A filter value is the user's text: in the CSV it is quoted as text, numbers stay numbers.
+    path = tmp_path / "range.duckdb"
+    range_con.close()
+    assert main(["report", "--db", str(path), "--owner", "=HYPERLINK(\"x\")", "--format",
+                 "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "filters.owner,\"'=HYPERLINK(\"\"x\"\")\"" in lines
+    assert "categories.Closed.amount,0.0" in lines  # nobody by that name: numbers as numbers
