@@ -120,6 +120,14 @@ def test_an_export_without_a_deal_keeps_its_fields(tmp_path):
                        ).fetchall() == [("G", "EMEA", S1)]
     commit = prepare_call(con, emea(), S0).movement["Commit"]
     assert (commit.start, commit.parts["removed"], commit.end) == (400, -300, 100)
+    # Each import is on the audit trail, newest first, as the operating-system user's.
+    from sales.audit import trail
+
+    lines = trail(con)
+    assert lines["summary"].tolist() == [
+        f"import of export-{S1}.csv: 3 → 2 deals, as of {S1}",
+        f"import of export-{S0}.csv: 0 → 3 deals, as of {S0}"]
+    assert set(lines["action"]) == {"import"} and lines["who"].str.endswith("(command line)").all()
     con.close()
 
 

@@ -21,6 +21,7 @@ import streamlit as st
 from sales.ingest.preview import Preview
 from sales.ingest.reference import load_reference
 from sales.ingest.worker import IMPORT, PREVIEW, PROGRESS, Job, Outcome
+from ui import auth
 from ui.state import database_path, reading, version
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,7 +103,7 @@ def run(staged: Staged, mapping_text: str | None, mapping_name: str, kind: str |
     """Import the staged files into the current database (on a copy swapped in, as the command
     line does); progress is reported as the worker goes."""
     job = Job(IMPORT, database_path(), staged.files, mapping_text, mapping_name, kind, as_of,
-              skip_invalid)
+              skip_invalid, actor=auth.who())
     return _run_worker(job, progress)
 
 

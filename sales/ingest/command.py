@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from sales.audit import command_line_user
 from sales.db import DatabaseBusy, db_path
 from sales.ingest.headers import MAIN_KINDS
 from sales.ingest.mapping import MappingError, load_mapping
@@ -56,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     except (MappingError, ReadError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    request = ImportRequest(sources, mapping, args.kind, args.as_of, args.skip_invalid)
+    request = ImportRequest(sources, mapping, args.kind, args.as_of, args.skip_invalid,
+                            actor=command_line_user())
     folder = args.rejects or path.resolve().parent
     try:
         result = run_import(path, request, progress=bar)

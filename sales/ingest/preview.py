@@ -49,14 +49,15 @@ class Preview:
 
 def build_request(uploads: tuple[tuple[str, bytes], ...], mapping_text: str | None,
                   mapping_name: str, kind: str | None, as_of: date | None,
-                  skip_invalid: bool) -> ImportRequest:
+                  skip_invalid: bool, actor: str = "") -> ImportRequest:
     """Uploaded (name, bytes) pairs and mapping text → a request; ReadError or MappingError
     when a file cannot be read."""
     mapping: Mapping | None = None
     if mapping_text and mapping_text.strip():
         mapping = parse_mapping(mapping_text, name=mapping_name)
     sources = [read_bytes(name, data) for name, data in uploads]
-    return ImportRequest(sources, mapping, kind, as_of, skip_invalid, local_files=False)
+    return ImportRequest(sources, mapping, kind, as_of, skip_invalid, local_files=False,
+                         actor=actor)
 
 
 def preview(con: duckdb.DuckDBPyConnection, uploads: tuple[tuple[str, bytes], ...],

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from sales import audit
 from sales.db import data_version, swap_in
 from sales.ingest import history, opportunities, plans
 from sales.ingest.formats import replaced_bytes
@@ -66,6 +67,9 @@ class ImportRequest:
     # Whether a mapping's accounts/owners file may be looked for on disk. False for uploads: a
     # mapping file sent through the browser must not make the server read its own files.
     local_files: bool = True
+    # Whom the import is attributed to on the audit trail (default: the operating-system user
+    # at the command line).
+    actor: str = ""
 
     @property
     def day(self) -> date:
@@ -332,6 +336,10 @@ class Result:
         return self.plan.findings.warnings
 
 
+def _deal_count(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("select count(*) from opportunities").fetchall()[0][0]
+
+
 def run_import(path: str | os.PathLike, request: ImportRequest,
                progress: Progress | None = None) -> Result:
     """Check and import into the database at `path` (created if missing) by building on a copy
@@ -343,7 +351,11 @@ def run_import(path: str | os.PathLike, request: ImportRequest,
         checked = plan(request, load_reference(cur))
         if not checked.ok:
             raise ImportRejected(checked)
+        before = _deal_count(cur)
         done = apply(cur, checked, report)
+        audit.record(cur, request.actor or audit.command_line_user(), audit.IMPORT,
+                     f"import of {', '.join(f.name for f in checked.main_files)}: "
+                     f"{before:,} → {_deal_count(cur):,} deals, as of {request.day}")
         report(0.95, "Saving")
         return Result(checked, done, data_version(cur) + 1)  # write_transaction bumps it next
 

@@ -45,6 +45,7 @@ class Job:
     as_of: date | None = None
     skip_invalid: bool = False
     reference: Reference | None = None
+    actor: str = ""  # whom an import is attributed to on the audit trail
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def run(job: Job) -> Preview | Outcome:
     if job.action == PREVIEW:
         return preview_against(job.reference, uploads, *options)
     try:
-        request = build_request(uploads, *options)
+        request = build_request(uploads, *options, actor=job.actor)
         del uploads  # the request holds the parsed files; the raw bytes can go
         result = run_import(job.database, request, progress=_report)
     except ImportRejected as rejected:
