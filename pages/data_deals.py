@@ -13,14 +13,15 @@ from sales.explorer import (
 )
 from sales.export import XLSX_MIME, csv_bytes, xlsx_bytes
 from sales.stages import REPORT_CATEGORIES
-from ui import data, page, widgets
+from ui import page, widgets
+from ui.data import explore_deals, explore_export, explorer_stages
 
 view = page.start("Deal explorer", caption="every deal, not only this period's; the sidebar's "
                   "filters and as-of apply")
 
 search, stages, categories, statuses = st.columns([2, 2, 2, 1])
 text = search.text_input("Search id, name or account", key="deals_search")
-picked_stages = stages.multiselect("Stage", data.fetch("explorer_stages"), key="deals_stages",
+picked_stages = stages.multiselect("Stage", explorer_stages(), key="deals_stages",
                                    placeholder="All")
 picked_categories = categories.multiselect("Category", REPORT_CATEGORIES, key="deals_categories",
                                            placeholder="All")
@@ -43,11 +44,11 @@ query = DealQuery(search=text, stages=tuple(picked_stages), categories=tuple(pic
 
 size = st.session_state.get("deals_page_size", PAGE_SIZES[1])
 number = st.session_state.get("deals_page", 1)
-deals, total = data.fetch("explore_deals", view, query, number, size)
+deals, total = explore_deals(view, query, number, size)
 pages = max(1, -(-total // size))
 if number > pages:  # the filter shrank under the page number: back to page 1
     st.session_state["deals_page"] = number = 1
-    deals, total = data.fetch("explore_deals", view, query, number, size)
+    deals, total = explore_deals(view, query, number, size)
 
 size_col, page_col, info_col = st.columns([1, 1, 3], vertical_alignment="bottom")
 size_col.selectbox("Deals per page", PAGE_SIZES, index=PAGE_SIZES.index(size),
@@ -69,11 +70,11 @@ capped = total > DOWNLOAD_ROW_CAP
 left, right = st.columns(2)
 left.download_button(
     f"Download CSV ({fmt.count(min(total, DOWNLOAD_ROW_CAP))} deals)",
-    lambda: csv_bytes(data.fetch("explore_export", view, query, DOWNLOAD_ROW_CAP)[0]),
+    lambda: csv_bytes(explore_export(view, query, DOWNLOAD_ROW_CAP)[0]),
     file_name="deals.csv", mime="text/csv", key="deals_csv")
 right.download_button(
     f"Download XLSX ({fmt.count(min(total, XLSX_ROW_CAP))} deals)",
-    lambda: xlsx_bytes({"Deals": data.fetch("explore_export", view, query, XLSX_ROW_CAP)[0]}),
+    lambda: xlsx_bytes({"Deals": explore_export(view, query, XLSX_ROW_CAP)[0]}),
     file_name="deals.xlsx", mime=XLSX_MIME, key="deals_xlsx")
 if total > XLSX_ROW_CAP:
     st.caption(f"Downloads hold the first {fmt.count(DOWNLOAD_ROW_CAP)} deals (CSV) or "

@@ -8,7 +8,8 @@ from sales import formatting as fmt
 from sales.access import MANAGE_DATA
 from sales.ingest import MAIN_KINDS
 from sales.ingest.validate import findings_frame
-from ui import data, importer, page, state, widgets
+from ui import importer, page, state, widgets
+from ui.data import quality_deals, quality_summary
 
 AUTO = "recognise from the headers"
 
@@ -114,7 +115,7 @@ else:
             "written.")
 
 st.subheader("Data quality of the loaded deals")
-quality = data.fetch("quality_summary", view.as_of)
+quality = quality_summary(view.as_of)
 if quality.empty:
     st.success("Nothing to flag in the loaded deals.")
 else:
@@ -126,4 +127,4 @@ else:
     labels = dict(zip(quality["check"], quality["label"], strict=True))
     check = st.selectbox("Show the deals of", list(labels), format_func=labels.get,
                          key="quality_check")
-    widgets.deal_table(data.fetch("quality_deals", check, view.as_of), f"quality-{check}.csv")
+    widgets.deal_table(quality_deals(check, view.as_of), f"quality-{check}.csv")

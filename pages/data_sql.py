@@ -6,7 +6,8 @@ from sales import console
 from sales import formatting as fmt
 from sales.access import MANAGE_DATA
 from sales.export import csv_bytes
-from ui import data, page, state, widgets
+from ui import page, state, widgets
+from ui.data import schema_columns
 
 page.start("SQL", needs_data=False, permission=MANAGE_DATA)
 if state.database_is_empty():
@@ -45,7 +46,7 @@ with query_col:
 
 with schema_col:
     st.markdown("**Schema**")
-    columns = data.fetch("schema_columns")
+    columns = schema_columns()
     for table, group in columns.groupby("table_name", sort=False):
         about = group["about"].iloc[0]
         with st.expander(f"`{table}`" + (f" — {about}" if about else "")):

@@ -3,7 +3,6 @@ paged in DuckDB, so only one page (or one capped download) ever reaches pandas."
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -12,23 +11,19 @@ import duckdb
 import pandas as pd
 
 from sales.export import write_file
-from sales.query import REPORT_CATEGORY_SQL, state_key, state_sql
+from sales.query import deals_sql, state_key
+from sales.sql import Sql, sql
 from sales.view import View
 
-# Output columns, in order; also the allow-list for sorting. `category` is the report category
-# (Closed, Commit, …, Unqualified, Omitted) the deal counts in as of the view's date.
+# Output columns, in order (the deals relation's, `sales.query.deals_sql`); also the
+# allow-list for sorting. `category` is the report category (Closed, Commit, …, Unqualified,
+# Omitted) the deal counts in as of the view's date.
 COLUMNS = ("opportunity_id", "name", "account_name", "account_employees", "segment", "region",
            "team", "owner", "type", "channel", "stage", "forecast_category", "category",
            "amount", "close_date", "created_date", "sales_accepted_date", "lost_reason",
            "competitor", "loss_class", "renewal_risk", "next_step", "lead_source")
-_SOURCES = {c: f"o.{c}" for c in COLUMNS}
-_SOURCES.update({c: f"s.{c}" for c in ("opportunity_id", "owner", "stage", "forecast_category",
-                                        "amount", "close_date")})
-_SOURCES["category"] = REPORT_CATEGORY_SQL
 STATUSES = ("open", "won", "lost")
-_STATUS_SQL = {"open": "not coalesce(m.closed, false)",
-               "won": "coalesce(m.closed, false) and coalesce(m.won, false)",
-               "lost": "coalesce(m.closed, false) and not coalesce(m.won, false)"}
+_STATUS_SQL = {"open": "not closed", "won": "closed and won", "lost": "closed and not won"}
 PAGE_SIZES = (50, 100, 250, 500, 1000)
 # A page is for reading on screen; more rows than this slow the browser without helping.
 MAX_PAGE_ROWS = 1_000
@@ -58,47 +53,42 @@ class DealQuery:
     descending: bool = True
 
 
-def _where(view: View, query: DealQuery) -> tuple[list[str], list]:
-    clauses, params = [], []
-    condition, filter_params = view.filters.where()
-    if condition:
-        clauses.append(condition)
-        params += filter_params
+def _condition(query: DealQuery) -> Sql:
+    """The explorer's own filters over the deals relation's columns (`true` when none)."""
+    clauses, values = [], {}
     if query.search.strip():
-        clauses.append("(contains(lower(s.opportunity_id), ?) or contains(lower(o.name), ?) "
-                       "or contains(lower(o.account_name), ?))")
-        params += [query.search.strip().lower()] * 3
-    for values, sql in ((query.stages, "s.stage"), (query.categories, REPORT_CATEGORY_SQL)):
-        if values:
-            clauses.append(f"({sql}) in ({', '.join('?' * len(values))})")
-            params += list(values)
+        clauses.append("(contains(lower(opportunity_id), $search) or contains(lower(name), "
+                       "$search) or contains(lower(account_name), $search))")
+        values["search"] = query.search.strip().lower()
+    for chosen, column in ((query.stages, "stage"), (query.categories, "category")):
+        if chosen:
+            clauses.append(f"list_contains($picked_{column}, {column})")
+            values[f"picked_{column}"] = list(chosen)
     statuses = [s for s in query.statuses if s in _STATUS_SQL]
     if statuses:
         clauses.append("(" + " or ".join(_STATUS_SQL[s] for s in statuses) + ")")
-    for value, sql in ((query.close_from, "s.close_date >= ?"), (query.close_to, "s.close_date <= ?"),
-                       (query.amount_min, "s.amount >= ?"), (query.amount_max, "s.amount <= ?")):
+    for value, clause, name in ((query.close_from, "close_date >= $close_from", "close_from"),
+                                (query.close_to, "close_date <= $close_to", "close_to"),
+                                (query.amount_min, "amount >= $amount_min", "amount_min"),
+                                (query.amount_max, "amount <= $amount_max", "amount_max")):
         if value is not None:
-            clauses.append(sql)
-            params.append(value)
-    return clauses, params
+            clauses.append(clause)
+            values[name] = value
+    return sql(" and ".join(clauses) or "true", **values)
 
 
-def _base(con: duckdb.DuckDBPyConnection, view: View, query: DealQuery) -> tuple[str, list]:
-    """select <every column> from <deals as of the view's date> where <filters>."""
-    snapshot = state_key(con, view.as_of)
-    select = ", ".join(f"{source} as {name}" for name, source in _SOURCES.items())
-    clauses, params = _where(view, query)
-    where = f"where {' and '.join(clauses)}" if clauses else ""
-    if snapshot is None:  # the current state is the opportunities table: one scan, no join
-        sql = f"""select {select} from opportunities o left join stage_map m on m.stage = o.stage
-                  {where}"""  # noqa: S608 - identifiers are constants; values are bound
-        return re.sub(r"\bs\.", "o.", sql), params
-    state, state_params = state_sql(snapshot)
-    sql = f"""select {select} from ({state}) s
-              left join opportunities o using (opportunity_id)
-              left join stage_map m on m.stage = s.stage
-              {where}"""  # noqa: S608 - identifiers are constants; values are bound
-    return sql, state_params + params
+def _base(con: duckdb.DuckDBPyConnection, view: View, query: DealQuery) -> Sql:
+    """select <every column> from <deals as of the view's date, through its filters> where
+    <the explorer's filters>."""
+    deals = deals_sql(state_key(con, view.as_of), view.filters)
+    where = _condition(query)
+    return sql(f"select {', '.join(COLUMNS)} from ({deals}) d where {where}",  # noqa: S608
+               deals, where)
+
+
+def _count(con: duckdb.DuckDBPyConnection, base: Sql) -> int:
+    return int(con.cursor().execute(*sql(f"select count(*) from ({base})", base)  # noqa: S608
+                                     ).fetchall()[0][0])
 
 
 def _order(query: DealQuery) -> str:
@@ -110,26 +100,24 @@ def explore(con: duckdb.DuckDBPyConnection, view: View, query: DealQuery, page: 
             page_size: int = 100) -> tuple[pd.DataFrame, int]:
     """One page of deals and how many match. Grain: one row per opportunity."""
     size = max(1, min(int(page_size), MAX_PAGE_ROWS))
-    base, params = _base(con, view, query)
-    cur = con.cursor()
-    total = cur.execute(f"select count(*) from ({base})", params).fetchall()[0][0]  # noqa: S608
+    base = _base(con, view, query)
     offset = (max(int(page), 1) - 1) * size
-    frame = cur.execute(f"select * from ({base}) {_order(query)} limit ? offset ?",  # noqa: S608
-                        params + [size, offset]).df()
-    return _tidy(frame), int(total)
+    frame = con.cursor().execute(*sql(
+        f"select * from ({base}) {_order(query)} limit $size offset $offset",  # noqa: S608
+        base, size=size, offset=offset)).df()
+    return _tidy(frame), _count(con, base)
 
 
 def export_rows(con: duckdb.DuckDBPyConnection, view: View, query: DealQuery,
                 limit: int | None = DOWNLOAD_ROW_CAP) -> tuple[pd.DataFrame, int]:
     """Every matching deal up to `limit` (None: all), in the explorer's order, and how many
     match. Grain: one row per opportunity."""
-    base, params = _base(con, view, query)
-    cur = con.cursor()
-    total = cur.execute(f"select count(*) from ({base})", params).fetchall()[0][0]  # noqa: S608
+    base = _base(con, view, query)
+    total = _count(con, base)
     rows = total if limit is None else max(int(limit), 0)
-    frame = cur.execute(f"select * from ({base}) {_order(query)} limit ?",  # noqa: S608
-                        params + [rows]).df()
-    return _tidy(frame), int(total)
+    frame = con.cursor().execute(*sql(
+        f"select * from ({base}) {_order(query)} limit $rows", base, rows=rows)).df()  # noqa: S608
+    return _tidy(frame), total
 
 
 def write_deals(con: duckdb.DuckDBPyConnection, view: View, query: DealQuery,
@@ -137,9 +125,7 @@ def write_deals(con: duckdb.DuckDBPyConnection, view: View, query: DealQuery,
     """Every matching deal to a CSV or XLSX file (by its suffix), through the one writer;
     returns how many. ValueError when an XLSX sheet cannot hold them all."""
     if Path(path).suffix.lower() == ".xlsx":
-        base, params = _base(con, view, query)
-        total = con.cursor().execute(f"select count(*) from ({base})",  # noqa: S608
-                                     params).fetchall()[0][0]
+        total = _count(con, _base(con, view, query))
         if total > XLSX_SHEET_ROWS:
             raise ValueError(f"{total:,} deals do not fit in one XLSX sheet "
                              f"({XLSX_SHEET_ROWS:,} rows); write a .csv file")

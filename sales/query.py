@@ -44,9 +44,6 @@ def report_category_sql(state: str = "s", stage: str = "m") -> str:
     end"""
 
 
-# Legacy spelling for sales.explorer until it reads the deals relation.
-REPORT_CATEGORY_SQL = report_category_sql()
-
 
 def snapshot_on_or_before(con: duckdb.DuckDBPyConnection, as_of: date) -> date | None:
     """The snapshot date that fixes "state as of `as_of`"; None when there are no snapshots at all.
@@ -106,15 +103,6 @@ def state_relation(snapshot: date | None) -> Sql:
                    where valid_from <= $state_day
                      and (valid_to is null or valid_to > $state_day)""",  # noqa: S608
                state_day=snapshot)
-
-
-def state_sql(snapshot: date | None) -> tuple[str, list]:
-    """Legacy positional form of `state_relation`, for sales.explorer until it reads the deals
-    relation; do not use in new code."""
-    if snapshot is None:
-        return f"select {_STATE_LIST} from opportunities", []  # noqa: S608
-    return (f"select {_STATE_LIST} from opportunity_history "  # noqa: S608
-            "where valid_from <= ? and (valid_to is null or valid_to > ?)"), [snapshot, snapshot]
 
 
 def _deal_columns(state: str, described: str) -> str:

@@ -84,16 +84,6 @@ class Filters:
             values[f"f_{name}"] = list(chosen)
         return sql(" and ".join(clauses) or "true", **values)
 
-    def where(self) -> tuple[str, list]:
-        """Legacy positional form over `o.`/`s.` aliases, for sales.explorer until it reads the
-        deals relation; do not use in new code."""
-        clauses, params = [], []
-        for name, values in self.active().items():
-            column = "s.owner" if name == "owner" else f"o.{name}"
-            clauses.append(f"{column} in ({', '.join('?' * len(values))})")
-            params.extend(values)
-        return " and ".join(clauses), params
-
 
 @dataclass(frozen=True)
 class View:

@@ -119,3 +119,11 @@ def run_page(script: str, database, monkeypatch, **session):
 def tiles(at) -> dict[str, tuple[str, str]]:
     """A page's metric tiles: label → (value, delta)."""
     return {m.label: (m.value, m.delta) for m in at.metric}
+
+
+def plain(markdown: str) -> str:
+    """What Markdown written with `sales.formatting.text` reads as: its escapes undone, the
+    invisible word joiners gone."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from sales.db import connect
 from tests.conftest import DEALS, _earlier_picture, _picture
-from tests.helpers import add_target, d, seed
+from tests.helpers import add_target, d, plain, seed
 from tests.test_ingest import FIXTURES, content, open_database
 from tests.test_pages import ROOT, TIMEOUT, metrics
 
@@ -33,7 +33,8 @@ def table_with(at: AppTest, column: str):
 
 
 def texts(elements) -> str:
-    return " | ".join(str(e.value) for e in elements)
+    """What the elements read as (file names and summaries are shown as escaped text)."""
+    return " | ".join(plain(str(e.value)) for e in elements)
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def test_upload_preview_and_import(empty):
     assert "opportunities.csv: opportunities, 8 rows" in texts(at.markdown)
     assert any("Every check passed" in s.value for s in at.success)
     assert any("data-quality warning" in w.value for w in at.warning)  # O8's unmapped reason
-    assert at.expander[0].label.startswith("Preview opportunities.csv")
+    assert plain(at.expander[0].label).startswith("Preview opportunities.csv")
     at.button(key="import_go").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("Imported (data version" in s.value for s in at.success)

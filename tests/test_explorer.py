@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from sales.explorer import COLUMNS, DealQuery, explore, export_rows, stage_options
 from sales.periods import parse_period
-from sales.query import Filters
-from sales.view import View
+from sales.view import Filters, View
 from tests.helpers import d
 
 VIEW = View(parse_period("FY2026-Q4"), d("2026-11-20"))

@@ -252,6 +252,7 @@ def test_the_readmes_mapping_example_parses_with_its_format_table():
 
 
 def test_the_import_page_refuses_a_binary_file_in_one_line(tmp_path, monkeypatch):
+    from tests.helpers import plain
     from tests.test_data_pages import page, upload
 
     database = tmp_path / "empty.duckdb"
@@ -260,6 +261,6 @@ def test_the_import_page_refuses_a_binary_file_in_one_line(tmp_path, monkeypatch
     photo.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8)
     at = upload(page("data_import.py"), photo)
     assert not at.exception
-    errors = [e.value for e in at.error]
+    errors = [plain(e.value) for e in at.error]  # shown as text (escaped Markdown)
     assert errors == ["The files could not be read: photo.csv is not a CSV or Excel file (it "
                       "holds binary data, not text); export the data as CSV or XLSX and retry"]

@@ -302,16 +302,3 @@ loss_reason_table = _cached(editors.loss_reason_table)
 target_periods = _cached(editors.target_periods)
 targets_table = _cached(editors.targets_table)
 settings_form = _cached(editors.settings_form)
-
-# Legacy names for the Data pages still on the string dispatcher; they go when those pages
-# call the functions above.
-_BY_NAME: dict[str, Callable] = {
-    "quality_summary": quality_summary, "quality_deals": quality_deals,
-    "explore_deals": explore_deals, "explore_export": explore_export,
-    "explorer_stages": explorer_stages, "schema_columns": schema_columns,
-}
-
-
-def fetch(name: str, *args: object, **kwargs: object) -> object:
-    """Legacy string dispatch (Data pages only, until they import the functions above)."""
-    return _BY_NAME[name](*args, **kwargs)
