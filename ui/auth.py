@@ -16,7 +16,7 @@ import streamlit as st
 from sales import access
 from sales import formatting as fmt
 from sales.access import Grant
-from sales.view import NOTHING, Filters
+from sales.view import Filters
 from ui import state
 
 
@@ -124,11 +124,3 @@ def require(me: Identity, permission: str, what: str) -> None:
                  f"({fmt.text(me.grant.describe() if me.grant else 'no access')}).")
         st.stop()
 
-
-def scope() -> Filters:
-    """The scope every view of this session is made within (none in local mode; nothing at
-    all for a session without a grant, which `gate` stops first anyway)."""
-    me = identity()
-    if me is None or me.grant is None:
-        return Filters.of(team=[NOTHING])
-    return me.scope()

@@ -179,7 +179,7 @@ def default_view_as_of() -> date:
 
 
 def current_view(scope: Filters = Filters()) -> View:
-    """The view the sidebar selected, within the session's scope (`ui.auth.scope`); defaults
+    """The view the sidebar selected, within the session's scope (`ui.auth.Identity.scope`); defaults
     when a page runs on its own."""
     as_of = st.session_state.get("as_of") or default_view_as_of()
     fy_start = fy_start_month()
