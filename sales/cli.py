@@ -30,6 +30,17 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-23") from None
 
 
+def _add_view_arguments(parser: argparse.ArgumentParser, period_help: str) -> None:
+    """The database, period, as-of and filter options `report` and `export` share."""
+    parser.add_argument("--db", type=Path, default=None)
+    parser.add_argument("--period", default=None, help=period_help)
+    parser.add_argument("--as-of", type=_date, default=None,
+                        help="state as of this date (default: latest snapshot, else today)")
+    for dimension in FILTER_DIMENSIONS:
+        parser.add_argument(f"--{dimension}", action="extend", nargs="+", default=None,
+                            metavar="V", help=f"only these {dimension} values (repeatable)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sales", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -44,14 +55,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="fiscal year start month, 1-12 (default 1)")
 
     report = commands.add_parser("report", help="headline metrics for a period")
-    report.add_argument("--db", type=Path, default=None)
-    report.add_argument("--period", default=None,
-                        help="FY2027-Q4 or FY2027-M10 (default: the quarter holding as-of)")
-    report.add_argument("--as-of", type=_date, default=None,
-                        help="state as of this date (default: latest snapshot, else today)")
-    for dimension in FILTER_DIMENSIONS:
-        report.add_argument(f"--{dimension}", action="extend", nargs="+", default=None,
-                            metavar="V", help=f"only these {dimension} values (repeatable)")
+    _add_view_arguments(report, "FY2027-Q4 or FY2027-M10 (default: the quarter holding as-of)")
     report.add_argument("--window-start", type=_date, default=None,
                         help="rates window start (default: four completed quarters before)")
     report.add_argument("--window-end", type=_date, default=None)
@@ -78,14 +82,8 @@ def _parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="the deal explorer's rows to a CSV or XLSX file")
     export.add_argument("what", choices=["deals"], help="what to export")
-    export.add_argument("--db", type=Path, default=None)
-    export.add_argument("--period", default=None,
-                        help="only deals closing in FY2027-Q4 or FY2027-M10 (default: every deal)")
-    export.add_argument("--as-of", type=_date, default=None,
-                        help="state as of this date (default: latest snapshot, else today)")
-    for dimension in FILTER_DIMENSIONS:
-        export.add_argument(f"--{dimension}", action="extend", nargs="+", default=None,
-                            metavar="V", help=f"only these {dimension} values (repeatable)")
+    _add_view_arguments(export, "only deals closing in FY2027-Q4 or FY2027-M10 (default: every "
+                                "deal)")
     export.add_argument("--out", type=Path, required=True, metavar="FILE.csv|FILE.xlsx",
                         help="the file to write (replaced if it exists)")
 

@@ -33,25 +33,28 @@ def _no_evil_link(page) -> None:
     assert page.locator("script:has-text('alert(1)')").count() == 0
 
 
-def test_an_owner_filter_reads_as_text(hostile_url, browser):  # noqa: F811
+def _read(browser, url: str, heading: str, starting: str) -> str:  # noqa: F811
+    """The text a person reads in the first element starting with `starting`, on the page
+    at `url` once its heading shows; checks that no hostile link or script made it in."""
     page = browser.new_page()
-    page.goto(f"{hostile_url}/?owner={urllib.parse.quote(HOSTILE)}")
-    page.get_by_role("heading", name="Overview").wait_for(timeout=60_000)
-    caption = page.get_by_text("filters: owner:").first
-    caption.wait_for(timeout=30_000)
-    assert f"owner: {HOSTILE}" in _shown(caption)
+    page.goto(url)
+    page.get_by_role("heading", name=heading).wait_for(timeout=60_000)
+    element = page.get_by_text(starting).first
+    element.wait_for(timeout=30_000)
+    text = _shown(element)
     _no_evil_link(page)
     page.close()
+    return text
+
+
+def test_an_owner_filter_reads_as_text(hostile_url, browser):  # noqa: F811
+    text = _read(browser, f"{hostile_url}/?owner={urllib.parse.quote(HOSTILE)}", "Overview",
+                 "filters: owner:")
+    assert f"owner: {HOSTILE}" in text
 
 
 def test_a_saved_calls_name_and_note_read_as_text(hostile_url, browser):  # noqa: F811
-    page = browser.new_page()
-    page.goto(f"{hostile_url}/inblood")
-    page.get_by_role("heading", name="In-blood call").wait_for(timeout=60_000)
-    banner = page.get_by_text("Starting from the call saved").first
-    banner.wait_for(timeout=30_000)
-    text = _shown(banner)
+    text = _read(browser, f"{hostile_url}/inblood", "In-blood call",
+                 "Starting from the call saved")
     assert "[click me](https://evil.example)" in text
     assert "**urgent** <script>alert(1)</script>" in text
-    _no_evil_link(page)
-    page.close()
