@@ -26,12 +26,12 @@ pages = {
     ],
     "Planning": [st.Page("pages/plan.py", title="Plan attainment", icon=":material/flag:")],
     "Data": [
-        st.Page("pages/database.py", title="Database", icon=":material/database:"),
         st.Page("pages/data_deals.py", title="Deal explorer", icon=":material/manage_search:"),
     ],
 }
-if me.may(MANAGE_DATA):  # the pages that change data or open it raw
+if me.may(MANAGE_DATA):  # the pages that change data, open it raw or describe all of it
     pages["Data"] += [
+        st.Page("pages/database.py", title="Database", icon=":material/database:"),
         st.Page("pages/data_import.py", title="Import", icon=":material/upload_file:"),
         st.Page("pages/data_settings.py", title="Maps, targets & settings",
                 icon=":material/tune:"),

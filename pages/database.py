@@ -3,10 +3,11 @@
 import streamlit as st
 
 from sales import formatting as fmt
+from sales.access import MANAGE_DATA
 from ui import page, state, widgets
 from ui.data import loss_reason_frame, settings_frame, stage_map_frame, summary, unmapped_reasons
 
-page.start("Database", needs_data=False)
+page.start("Database", needs_data=False, permission=MANAGE_DATA)
 info = summary()
 st.caption(f"File `{state.database_path()}` · schema version {info['schema_version']} · "
            f"data version {info['data_version']}")
@@ -36,6 +37,6 @@ with losses:
     unmapped = unmapped_reasons()
     if unmapped:
         st.warning("Lost reasons without a mapping (counted as no decision): "
-                   + ", ".join(f"{reason} ({n:,})" for reason, n in unmapped))
+                   + ", ".join(f"{fmt.text(reason)} ({n:,})" for reason, n in unmapped))
 with settings:
     widgets.table(settings_frame(), "settings.csv")

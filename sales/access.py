@@ -3,8 +3,8 @@
 - `viewer` (leadership): every Forecast, Pipeline, Diagnostics and Planning page, the deal
   explorer and exports; writes nothing.
 - `manager`: what a viewer has, plus saving in-blood calls.
-- `analyst`: everything: imports, maps, targets and settings, the SQL page, access and the
-  audit trail.
+- `analyst`: everything: imports, maps, targets and settings, the Database and SQL pages
+  (they describe all of the data), access and the audit trail.
 
 A viewer or a manager may have a scope: teams, regions and owners. A deal is in the scope when
 it is in one of its teams, one of its regions and one of its owners (a dimension left empty

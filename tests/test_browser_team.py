@@ -128,7 +128,7 @@ def test_a_viewer_cannot_reach_import_an_analyst_can(team, browser):  # noqa: F8
     _wait_title(viewer, "Overview")
     links = _page_links(viewer)
     assert "Overview" in links and "Deal explorer" in links
-    assert not {"Import", "SQL", "Access", "Audit"} & set(links)
+    assert not {"Database", "Import", "SQL", "Access", "Audit"} & set(links)
     viewer.goto(f"{url}/data_import")
     viewer.get_by_role("heading", name="Overview").or_(
         viewer.get_by_text("is for analysts")).first.wait_for(timeout=60_000)
