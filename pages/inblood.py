@@ -83,7 +83,7 @@ def _board_filter() -> BoardFilter:
 def _filter_widgets() -> None:
     left, middle, right, search = st.columns([1, 1, 1, 1])
     left.multiselect("Category", OPEN_CATEGORIES, key="board_categories")
-    middle.multiselect("Owner", filter_options("owner"), key="board_owners")
+    middle.multiselect("Owner", filter_options("owner", view.scope), key="board_owners")
     right.multiselect("Flags (any)", list(FLAG_COLUMNS), key="board_flags")
     search.text_input("Search account or deal", key="board_search")
 
@@ -119,7 +119,7 @@ def _bulk(where: BoardFilter) -> None:
         if target == "a category":
             value.selectbox("Category", OPEN_CATEGORIES, key="bulk_category")
         elif target == "an owner":
-            value.selectbox("Owner", filter_options("owner"), key="bulk_owner")
+            value.selectbox("Owner", filter_options("owner", view.scope), key="bulk_owner")
         go_button.button("Apply", key="bulk_apply", width="stretch", on_click=_apply_bulk,
                          args=(where,))
         left, right = st.columns(2)

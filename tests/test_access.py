@@ -179,3 +179,12 @@ def test_a_manager_sees_the_scope_even_when_asked_for_another_team(team_db):
     assert tiles["In-blood number"] == "$600"
     other = _run("pages/overview.py", signed_in("manager@example.com"), team=["T3"])
     assert {m.label: m.value for m in other.metric}["In-blood number"] == "$0"
+
+
+def test_a_managers_pickers_list_only_the_scopes_values(team_db):
+    # T1's deals belong to Ann and Bob; Cat's are all in T2 and T3.
+    at = _run("pages/inblood.py", signed_in("manager@example.com"))
+    assert at.multiselect(key="board_owners").options == ["Ann", "Bob"]
+    app = _run("app.py", signed_in("manager@example.com"))
+    assert app.sidebar.multiselect(key="owner").options == ["Ann", "Bob"]
+    assert app.sidebar.multiselect(key="team").options == ["T1"]
