@@ -7,7 +7,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from sales import formatting as fmt
-from sales.callprep import KEY_DEALS_MAX, NEW_AND_EXPANSION, RENEWALS, forecast_at_last_call
+from sales.callprep import (
+    KEY_DEALS_MAX,
+    NEW_AND_EXPANSION,
+    RENEWALS,
+    Forecast,
+    changes_since,
+    forecast_at_last_call,
+)
 from sales.inblood import totals
 from sales.movement import (
     DOWN,
@@ -76,24 +83,25 @@ st.subheader("Forecast now and at the last call")
 board = board_summary(view, settings)
 now = totals(board, {})
 then = forecast_at_last_call(prep, saved_call_on(view, last_call), settings)
+change = changes_since(prep, then, Forecast(now.number, now.upside, board.source))
 target = prep.target
 tiles = st.columns(4)
 tiles[0].metric("In-blood number", fmt.money(now.number), border=True,
-                delta=fmt.money(now.number - then.number), delta_description=since_label,
+                delta=fmt.money(change["in_blood"]), delta_description=since_label,
                 help=f"Now: closed won plus the included deals. At the last call "
                      f"({then.source}): {fmt.money(then.number)}.")
 tiles[1].metric("Upside", fmt.money(now.upside), border=True,
-                delta=fmt.money(now.upside - then.upside), delta_description=since_label,
+                delta=fmt.money(change["upside"]), delta_description=since_label,
                 delta_color="off",
                 help=f"Commit and Best Case left out of the in-blood number. At the last call: "
                      f"{fmt.money(then.upside)}.")
-closed_now, closed_then = prep.closed_won_now, prep.closed_won_then
+closed_now = prep.closed_won_now
 tiles[2].metric("Closed won to date", fmt.money(closed_now.amount), border=True,
-                delta=fmt.money(closed_now.amount - closed_then.amount),
+                delta=fmt.money(change["closed_won"]),
                 delta_description=since_label,
                 help=f"{closed_now.count:,} deals won with a close date in {view.period.label}.")
 tiles[3].metric("Target", fmt.money(target), border=True,
-                delta=f"{fmt.pct(closed_now.amount / target)} closed" if target else
+                delta=f"{fmt.pct(prep.closed_share)} closed" if target else
                 prep.target_reason, delta_color="off", delta_arrow="off")
 st.caption(f"In-blood at the last call ({last_call:%d %b %Y}) from {then.source}; now from "
            f"{board.source}. Settle it deal by deal on the In-blood call page.")
@@ -171,7 +179,7 @@ figure.update_layout(yaxis_tickprefix="$", height=400, margin=dict(t=30), showle
                      yaxis_range=list(axis) if axis else None)
 st.plotly_chart(figure, width="stretch", key="movement_chart", on_select=_pick_bar,
                 selection_mode="points")
-parts_sum = sum(moved.parts.values())
+parts_sum = moved.change  # start + the signed parts = end
 st.caption(("The axis starts above zero so the movements read. " if axis else "")
            + f"{category} at the last call {fmt.money(float(moved.start), precise=True)} "
            f"{'+' if parts_sum >= 0 else '−'} {fmt.money(abs(float(parts_sum)), precise=True)} "

@@ -8,7 +8,16 @@ from sales.access import SAVE_CALLS
 from sales.accuracy import accuracy_by_week
 from sales.calls import save_call
 from sales.export import XLSX_MIME, csv_bytes, xlsx_bytes
-from sales.inblood import ALARM, FLAG_COLUMNS, NOTE, WARNING, BoardFilter, commit_risk_level, totals
+from sales.inblood import (
+    ALARM,
+    FLAG_COLUMNS,
+    NOTE,
+    WARNING,
+    BoardFilter,
+    commit_risk_level,
+    days_left,
+    totals,
+)
 from sales.stages import COMMIT, OPEN_CATEGORIES
 from ui import auth, board, page, state, widgets
 from ui.data import (
@@ -70,7 +79,7 @@ def _tiles(current: dict) -> None:
     if summary.commit_risk.amount and say is not None:
         say(f"Commit risk: {fmt.money(summary.commit_risk.amount)} of Commit "
             f"({summary.commit_risk.count:,} deals) is not yet redlining, with "
-            f"{(view.period.end - view.as_of).days} days left in {view.period.label}.")
+            f"{days_left(view)} days left in {view.period.label}.")
 
 
 def _board_filter() -> BoardFilter:

@@ -23,12 +23,13 @@ closed = cats[CLOSED]["amount"]
 tiles = st.columns(3)
 tiles[0].metric(
     "Closed won", fmt.money(closed),
-    delta=f"{fmt.pct(closed / target)} of {fmt.money(target)} target" if target else
+    delta=f"{fmt.pct(report['attainment']['closed_won'])} of {fmt.money(target)} target"
+    if target else
     "no target for this view", delta_color="off", delta_arrow="off", border=True,
     help=f"{cats[CLOSED]['count']:,} deals won with a close date in {view.period.label}.")
 tiles[1].metric(
     "In-blood number", fmt.money(blood["number"]),
-    delta=f"{fmt.pct(blood['number'] / target)} of target" if target else "no target",
+    delta=f"{fmt.pct(report['attainment']['in_blood'])} of target" if target else "no target",
     delta_color="off", delta_arrow="off", border=True,
     help=f"Closed won plus the deals included in the call ({blood['source']}).")
 tiles[2].metric(

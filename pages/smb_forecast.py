@@ -2,7 +2,6 @@
 weighted by how it converted at the same point of past periods, plus the pipeline still to
 be created; set against the target, the in-blood number and the reps' own numbers."""
 
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -44,9 +43,10 @@ st.caption(f"{', '.join(map(fmt.text, narrowed.filters.segment))} (setting "
            "to be created × its conversion.")
 
 # --- The number, against the target and the call.
+against = forecast.against(target, blood["number"])
 tiles = st.columns(5)
 tiles[0].metric("Weighted forecast", fmt.money(forecast.total), border=True,
-                delta=f"{fmt.pct(forecast.total / target)} of target" if target else
+                delta=f"{fmt.pct(against['share_of_target'])} of target" if target else
                 "no target for this view", delta_color="off", delta_arrow="off",
                 help="Closed + r_Commit·Commit + r_BestCase·BestCase + r_Pipeline·Pipeline + "
                      "r_new·expected new pipeline.")
@@ -55,14 +55,15 @@ tiles[1].metric("Range", f"{fmt.money(forecast.low)} – {fmt.money(forecast.hig
                      "highest it was in one of the past periods (periods that had deals in the "
                      "category at that point; a fallback rate stays as it is).")
 tiles[2].metric("Target", fmt.money(target), border=True,
-                delta=f"gap {fmt.money(target - forecast.total)}" if target else None,
+                delta=f"gap {fmt.money(against['gap_to_target'])}" if target else None,
                 delta_color="off", delta_arrow="off")
 tiles[3].metric("In-blood number", fmt.money(blood["number"]), border=True,
-                delta=f"{fmt.money(blood['number'] - forecast.total)} vs weighted",
+                delta=f"{fmt.money(against['in_blood_difference'])} vs weighted",
                 delta_color="off", delta_arrow="off",
                 help=f"Closed won plus the deals included in the call ({blood['source']}).")
 tiles[4].metric("Closed won", fmt.money(forecast.closed), border=True,
-                delta=f"{fmt.pct(forecast.closed / target)} of target" if target else None,
+                delta=f"{fmt.pct(report['attainment']['closed_won'])} of target" if target
+                else None,
                 delta_color="off", delta_arrow="off")
 if forecast.uses_fallback:
     fallen = [t.name for t in forecast.terms if t.source == FALLBACK]
@@ -84,10 +85,7 @@ if target:
                      annotation_text=f"target {fmt.money(target)}")
 figure.update_layout(yaxis_tickprefix="$", height=380, margin=dict(t=30), showlegend=False)
 st.plotly_chart(figure, width="stretch")
-table = pd.DataFrame([{"term": t.name, "amount": t.amount, "rate": t.rate, "low_rate": t.low_rate,
-                       "high_rate": t.high_rate, "source": t.source, "forecast": t.value}
-                      for t in forecast.terms])
-widgets.table(table, f"smb-forecast-{view.period.label}.csv", term="Term",
+widgets.table(forecast.terms_frame(), f"smb-forecast-{view.period.label}.csv", term="Term",
               amount=widgets.money_column("Standing now (new: expected)"),
               rate=widgets.percent_column("Rate"),
               low_rate=widgets.percent_column("Lowest period"),

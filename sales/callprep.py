@@ -50,7 +50,7 @@ from sales.stages import (
     TOTAL_CATEGORIES,
 )
 from sales.targets import target_for_view
-from sales.view import ZERO, Measure, View
+from sales.view import ZERO, Measure, View, ratio
 
 # The most key deals a call goes through; the page's "top N" picks up to this many.
 KEY_DEALS_MAX = 100
@@ -120,6 +120,11 @@ class CallPrep:
     @property
     def closed_won_now(self) -> Measure:
         return self.categories_now[CLOSED]
+
+    @property
+    def closed_share(self) -> float | None:
+        """Closed won now as a share of the target (None without one)."""
+        return ratio(self.closed_won_now.amount, self.target)
 
 
 def prepare_call(con: duckdb.DuckDBPyConnection, view: View, since: date | None = None,
@@ -400,7 +405,14 @@ def forecast_at_last_call(prep: CallPrep, saved: SavedCall | None,
     return Forecast(then[CLOSED].amount + included, upside, DEFAULT_RULES)
 
 
-def call_report(prep: CallPrep, then: Forecast) -> dict[str, object]:
+def changes_since(prep: CallPrep, then: Forecast, now: Forecast) -> dict[str, float]:
+    """What moved since the last call: the in-blood number, the upside and closed won, each
+    now minus then (the Forecast call's tiles)."""
+    return {"in_blood": now.number - then.number, "upside": now.upside - then.upside,
+            "closed_won": prep.closed_won_now.amount - prep.closed_won_then.amount}
+
+
+def call_report(prep: CallPrep, then: Forecast, now: Forecast) -> dict[str, object]:
     """The report's `movement` keys: the compared snapshots and each category's waterfall
     (`sales.movement.as_report`), the forecast and closed won at the last call, what closed
     since, the two type groups at both dates and the renewals flagged at risk."""
@@ -412,6 +424,7 @@ def call_report(prep: CallPrep, then: Forecast) -> dict[str, object]:
     return {
         **moves.as_report(prep.movement, prep.since, prep.now),
         "forecast_then": then.as_report(),
+        "change": changes_since(prep, then, now),
         "closed_won_then": prep.closed_won_then.as_report(),
         "closed_since": {"won": prep.won_since.as_report(), "lost": prep.lost_since.as_report()},
         "by_type": groups,

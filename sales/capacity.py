@@ -18,6 +18,7 @@ import duckdb
 
 from sales.funnel import velocity
 from sales.query import deals_sql, state_key
+from sales.rates import outcomes
 from sales.sql import sql
 from sales.view import Filters
 
@@ -118,3 +119,11 @@ def capacity_plan(pace_found: Pace, win_rate: float | None, settings: dict[str, 
     plan = Capacity(days if days else GUESSED_DAYS_TO_CLOSE,
                     win_rate if win_rate else GUESSED_WIN_RATE, float(settings["rep_capacity"]))
     return CapacityPlan(plan, DATA if days else GUESS, DATA if win_rate else GUESS, pace_found)
+
+
+def capacity_for(con: duckdb.DuckDBPyConnection, window_start: date, window_end: date,
+                 as_of: date, filters: Filters, settings: dict[str, object]) -> CapacityPlan:
+    """The plan the Rates page starts from and the report shows: the window's pace, its
+    trailing win rate by count, the capacity setting."""
+    win_rate = outcomes(con, window_start, window_end, as_of, filters).win_rate()[1]
+    return capacity_plan(pace(con, window_start, window_end, as_of, filters), win_rate, settings)

@@ -47,6 +47,11 @@ def commit_risk_from(view: View, share_left: float = COMMIT_RISK_SHARE_LEFT) -> 
     return date.fromordinal(view.period.end.toordinal() - int(view.period.days * share_left))
 
 
+def days_left(view: View) -> int:
+    """Days from the view's date to the end of its period (negative once it has ended)."""
+    return (view.period.end - view.as_of).days
+
+
 def commit_risk_level(view: View) -> str:
     """How loudly commit risk speaks at the view's date: NOTE, WARNING (from
     `commit_risk_from`), ALARM (from the last sixth), OVER once the period has ended."""
@@ -263,8 +268,7 @@ def in_blood(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, obj
     board = board_summary(con, view, settings, use_saved_call)
     now = totals(board, {})
     return InBlood(now.number, now.upside, now.closed_won, now.included, board.source,
-                   board.call_id, board.commit_risk, commit_risk_level(view),
-                   (view.period.end - view.as_of).days)
+                   board.call_id, board.commit_risk, commit_risk_level(view), days_left(view))
 
 
 @dataclass(frozen=True)

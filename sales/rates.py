@@ -44,6 +44,16 @@ class Outcomes:
         """won / (won + lost to competition), by amount and by count."""
         return _rate(self.won, self.won + self.lost_competition)
 
+    def as_report(self) -> dict[str, object]:
+        """The report's headline `rates` keys: the window, close and win rates."""
+        return {"window_start": self.window_start.isoformat(),
+                "window_end": self.window_end.isoformat(),
+                "close_rate": _pair(self.close_rate()), "win_rate": _pair(self.win_rate())}
+
+
+def _pair(rates: tuple[float | None, float | None]) -> dict[str, float | None]:
+    return {"amount": rates[0], "count": rates[1]}
+
 
 def _rate(part: Measure, whole: Measure) -> tuple[float | None, float | None]:
     return ratio(part.amount, whole.amount), ratio(part.count, whole.count)
@@ -218,16 +228,13 @@ class WindowRates:
         return self.outcomes.slippage_adjusted_close_rate(self.slipped)
 
     def as_report(self) -> dict[str, object]:
-        """The report's `rates` keys (by amount and by count; required coverage by count)."""
+        """The report's `rates` keys: the headline ones (`Outcomes.as_report`) and the rest (by
+        amount and by count; required coverage by count)."""
         done = self.outcomes
-        pair = lambda rates: {"amount": rates[0], "count": rates[1]}  # noqa: E731
         no_decision, competition = done.loss_shares()
         return {
-            "window_start": done.window_start.isoformat(),
-            "window_end": done.window_end.isoformat(),
-            "close_rate": pair(self.close_rate()),
-            "win_rate": pair(self.win_rate()),
-            "slippage_adjusted_close_rate": pair(self.adjusted_close_rate()),
+            **done.as_report(),
+            "slippage_adjusted_close_rate": _pair(self.adjusted_close_rate()),
             "required_coverage": required_coverage(self.close_rate()[1]),
             "slippage_adjusted_required_coverage": required_coverage(self.adjusted_close_rate()[1]),
             "won": done.won.as_report(),

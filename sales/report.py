@@ -17,8 +17,14 @@ import pandas as pd
 
 from sales import formatting as fmt
 from sales import funnel
-from sales.callprep import call_report, forecast_at_last_call, prepare_call, saved_call_on
-from sales.capacity import capacity_plan, pace
+from sales.callprep import (
+    Forecast,
+    call_report,
+    forecast_at_last_call,
+    prepare_call,
+    saved_call_on,
+)
+from sales.capacity import capacity_for
 from sales.coverage import enterprise_coverage, smb_coverage
 from sales.export import neutral_text
 from sales.generated import pipeline_generated
@@ -29,9 +35,9 @@ from sales.rates import default_window, outcomes, window_rates
 from sales.rollup import category_rollup
 from sales.settings import load_settings
 from sales.smb import bottom_up, smb_forecast, smb_view, top_down_bottom_up
-from sales.stages import OMITTED, OPEN_CATEGORIES, REPORT_CATEGORIES, UNQUALIFIED
+from sales.stages import CLOSED, OMITTED, OPEN_CATEGORIES, REPORT_CATEGORIES, UNQUALIFIED
 from sales.targets import target_for_view
-from sales.view import View
+from sales.view import View, ratio
 
 FORMATS = ("json", "csv", "markdown")
 
@@ -58,8 +64,14 @@ def build_report(con: duckdb.DuckDBPyConnection, view: View,
     if include_movement:
         prep = prepare_call(con, view, since)
         then = forecast_at_last_call(prep, saved_call_on(con, view, prep.since), settings)
-        report["movement"] = call_report(prep, then)
+        report["movement"] = call_report(prep, then, _blood_now(report))
     return report
+
+
+def _blood_now(report: dict) -> Forecast:
+    """The in-blood number and upside now, as the report's headline has them."""
+    blood = report["in_blood"]
+    return Forecast(blood["number"], blood["upside"], blood["source"])
 
 
 def _headline(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
@@ -69,8 +81,10 @@ def _headline(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, ob
     coverage = enterprise_coverage(rollup, target.amount)
     fy_start = view.period.fy_start_month
     rates = (window_rates(con, window_start, window_end, view.as_of, view.filters, fy_start)
-             .as_report() if full else _plain_rates(con, view, window_start, window_end))
+             .as_report() if full else
+             outcomes(con, window_start, window_end, view.as_of, view.filters).as_report())
     snapshot = snapshot_on_or_before(con, view.as_of)
+    blood = in_blood(con, view, settings, use_saved_call)
     return {
         "period": view.period.label,
         "period_start": view.period.start.isoformat(),
@@ -82,17 +96,11 @@ def _headline(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, ob
         "categories": {c: rollup[c].as_report() for c in REPORT_CATEGORIES},
         "coverage": {"enterprise": coverage.enterprise, "remaining": coverage.remaining},
         "rates": rates,
-        "in_blood": in_blood(con, view, settings, use_saved_call).as_report(),
+        "in_blood": blood.as_report(),
+        "attainment": {"closed_won": ratio(rollup[CLOSED].amount, target.amount),
+                       "in_blood": ratio(blood.number, target.amount),
+                       "range_high": ratio(blood.range_high, target.amount)},
     }
-
-
-def _plain_rates(con: duckdb.DuckDBPyConnection, view: View, window_start: date,
-                 window_end: date) -> dict:
-    """Close and win rates without the slips (which read the history)."""
-    done = outcomes(con, window_start, window_end, view.as_of, view.filters)
-    pair = lambda rates: {"amount": rates[0], "count": rates[1]}  # noqa: E731
-    return {"window_start": window_start.isoformat(), "window_end": window_end.isoformat(),
-            "close_rate": pair(done.close_rate()), "win_rate": pair(done.win_rate())}
 
 
 def _details(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
@@ -108,14 +116,15 @@ def _details(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, obj
         coverage.update(smb=found.coverage, smb_required=found.required)
     stages = funnel.funnel(con, window_start, window_end, view.as_of, view.filters)
     speed = funnel.velocity(con, window_start, window_end, view.as_of, view.filters)
-    found_pace = pace(con, window_start, window_end, view.as_of, view.filters)
-    win_rate = headline["rates"]["win_rate"]["count"]
     return {
         "coverage": coverage,
-        "smb_forecast": {**forecast.as_report(), "bottom_up": versus.as_report()},
+        "smb_forecast": {**forecast.as_report(), "bottom_up": versus.as_report(),
+                         "against": forecast.against(headline["target"],
+                                                     headline["in_blood"]["number"])},
         "pipeline_generated": pipeline_generated(con, view, since).as_report(),
         "funnel": funnel.as_report(stages, speed),
-        "capacity": capacity_plan(found_pace, win_rate, settings).as_report(),
+        "capacity": capacity_for(con, window_start, window_end, view.as_of, view.filters,
+                                 settings).as_report(),
     }
 
 

@@ -42,7 +42,7 @@ from sales.query import (
 from sales.rollup import category_rollup, deals_in_period
 from sales.sql import rows_sql, sql
 from sales.stages import BEST_CASE, CLOSED, COMMIT, OPEN_CATEGORIES, PIPELINE
-from sales.view import View
+from sales.view import View, ratio
 
 NEW = "New pipeline"
 FALLBACK_SETTINGS = {COMMIT: "fallback_rate_commit", BEST_CASE: "fallback_rate_best_case",
@@ -140,6 +140,20 @@ class SmbForecast:
     @property
     def uses_fallback(self) -> bool:
         return any(t.source == FALLBACK for t in self.terms)
+
+    def against(self, target: float | None, in_blood: float) -> dict[str, float | None]:
+        """The forecast against the view's target (its share, and the gap still to the target;
+        None without one) and against the in-blood number (in-blood minus forecast)."""
+        return {"share_of_target": ratio(self.total, target),
+                "gap_to_target": None if target is None else target - self.total,
+                "in_blood_difference": in_blood - self.total}
+
+    def terms_frame(self) -> pd.DataFrame:
+        """The terms as a table. Grain: one row per term. Columns: term, amount, rate, low_rate,
+        high_rate, source, forecast (amount × rate)."""
+        return pd.DataFrame([{"term": t.name, "amount": t.amount, "rate": t.rate,
+                              "low_rate": t.low_rate, "high_rate": t.high_rate,
+                              "source": t.source, "forecast": t.value} for t in self.terms])
 
     def levels(self) -> pd.DataFrame:
         """The forecast as a waterfall: Closed, each term's value, the total.

@@ -245,3 +245,18 @@ def test_pipeline_generated(con):
     # three first seen qualified at W1 (11-06), A 500, D 200, G 100 → 1,200 in 4 deals.
     month = View(parse_period("FY2026-M11"), S1)
     assert pipeline_generated(con, month, S0).period == Measure(1200, 4)
+
+
+def test_the_report_says_what_moved_since_the_last_call(con):
+    from sales.report import build_report
+
+    report = build_report(con, view(), since=S0, include_movement=True)
+    # Now (default rules): closed F 1,000 + C 300 = 1,300; Commit A 600 + B 800 included →
+    # in-blood 2,700; upside Best Case E 400. At the last call: 2,100 and 500 (above), closed
+    # F 1,000. So in-blood +600, upside −100, closed won +300.
+    assert (report["in_blood"]["number"], report["in_blood"]["upside"]) == (2700, 400)
+    assert report["movement"]["change"] == {"in_blood": 600, "upside": -100, "closed_won": 300}
+    # Against the 3,000 target: closed 1,300 / 3,000; in-blood 0.9; top of the range 3,100.
+    assert report["attainment"] == pytest.approx(
+        {"closed_won": 1300 / 3000, "in_blood": 0.9, "range_high": 3100 / 3000})
+    assert prepare_call(con, view(), S0).closed_share == pytest.approx(1300 / 3000)

@@ -97,3 +97,26 @@ def test_the_handbook_reading(con):
     assert (handoff.share, handoff.days_in_pipeline) == (0.75, 21)
     # F2 and F3 lost without a reason or a competitor: both no decision.
     assert outcomes(con, *WINDOW, A).loss_shares() == (1.0, 0.0)
+
+
+def test_the_report_carries_the_funnel_and_capacity(con):
+    from sales.periods import parse_period
+    from sales.report import build_report
+    from sales.view import View
+
+    # As of 2026-11-20 the FY2026-Q4 report's window is FY2025-Q4 … FY2026-Q3: F1–F4 closed.
+    report = build_report(con, View(parse_period("FY2026-Q4"), A))
+    funnel_keys, capacity_keys = report["funnel"], report["capacity"]
+    # Won F1 (35 days, 100) and F4 (52 days, 300): median 43.5 days, average 200, 2 of 4.
+    assert (funnel_keys["cohort"], funnel_keys["won"], funnel_keys["won_share"]) == (4, 2, 0.5)
+    assert (funnel_keys["median_cycle_days"], funnel_keys["average_won_amount"]) == (43.5, 200)
+    assert funnel_keys["pipeline_to_best_case"] == {"from": DISC, "to": TECH, "share": 0.75,
+                                                    "days_in_pipeline": 21}
+    assert funnel_keys["stages"][0]["stage"] == DISC and funnel_keys["stages"][-1]["stage"] == WON
+    # Capacity from the data: 43.5 days (1.45 months); F2, F3 lost to no decision, none to a
+    # competitor, so the win rate is 2 / 2 = 1.0 and a deal takes 1.45 months on average;
+    # 40 / 1.45 = 27.6 a month. Nobody has an acceptance date: no pace, no reps.
+    assert (capacity_keys["days_to_close"], capacity_keys["win_rate"]) == (43.5, 1.0)
+    assert capacity_keys["days_to_close_source"] == capacity_keys["win_rate_source"] == "data"
+    assert capacity_keys["needed_per_month"] == pytest.approx(40 / 1.45)
+    assert (capacity_keys["accepted_per_rep_month"], capacity_keys["reps"]) == (None, 0)

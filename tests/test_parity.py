@@ -98,6 +98,35 @@ TILES: dict[str, dict[str, Callable[[dict], str]]] = {
         "Won of those that closed": _pct("funnel", "won_share"),
     },
 }
+# Page → {tile label (or its start): the delta under the tile, from the report; None where the
+# view has no target and the page says so instead}.
+def _with_target(make: Callable[[dict], str]) -> Callable[[dict], str | None]:
+    return lambda r: make(r) if r["target"] else None
+
+
+DELTAS: dict[str, dict[str, Callable[[dict], str | None]]] = {
+    "overview.py": {
+        "Closed won": _with_target(lambda r: f"{fmt.pct(r['attainment']['closed_won'])} of "
+                                             f"{fmt.money(r['target'])} target"),
+        "In-blood number": _with_target(lambda r: f"{fmt.pct(r['attainment']['in_blood'])} of "
+                                                  "target"),
+    },
+    "forecast_call.py": {
+        "In-blood number": _money("movement", "change", "in_blood"),
+        "Upside": _money("movement", "change", "upside"),
+        "Closed won to date": _money("movement", "change", "closed_won"),
+        "Target": _with_target(lambda r: f"{fmt.pct(r['attainment']['closed_won'])} closed"),
+    },
+    "smb_forecast.py": {
+        "Weighted forecast": _with_target(
+            lambda r: f"{fmt.pct(r['smb_forecast']['against']['share_of_target'])} of target"),
+        "Target": _with_target(
+            lambda r: f"gap {fmt.money(r['smb_forecast']['against']['gap_to_target'])}"),
+        "In-blood number": lambda r: (
+            f"{fmt.money(r['smb_forecast']['against']['in_blood_difference'])} vs weighted"),
+        "Closed won": _with_target(lambda r: f"{fmt.pct(r['attainment']['closed_won'])} of target"),
+    },
+}
 # The SMB forecast page narrows a view to the SMB-method segments: it is compared on a view
 # already cut to them.
 SESSIONS = {"smb_forecast.py": {"segment": ["SMB"]}}
@@ -126,3 +155,7 @@ def test_page_tiles_equal_the_report(page, filters, demo_db, demo_report_con, mo
         labels = [label for label in shown if label.startswith(start)]
         assert len(labels) == 1, f"{page}: no single tile '{start}…' in {list(shown)}"
         assert shown[labels[0]][0] == value(report), f"{page}: {labels[0]}"
+    for start, delta in DELTAS.get(page, {}).items():
+        label = next(label for label in shown if label.startswith(start))
+        if delta(report) is not None:
+            assert shown[label][1] == delta(report), f"{page}: {label}'s delta"

@@ -74,6 +74,11 @@ def test_smb_forecast_range_and_report_keys(range_con):
     assert report["total"] == pytest.approx(1000 * 5 / 6 + 60)
     assert (report["low"], report["high"]) == pytest.approx((560, 1060))
     assert (report["closed"], report["fallback_used"], report["periods_used"]) == (0, True, 2)
+    # No target in this fixture: no share of it and no gap; the in-blood number (Commit 1,000
+    # included by the default rules, nothing closed) is 1,000 − 893.33 = 106.67 above it.
+    assert report["against"]["share_of_target"] is None
+    assert report["against"]["gap_to_target"] is None
+    assert report["against"]["in_blood_difference"] == pytest.approx(1000 - (1000 * 5 / 6 + 60))
 
 
 def test_history_periods_overrides_the_setting(range_con, tmp_path, capsys):

@@ -18,6 +18,7 @@ from sales import formatting as fmt
 from sales.access import Grant
 from sales.view import Filters
 from ui import state
+from ui.data import access_grant
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,6 @@ def _expired() -> bool:
         return True  # an expiry we cannot read is not a valid one
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def _grant(path: str, data_version: int, email: str) -> Grant | None:
-    with state.reading() as cur:
-        return access.grant_for(cur, email)
-
-
 def identity() -> Identity | None:
     """This session's identity; None when team mode wants a sign-in first."""
     if not team_mode():
@@ -68,7 +63,7 @@ def identity() -> Identity | None:
         return None
     email = str(st.user.get("email") or "").strip().lower()
     return Identity(email or str(st.user.get("sub") or "unknown"),
-                    _grant(state.database_path(), state.version(), email) if email else None,
+                    access_grant(email) if email else None,
                     True)
 
 

@@ -260,11 +260,9 @@ def _rates_trend(con: Con, view: View) -> pd.DataFrame:
 
 def _capacity_plan(con: Con, view: View, settings: dict[str, object]
                    ) -> capacity.CapacityPlan:
-    """Rep capacity from the window's won deals, the trailing win rate and the setting."""
+    """Rep capacity over the view's default rates window."""
     start, end = rates.default_window(view.period)
-    found = capacity.pace(con, start, end, view.as_of, view.filters)
-    win_rate = rates.outcomes(con, start, end, view.as_of, view.filters).win_rate()[1]
-    return capacity.capacity_plan(found, win_rate, settings)
+    return capacity.capacity_for(con, start, end, view.as_of, view.filters, settings)
 
 
 window_rates = _cached(_window_rates)
@@ -285,6 +283,7 @@ attainment = _cached(plan.attainment)
 
 filter_options = _cached(query.distinct_values)
 access_grants = _cached(access.grants)
+access_grant = _cached(access.grant_for)
 audit_trail = _cached(audit.trail)
 summary = _cached(catalog.summary)
 settings_frame = _cached(catalog.settings_frame)
