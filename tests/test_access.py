@@ -23,9 +23,10 @@ from sales.rollup import category_rollup, rollup_by
 from sales.settings import load_settings
 from sales.stages import TOTAL_CATEGORIES
 from sales.view import NOTHING, Filters, View
+from tests.helpers import d
 from tests.test_pages import ROOT, TIMEOUT
 
-Q4, A = parse_period("FY2026-Q4"), __import__("datetime").date(2026, 11, 20)
+Q4, A = parse_period("FY2026-Q4"), d("2026-11-20")
 T1 = Filters.of(team="T1")  # conftest: D1, D2, D9, D10 (and W1, L1, W3) are team T1
 
 
