@@ -40,6 +40,11 @@ DEMO_BUDGET_OPPORTUNITIES = 100_000  # SPEC: a 100,000-opportunity demo builds i
 # SPEC "Budgets", for the table's verdict column.
 BUDGETS = {"first_render_s": 2.0, "rerender_s": 0.5, "in_blood_toggle_s": 0.2,
            "peak_rss_mb": 1536.0, "demo_build_s": 30.0}
+# Many sessions at once (issue "Monday 9 a.m."): p95 latency per number of sessions, and the
+# server's memory under the heaviest load.
+SESSION_BUDGETS = {16: 1.0, 32: 3.0}
+SESSION_RSS_BUDGET_MB = 2048.0
+DEFAULT_SESSIONS_DURATION_S = 60.0
 
 Progress = Callable[[float, str], None]
 
@@ -164,8 +169,33 @@ def time_pages(db: Path, runs: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def time_sessions(db: Path, counts: list[int], seconds: float, runs: int) -> dict:
+    """K concurrent sessions against a real `streamlit run` server (`python -m ui.load`, which
+    speaks Streamlit's websocket protocol); its JSON."""
+    done = subprocess.run([sys.executable, "-m", "ui.load", "--db", str(db), "--sessions",
+                           ",".join(str(c) for c in counts), "--duration", str(seconds),
+                           "--runs", str(runs)], cwd=ROOT, check=True, capture_output=True,
+                          text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def harness_check(pages: dict, calibration: dict) -> dict:
+    """The load harness's cold re-render of each page beside `ui.bench`'s figure for it: they
+    time the same work (the harness adds the app's frame and the network), so agreeing within
+    noise — 0.1 s, or half the page's time — says the harness measures the app, not itself."""
+    check = {}
+    for name, harness_s in calibration.items():
+        bench_s = (pages.get(name) or {}).get("rerender_s")
+        if bench_s is None:
+            continue
+        check[name] = {"harness_s": harness_s, "bench_s": bench_s,
+                       "agrees": abs(harness_s - bench_s) <= max(0.1, 0.5 * bench_s)}
+    return check
+
+
 def run_bench(opportunities: int = DEFAULT_OPPORTUNITIES, db: Path | None = None,
-              runs: int = 5, progress: Progress | None = None) -> dict:
+              runs: int = 5, progress: Progress | None = None, sessions: list[int] | None = None,
+              sessions_duration: float = DEFAULT_SESSIONS_DURATION_S) -> dict:
     """Every figure issue #6 asks for, as a dict with the documented JSON keys."""
     say = progress or (lambda fraction, message: None)
     path = Path(db) if db else ROOT / "bench" / f"bench-{opportunities}.duckdb"
@@ -192,6 +222,12 @@ def run_bench(opportunities: int = DEFAULT_OPPORTUNITIES, db: Path | None = None
     shutil.rmtree(demo_path.parent, ignore_errors=True)
     say(0.55, "Timing every page in an app process (AppTest)")
     result.update(time_pages(path, runs))
+    if sessions:
+        say(0.75, f"{', '.join(map(str, sessions))} concurrent sessions against streamlit run, "
+                  f"{sessions_duration:g} s each")
+        result.update(time_sessions(path, sessions, sessions_duration, runs))
+        result["sessions_check"] = harness_check(result["pages"],
+                                                 result.pop("sessions_calibration"))
     result["as_of"] = as_of.isoformat()
     result["measured_on"] = date.today().isoformat()
     say(1.0, "Done")
@@ -227,4 +263,40 @@ def table(result: dict) -> str:
               f"| headline numbers, pandas baseline | {base['pandas_s']} s | |",
               f"| headline numbers, ours (DuckDB) | {base['ours_s']} s | "
               f"{base['ratio']}× faster |"]
+    if result.get("sessions"):
+        lines += ["", *sessions_table(result)]
     return "\n".join(lines)
+
+
+def sessions_table(result: dict) -> list[str]:
+    """Many sessions at once: latency per number of sessions against the budgets, and the
+    harness's check against the single-session page timings."""
+    def seconds(value: float | None) -> str:
+        return "–" if value is None else f"{value:.2f} s"
+
+    lines = [f"Concurrent sessions ({result['sessions_think_s']:g} s think time, "
+             f"{result['sessions_duration_s']:g} s each, caches warm):", "",
+             "| sessions | p50 | p95 | max | renders/s | errors | budget |",
+             "|---:|---:|---:|---:|---:|---:|---|"]
+    for count, figures in result["sessions"].items():
+        budget = SESSION_BUDGETS.get(int(count))
+        verdict = ""
+        if budget is not None:
+            met = (figures["p95_s"] is not None and figures["p95_s"] <= budget
+                   and figures["errors"] == 0)
+            verdict = f"p95 ≤ {budget:g} s, no errors {'✅' if met else '❌'}"
+        lines.append(f"| {count} | {seconds(figures['p50_s'])} | {seconds(figures['p95_s'])} | "
+                     f"{seconds(figures['max_s'])} | {figures['renders_per_s']} | "
+                     f"{figures['errors']} | {verdict} |")
+    rss = result.get("sessions_server_peak_rss_mb")
+    if rss is not None:
+        lines.append(f"\nServer peak memory: {rss:,} MB (budget ≤ {SESSION_RSS_BUDGET_MB:,.0f} MB "
+                     f"{'✅' if rss <= SESSION_RSS_BUDGET_MB else '❌'}).")
+    check = result.get("sessions_check") or {}
+    if check:
+        agree = sum(1 for c in check.values() if c["agrees"])
+        lines.append(f"Harness check: one session's cold re-render agrees with the page timings "
+                     f"above on {agree} of {len(check)} pages "
+                     + ", ".join(f"{name} {c['harness_s']:.2f}/{c['bench_s']:.2f} s"
+                                 for name, c in check.items()) + ".")
+    return lines

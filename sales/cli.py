@@ -41,6 +41,16 @@ def _add_view_arguments(parser: argparse.ArgumentParser, period_help: str) -> No
                             metavar="V", help=f"only these {dimension} values (repeatable)")
 
 
+def _counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of session counts like 1,8,16")
+    return counts
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sales", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -79,6 +89,11 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", type=Path, default=None, metavar="FILE",
                        help="also write the figures as JSON")
     bench.add_argument("--runs", type=int, default=5, help="repeats per timing (median)")
+    bench.add_argument("--sessions", type=_counts, default=None, metavar="K,K,...",
+                       help="also drive a real `streamlit run` server with K concurrent "
+                            "sessions each (e.g. 1,8,16,32)")
+    bench.add_argument("--sessions-duration", type=float, default=None, metavar="S",
+                       help="seconds each number of sessions runs (default 60)")
 
     export = commands.add_parser("export", help="the deal explorer's rows to a CSV or XLSX file")
     export.add_argument("what", choices=["deals"], help="what to export")
@@ -149,12 +164,15 @@ def _run_report(args: argparse.Namespace) -> int:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from sales.bench import DEFAULT_OPPORTUNITIES, run_bench, table
+    from sales.bench import DEFAULT_OPPORTUNITIES, DEFAULT_SESSIONS_DURATION_S, run_bench, table
 
     if args.runs < 1 or (args.opportunities is not None and args.opportunities < 1):
         raise UsageError("--runs and --opportunities must be at least 1")
+    duration = args.sessions_duration or DEFAULT_SESSIONS_DURATION_S
+    if duration <= 0:
+        raise UsageError("--sessions-duration must be positive")
     result = run_bench(args.opportunities or DEFAULT_OPPORTUNITIES, args.db, args.runs,
-                       progress=ProgressBar())
+                       progress=ProgressBar(), sessions=args.sessions, sessions_duration=duration)
     print(table(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

@@ -21,9 +21,11 @@ KEYS = ["opportunities", "snapshot_rows", "in_blood_toggle_s", "report_s", "impo
 
 def test_bench_command_reports_every_figure(tmp_path):
     out = tmp_path / "bench.json"
+    # With the short version of the session load: two sessions for a few seconds.
     done = subprocess.run([sys.executable, "-m", "sales", "bench", "--opportunities", "1500",
                            "--db", str(tmp_path / "bench.duckdb"), "--json", str(out),
-                           "--runs", "1"], cwd=ROOT, capture_output=True, text=True, check=True)
+                           "--runs", "1", "--sessions", "2", "--sessions-duration", "5"],
+                          cwd=ROOT, capture_output=True, text=True, check=True)
     result = json.loads(out.read_text())
     for key in KEYS:
         value = result
@@ -36,6 +38,15 @@ def test_bench_command_reports_every_figure(tmp_path):
         assert page["first_render_s"] > 0 and page["rerender_s"] > 0
     assert result["opportunities"] == 1500
     assert "| in-blood toggle |" in done.stdout  # the table a person reads
+    sessions = result["sessions"]["2"]
+    assert {"p50_s", "p95_s", "max_s", "renders_per_s", "errors"} <= set(sessions)
+    # Two people for five seconds, two seconds' thought between clicks: a few renders each,
+    # and none of them showed an exception or lost its connection.
+    assert sessions["errors"] == 0 and sessions["renders_per_s"] > 0
+    assert 0 < sessions["p50_s"] <= sessions["p95_s"] <= sessions["max_s"]
+    assert result["sessions_server_peak_rss_mb"] > 0
+    assert set(result["sessions_check"]) <= set(pages)  # each checked against its page timing
+    assert "| sessions | p50 |" in done.stdout
 
 
 def test_pandas_baseline_computes_the_same_numbers(seeded_path):
