@@ -15,9 +15,12 @@ them for the view instead of reading the history again.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
 from typing import Concatenate, ParamSpec, TypeVar
 
 import duckdb
@@ -60,13 +63,49 @@ from ui.state import database_path, reading, version
 P = ParamSpec("P")
 R = TypeVar("R")
 Con = duckdb.DuckDBPyConnection
+# Cached results across every session and function. A page asks ten or so questions per view,
+# and a Monday morning's managers each keep a handful of views (their team, a segment, a
+# region) on every page: a few hundred entries thrashed under load (ui/load.py), so the cache
+# holds thousands. Entries are aggregates or one capped page of deals, so this is tens of MB.
+CACHED_RESULTS = 4096
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def _fetch(path: str, data_version: int, key: str, args: tuple, kwargs: tuple,
-           _function: Callable) -> object:
+@st.cache_data(show_spinner=False, max_entries=CACHED_RESULTS)
+def _fetch(path: str, data_version: int, key: str, arguments: str, _args: tuple,
+           _kwargs: tuple, _function: Callable) -> object:
+    # `arguments` is the arguments' fingerprint; the arguments themselves are passed unhashed.
     with reading() as cur:
-        return _function(cur, *args, **dict(kwargs))
+        return _function(cur, *_args, **dict(_kwargs))
+
+
+_FLAT = (str, int, float, bool, type(None), date, datetime, Decimal, Enum)
+
+
+def fingerprint(value: object) -> str | None:
+    """A string that is equal for equal arguments and differs for different ones, built from
+    the plain values our questions take (views, filters, periods, settings, dates, tuples);
+    None for anything else. Streamlit's own hashing of the same arguments walks them through
+    pickle and was a tenth of a warm render (ui/load.py's profile)."""
+    if isinstance(value, _FLAT):
+        return f"{type(value).__name__}:{value!r}"
+    if isinstance(value, tuple | list | frozenset | set):
+        items = [fingerprint(item) for item in value]
+        if None in items:
+            return None
+        if isinstance(value, frozenset | set):
+            items.sort()
+        return f"{type(value).__name__}({','.join(items)})"
+    if isinstance(value, dict):
+        items = [(fingerprint(k), fingerprint(v)) for k, v in value.items()]
+        if any(k is None or v is None for k, v in items):
+            return None
+        return "dict(" + ",".join(f"{k}={v}" for k, v in items) + ")"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = [fingerprint(getattr(value, f.name)) for f in dataclasses.fields(value)]
+        if None in fields:
+            return None
+        return f"{type(value).__qualname__}({','.join(fields)})"
+    return None
 
 
 def _cached(function: Callable[Concatenate[Con, P], R]) -> Callable[P, R]:
@@ -76,10 +115,21 @@ def _cached(function: Callable[Concatenate[Con, P], R]) -> Callable[P, R]:
 
     @functools.wraps(function)
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
-        return _fetch(database_path(), version(), key, args, tuple(sorted(kwargs.items())),
+        ordered = tuple(sorted(kwargs.items()))
+        arguments = fingerprint((args, ordered))
+        if arguments is None:  # an argument of another kind: let Streamlit hash it
+            return _fetch_hashed(database_path(), version(), key, args, ordered, function)
+        return _fetch(database_path(), version(), key, arguments, args, ordered,
                       function)  # type: ignore[return-value]
 
     return call
+
+
+@st.cache_data(show_spinner=False, max_entries=CACHED_RESULTS)
+def _fetch_hashed(path: str, data_version: int, key: str, args: tuple, kwargs: tuple,
+                  _function: Callable) -> object:
+    with reading() as cur:
+        return _function(cur, *args, **dict(kwargs))
 
 
 # --- Held intermediates -----------------------------------------------------------------------

@@ -6,6 +6,7 @@ body): they are the cache key, so a new import or a saved setting misses every c
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -39,7 +40,14 @@ _build_lock = threading.Lock()
 
 
 def database_path() -> str:
-    return str(db_path().resolve())
+    return _resolved(str(db_path()))
+
+
+@functools.lru_cache(maxsize=8)
+def _resolved(path: str) -> str:
+    # Resolving walks every directory of the path (a system call each); the sidebar and every
+    # cached question ask for the path, dozens of times a render, so it is resolved once.
+    return str(Path(path).resolve())
 
 
 class SharedConnection:
