@@ -111,8 +111,13 @@ if len(on_smb):
 _coloured(segments, f"coverage-segment-{view.period.label}.csv",
               **_MONEY, **_MULTIPLES, close_rate=widgets.percent_column("Close rate"))
 
-if smb and st.radio("SMB segments by", ["quarter", "month"], horizontal=True, key="smb_view",
-                    format_func=str.capitalize) == "month":
+
+@st.fragment
+def smb_by_month(view, settings) -> None:
+    """The SMB segments by quarter or month: a choice here redraws only this part."""
+    if st.radio("SMB segments by", ["quarter", "month"], horizontal=True, key="smb_view",
+                format_func=str.capitalize) != "month":
+        return
     monthly = smb_monthly(view, settings)
     if monthly.empty:
         st.caption("No SMB-method segment in this view.")
@@ -125,21 +130,32 @@ if smb and st.radio("SMB segments by", ["quarter", "month"], horizontal=True, ke
                       smb=_MULTIPLES["smb"], required=_MULTIPLES["required"],
                       close_rate=widgets.percent_column("Close rate"))
 
+
+if smb:
+    smb_by_month(view, settings)
+
+
 # --- The same by region, team or owner.
-st.subheader("By region, team or owner")
-dimension = st.radio("Rows", ["region", "team", "owner"], horizontal=True, key="coverage_by",
-                     format_func=str.capitalize)
-by = coverage_by(view, dimension, settings)
-if by.empty:
-    st.caption(f"No deals or targets by {dimension} for this view.")
-else:
-    counts = by["health"].value_counts()
-    st.caption(" · ".join(f"{counts.get(h, 0)} {h}" for h in (HEALTHY, WATCH, SHORT, NO_TARGET)
-                          if counts.get(h, 0))
-               + f" — healthy at or above the required multiple, watch within "
-                 f"{fmt.pct(WATCH_SHARE)} of it. Sort by any column.")
-    _coloured(by, f"coverage-{dimension}-{view.period.label}.csv",
-                  **_MONEY, **_MULTIPLES, close_rate=widgets.percent_column("Close rate"))
+@st.fragment
+def by_dimension(view, settings) -> None:
+    """Coverage by region, team or owner: a choice of rows redraws only this part."""
+    st.subheader("By region, team or owner")
+    dimension = st.radio("Rows", ["region", "team", "owner"], horizontal=True, key="coverage_by",
+                         format_func=str.capitalize)
+    by = coverage_by(view, dimension, settings)
+    if by.empty:
+        st.caption(f"No deals or targets by {dimension} for this view.")
+    else:
+        counts = by["health"].value_counts()
+        st.caption(" · ".join(f"{counts.get(h, 0)} {h}" for h in (HEALTHY, WATCH, SHORT, NO_TARGET)
+                              if counts.get(h, 0))
+                   + f" — healthy at or above the required multiple, watch within "
+                     f"{fmt.pct(WATCH_SHARE)} of it. Sort by any column.")
+        _coloured(by, f"coverage-{dimension}-{view.period.label}.csv",
+                      **_MONEY, **_MULTIPLES, close_rate=widgets.percent_column("Close rate"))
+
+
+by_dimension(view, settings)
 
 # --- This quarter against the same weeks of the last four.
 st.subheader("This quarter against the last four")

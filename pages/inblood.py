@@ -218,7 +218,9 @@ history_tab, gone_tab, accuracy_tab = st.tabs(
     key="inblood_tabs", on_change="rerun")  # only the open tab is computed
 
 
+@st.fragment
 def _history() -> None:
+    """Saved calls: comparing two or picking one to export redraws only this tab."""
     if history.empty:
         st.caption(f"No calls saved for {view.period.label} in this view yet.")
         return
