@@ -94,6 +94,11 @@ def gate(entry: bool = False) -> Identity:
     if team_mode() and not st.user.get("is_logged_in"):
         _sign_in_screen(entry)
     state.ensure_database()
+    try:
+        state.version()  # opens the file: another server writing it is said plainly, once
+    except state.DatabaseHeld as held:
+        st.error(fmt.text(str(held)))
+        _stop(entry)
     me = identity()
     if me is None:  # signed out just now: the token had expired
         _sign_in_screen(entry)

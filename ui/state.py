@@ -7,6 +7,7 @@ body): they are the cache key, so a new import or a saved setting misses every c
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -50,6 +51,19 @@ def _resolved(path: str) -> str:
     return str(Path(path).resolve())
 
 
+class DatabaseHeld(Exception):
+    """Another process holds the database file for writing (DuckDB allows one)."""
+
+
+def _held_message(path: str, error: Exception) -> str:
+    pid = re.search(r"PID (\d+)", str(error))
+    holder = f" (process {pid.group(1)})" if pid else ""
+    return (f"Another process{holder} holds the database file {path} for writing, and DuckDB "
+            "lets one process write a file. Stop the other app server or program using it, or "
+            "point this one at another file with SALES_DB. The README's \"Scaling\" section "
+            "says how to serve more people from one database.")
+
+
 class SharedConnection:
     """The process's one connection to the database file, reopened when an import swaps a new
     file into place. Queries run inside `reading()`, which hands out a cursor and keeps the
@@ -64,7 +78,12 @@ class SharedConnection:
 
     def _open(self) -> None:
         self.identity = file_identity(self.path)
-        self.con = connect(self.path)
+        try:
+            self.con = connect(self.path)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower():
+                raise
+            raise DatabaseHeld(_held_message(self.path, error)) from None
         self.con.execute(f"set memory_limit = '{APP_DUCKDB_MEMORY_LIMIT}'")  # a constant
         self.known_version: int | None = None
 
