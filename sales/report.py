@@ -45,7 +45,8 @@ FORMATS = ("json", "csv", "markdown")
 def build_report(con: duckdb.DuckDBPyConnection, view: View,
                  window: tuple[date, date] | None = None, use_saved_call: bool = True,
                  since: date | None = None, include_movement: bool = False,
-                 history_periods: int | None = None, full: bool = True) -> dict:
+                 history_periods: int | None = None, full: bool = True,
+                 board: bool = False) -> dict:
     """The report as a plain dict: numbers as floats/ints, dates as ISO text, None if undefined.
 
     `full=False` gives the headline only (what the Overview shows: roll-up, target, coverage,
@@ -53,7 +54,11 @@ def build_report(con: duckdb.DuckDBPyConnection, view: View,
     forecast and SMB coverage, pipeline generated, the funnel and rep capacity.
     `include_movement` adds the `movement` keys (the command line always does), measured from
     the last call `since` (the state as of that date; default: the latest snapshot a week or
-    more before as-of). `history_periods` overrides the setting for the SMB forecast."""
+    more before as-of). `history_periods` overrides the setting for the SMB forecast.
+    `board` (with `full`) adds the keys the board pack draws (`sales.boardpack.figures`): the
+    in-blood number at the same point of past periods and week by week, coverage per segment,
+    the trends per quarter, rep coverage, the diagnosis, the make-or-break deals, the track
+    record and the data's freshness; the command line always adds them."""
     settings = load_settings(con)
     if history_periods is not None:
         settings = {**settings, "history_periods": history_periods}
@@ -61,6 +66,15 @@ def build_report(con: duckdb.DuckDBPyConnection, view: View,
     report = _headline(con, view, settings, window_start, window_end, use_saved_call, full)
     if full:
         report.update(_details(con, view, settings, window_start, window_end, since, report))
+    if full and board:
+        from sales.boardpack.figures import board_keys
+
+        for key, value in board_keys(con, view, settings, (window_start, window_end),
+                                     use_saved_call).items():
+            if key in report and isinstance(report[key], dict):
+                report[key] = {**report[key], **value}
+            else:
+                report[key] = value
     if include_movement:
         prep = prepare_call(con, view, since)
         then = forecast_at_last_call(prep, saved_call_on(con, view, prep.since), settings)
@@ -110,14 +124,20 @@ def _details(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, obj
                                 settings)
     coverage = dict(headline["coverage"], smb=None, smb_required=None)
     narrowed = smb_view(view, settings)
+    smb_method = None
     if narrowed is not None:
-        found = smb_coverage(con, narrowed, forecast if narrowed == view
-                             else smb_forecast(con, narrowed, settings))
+        on_method = forecast if narrowed == view else smb_forecast(con, narrowed, settings)
+        found = smb_coverage(con, narrowed, on_method)
         coverage.update(smb=found.coverage, smb_required=found.required)
+        smb_method = {"segments": list(narrowed.filters.segment), "total": on_method.total,
+                      "low": on_method.low, "high": on_method.high,
+                      "closed": on_method.closed, "target": found.target,
+                      "share_of_target": ratio(on_method.total, found.target)}
     stages = funnel.funnel(con, window_start, window_end, view.as_of, view.filters)
     speed = funnel.velocity(con, window_start, window_end, view.as_of, view.filters)
     return {
         "coverage": coverage,
+        "smb_method": smb_method,
         "smb_forecast": {**forecast.as_report(), "bottom_up": versus.as_report(),
                          "against": forecast.against(headline["target"],
                                                      headline["in_blood"]["number"])},
