@@ -66,12 +66,22 @@ class Pack:
         return document.xlsx_document(self.sections, about)
 
 
+def board_report(con: duckdb.DuckDBPyConnection, view: View, use_saved_call: bool = True
+                 ) -> dict:
+    """The report the pack reads: every key, the board's included."""
+    return build_report(con, view, use_saved_call=use_saved_call, board=True)
+
+
+def pack_from_report(report: dict, generated_at: datetime | None = None) -> Pack:
+    """The pack's sections and footer for a report made by `board_report`."""
+    when = (generated_at or datetime.now()).isoformat(sep=" ", timespec="minutes")
+    return Pack(report, sections(report), footer(report, when), when)
+
+
 def build_pack(con: duckdb.DuckDBPyConnection, view: View, use_saved_call: bool = True,
                generated_at: datetime | None = None) -> Pack:
     """The pack for the view, from its report."""
-    report = build_report(con, view, use_saved_call=use_saved_call, board=True)
-    when = (generated_at or datetime.now()).isoformat(sep=" ", timespec="minutes")
-    return Pack(report, sections(report), footer(report, when), when)
+    return pack_from_report(board_report(con, view, use_saved_call), generated_at)
 
 
 def pdf_bytes(pack: Pack, paper: str = document.DEFAULT_PAPER,

@@ -23,7 +23,7 @@ from sales.calls import call_history
 from sales.coverage import coverage_by, rep_annual_coverage
 from sales.generated import generated_by_period
 from sales.inblood import board_sql, default_includes, in_blood, latest_call
-from sales.query import latest_snapshot, snapshot_on_or_before
+from sales.query import latest_snapshot, snapshot_dates, snapshot_on_or_before
 from sales.rates import (
     rates_by,
     rates_by_period,
@@ -86,17 +86,18 @@ def same_point(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, o
     as the report would have said then, with each period's target and what it finally closed
     (closed won as of the view's as-of). Grain: one row per past period, oldest first; the
     numbers are None where no snapshot reaches back to that day."""
-    has_history = latest_snapshot(con) is not None
+    dates = snapshot_dates(con)
     rows = []
     for period in view.period.previous(n):
         day = period.same_offset(view.as_of, view.period)
-        snapshot = snapshot_on_or_before(con, day)
+        before_history = bool(dates) and day < dates[0]  # no picture of that day
+        snapshot = None if before_history else snapshot_on_or_before(con, day)
         row: dict[str, object] = {"period": period.label, "as_of": day.isoformat(),
                                   "snapshot_date": snapshot.isoformat() if snapshot else None,
                                   "target": target_for_view(con, period, view.filters).amount,
                                   "closed_won": closed_won(con, replace(view, period=period))
                                   .amount}
-        if has_history and snapshot is None:
+        if before_history:
             row.update(number=None, upside=None, range_high=None, source=None)
         else:
             then = in_blood(con, replace(view, period=period, as_of=day), settings,

@@ -153,7 +153,8 @@ def at_bats(report: dict) -> Section:
     enterprise = f.get("coverage.enterprise", "tiles", "Enterprise coverage")
     remaining = f.get("coverage.remaining", "tiles", "Remaining coverage")
     multiple = f.get("rates.floors.coverage_multiple", "tiles", "Healthy coverage")
-    tiles = [Tile("Coverage", fmt.multiple(enterprise), f"against {fmt.multiple(multiple)}"),
+    tiles = [Tile("Enterprise coverage", fmt.multiple(enterprise),
+                  f"against {fmt.multiple(multiple)}"),
              Tile("Remaining coverage", fmt.multiple(remaining),
                   "(Commit + Best Case) / what is left to close")]
     if report["coverage"].get("smb") is not None:
@@ -164,8 +165,7 @@ def at_bats(report: dict) -> Section:
     in_band = f.get("rep_coverage.reps.healthy", "tiles", "Reps in the band") + f.get(
         "rep_coverage.reps.comfortable", "tiles", "Reps above the band")
     with_quota = sum(v for k, v in reps["reps"].items() if k != "no quota")
-    tiles.append(Tile("Reps at or above 2.5×" if reps["low"] == 2.5 else
-                      f"Reps at or above {fmt.multiple(reps['low'])}",
+    tiles.append(Tile(f"Reps at or above {fmt.multiple(reps['low'])}",
                       f"{in_band} of {with_quota}" if with_quota else NOTHING,
                       f"annual coverage, FY{reps['fiscal_year']}"))
     segments = []

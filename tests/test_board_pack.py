@@ -1,0 +1,195 @@
+"""The board pack: its report keys on the hand-computed fixture, and `python -m sales
+board-pack` writing all four formats whose figures equal `report --format json`."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import openpyxl
+import plotly.offline
+import pytest
+from pypdf import PdfReader
+
+from sales.boardpack.export import find_browser
+from sales.boardpack.figures import board_keys
+from sales.boardpack.sections import lookup
+from sales.cli import main
+from sales.periods import QUARTER, parse_period, period_containing
+from sales.query import default_as_of
+from sales.rates import default_window
+from sales.settings import load_settings
+from sales.view import View
+from tests.helpers import d, private_copy
+
+SECTIONS = 5
+CHARTS = 9
+needs_browser = pytest.mark.skipif(find_browser() is None,
+                                   reason="no Chromium: install Debian's chromium or set "
+                                          "CHROMIUM_PATH")
+
+
+@pytest.fixture
+def fixture_keys(metrics_con) -> dict:
+    view = View(parse_period("FY2026-Q4"), d("2026-11-20"))
+    return board_keys(metrics_con, view, load_settings(metrics_con),
+                      default_window(view.period))
+
+
+def test_make_or_break_deals_are_the_largest_in_and_out(fixture_keys):
+    # conftest.py, default rules (no saved call): Commit in (D4 300, D3 200, D2 100), Best Case
+    # out (D6 500, D5 400); Pipeline D7 is neither in the number nor upside.
+    deals = fixture_keys["make_or_break"]
+    assert [(x["opportunity_id"], x["amount"]) for x in deals["included"]] == [
+        ("D4", 300.0), ("D3", 200.0), ("D2", 100.0)]
+    assert [(x["opportunity_id"], x["amount"]) for x in deals["excluded"]] == [
+        ("D6", 500.0), ("D5", 400.0)]
+    assert deals["included"][0]["close_date"] == "2026-11-30"
+
+
+def test_in_blood_week_by_week_and_at_the_same_point(fixture_keys):
+    blood = fixture_keys["in_blood"]
+    # Snapshots on 2026-11-13 (day 43 of the quarter: week 7) and 2026-11-20 (week 8). The
+    # default rules: closed 500 + Commit 600 = 1,100 both weeks; upside = Best Case: D6 500 on
+    # the 13th (D5 was still Pipeline), D6 500 + D5 400 = 900 on the 20th.
+    assert [(w["week"], w["source"], w["number"], w["upside"]) for w in blood["weekly"]] == [
+        (7, "default rules", 1100.0, 500.0), (8, "default rules", 1100.0, 900.0)]
+    # The four quarters before: no snapshot reaches back to them, so no number then; what
+    # they finally closed: W1 100 in FY2026-Q1, W2 300 in FY2026-Q2.
+    past = blood["same_point"]
+    assert [p["period"] for p in past] == ["FY2025-Q4", "FY2026-Q1", "FY2026-Q2", "FY2026-Q3"]
+    assert [p["closed_won"] for p in past] == [0.0, 100.0, 300.0, 0.0]
+    assert all(p["number"] is None for p in past)
+    assert past[1]["as_of"] == "2026-02-20"  # 50 days in, as 2026-11-20 is into FY2026-Q4
+
+
+def test_rates_per_quarter_competitors_and_segment_coverage(fixture_keys):
+    by_quarter = {r["period"]: r for r in fixture_keys["rates"]["by_quarter"]}
+    assert len(by_quarter) == 8
+    # FY2026-Q1: W1 won, L1 lost to Acme → 1/2; Q2: W2 won → 1/1; Q3: L2 no decision (L3 a
+    # duplicate, outside) → 0/1.
+    assert [by_quarter[q]["close_rate"] for q in ("FY2026-Q1", "FY2026-Q2", "FY2026-Q3")] == [
+        0.5, 1.0, 0.0]
+    assert by_quarter["FY2026-Q1"]["win_rate"] == 0.5
+    assert fixture_keys["rates"]["top_competitors"] == [
+        {"competitor": "Acme", "lost_count": 1, "lost_amount": 200.0, "won_count": 0,
+         "win_rate": 0.0}]
+    segments = {r["segment"]: r for r in fixture_keys["coverage"]["by_segment"]}
+    # Enterprise (500 + 100 + 200) / 600; Mid-Market (D4 300 + D5 400) / 300.
+    assert round(segments["Enterprise"]["coverage"], 6) == round(800 / 600, 6)
+    assert round(segments["Mid-Market"]["coverage"], 6) == round(700 / 300, 6)
+    assert fixture_keys["freshness"]["last_snapshot"] == "2026-11-20"
+
+
+@pytest.fixture(scope="module")
+def demo_view(demo_db, tmp_path_factory):
+    con = private_copy(demo_db, tmp_path_factory.mktemp("pack-view"))
+    as_of = default_as_of(con)
+    period = period_containing(as_of, QUARTER, int(load_settings(con)["fiscal_year_start_month"]))
+    con.close()
+    return period.label, as_of.isoformat()
+
+
+def _report(capsys, db: Path, *argv: str) -> dict:
+    assert main(["report", "--db", str(db), *argv, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _same(cell: object, expected: object) -> bool:
+    if expected is None:
+        return cell is None
+    if isinstance(expected, bool) or isinstance(expected, str):
+        return cell == expected
+    return math.isclose(float(cell), float(expected), rel_tol=1e-9, abs_tol=1e-9)
+
+
+def assert_workbook_equals_report(path: Path, report: dict) -> int:
+    """Every figure in every section's sheet equals the report key it names; returns how many."""
+    book = openpyxl.load_workbook(path, read_only=True)
+    sheets = [s for s in book.sheetnames if s != "About"]
+    assert [s.split(" ")[0] for s in sheets] == [str(n) for n in range(1, SECTIONS + 1)]
+    checked = 0
+    for name in sheets:
+        rows = list(book[name].iter_rows(values_only=True))
+        assert rows[0] == ("chart", "figure", "value", "report key")
+        assert len(rows) > 1, f"sheet {name} holds no figure"
+        for chart, figure, value, key in rows[1:]:
+            assert _same(value, lookup(report, key)), f"{name}: {chart} / {figure} ({key})"
+            checked += 1
+    return checked
+
+
+@needs_browser
+def test_the_command_writes_all_four_formats(demo_db, demo_view, tmp_path, capsys):
+    period, as_of = demo_view
+    out = tmp_path / "pack"
+    assert main(["board-pack", "--db", str(demo_db), "--period", period, "--out",
+                 str(out)]) == 0
+    printed = [Path(line) for line in capsys.readouterr().out.splitlines()]
+    stem = f"board-pack-{period}-{as_of}"
+    assert set(printed) == set(out.iterdir())
+    assert {p.suffix for p in printed} == {".html", ".pdf", ".png", ".xlsx"}
+    assert len([p for p in printed if p.suffix == ".png"]) == CHARTS
+    # The PDF: one landscape A4 page per section.
+    pages = PdfReader(out / f"{stem}.pdf").pages
+    assert len(pages) == SECTIONS
+    assert all(round(float(p.mediabox.width)) == 842 and round(float(p.mediabox.height)) == 595
+               for p in pages)
+    # The HTML: Plotly's JavaScript once, whatever the number of charts.
+    html = (out / f"{stem}.html").read_text()
+    assert html.count(plotly.offline.get_plotlyjs()[:500]) == 1
+    assert html.count('class="page"') == SECTIONS
+    assert "<script src=" not in html  # nothing to fetch
+    # The workbook: every figure equals `report --format json` for the same view.
+    report = _report(capsys, demo_db, "--period", period)
+    assert assert_workbook_equals_report(out / f"{stem}.xlsx", report) > 100
+
+
+def test_the_workbook_equals_the_report_for_a_filtered_view(demo_db, demo_view, tmp_path,
+                                                            capsys):
+    period, as_of = demo_view
+    assert main(["board-pack", "--db", str(demo_db), "--period", period, "--segment", "SMB",
+                 "--region", "EMEA", "--out", str(tmp_path), "--format", "xlsx"]) == 0
+    capsys.readouterr()
+    report = _report(capsys, demo_db, "--period", period, "--segment", "SMB", "--region",
+                     "EMEA")
+    assert assert_workbook_equals_report(
+        tmp_path / f"board-pack-{period}-{as_of}.xlsx", report) > 50
+
+
+@needs_browser
+def test_letter_paper(demo_db, demo_view, tmp_path, capsys):
+    period, _ = demo_view
+    assert main(["board-pack", "--db", str(demo_db), "--period", period, "--out",
+                 str(tmp_path), "--format", "pdf", "--paper", "letter"]) == 0
+    (pdf,) = [Path(p) for p in capsys.readouterr().out.split()]
+    pages = PdfReader(pdf).pages
+    assert len(pages) == SECTIONS
+    assert round(float(pages[0].mediabox.width)) == 792  # 11 × 8.5 in, landscape
+    assert list(tmp_path.iterdir()) == [pdf]  # the HTML it printed from is not left behind
+
+
+def test_without_a_browser_it_says_so_and_writes_the_rest(demo_db, demo_view, tmp_path,
+                                                          capsys, monkeypatch):
+    monkeypatch.setenv("CHROMIUM_PATH", str(tmp_path / "no-such-chromium"))
+    period, _ = demo_view
+    assert main(["board-pack", "--db", str(demo_db), "--period", period, "--out",
+                 str(tmp_path / "pack")]) == 0
+    captured = capsys.readouterr()
+    assert {Path(p).suffix for p in captured.out.split()} == {".html", ".xlsx"}
+    assert "not written: PDF: no Chromium found" in captured.err
+    assert "not written: PNG: no Chromium found" in captured.err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--period", "FY2026-Q9"], "FY2026-Q9"),
+    (["--period", "FY2026-Q4", "--segment", "Nope"], "--segment Nope: not in the data"),
+    (["--period", "FY2026-Q4", "--format", "html,docx"], "choose from html,pdf,png,xlsx"),
+    ([], "give the period"),
+])
+def test_bad_input_is_refused_with_a_message(argv, message, demo_db, tmp_path, capsys):
+    out = tmp_path / "pack"
+    assert main(["board-pack", "--db", str(demo_db), "--out", str(out), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
