@@ -99,7 +99,7 @@ def _report(capsys, db: Path, *argv: str) -> dict:
 def _same(cell: object, expected: object) -> bool:
     if expected is None:
         return cell is None
-    if isinstance(expected, bool) or isinstance(expected, str):
+    if isinstance(expected, (bool, str)):
         return cell == expected
     return math.isclose(float(cell), float(expected), rel_tol=1e-9, abs_tol=1e-9)
 
