@@ -57,7 +57,7 @@ def test_the_html_export_opens_offline_with_every_section(demo_db, tmp_path, cap
     # Every chart drew its SVG: Plotly ran from the file itself.
     assert page.locator(".chart").count() == CHARTS
     page.wait_for_function("[...document.querySelectorAll('.chart')]"
-                           ".every(chart => chart.querySelector('.main-svg .plot'))",
+                           ".every(chart => chart.querySelector('.js-plotly-plot .main-svg'))",
                            timeout=30_000)
     assert not errors, errors
     assert [url for url in asked if not url.startswith("file:")] == []
