@@ -69,12 +69,8 @@ def build_report(con: duckdb.DuckDBPyConnection, view: View,
     if full and board:
         from sales.boardpack.figures import board_keys
 
-        for key, value in board_keys(con, view, settings, (window_start, window_end),
-                                     use_saved_call).items():
-            if key in report and isinstance(report[key], dict):
-                report[key] = {**report[key], **value}
-            else:
-                report[key] = value
+        report.update(board_keys(con, view, settings, (window_start, window_end),
+                                 use_saved_call))
     if include_movement:
         prep = prepare_call(con, view, since)
         then = forecast_at_last_call(prep, saved_call_on(con, view, prep.since), settings)

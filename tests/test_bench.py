@@ -36,6 +36,7 @@ def test_bench_command_reports_every_figure(tmp_path):
         assert page["first_render_s"] > 0 and page["rerender_s"] > 0
     assert result["opportunities"] == 1500
     assert "| in-blood toggle |" in done.stdout  # the table a person reads
+    assert result["board_pack_s"] > 0 and "| board pack, every format |" in done.stdout
 
 
 def test_pandas_baseline_computes_the_same_numbers(seeded_path):

@@ -49,15 +49,15 @@ def test_make_or_break_deals_are_the_largest_in_and_out(fixture_keys):
 
 
 def test_in_blood_week_by_week_and_at_the_same_point(fixture_keys):
-    blood = fixture_keys["in_blood"]
+    found = fixture_keys
     # Snapshots on 2026-11-13 (day 43 of the quarter: week 7) and 2026-11-20 (week 8). The
     # default rules: closed 500 + Commit 600 = 1,100 both weeks; upside = Best Case: D6 500 on
     # the 13th (D5 was still Pipeline), D6 500 + D5 400 = 900 on the 20th.
-    assert [(w["week"], w["source"], w["number"], w["upside"]) for w in blood["weekly"]] == [
+    assert [(w["week"], w["source"], w["number"], w["upside"]) for w in found["in_blood_weekly"]] == [
         (7, "default rules", 1100.0, 500.0), (8, "default rules", 1100.0, 900.0)]
     # The four quarters before: no snapshot reaches back to them, so no number then; what
     # they finally closed: W1 100 in FY2026-Q1, W2 300 in FY2026-Q2.
-    past = blood["same_point"]
+    past = found["same_point"]
     assert [p["period"] for p in past] == ["FY2025-Q4", "FY2026-Q1", "FY2026-Q2", "FY2026-Q3"]
     assert [p["closed_won"] for p in past] == [0.0, 100.0, 300.0, 0.0]
     assert all(p["number"] is None for p in past)
@@ -65,17 +65,17 @@ def test_in_blood_week_by_week_and_at_the_same_point(fixture_keys):
 
 
 def test_rates_per_quarter_competitors_and_segment_coverage(fixture_keys):
-    by_quarter = {r["period"]: r for r in fixture_keys["rates"]["by_quarter"]}
+    by_quarter = {r["period"]: r for r in fixture_keys["rates_by_quarter"]}
     assert len(by_quarter) == 8
     # FY2026-Q1: W1 won, L1 lost to Acme → 1/2; Q2: W2 won → 1/1; Q3: L2 no decision (L3 a
     # duplicate, outside) → 0/1.
     assert [by_quarter[q]["close_rate"] for q in ("FY2026-Q1", "FY2026-Q2", "FY2026-Q3")] == [
         0.5, 1.0, 0.0]
     assert by_quarter["FY2026-Q1"]["win_rate"] == 0.5
-    assert fixture_keys["rates"]["top_competitors"] == [
+    assert fixture_keys["top_competitors"] == [
         {"competitor": "Acme", "lost_count": 1, "lost_amount": 200.0, "won_count": 0,
          "win_rate": 0.0}]
-    segments = {r["segment"]: r for r in fixture_keys["coverage"]["by_segment"]}
+    segments = {r["segment"]: r for r in fixture_keys["coverage_by_segment"]}
     # Enterprise (500 + 100 + 200) / 600; Mid-Market (D4 300 + D5 400) / 300.
     assert round(segments["Enterprise"]["coverage"], 6) == round(800 / 600, 6)
     assert round(segments["Mid-Market"]["coverage"], 6) == round(700 / 300, 6)

@@ -287,22 +287,21 @@ def freshness(con: duckdb.DuckDBPyConnection) -> dict:
 
 def board_keys(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
                window: tuple[date, date], use_saved_call: bool = True) -> dict[str, dict]:
-    """The pack's keys, grouped by the report key they belong under (`build_report` merges
-    them: `in_blood.same_point`, `coverage.by_segment`, `rates.by_quarter`, ... and the new
-    top-level `rep_coverage`, `make_or_break`, `diagnosis`, `accuracy`, `freshness`)."""
+    """The pack's keys, each a new top-level key of the report (`build_report` adds them;
+    the keys the pages already had are left as they are)."""
     by_segment = segment_coverage(con, view, settings)
     trend, in_window, cube = _slips(con, view, window)
     return {
-        "in_blood": {"same_point": same_point(con, view, settings, use_saved_call),
-                     "weekly": weekly(con, view, settings)},
-        "coverage": {"by_segment": by_segment},
-        "pipeline_generated": {"by_quarter": generated_trend(con, view)},
-        "rates": {"by_quarter": rates_trend(con, view, trend, cube),
-                  "top_competitors": top_competitors(con, view, window),
-                  "floors": {"close_rate": float(settings["close_rate_floor"]),
-                             "win_rate": float(settings["win_rate_floor"]),
-                             "win_rate_aim": float(settings["win_rate_aim"]),
-                             "coverage_multiple": float(settings["coverage_multiple"])}},
+        "same_point": same_point(con, view, settings, use_saved_call),
+        "in_blood_weekly": weekly(con, view, settings),
+        "coverage_by_segment": by_segment,
+        "generated_by_quarter": generated_trend(con, view),
+        "rates_by_quarter": rates_trend(con, view, trend, cube),
+        "top_competitors": top_competitors(con, view, window),
+        "floors": {"close_rate": float(settings["close_rate_floor"]),
+                   "win_rate": float(settings["win_rate_floor"]),
+                   "win_rate_aim": float(settings["win_rate_aim"]),
+                   "coverage_multiple": float(settings["coverage_multiple"])},
         "rep_coverage": rep_coverage(con, view, settings),
         "make_or_break": make_or_break(con, view, settings, use_saved_call),
         "diagnosis": segment_diagnosis(con, view, settings, window, in_window, cube,
@@ -310,4 +309,3 @@ def board_keys(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, o
         "accuracy": track_record(con, view, settings),
         "freshness": freshness(con),
     }
-

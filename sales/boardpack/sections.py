@@ -21,7 +21,7 @@ NOTHING = fmt.NOT_AVAILABLE
 
 
 def lookup(report: dict, key: str) -> object:
-    """The value at a flattened report key (`rates.by_quarter.3.close_rate`), as
+    """The value at a flattened report key (`rates_by_quarter.3.close_rate`), as
     `report --format csv` names it."""
     value: object = report
     for part in key.split("."):
@@ -111,11 +111,11 @@ def the_call(report: dict) -> Section:
         notes.append(f"{segments} on the SMB method: Closed + each category's pipeline × the "
                      "share of it won at this point of past periods + expected new pipeline; "
                      "the range takes each rate at its lowest and highest past value.")
-    past = report["in_blood"]["same_point"]
+    past = report["same_point"]
     rows = []
     chart = "Against plan and the same point of past quarters"
     for i, point in enumerate(past):
-        key = f"in_blood.same_point.{i}"
+        key = f"same_point.{i}"
         rows.append({"period": point["period"], "label": point["period"],
                      "number": f.get(f"{key}.number", chart, f"{point['period']} in-blood"),
                      "upside": f.get(f"{key}.upside", chart, f"{point['period']} upside"),
@@ -129,11 +129,11 @@ def the_call(report: dict) -> Section:
         notes.append(f"Past quarters at the same point ({days}): the in-blood number and upside "
                      "then (their saved call, else the default rules), the plan, and what "
                      "each finally closed won.")
-    weekly = report["in_blood"]["weekly"]
+    weekly = report["in_blood_weekly"]
     week_rows = []
     week_chart = "In-blood week by week"
     for i, point in enumerate(weekly):
-        key = f"in_blood.weekly.{i}"
+        key = f"in_blood_weekly.{i}"
         week_rows.append({"week": point["week"], "source": point["source"],
                           "number": f.get(f"{key}.number", week_chart,
                                           f"week {point['week']} {point['source']}"),
@@ -152,7 +152,7 @@ def at_bats(report: dict) -> Section:
     f = Figures(report)
     enterprise = f.get("coverage.enterprise", "tiles", "Enterprise coverage")
     remaining = f.get("coverage.remaining", "tiles", "Remaining coverage")
-    multiple = f.get("rates.floors.coverage_multiple", "tiles", "Healthy coverage")
+    multiple = f.get("floors.coverage_multiple", "tiles", "Healthy coverage")
     tiles = [Tile("Enterprise coverage", fmt.multiple(enterprise),
                   f"against {fmt.multiple(multiple)}"),
              Tile("Remaining coverage", fmt.multiple(remaining),
@@ -170,8 +170,8 @@ def at_bats(report: dict) -> Section:
                       f"annual coverage, FY{reps['fiscal_year']}"))
     segments = []
     chart = "Coverage by segment"
-    for i, row in enumerate(report["coverage"]["by_segment"]):
-        key = f"coverage.by_segment.{i}"
+    for i, row in enumerate(report["coverage_by_segment"]):
+        key = f"coverage_by_segment.{i}"
         name = row["segment"]
         segments.append({"segment": name, "method": row["method"],
                          "coverage": f.get(f"{key}.coverage", chart, f"{name} coverage"),
@@ -179,8 +179,8 @@ def at_bats(report: dict) -> Section:
                          "required": f.get(f"{key}.required", chart, f"{name} needs")})
     generated = []
     gen_chart = "Pipeline generated per quarter"
-    for i, row in enumerate(report["pipeline_generated"]["by_quarter"]):
-        key = f"pipeline_generated.by_quarter.{i}"
+    for i, row in enumerate(report["generated_by_quarter"]):
+        key = f"generated_by_quarter.{i}"
         generated.append({"period": row["period"],
                           "amount": f.get(f"{key}.amount", gen_chart, row["period"]),
                           "count": f.get(f"{key}.count", gen_chart, f"{row['period']} deals")})
@@ -196,7 +196,7 @@ def at_bats(report: dict) -> Section:
              f"{fmt.multiple(multiple)}; segments on the SMB method count Pipeline and the "
              "expected new pipeline too, against 1 / their close rate.",
              f"Pipeline generated: deals that became qualified in the quarter "
-             f"({report['pipeline_generated']['by_quarter'][-1]['period'] if generated else ''}"
+             f"({report['generated_by_quarter'][-1]['period'] if generated else ''}"
              " to date).",
              f"Rep annual coverage: (closed won + open pipeline in FY{reps['fiscal_year']}) / "
              f"annual quota, healthy {fmt.multiple(reps['low'])}–{fmt.multiple(reps['high'])}."]
@@ -212,7 +212,7 @@ def at_bats(report: dict) -> Section:
 
 def convincing(report: dict) -> Section:
     f = Figures(report)
-    floors = report["rates"]["floors"]
+    floors = report["floors"]
     close = f.get("rates.close_rate.count", "tiles", "Close rate")
     win = f.get("rates.win_rate.count", "tiles", "Win rate")
     adjusted = f.get("rates.slippage_adjusted_close_rate.count", "tiles",
@@ -229,8 +229,8 @@ def convincing(report: dict) -> Section:
                   f"{fmt.multiple(required_adj)} with slippage")]
     trend = []
     chart = "Close and win rates per quarter"
-    for i, row in enumerate(report["rates"]["by_quarter"]):
-        key = f"rates.by_quarter.{i}"
+    for i, row in enumerate(report["rates_by_quarter"]):
+        key = f"rates_by_quarter.{i}"
         trend.append({"period": row["period"],
                       "close_rate": f.get(f"{key}.close_rate", chart, f"{row['period']} close"),
                       "win_rate": f.get(f"{key}.win_rate", chart, f"{row['period']} win"),
@@ -240,9 +240,9 @@ def convincing(report: dict) -> Section:
     no_decision = f.get("rates.lost.no_decision.count", mix_chart, "Lost to no decision")
     competition = f.get("rates.lost.competition.count", mix_chart, "Lost to competition")
     competitors = []
-    for i, row in enumerate(report["rates"]["top_competitors"]):
+    for i, row in enumerate(report["top_competitors"]):
         competitors.append({"competitor": row["competitor"],
-                            "lost": f.get(f"rates.top_competitors.{i}.lost_count", mix_chart,
+                            "lost": f.get(f"top_competitors.{i}.lost_count", mix_chart,
                                           f"Lost to {row['competitor']}")})
     share = report["rates"]["loss_share"]
     notes = [f"Trailing four quarters ({report['rates']['window_start']} to "
