@@ -46,7 +46,7 @@ def build_report(con: duckdb.DuckDBPyConnection, view: View,
                  window: tuple[date, date] | None = None, use_saved_call: bool = True,
                  since: date | None = None, include_movement: bool = False,
                  history_periods: int | None = None, full: bool = True,
-                 board: bool = False) -> dict:
+                 board: bool = False, only_board: bool = False) -> dict:
     """The report as a plain dict: numbers as floats/ints, dates as ISO text, None if undefined.
 
     `full=False` gives the headline only (what the Overview shows: roll-up, target, coverage,
@@ -58,19 +58,27 @@ def build_report(con: duckdb.DuckDBPyConnection, view: View,
     `board` (with `full`) adds the keys the board pack draws (`sales.boardpack.figures`): the
     in-blood number at the same point of past periods and week by week, coverage per segment,
     the trends per quarter, rep coverage, the diagnosis, the make-or-break deals, the track
-    record and the data's freshness; the command line always adds them."""
+    record and the data's freshness; the command line always adds them. `only_board` (the
+    pack's own call) leaves out the full report's keys the pack does not read — the funnel,
+    capacity, the pipeline generated windows and the view's own SMB forecast — every other key
+    is the same computation."""
     settings = load_settings(con)
     if history_periods is not None:
         settings = {**settings, "history_periods": history_periods}
     window_start, window_end = window or default_window(view.period)
-    report = _headline(con, view, settings, window_start, window_end, use_saved_call, full)
-    if full:
-        report.update(_details(con, view, settings, window_start, window_end, since, report))
-    if full and board:
-        from sales.boardpack.figures import board_keys
+    slips = None
+    if full and board:  # one read of the slips for the window's quarters and the trend's
+        from sales.boardpack.figures import board_keys, read_slips
 
+        slips = read_slips(con, view, (window_start, window_end))
+    report = _headline(con, view, settings, window_start, window_end, use_saved_call, full,
+                       slips.window_frame(con, view) if slips else None)
+    if full:
+        report.update(_details(con, view, settings, window_start, window_end, since, report,
+                               only_board))
+    if full and board:
         report.update(board_keys(con, view, settings, (window_start, window_end),
-                                 use_saved_call))
+                                 use_saved_call, slips))
     if include_movement:
         prep = prepare_call(con, view, since)
         then = forecast_at_last_call(prep, saved_call_on(con, view, prep.since), settings)
@@ -85,13 +93,14 @@ def _blood_now(report: dict) -> Forecast:
 
 
 def _headline(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
-              window_start: date, window_end: date, use_saved_call: bool, full: bool) -> dict:
+              window_start: date, window_end: date, use_saved_call: bool, full: bool,
+              slips: pd.DataFrame | None = None) -> dict:
     rollup = category_rollup(con, view)
     target = target_for_view(con, view.period, view.filters)
     coverage = enterprise_coverage(rollup, target.amount)
     fy_start = view.period.fy_start_month
-    rates = (window_rates(con, window_start, window_end, view.as_of, view.filters, fy_start)
-             .as_report() if full else
+    rates = (window_rates(con, window_start, window_end, view.as_of, view.filters, fy_start,
+                          slips).as_report() if full else
              outcomes(con, window_start, window_end, view.as_of, view.filters).as_report())
     snapshot = snapshot_on_or_before(con, view.as_of)
     blood = in_blood(con, view, settings, use_saved_call)
@@ -114,12 +123,12 @@ def _headline(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, ob
 
 
 def _details(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
-             window_start: date, window_end: date, since: date | None, headline: dict) -> dict:
-    forecast = smb_forecast(con, view, settings)
-    versus = top_down_bottom_up(forecast, bottom_up(con, view), headline["in_blood"]["number"],
-                                settings)
-    coverage = dict(headline["coverage"], smb=None, smb_required=None)
+             window_start: date, window_end: date, since: date | None, headline: dict,
+             only_board: bool = False) -> dict:
     narrowed = smb_view(view, settings)
+    forecast = (None if only_board and narrowed != view
+                else smb_forecast(con, view, settings))
+    coverage = dict(headline["coverage"], smb=None, smb_required=None)
     smb_method = None
     if narrowed is not None:
         on_method = forecast if narrowed == view else smb_forecast(con, narrowed, settings)
@@ -129,6 +138,10 @@ def _details(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, obj
                       "low": on_method.low, "high": on_method.high,
                       "closed": on_method.closed, "target": found.target,
                       "share_of_target": ratio(on_method.total, found.target)}
+    if only_board:
+        return {"coverage": coverage, "smb_method": smb_method}
+    versus = top_down_bottom_up(forecast, bottom_up(con, view), headline["in_blood"]["number"],
+                                settings)
     stages = funnel.funnel(con, window_start, window_end, view.as_of, view.filters)
     speed = funnel.velocity(con, window_start, window_end, view.as_of, view.filters)
     return {

@@ -7,6 +7,7 @@ import io
 import tempfile
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -68,8 +69,9 @@ class Pack:
 
 def board_report(con: duckdb.DuckDBPyConnection, view: View, use_saved_call: bool = True
                  ) -> dict:
-    """The report the pack reads: every key, the board's included."""
-    return build_report(con, view, use_saved_call=use_saved_call, board=True)
+    """The report the pack reads: the board's keys and the headline ones it draws, by the
+    same functions as `report` (`only_board` skips the keys it does not read)."""
+    return build_report(con, view, use_saved_call=use_saved_call, board=True, only_board=True)
 
 
 def pack_from_report(report: dict, generated_at: datetime | None = None) -> Pack:
@@ -137,21 +139,28 @@ def write_pack(pack: Pack, folder: Path, formats: tuple[str, ...] = FORMATS,
         path = folder / f"{pack.stem}.xlsx"
         path.write_bytes(pack.xlsx())
         paths.append(path)
-    for kind in BROWSER_FORMATS:
-        if kind not in formats:
-            continue
-        if browser is None:
-            skipped.append(f"{kind.upper()}: {NO_BROWSER}")
-            continue
-        try:
-            if kind == "pdf":
-                say(0.6, f"Printing the PDF ({paper.upper()} landscape) in Chromium")
-                paths.append(write_pdf(html_path, folder / f"{pack.stem}.pdf", browser))
-            else:
-                say(0.8, f"Drawing {len(pack.charts())} charts as PNG (Kaleido)")
-                paths += write_pngs(pack.charts(), folder, browser)
-        except BrowserError as error:
-            skipped.append(f"{kind.upper()}: {error}")
+    wanted = [kind for kind in BROWSER_FORMATS if kind in formats]
+    if wanted and browser is None:
+        skipped += [f"{kind.upper()}: {NO_BROWSER}" for kind in wanted]
+    elif wanted:
+        say(0.6, "Printing the PDF and drawing the charts in Chromium" if len(wanted) == 2
+            else f"Making the {wanted[0].upper()} in Chromium")
+        # The PDF prints in its own Chromium process while Kaleido draws in another.
+        pictures: list[Path] = []
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            printing = (pool.submit(write_pdf, html_path, folder / f"{pack.stem}.pdf", browser)
+                        if "pdf" in wanted else None)
+            if "png" in wanted:
+                try:
+                    pictures = write_pngs(pack.charts(), folder, browser)
+                except BrowserError as error:
+                    skipped.append(f"PNG: {error}")
+            if printing is not None:
+                try:
+                    paths.append(printing.result())
+                except BrowserError as error:
+                    skipped.append(f"PDF: {error}")
+        paths += pictures
     if "html" not in formats and "pdf" in formats:
         html_path.unlink(missing_ok=True)  # only the PDF's source
     say(1.0, "Done")

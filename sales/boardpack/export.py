@@ -76,7 +76,8 @@ def write_pngs(charts: list[tuple[str, Chart]], folder: Path, browser: str) -> l
         async with kaleido.Kaleido(n=1, mathjax=False) as session:
             for (_, chart), path in zip(charts, paths, strict=True):
                 figure = go.Figure(chart.figure).update_layout(  # a copy: the page keeps its
-                    title=dict(text=chart.title, x=0.02))      # own, untitled
+                    title=dict(text=chart.title, x=0.02, y=0.97),  # own, untitled
+                    margin_t=80)
                 await session.write_fig(figure, path=str(path),
                                         opts={"format": "png", "width": width,
                                               "height": height, "scale": SLIDE_SCALE})

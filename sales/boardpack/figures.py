@@ -11,11 +11,12 @@ numbers that are report keys and nothing else.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from sales import diagnosis
 from sales.accuracy import accuracy, accuracy_by_week, rules_by_snapshot, week_of
@@ -23,6 +24,7 @@ from sales.calls import call_history
 from sales.coverage import coverage_by, rep_annual_coverage
 from sales.generated import generated_by_period
 from sales.inblood import board_sql, default_includes, in_blood, latest_call
+from sales.periods import Period
 from sales.query import latest_snapshot, snapshot_dates, snapshot_on_or_before
 from sales.rates import (
     rates_by,
@@ -174,14 +176,27 @@ def generated_trend(con: duckdb.DuckDBPyConnection, view: View) -> list[dict]:
     return _records(frame, {"period": "period", "amount": "amount", "count": "count"})
 
 
-def _slips(con: duckdb.DuckDBPyConnection, view: View, window: tuple[date, date]
-           ) -> tuple[list, list, object]:
-    """The trend's quarters, the window's quarters and the slips cube over both (one read)."""
+@dataclass(frozen=True)
+class Slips:
+    """The slips out of the rates trend's quarters and the rates window's, read once (a scan
+    of the history per quarter) for the report's rates and the pack's trend and diagnosis."""
+
+    trend: list[Period]
+    window: list[Period]
+    cube: pa.Table | None
+
+    def window_frame(self, con: duckdb.DuckDBPyConnection, view: View) -> pd.DataFrame:
+        """`slipped_by_period` for the window's quarters through the view's filters."""
+        return slipped_by_period(con, self.window, view.as_of, view.filters, self.cube)
+
+
+def read_slips(con: duckdb.DuckDBPyConnection, view: View, window: tuple[date, date]) -> Slips:
+    """The trend's quarters, the window's quarters and the slips cube over both."""
     fy_start = view.period.fy_start_month
     trend = trend_quarters(view.as_of, fy_start)
     in_window = window_quarters(*window, fy_start)
     quarters = sorted({*trend, *in_window}, key=lambda q: q.start)
-    return trend, in_window, slips_cube(con, quarters, view.as_of)
+    return Slips(trend, in_window, slips_cube(con, quarters, view.as_of))
 
 
 def rates_trend(con: duckdb.DuckDBPyConnection, view: View, trend: list, cube: object
@@ -286,11 +301,13 @@ def freshness(con: duckdb.DuckDBPyConnection) -> dict:
 
 
 def board_keys(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
-               window: tuple[date, date], use_saved_call: bool = True) -> dict[str, dict]:
+               window: tuple[date, date], use_saved_call: bool = True,
+               slips: Slips | None = None) -> dict[str, dict]:
     """The pack's keys, each a new top-level key of the report (`build_report` adds them;
     the keys the pages already had are left as they are)."""
     by_segment = segment_coverage(con, view, settings)
-    trend, in_window, cube = _slips(con, view, window)
+    slips = slips or read_slips(con, view, window)
+    trend, in_window, cube = slips.trend, slips.window, slips.cube
     return {
         "same_point": same_point(con, view, settings, use_saved_call),
         "in_blood_weekly": weekly(con, view, settings),

@@ -249,7 +249,8 @@ def convincing(report: dict) -> Section:
              f"{report['rates']['window_end']}), by deal count. Close rate = won / (won + lost "
              "to competition + lost to no decision); win rate = won / (won + lost to "
              "competition); slippage-adjusted adds the deals that slipped out of their "
-             "quarter to the denominator.",
+             f"quarter to the denominator. {trend[-1]['period'] if trend else ''} is still "
+             "open: its rates cover the deals closed so far.",
              f"Losses: {fmt.pct(share['no_decision'])} to no decision (a discovery and "
              f"qualification problem), {fmt.pct(share['competition'])} to competition (a "
              "differentiation problem)."]
