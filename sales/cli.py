@@ -196,7 +196,7 @@ def _run_board_pack(args: argparse.Namespace) -> int:
     progress = ProgressBar()
     progress(0.05, f"Computing the figures for {period.label} as of {as_of}")
     pack = build_pack(con, View(period, as_of, filters),
-                      use_saved_call=not args.in_blood_defaults)
+                      use_saved_call=not args.in_blood_defaults, progress=progress)
     con.close()
     written = write_pack(pack, args.out, formats, args.paper, progress)
     for path in written.paths:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from datetime import date
 
 import duckdb
@@ -46,7 +47,8 @@ def build_report(con: duckdb.DuckDBPyConnection, view: View,
                  window: tuple[date, date] | None = None, use_saved_call: bool = True,
                  since: date | None = None, include_movement: bool = False,
                  history_periods: int | None = None, full: bool = True,
-                 board: bool = False, only_board: bool = False) -> dict:
+                 board: bool = False, only_board: bool = False,
+                 progress: Callable[[float, str], None] | None = None) -> dict:
     """The report as a plain dict: numbers as floats/ints, dates as ISO text, None if undefined.
 
     `full=False` gives the headline only (what the Overview shows: roll-up, target, coverage,
@@ -61,7 +63,7 @@ def build_report(con: duckdb.DuckDBPyConnection, view: View,
     record and the data's freshness; the command line always adds them. `only_board` (the
     pack's own call) leaves out the full report's keys the pack does not read — the funnel,
     capacity, the pipeline generated windows and the view's own SMB forecast — every other key
-    is the same computation."""
+    is the same computation. `progress(fraction, message)` hears how the board's keys go."""
     settings = load_settings(con)
     if history_periods is not None:
         settings = {**settings, "history_periods": history_periods}
@@ -78,7 +80,7 @@ def build_report(con: duckdb.DuckDBPyConnection, view: View,
                                only_board))
     if full and board:
         report.update(board_keys(con, view, settings, (window_start, window_end),
-                                 use_saved_call, slips))
+                                 use_saved_call, slips, progress))
     if include_movement:
         prep = prepare_call(con, view, since)
         then = forecast_at_last_call(prep, saved_call_on(con, view, prep.since), settings)

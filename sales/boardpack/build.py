@@ -67,11 +67,12 @@ class Pack:
         return document.xlsx_document(self.sections, about)
 
 
-def board_report(con: duckdb.DuckDBPyConnection, view: View, use_saved_call: bool = True
-                 ) -> dict:
+def board_report(con: duckdb.DuckDBPyConnection, view: View, use_saved_call: bool = True,
+                 progress: Progress | None = None) -> dict:
     """The report the pack reads: the board's keys and the headline ones it draws, by the
     same functions as `report` (`only_board` skips the keys it does not read)."""
-    return build_report(con, view, use_saved_call=use_saved_call, board=True, only_board=True)
+    return build_report(con, view, use_saved_call=use_saved_call, board=True, only_board=True,
+                        progress=progress)
 
 
 def pack_from_report(report: dict, generated_at: datetime | None = None) -> Pack:
@@ -81,9 +82,9 @@ def pack_from_report(report: dict, generated_at: datetime | None = None) -> Pack
 
 
 def build_pack(con: duckdb.DuckDBPyConnection, view: View, use_saved_call: bool = True,
-               generated_at: datetime | None = None) -> Pack:
+               generated_at: datetime | None = None, progress: Progress | None = None) -> Pack:
     """The pack for the view, from its report."""
-    return pack_from_report(board_report(con, view, use_saved_call), generated_at)
+    return pack_from_report(board_report(con, view, use_saved_call, progress), generated_at)
 
 
 def pdf_bytes(pack: Pack, paper: str = document.DEFAULT_PAPER,

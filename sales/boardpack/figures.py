@@ -11,6 +11,7 @@ numbers that are report keys and nothing else.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -302,27 +303,33 @@ def freshness(con: duckdb.DuckDBPyConnection) -> dict:
 
 def board_keys(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
                window: tuple[date, date], use_saved_call: bool = True,
-               slips: Slips | None = None) -> dict[str, dict]:
+               slips: Slips | None = None,
+               progress: Callable[[float, str], None] | None = None) -> dict[str, object]:
     """The pack's keys, each a new top-level key of the report (`build_report` adds them;
     the keys the pages already had are left as they are)."""
+    say = progress or (lambda fraction, message: None)
+    say(0.2, "Coverage per segment and the slips per quarter")
     by_segment = segment_coverage(con, view, settings)
     slips = slips or read_slips(con, view, window)
-    trend, in_window, cube = slips.trend, slips.window, slips.cube
-    return {
-        "same_point": same_point(con, view, settings, use_saved_call),
-        "in_blood_weekly": weekly(con, view, settings),
-        "coverage_by_segment": by_segment,
+    say(0.25, "The in-blood number at the same point of past quarters and week by week")
+    keys: dict[str, object] = {"same_point": same_point(con, view, settings, use_saved_call),
+                               "in_blood_weekly": weekly(con, view, settings),
+                               "coverage_by_segment": by_segment}
+    say(0.3, "Pipeline generated, rates and competitors per quarter")
+    keys.update({
         "generated_by_quarter": generated_trend(con, view),
-        "rates_by_quarter": rates_trend(con, view, trend, cube),
+        "rates_by_quarter": rates_trend(con, view, slips.trend, slips.cube),
         "top_competitors": top_competitors(con, view, window),
         "floors": {"close_rate": float(settings["close_rate_floor"]),
                    "win_rate": float(settings["win_rate_floor"]),
                    "win_rate_aim": float(settings["win_rate_aim"]),
-                   "coverage_multiple": float(settings["coverage_multiple"])},
+                   "coverage_multiple": float(settings["coverage_multiple"])}})
+    say(0.35, "Rep coverage, the diagnosis and the make-or-break deals")
+    keys.update({
         "rep_coverage": rep_coverage(con, view, settings),
         "make_or_break": make_or_break(con, view, settings, use_saved_call),
-        "diagnosis": segment_diagnosis(con, view, settings, window, in_window, cube,
-                                       by_segment),
-        "accuracy": track_record(con, view, settings),
-        "freshness": freshness(con),
-    }
+        "diagnosis": segment_diagnosis(con, view, settings, window, slips.window, slips.cube,
+                                       by_segment)})
+    say(0.4, "The track record of past calls")
+    keys.update({"accuracy": track_record(con, view, settings), "freshness": freshness(con)})
+    return keys
