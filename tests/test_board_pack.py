@@ -21,7 +21,7 @@ from sales.query import default_as_of
 from sales.rates import default_window
 from sales.settings import load_settings
 from sales.view import View
-from tests.helpers import d, private_copy
+from tests.helpers import d, private_copy, run_page
 
 SECTIONS = 5
 CHARTS = 9
@@ -193,3 +193,24 @@ def test_bad_input_is_refused_with_a_message(argv, message, demo_db, tmp_path, c
     assert main(["board-pack", "--db", str(demo_db), "--out", str(out), *argv]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_the_page_draws_every_section_and_says_when_there_is_no_browser(demo_db, tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.setenv("CHROMIUM_PATH", str(tmp_path / "no-such-chromium"))
+    at = run_page("board_pack.py", demo_db, monkeypatch)
+    assert [h.value for h in at.header] == ["1 The call", "2 Enough at-bats?",
+                                            "3 Convincing or closing?", "4 The diagnosis",
+                                            "5 Track record"]
+    assert any("PDF and PNG need a browser" in w.value for w in at.warning)
+    assert all(b.disabled for b in at.button if b.label.startswith("Make the"))
+    assert [b.label for b in at.get("download_button")] == ["HTML (interactive, offline)",
+                                                            "XLSX (the figures)"]
+
+
+@needs_browser
+def test_the_page_makes_the_pdf_on_a_click(demo_db, monkeypatch):
+    at = run_page("board_pack.py", demo_db, monkeypatch)
+    at.button(key="board_pack_make_pdf").click().run()
+    assert not at.exception and not at.error
+    assert "Download the PDF" in [b.label for b in at.get("download_button")]

@@ -56,7 +56,7 @@ def same_point(rows: list[dict]) -> go.Figure:
     figure = go.Figure()
     figure.add_bar(x=labels, y=[r["number"] for r in rows], name="In-blood number",
                    marker_color=ACCENT, text=[fmt.money(r["number"]) for r in rows],
-                   textposition="inside", textangle=0, insidetextanchor="end",
+                   textposition="inside", textangle=0, insidetextanchor="start",
                    hovertemplate="%{x}: in-blood $%{y:,.0f}<extra></extra>")
     figure.add_bar(x=labels, y=[r["upside"] for r in rows], name="Upside", marker_color=LIGHT,
                    hovertemplate="%{x}: upside $%{y:,.0f}<extra></extra>")
