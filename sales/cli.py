@@ -191,6 +191,9 @@ def _run_board_pack(args: argparse.Namespace) -> int:
         period = parse_period(args.period, fy_start)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    if not con.execute("select count(*) from opportunities").fetchone()[0]:
+        raise UsageError(f"no opportunities in {args.db or db_path()}: import a CRM export or "
+                         "build the demo (`python -m sales demo`) first")
     filters = Filters.of(**{d: getattr(args, d) for d in FILTER_DIMENSIONS})
     _check_filters(con, filters)
     progress = ProgressBar()

@@ -195,6 +195,14 @@ def test_bad_input_is_refused_with_a_message(argv, message, demo_db, tmp_path, c
     assert not out.exists()
 
 
+def test_an_empty_database_has_no_pack(empty_db, tmp_path, capsys):
+    out = tmp_path / "pack"
+    assert main(["board-pack", "--db", str(empty_db), "--period", "FY2026-Q4", "--out",
+                 str(out)]) == 2
+    assert "no opportunities in" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_the_page_draws_every_section_and_says_when_there_is_no_browser(demo_db, tmp_path,
                                                                          monkeypatch):
     monkeypatch.setenv("CHROMIUM_PATH", str(tmp_path / "no-such-chromium"))

@@ -113,7 +113,8 @@ def the_call(report: dict) -> Section:
                      "the range takes each rate at its lowest and highest past value.")
     past = report["same_point"]
     rows = []
-    chart = "Against plan and the same point of past quarters"
+    kind = "months" if "-M" in report["period"] else "quarters"
+    chart = f"Against plan and the same point of past {kind}"
     for i, point in enumerate(past):
         key = f"same_point.{i}"
         rows.append({"period": point["period"], "label": point["period"],
@@ -126,7 +127,7 @@ def the_call(report: dict) -> Section:
                  "number": number, "upside": upside, "target": target, "closed_won": None})
     if past:
         days = ", ".join(f"{p['period']} on {p['as_of']}" for p in past)
-        notes.append(f"Past quarters at the same point ({days}): the in-blood number and upside "
+        notes.append(f"Past {kind} at the same point ({days}): the in-blood number and upside "
                      "then (their saved call, else the default rules), the plan, and what "
                      "each finally closed won.")
     weekly = report["in_blood_weekly"]
