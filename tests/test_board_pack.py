@@ -3,8 +3,10 @@ board-pack` writing all four formats whose figures equal `report --format json`.
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -217,8 +219,14 @@ def test_the_page_draws_every_section_and_says_when_there_is_no_browser(demo_db,
 
 
 @needs_browser
-def test_the_page_makes_the_pdf_on_a_click(demo_db, monkeypatch):
+def test_the_page_makes_the_pdf_and_the_pngs_on_a_click(demo_db, monkeypatch):
     at = run_page("board_pack.py", demo_db, monkeypatch)
     at.button(key="board_pack_make_pdf").click().run()
+    at.button(key="board_pack_make_png").click().run()
     assert not at.exception and not at.error
-    assert "Download the PDF" in [b.label for b in at.get("download_button")]
+    labels = [b.label for b in at.get("download_button")]
+    assert "Download the PDF" in labels and "Download the PNG charts (ZIP)" in labels
+    made = list(at.session_state["board_pack_files"].values())
+    assert len(made) == 2 and made[0].startswith(b"%PDF")
+    with zipfile.ZipFile(io.BytesIO(made[1])) as archive:
+        assert len([n for n in archive.namelist() if n.endswith(".png")]) == CHARTS
