@@ -4,8 +4,8 @@ generated and the rates per quarter, the top competitors, rep annual coverage, t
 the make-or-break deals, the track record of past calls and the data's freshness.
 
 `board_keys` computes them from the same `sales` functions the pages use; `build_report(...,
-board=True)` merges them into the report (the command line always does), so the pack reads
-numbers that are report keys and nothing else.
+board=True)` adds them to the report as top-level keys (the command line always does), so the
+pack reads numbers that are report keys and nothing else.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -54,9 +55,9 @@ def _number(value: object) -> float | int | None:
     """A plain JSON number: NaN and NA become None, numpy scalars Python ones."""
     if value is None or value is pd.NA:
         return None
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int,)) or (hasattr(value, "dtype") and "int" in str(value.dtype)):
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
         return int(value)
     number = float(value)
     return None if math.isnan(number) else number
