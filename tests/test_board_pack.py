@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -85,6 +86,15 @@ def test_rates_per_quarter_competitors_and_segment_coverage(fixture_keys):
 
 
 @pytest.fixture(scope="module")
+def demo_file(demo_db, tmp_path_factory) -> Path:
+    """A copy of the demo for the command line: the shared file may be held in this process
+    by a page test's connection, opened with another configuration."""
+    copy = tmp_path_factory.mktemp("pack-demo") / "demo.duckdb"
+    shutil.copyfile(demo_db, copy)
+    return copy
+
+
+@pytest.fixture(scope="module")
 def demo_view(demo_db, tmp_path_factory):
     con = private_copy(demo_db, tmp_path_factory.mktemp("pack-view"))
     as_of = default_as_of(con)
@@ -123,10 +133,10 @@ def assert_workbook_equals_report(path: Path, report: dict) -> int:
 
 
 @needs_browser
-def test_the_command_writes_all_four_formats(demo_db, demo_view, tmp_path, capsys):
+def test_the_command_writes_all_four_formats(demo_file, demo_view, tmp_path, capsys):
     period, as_of = demo_view
     out = tmp_path / "pack"
-    assert main(["board-pack", "--db", str(demo_db), "--period", period, "--out",
+    assert main(["board-pack", "--db", str(demo_file), "--period", period, "--out",
                  str(out)]) == 0
     printed = [Path(line) for line in capsys.readouterr().out.splitlines()]
     stem = f"board-pack-{period}-{as_of}"
@@ -144,26 +154,26 @@ def test_the_command_writes_all_four_formats(demo_db, demo_view, tmp_path, capsy
     assert html.count('class="page"') == SECTIONS
     assert "<script src=" not in html  # nothing to fetch
     # The workbook: every figure equals `report --format json` for the same view.
-    report = _report(capsys, demo_db, "--period", period)
+    report = _report(capsys, demo_file, "--period", period)
     assert assert_workbook_equals_report(out / f"{stem}.xlsx", report) > 100
 
 
-def test_the_workbook_equals_the_report_for_a_filtered_view(demo_db, demo_view, tmp_path,
+def test_the_workbook_equals_the_report_for_a_filtered_view(demo_file, demo_view, tmp_path,
                                                             capsys):
     period, as_of = demo_view
-    assert main(["board-pack", "--db", str(demo_db), "--period", period, "--segment", "SMB",
+    assert main(["board-pack", "--db", str(demo_file), "--period", period, "--segment", "SMB",
                  "--region", "EMEA", "--out", str(tmp_path), "--format", "xlsx"]) == 0
     capsys.readouterr()
-    report = _report(capsys, demo_db, "--period", period, "--segment", "SMB", "--region",
+    report = _report(capsys, demo_file, "--period", period, "--segment", "SMB", "--region",
                      "EMEA")
     assert assert_workbook_equals_report(
         tmp_path / f"board-pack-{period}-{as_of}.xlsx", report) > 50
 
 
 @needs_browser
-def test_letter_paper(demo_db, demo_view, tmp_path, capsys):
+def test_letter_paper(demo_file, demo_view, tmp_path, capsys):
     period, _ = demo_view
-    assert main(["board-pack", "--db", str(demo_db), "--period", period, "--out",
+    assert main(["board-pack", "--db", str(demo_file), "--period", period, "--out",
                  str(tmp_path), "--format", "pdf", "--paper", "letter"]) == 0
     (pdf,) = [Path(p) for p in capsys.readouterr().out.split()]
     pages = PdfReader(pdf).pages
@@ -172,11 +182,11 @@ def test_letter_paper(demo_db, demo_view, tmp_path, capsys):
     assert list(tmp_path.iterdir()) == [pdf]  # the HTML it printed from is not left behind
 
 
-def test_without_a_browser_it_says_so_and_writes_the_rest(demo_db, demo_view, tmp_path,
+def test_without_a_browser_it_says_so_and_writes_the_rest(demo_file, demo_view, tmp_path,
                                                           capsys, monkeypatch):
     monkeypatch.setenv("CHROMIUM_PATH", str(tmp_path / "no-such-chromium"))
     period, _ = demo_view
-    assert main(["board-pack", "--db", str(demo_db), "--period", period, "--out",
+    assert main(["board-pack", "--db", str(demo_file), "--period", period, "--out",
                  str(tmp_path / "pack")]) == 0
     captured = capsys.readouterr()
     assert {Path(p).suffix for p in captured.out.split()} == {".html", ".xlsx"}
@@ -190,9 +200,9 @@ def test_without_a_browser_it_says_so_and_writes_the_rest(demo_db, demo_view, tm
     (["--period", "FY2026-Q4", "--format", "html,docx"], "choose from html,pdf,png,xlsx"),
     ([], "give the period"),
 ])
-def test_bad_input_is_refused_with_a_message(argv, message, demo_db, tmp_path, capsys):
+def test_bad_input_is_refused_with_a_message(argv, message, demo_file, tmp_path, capsys):
     out = tmp_path / "pack"
-    assert main(["board-pack", "--db", str(demo_db), "--out", str(out), *argv]) == 2
+    assert main(["board-pack", "--db", str(demo_file), "--out", str(out), *argv]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
 

@@ -4,6 +4,7 @@ there and every chart draws (Plotly's JavaScript is inside the file)."""
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -32,7 +33,9 @@ def browser():
 
 
 def test_the_html_export_opens_offline_with_every_section(demo_db, tmp_path, capsys, browser):
-    assert main(["board-pack", "--db", str(demo_db), "--period", "FY2026-Q4", "--out",
+    demo = tmp_path / "demo.duckdb"  # a copy: a page test in this process may hold the file
+    shutil.copyfile(demo_db, demo)
+    assert main(["board-pack", "--db", str(demo), "--period", "FY2026-Q4", "--out",
                  str(tmp_path), "--format", "html"]) == 0
     (html,) = capsys.readouterr().out.split()
     context = browser.new_context(offline=True)
