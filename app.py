@@ -16,6 +16,7 @@ pages = {
         st.Page("pages/inblood.py", title="In-blood call", icon=":material/how_to_reg:"),
         st.Page("pages/forecast_call.py", title="Forecast call", icon=":material/record_voice_over:"),
         st.Page("pages/smb_forecast.py", title="SMB forecast", icon=":material/functions:"),
+        st.Page("pages/board_pack.py", title="Board pack", icon=":material/slideshow:"),
     ],
     "Pipeline": [
         st.Page("pages/pipeline.py", title="Pipeline by category", icon=":material/table_chart:"),

@@ -1,4 +1,5 @@
-"""The command line: `python -m sales demo | report | bench | import | export | access`."""
+"""The command line: `python -m sales demo | report | board-pack | bench | import | export |
+access`."""
 
 from __future__ import annotations
 
@@ -80,6 +81,18 @@ def _parser() -> argparse.ArgumentParser:
                              "history_periods setting)")
     report.add_argument("--format", choices=FORMATS, default="json")
 
+    pack = commands.add_parser("board-pack", help="the board pack for a period: HTML, PDF, "
+                                                  "PNG per chart, XLSX")
+    _add_view_arguments(pack, "FY2027-Q4 or FY2027-M10")
+    pack.add_argument("--out", type=Path, required=True, metavar="DIR",
+                      help="folder to write the files into (made if missing)")
+    pack.add_argument("--format", default="html,pdf,png,xlsx", metavar="html,pdf,png,xlsx",
+                      help="the formats to write, comma-separated (default: all four)")
+    pack.add_argument("--paper", choices=["a4", "letter"], default="a4",
+                      help="the PDF's paper, landscape (default a4)")
+    pack.add_argument("--in-blood-defaults", action="store_true",
+                      help="in-blood from the default rules even when a saved call exists")
+
     bench = commands.add_parser("bench", help="measure the performance budgets at a size")
     bench.add_argument("--opportunities", type=int, default=None,
                        help="size of the demo to build (default 1,000,000)")
@@ -158,8 +171,56 @@ def _run_report(args: argparse.Namespace) -> int:
     filters = Filters.of(**{d: getattr(args, d) for d in FILTER_DIMENSIONS})
     report = build_report(con, View(period, as_of, filters), window,
                           use_saved_call=not args.in_blood_defaults, since=args.since,
-                          include_movement=True, history_periods=args.history_periods)
+                          include_movement=True, history_periods=args.history_periods,
+                          board=True)
     sys.stdout.write(render(report, args.format))
+    return 0
+
+
+def _check_filters(con, filters: Filters) -> None:
+    """A filter value the data does not have is a typo, not an empty view: refuse it."""
+    from sales.query import distinct_values
+
+    for dimension, values in filters.active().items():
+        known = distinct_values(con, dimension)
+        unknown = [v for v in values if v not in known]
+        if unknown:
+            shown = ", ".join(known[:20]) + (" …" if len(known) > 20 else "")
+            raise UsageError(f"--{dimension} {', '.join(unknown)}: not in the data (known: "
+                             f"{shown or 'none'})")
+
+
+def _run_board_pack(args: argparse.Namespace) -> int:
+    from sales.boardpack.build import FORMATS, build_pack, write_pack
+
+    formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
+    wrong = [f for f in formats if f not in FORMATS]
+    if wrong or not formats:
+        raise UsageError(f"--format {args.format!r}: choose from {','.join(FORMATS)}")
+    con = _open_for_reading(args.db or db_path())
+    fy_start = int(load_settings(con)["fiscal_year_start_month"])
+    as_of = args.as_of or default_as_of(con)
+    if not args.period:
+        raise UsageError("give the period: --period FY2027-Q4 (or a month, FY2027-M10)")
+    try:
+        period = parse_period(args.period, fy_start)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if not con.execute("select count(*) from opportunities").fetchone()[0]:
+        raise UsageError(f"no opportunities in {args.db or db_path()}: import a CRM export or "
+                         "build the demo (`python -m sales demo`) first")
+    filters = Filters.of(**{d: getattr(args, d) for d in FILTER_DIMENSIONS})
+    _check_filters(con, filters)
+    progress = ProgressBar()
+    progress(0.05, f"Computing the figures for {period.label} as of {as_of}")
+    pack = build_pack(con, View(period, as_of, filters),
+                      use_saved_call=not args.in_blood_defaults, progress=progress)
+    con.close()
+    written = write_pack(pack, args.out, formats, args.paper, progress)
+    for path in written.paths:
+        print(path)
+    for message in written.skipped:
+        print(f"not written: {message}", file=sys.stderr)
     return 0
 
 
@@ -219,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"demo": _run_demo, "report": _run_report, "bench": _run_bench,
+                "board-pack": _run_board_pack,
                 "import": _run_import, "export": _run_export,
                 "access": _run_access}[args.command](args)
     except UsageError as error:

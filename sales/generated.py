@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 
 from sales.movement import window
-from sales.periods import QUARTER, period_containing
+from sales.periods import QUARTER, Period, period_containing
 from sales.query import KNOWN_DEALS, deals_sql, state_key
-from sales.sql import Sql, sql
+from sales.sql import Sql, rows_sql, sql
 from sales.view import Measure, View
 
 # The name held first-qualified deals are registered under for one query.
@@ -130,3 +131,44 @@ def pipeline_generated(con: duckdb.DuckDBPyConnection, view: View, since: date |
         cur.close()
     return Generated(since_start, Measure(row[0], int(row[1])), quarter_start,
                      Measure(row[2], int(row[3])), Measure(row[4], int(row[5])))
+
+
+def generated_by_period(con: duckdb.DuckDBPyConnection, view: View, periods: list[Period],
+                        first_seen: pa.Table | None = None) -> pd.DataFrame:
+    """Pipeline generated in each of several periods (a trend), by the rule of
+    `pipeline_generated`: deals as they stand at as-of through the view's filters, counted in
+    the period they became qualified, up to as-of. `first_seen` is `first_qualified` from the
+    first period's start, when the caller holds it.
+
+    Grain: one row per period, in the order given. Columns: period, amount, count."""
+    first = periods[0].start
+    deals = deals_sql(state_key(con, view.as_of), view.filters)
+    inline = rows_sql("generated_periods", [{"ord": i, "period": p.label, "p_start": p.start,
+                                             "p_end": p.end} for i, p in enumerate(periods)])
+    cur = con.cursor()
+    if first_seen is None:
+        computed = first_qualified_sql(first, view.as_of)
+        seen = sql(f"({computed})", computed)
+    else:
+        cur.register(_FIRST_SEEN, first_seen)
+        seen = sql(_FIRST_SEEN)
+    try:
+        frame = cur.execute(*sql(
+            f"""with deals as (select opportunity_id, sales_accepted_date, amount from ({deals}) d),
+                qualified as (
+                    select sales_accepted_date as qualified_on, amount from deals
+                    where sales_accepted_date between $first and $as_of
+                    union all
+                    select f.qualified_on, f.amount
+                    from {seen} f semi join deals d using (opportunity_id))
+                select p.period, coalesce(sum(q.amount), 0)::double as amount,
+                       count(q.qualified_on) as count
+                from {inline} p left join qualified q
+                  on q.qualified_on between p.p_start and least(p.p_end, $as_of)
+                group by p.ord, p.period order by p.ord""",  # noqa: S608 - fixed SQL
+            deals, seen, inline, first=first, as_of=view.as_of)).df()
+    finally:
+        if first_seen is not None:
+            cur.unregister(_FIRST_SEEN)
+        cur.close()
+    return frame

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from datetime import date
 
 import duckdb
@@ -45,7 +46,9 @@ FORMATS = ("json", "csv", "markdown")
 def build_report(con: duckdb.DuckDBPyConnection, view: View,
                  window: tuple[date, date] | None = None, use_saved_call: bool = True,
                  since: date | None = None, include_movement: bool = False,
-                 history_periods: int | None = None, full: bool = True) -> dict:
+                 history_periods: int | None = None, full: bool = True,
+                 board: bool = False, only_board: bool = False,
+                 progress: Callable[[float, str], None] | None = None) -> dict:
     """The report as a plain dict: numbers as floats/ints, dates as ISO text, None if undefined.
 
     `full=False` gives the headline only (what the Overview shows: roll-up, target, coverage,
@@ -53,14 +56,31 @@ def build_report(con: duckdb.DuckDBPyConnection, view: View,
     forecast and SMB coverage, pipeline generated, the funnel and rep capacity.
     `include_movement` adds the `movement` keys (the command line always does), measured from
     the last call `since` (the state as of that date; default: the latest snapshot a week or
-    more before as-of). `history_periods` overrides the setting for the SMB forecast."""
+    more before as-of). `history_periods` overrides the setting for the SMB forecast.
+    `board` (with `full`) adds the keys the board pack draws (`sales.boardpack.figures`): the
+    in-blood number at the same point of past periods and week by week, coverage per segment,
+    the trends per quarter, rep coverage, the diagnosis, the make-or-break deals, the track
+    record and the data's freshness; the command line always adds them. `only_board` (the
+    pack's own call) leaves out the full report's keys the pack does not read — the funnel,
+    capacity, the pipeline generated windows and the view's own SMB forecast — every other key
+    is the same computation. `progress(fraction, message)` hears how the board's keys go."""
     settings = load_settings(con)
     if history_periods is not None:
         settings = {**settings, "history_periods": history_periods}
     window_start, window_end = window or default_window(view.period)
-    report = _headline(con, view, settings, window_start, window_end, use_saved_call, full)
+    slips = None
+    if full and board:  # one read of the slips for the window's quarters and the trend's
+        from sales.boardpack.figures import board_keys, read_slips
+
+        slips = read_slips(con, view, (window_start, window_end))
+    report = _headline(con, view, settings, window_start, window_end, use_saved_call, full,
+                       slips.window_frame(con, view) if slips else None)
     if full:
-        report.update(_details(con, view, settings, window_start, window_end, since, report))
+        report.update(_details(con, view, settings, window_start, window_end, since, report,
+                               only_board))
+    if full and board:
+        report.update(board_keys(con, view, settings, (window_start, window_end),
+                                 use_saved_call, slips, progress))
     if include_movement:
         prep = prepare_call(con, view, since)
         then = forecast_at_last_call(prep, saved_call_on(con, view, prep.since), settings)
@@ -75,13 +95,14 @@ def _blood_now(report: dict) -> Forecast:
 
 
 def _headline(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
-              window_start: date, window_end: date, use_saved_call: bool, full: bool) -> dict:
+              window_start: date, window_end: date, use_saved_call: bool, full: bool,
+              slips: pd.DataFrame | None = None) -> dict:
     rollup = category_rollup(con, view)
     target = target_for_view(con, view.period, view.filters)
     coverage = enterprise_coverage(rollup, target.amount)
     fy_start = view.period.fy_start_month
-    rates = (window_rates(con, window_start, window_end, view.as_of, view.filters, fy_start)
-             .as_report() if full else
+    rates = (window_rates(con, window_start, window_end, view.as_of, view.filters, fy_start,
+                          slips).as_report() if full else
              outcomes(con, window_start, window_end, view.as_of, view.filters).as_report())
     snapshot = snapshot_on_or_before(con, view.as_of)
     blood = in_blood(con, view, settings, use_saved_call)
@@ -104,20 +125,30 @@ def _headline(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, ob
 
 
 def _details(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
-             window_start: date, window_end: date, since: date | None, headline: dict) -> dict:
-    forecast = smb_forecast(con, view, settings)
+             window_start: date, window_end: date, since: date | None, headline: dict,
+             only_board: bool = False) -> dict:
+    narrowed = smb_view(view, settings)
+    forecast = (None if only_board and narrowed != view
+                else smb_forecast(con, view, settings))
+    coverage = dict(headline["coverage"], smb=None, smb_required=None)
+    smb_method = None
+    if narrowed is not None:
+        on_method = forecast if narrowed == view else smb_forecast(con, narrowed, settings)
+        found = smb_coverage(con, narrowed, on_method)
+        coverage.update(smb=found.coverage, smb_required=found.required)
+        smb_method = {"segments": list(narrowed.filters.segment), "total": on_method.total,
+                      "low": on_method.low, "high": on_method.high,
+                      "closed": on_method.closed, "target": found.target,
+                      "share_of_target": ratio(on_method.total, found.target)}
+    if only_board:
+        return {"coverage": coverage, "smb_method": smb_method}
     versus = top_down_bottom_up(forecast, bottom_up(con, view), headline["in_blood"]["number"],
                                 settings)
-    coverage = dict(headline["coverage"], smb=None, smb_required=None)
-    narrowed = smb_view(view, settings)
-    if narrowed is not None:
-        found = smb_coverage(con, narrowed, forecast if narrowed == view
-                             else smb_forecast(con, narrowed, settings))
-        coverage.update(smb=found.coverage, smb_required=found.required)
     stages = funnel.funnel(con, window_start, window_end, view.as_of, view.filters)
     speed = funnel.velocity(con, window_start, window_end, view.as_of, view.filters)
     return {
         "coverage": coverage,
+        "smb_method": smb_method,
         "smb_forecast": {**forecast.as_report(), "bottom_up": versus.as_report(),
                          "against": forecast.against(headline["target"],
                                                      headline["in_blood"]["number"])},

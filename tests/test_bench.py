@@ -47,6 +47,7 @@ def test_bench_command_reports_every_figure(tmp_path):
     assert result["sessions_server_peak_rss_mb"] > 0
     assert set(result["sessions_check"]) <= set(pages)  # each checked against its page timing
     assert "| sessions | p50 |" in done.stdout
+    assert result["board_pack_s"] > 0 and "| board pack, every format |" in done.stdout
 
 
 def test_pandas_baseline_computes_the_same_numbers(seeded_path):

@@ -91,6 +91,19 @@ TILES: dict[str, dict[str, Callable[[dict], str]]] = {
         "New qualified opportunities needed": _one_decimal("capacity", "needed_per_month",
                                                            suffix=" a month"),
     },
+    "board_pack.py": {
+        "In-blood number": _money("in_blood", "number"),
+        "Upside": _money("in_blood", "upside"),
+        "Range": lambda r: f"{fmt.money(r['in_blood']['number'])} – "
+                           f"{fmt.money(r['in_blood']['range_high'])}",
+        "Plan": _money("target"),
+        "Enterprise coverage": _multiple("coverage", "enterprise"),
+        "Remaining coverage": _multiple("coverage", "remaining"),
+        "Close rate": _pct("rates", "close_rate", "count"),
+        "Win rate": _pct("rates", "win_rate", "count"),
+        "Slippage-adjusted close rate": _pct("rates", "slippage_adjusted_close_rate", "count"),
+        "Coverage the close rate requires": _multiple("rates", "required_coverage"),
+    },
     "funnel.py": {
         "Deals closed in the window": lambda r: fmt.count(r["funnel"]["cohort"]),
         "Median sales cycle (won)": lambda r: f"{r['funnel']['median_cycle_days']:.0f} days",

@@ -55,6 +55,7 @@ from sales import (
     targets,
 )
 from sales import accuracy as accuracy_in_past
+from sales.boardpack import build as boardpack
 from sales.db import data_version
 from sales.ingest import quality
 from sales.view import Filters, View
@@ -236,6 +237,9 @@ def _smb_forecast(con: Con, view: View, settings: dict[str, object]) -> smb.SmbF
 
 
 smb_forecast = _cached(_smb_forecast)
+
+
+board_report = _cached(boardpack.board_report)
 
 
 # --- Pipeline ---------------------------------------------------------------------------------

@@ -1,0 +1,67 @@
+"""The board pack's HTML export in a real browser with the network cut off: every section is
+there and every chart draws (Plotly's JavaScript is inside the file)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from sales.cli import main
+from tests.test_board_pack import CHARTS
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = pytest.mark.browser
+SECTIONS = {"the-call": "The call", "at-bats": "Enough at-bats?",
+            "convincing-or-closing": "Convincing or closing?", "diagnosis": "The diagnosis",
+            "track-record": "Track record"}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium missing in CI: .ci/run should have installed it")
+        pytest.skip("Chromium not found: install it (Debian: `apt-get install chromium`) or set "
+                    "CHROMIUM_PATH")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def test_the_html_export_opens_offline_with_every_section(demo_db, tmp_path, capsys, browser):
+    demo = tmp_path / "demo.duckdb"  # a copy: a page test in this process may hold the file
+    shutil.copyfile(demo_db, demo)
+    assert main(["board-pack", "--db", str(demo), "--period", "FY2026-Q4", "--out",
+                 str(tmp_path), "--format", "html"]) == 0
+    (html,) = capsys.readouterr().out.split()
+    context = browser.new_context(offline=True)
+    asked = []
+
+    def only_the_file(route):
+        asked.append(route.request.url)
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            route.abort()
+
+    context.route("**/*", only_the_file)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"file://{html}")
+    for slug, title in SECTIONS.items():
+        section = page.locator(f"section#{slug}")
+        section.get_by_role("heading", name=title).wait_for(timeout=30_000)
+        assert section.locator("footer").inner_text().startswith("FY2026-Q4")
+    # Every chart drew its SVG: Plotly ran from the file itself.
+    assert page.locator(".chart").count() == CHARTS
+    page.wait_for_function("[...document.querySelectorAll('.chart')]"
+                           ".every(chart => chart.querySelector('.js-plotly-plot .main-svg'))",
+                           timeout=30_000)
+    assert not errors, errors
+    assert [url for url in asked if not url.startswith("file:")] == []
+    context.close()
