@@ -10,12 +10,20 @@ from sales.boardpack.document import PAPERS
 from sales.boardpack.export import NO_BROWSER, BrowserError, find_browser
 from sales.export import XLSX_MIME
 from ui import page
-from ui.data import board_report
+from ui.data import board_pack_prepared, board_pack_ready, board_report, opportunity_count
 
 view = page.start("Board pack", caption="every figure is a key of `python -m sales report` "
                                         "for this view")
+if not board_pack_ready(view):
+    st.info(f"The board pack reads every snapshot of the last five quarters of "
+            f"{opportunity_count():,} opportunities: it takes a few seconds. Prepare it for this "
+            "view; everyone who opens the same view then sees it at once.")
+    if not st.button("Prepare the board pack", type="primary", key="board_pack_prepare",
+                     icon=":material/summarize:"):
+        st.stop()
 with st.spinner("Computing the pack's figures…"):
     pack = pack_from_report(board_report(view))
+board_pack_prepared(view)
 
 # --- Downloads first: this page is where the board's document is made.
 paper = st.radio("PDF paper (landscape)", list(PAPERS), horizontal=True, key="board_pack_paper",

@@ -79,9 +79,14 @@ def write_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBP
         cur.close()
 
 
+def opportunity_count(con: duckdb.DuckDBPyConnection) -> int:
+    """How many opportunities today's picture holds."""
+    return con.cursor().execute("select count(*) from opportunities").fetchone()[0]
+
+
 def is_empty(con: duckdb.DuckDBPyConnection) -> bool:
     """True when no opportunities are loaded (the app then shows how to import or build the demo)."""
-    return con.cursor().execute("select count(*) from opportunities").fetchone()[0] == 0
+    return opportunity_count(con) == 0
 
 
 class DatabaseBusy(RuntimeError):

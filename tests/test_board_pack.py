@@ -240,3 +240,19 @@ def test_the_page_makes_the_pdf_and_the_pngs_on_a_click(demo_db, monkeypatch):
     assert len(made) == 2 and made[0].startswith(b"%PDF")
     with zipfile.ZipFile(io.BytesIO(made[1])) as archive:
         assert len([n for n in archive.namelist() if n.endswith(".png")]) == CHARTS
+
+
+def test_a_large_database_prepares_the_pack_on_request(demo_db, monkeypatch):
+    # Above the size where the pack's report takes seconds, the page asks first; once one
+    # session prepared the pack for a view, the next one sees it at once.
+    from tests.helpers import run_page
+    from ui import data
+
+    monkeypatch.setattr(data, "BOARD_PACK_ON_REQUEST_ABOVE", 10)
+    data._prepared_packs().clear()  # earlier tests in this process prepared this view
+    at = run_page("board_pack.py", demo_db, monkeypatch)
+    assert "takes a few seconds" in at.info[0].value and not at.header
+    at.button(key="board_pack_prepare").click().run()
+    assert not at.exception and [h.value for h in at.header][:1] == ["1 The call"]
+    again = run_page("board_pack.py", demo_db, monkeypatch)
+    assert [h.value for h in again.header][:1] == ["1 The call"]

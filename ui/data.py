@@ -37,6 +37,7 @@ from sales import (
     catalog,
     console,
     coverage,
+    db,
     editors,
     explorer,
     funnel,
@@ -240,6 +241,30 @@ smb_forecast = _cached(_smb_forecast)
 
 
 board_report = _cached(boardpack.board_report)
+opportunity_count = _cached(db.opportunity_count)
+# Above this many opportunities the board pack's report (every snapshot of five quarters: the
+# same point of each, the track record, the slips) takes seconds, so the page prepares it when
+# asked, with everyone viewing the same view sharing the result; below, it draws at once.
+BOARD_PACK_ON_REQUEST_ABOVE = 200_000
+
+
+@st.cache_resource(show_spinner=False)
+def _prepared_packs() -> set:
+    return set()
+
+
+def board_pack_ready(view: View) -> bool:
+    """Whether the pack for this view is drawn without asking: a small database, or a pack
+    this process has already prepared for the view and data."""
+    key = (database_path(), version(), view)
+    return key in _prepared_packs() or opportunity_count() <= BOARD_PACK_ON_REQUEST_ABOVE
+
+
+def board_pack_prepared(view: View) -> None:
+    prepared = _prepared_packs()
+    if len(prepared) > 1024:  # views of older data versions: forget them all
+        prepared.clear()
+    prepared.add((database_path(), version(), view))
 
 
 # --- Pipeline ---------------------------------------------------------------------------------
