@@ -36,9 +36,11 @@ from sales import (
     coverage,
     editors,
     explorer,
+    followups,
     funnel,
     generated,
     inblood,
+    leads,
     losses,
     movement,
     pivots,
@@ -178,6 +180,11 @@ def _pipeline_generated(con: Con, view: View, since: date | None) -> generated.G
 
 call_prep = _cached(_call_prep)
 pipeline_generated = _cached(_pipeline_generated)
+lead_review = _cached(leads.lead_review)
+open_follow_ups = _cached(followups.open_follow_ups)
+closed_follow_ups = _cached(followups.closed_follow_ups)
+follow_up_counts = _cached(followups.follow_up_counts)
+follow_ups_export = _cached(followups.follow_ups_export)
 
 
 def _smb_forecast(con: Con, view: View, settings: dict[str, object]) -> smb.SmbForecast:
@@ -297,6 +304,7 @@ explore_export = _cached(explorer.export_rows)
 explorer_stages = _cached(explorer.stage_options)
 schema_columns = _cached(console.schema_columns)
 stage_map_table = _cached(editors.stage_map_table)
+lead_status_table = _cached(editors.lead_status_table)
 loss_reason_table = _cached(editors.loss_reason_table)
 target_periods = _cached(editors.target_periods)
 targets_table = _cached(editors.targets_table)
