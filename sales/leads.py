@@ -277,8 +277,8 @@ def _funnel(con: duckdb.DuckDBPyConnection, view: View, summary: LeadPipeline) -
     """How far the period's MQLs went, with median days MQL → accepted → converted.
 
     Accepted on: the lead's acceptance date when the CRM has one, else the first lead snapshot
-    (up to as-of) that saw it in an accepted status; a converted lead was accepted at the
-    latest when it converted."""
+    (up to as-of) that saw it in an accepted status, or its conversion when that came first
+    (a lead converted between two snapshots was accepted by then)."""
     leads = _relation(con, view)
     mqls = sql(f"select * from ({leads}) where mql_date between $mql_from and $mql_to",  # noqa: S608
                leads, **_window(view))
@@ -288,7 +288,7 @@ def _funnel(con: duckdb.DuckDBPyConnection, view: View, summary: LeadPipeline) -
                 from lead_history h join lead_status_map m on m.status = h.status and m.accepted
                 where h.valid_from <= $as_of group by 1),
             steps as (
-                select l.*, coalesce(l.accepted_date, s.seen_accepted, l.converted_date)
+                select l.*, coalesce(l.accepted_date, least(s.seen_accepted, l.converted_date))
                            as accepted_on,
                        l.accepted_date is not null or s.seen_accepted is not null
                            or l.accepted_status or l.converted_opportunity_id is not null
