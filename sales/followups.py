@@ -183,4 +183,6 @@ def _dated(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("due_date", "call_date", "closed_call_date"):
         frame[column] = pd.to_datetime(frame[column]).dt.date
     frame["overdue"] = frame["overdue"].fillna(False).astype(bool)
+    for column in ("opportunity_id", "account_name", "deal_name", "closed_by", "close_note"):
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     return frame[COLUMNS]
