@@ -11,11 +11,14 @@ view scoped to teams sees no leads at all (a lead cannot be placed in a team).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from sales.deals import MAX_DEAL_ROWS
 from sales.generated import generated_windows
@@ -151,11 +154,58 @@ def _note(view: View, loaded: bool, applies: bool) -> str:
     return ""
 
 
-def _relation(con: duckdb.DuckDBPyConnection, view: View) -> Sql:
-    """The view's leads as of as-of. Grain: one row per lead."""
-    leads = leads_sql(lead_state_key(con, view.as_of))
+# The name the MQL leads are registered under for one call of this module's functions.
+_MQLS = "lead_pipeline_mqls"
+
+
+def mql_leads_sql(snapshot: date | None) -> Sql:
+    """Every lead that ever became an MQL, as of a lead snapshot (`leads_sql`), with the first
+    snapshot up to it that saw the lead in an accepted status (`seen_accepted`). Filter-free,
+    so a caller may hold it while the filters change. Grain: one row per MQL lead."""
+    leads = leads_sql(snapshot)
+    if snapshot is None:  # no lead snapshot: nothing was ever seen
+        return sql(f"""select *, null::date as seen_accepted from ({leads})
+                       where mql_date is not null""", leads)  # noqa: S608
+    return sql(f"""select l.*, s.seen_accepted
+                   from ({leads}) l left join (
+                       select h.lead_id, min(h.valid_from) as seen_accepted
+                       from lead_history h
+                       join lead_status_map m on m.status = h.status and m.accepted
+                       where h.valid_from <= $lead_day group by 1) s using (lead_id)
+                   where l.mql_date is not null""", leads)  # noqa: S608
+
+
+def mql_leads(con: duckdb.DuckDBPyConnection, snapshot: date | None) -> pa.Table:
+    """`mql_leads_sql` as an Arrow table (what the app holds per data version)."""
+    query = mql_leads_sql(snapshot)
+    return con.cursor().sql(query.text, params=dict(query.params)).to_arrow_table()
+
+
+@contextmanager
+def _reading(con: duckdb.DuckDBPyConnection, view: View, held: pa.Table | None
+             ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor with the MQL leads registered (the caller's held ones, else read now): every
+    query below reads that small table, never the lead history again."""
+    cur = con.cursor()
+    table = held if held is not None else mql_leads(con, lead_state_key(con, view.as_of))
+    cur.register(_MQLS, table)
+    try:
+        yield cur
+    finally:
+        cur.unregister(_MQLS)
+        cur.close()
+
+
+def _relation(view: View) -> Sql:
+    """The view's MQL leads, as of as-of. Grain: one row per lead."""
     condition = lead_condition(view.filters)
-    return sql(f"select * from ({leads}) where {condition}", leads, condition)  # noqa: S608
+    return sql(f"select * from {_MQLS} where {condition}", condition)  # noqa: S608
+
+
+def _period_mqls(view: View) -> Sql:
+    leads = _relation(view)
+    return sql(f"select * from ({leads}) where mql_date between $mql_from and $mql_to",  # noqa: S608
+               leads, **_window(view))
 
 
 def _window(view: View) -> dict[str, date]:
@@ -163,29 +213,27 @@ def _window(view: View) -> dict[str, date]:
     return {"mql_from": view.period.start, "mql_to": min(view.period.end, view.as_of)}
 
 
-def lead_pipeline(con: duckdb.DuckDBPyConnection, view: View, since: date | None = None
-                  ) -> LeadPipeline:
+def lead_pipeline(con: duckdb.DuckDBPyConnection, view: View, since: date | None = None,
+                  held: pa.Table | None = None) -> LeadPipeline:
     """The report's lead numbers for the view; `since` is the last call (default as for
-    movement: the latest snapshot a week or more before as-of)."""
-    return _summary(con, view, since)
-
-
-def _summary(con: duckdb.DuckDBPyConnection, view: View, since: date | None) -> LeadPipeline:
+    movement: the latest snapshot a week or more before as-of); `held` is `mql_leads` for the
+    view's lead snapshot when the caller holds it."""
     loaded, applies = leads_loaded(con), _applies(view)
     since_after, _ = generated_windows(con, view, since)
-    note = _note(view, loaded, applies)
     if not (loaded and applies):
-        return LeadPipeline(loaded, applies, note, since_after)
-    cur = con.cursor()
-    leads = _relation(con, view)
-    window = _window(view)
-    mqls = sql(f"""select * from ({leads}) where mql_date between $mql_from and $mql_to""",  # noqa: S608
-               leads, **window)
+        return LeadPipeline(loaded, applies, _note(view, loaded, applies), since_after)
+    with _reading(con, view, held) as cur:
+        return _summary(con, cur, view, since_after)
+
+
+def _summary(con: duckdb.DuckDBPyConnection, cur: duckdb.DuckDBPyConnection, view: View,
+             since_after: date) -> LeadPipeline:
+    leads, mqls = _relation(view), _period_mqls(view)
     mql, mql_since = cur.execute(*sql(
         f"""select count(*) filter (where mql_date between $mql_from and $mql_to),
                    count(*) filter (where mql_date > $since_after and mql_date <= $as_of)
             from ({leads})""", leads, since_after=since_after, as_of=view.as_of,  # noqa: S608
-        **window)).fetchall()[0]
+        **_window(view))).fetchall()[0]
     now = dict.fromkeys(LEAD_GROUPS, 0)
     for group, count in cur.execute(*sql(
             f"select status_group, count(*) from ({mqls}) group by 1", mqls)).fetchall():  # noqa: S608
@@ -197,8 +245,9 @@ def _summary(con: duckdb.DuckDBPyConnection, view: View, since: date | None) -> 
             from ({mqls}) where list_contains($reason_groups, status_group)
             group by 1 order by 2 desc, 1""", mqls, no_reason=NO_REASON,  # noqa: S608
         reason_groups=list(REASON_GROUPS))).fetchall()}
-    return LeadPipeline(loaded, applies, note, since_after, int(mql), int(mql_since), now,
-                        Measure(float(pipeline[0]), int(pipeline[1])), reasons)
+    return LeadPipeline(True, True, _note(view, True, True), since_after, int(mql),
+                        int(mql_since), now, Measure(float(pipeline[0]), int(pipeline[1])),
+                        reasons)
 
 
 def _pipeline_sql(con: duckdb.DuckDBPyConnection, view: View, mqls: Sql, select: str,
@@ -212,15 +261,19 @@ def _pipeline_sql(con: duckdb.DuckDBPyConnection, view: View, mqls: Sql, select:
                    where d.qualified {tail}""", mqls, deals)  # noqa: S608
 
 
-def lead_review(con: duckdb.DuckDBPyConnection, view: View, since: date | None = None
-                ) -> LeadReview:
-    """The Forecast call's lead section for the view."""
-    summary = _summary(con, view, since)
-    if not summary.shown:
+def lead_review(con: duckdb.DuckDBPyConnection, view: View, since: date | None = None,
+                held: pa.Table | None = None) -> LeadReview:
+    """The Forecast call's lead section for the view (`held` as for `lead_pipeline`)."""
+    loaded, applies = leads_loaded(con), _applies(view)
+    since_after, _ = generated_windows(con, view, since)
+    if not (loaded and applies):
+        summary = LeadPipeline(loaded, applies, _note(view, loaded, applies), since_after)
         return LeadReview(summary, pd.DataFrame(), {}, None, pd.DataFrame())
-    comparison, past = _comparison(con, view, summary.since_after)
-    return LeadReview(summary, comparison, past, _funnel(con, view, summary),
-                      _deals(con, view))
+    with _reading(con, view, held) as cur:
+        summary = _summary(con, cur, view, since_after)
+        comparison, past = _comparison(cur, view, since_after)
+        return LeadReview(summary, comparison, past, _funnel(cur, view, summary),
+                          _deals(con, cur, view))
 
 
 def same_points(period: Period, as_of: date, count: int = PAST_PERIODS
@@ -235,11 +288,11 @@ def same_points(period: Period, as_of: date, count: int = PAST_PERIODS
     return points
 
 
-def _comparison(con: duckdb.DuckDBPyConnection, view: View, since_after: date
+def _comparison(cur: duckdb.DuckDBPyConnection, view: View, since_after: date
                 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """MQLs by source and by segment: this period to date, since the last call, and each of
     the last four periods at the same point, with their average."""
-    leads = _relation(con, view)
+    leads = _relation(view)
     points = same_points(view.period, view.as_of)
     params: dict[str, object] = {**_window(view), "since_after": since_after,
                                  "as_of": view.as_of}
@@ -250,7 +303,7 @@ def _comparison(con: duckdb.DuckDBPyConnection, view: View, since_after: date
                             f"and $past_to_{k}) as past_{k}")
     frames = []
     for column, label in MQL_DIMENSIONS.items():
-        frame = con.cursor().execute(*sql(
+        frame = cur.execute(*sql(
             f"""select '{label}' as dimension, coalesce({column}, $no_value) as value,
                        count(*) filter (where mql_date between $mql_from and $mql_to)
                            as this_period,
@@ -273,27 +326,21 @@ def _comparison(con: duckdb.DuckDBPyConnection, view: View, since_after: date
     return frame.reset_index(drop=True), totals
 
 
-def _funnel(con: duckdb.DuckDBPyConnection, view: View, summary: LeadPipeline) -> Funnel:
+def _funnel(cur: duckdb.DuckDBPyConnection, view: View, summary: LeadPipeline) -> Funnel:
     """How far the period's MQLs went, with median days MQL → accepted → converted.
 
     Accepted on: the lead's acceptance date when the CRM has one, else the first lead snapshot
     (up to as-of) that saw it in an accepted status, or its conversion when that came first
     (a lead converted between two snapshots was accepted by then)."""
-    leads = _relation(con, view)
-    mqls = sql(f"select * from ({leads}) where mql_date between $mql_from and $mql_to",  # noqa: S608
-               leads, **_window(view))
-    row = con.cursor().execute(*sql(
-        f"""with seen as (
-                select h.lead_id, min(h.valid_from) as seen_accepted
-                from lead_history h join lead_status_map m on m.status = h.status and m.accepted
-                where h.valid_from <= $as_of group by 1),
-            steps as (
-                select l.*, coalesce(l.accepted_date, least(s.seen_accepted, l.converted_date))
-                           as accepted_on,
-                       l.accepted_date is not null or s.seen_accepted is not null
-                           or l.accepted_status or l.converted_opportunity_id is not null
+    mqls = _period_mqls(view)
+    row = cur.execute(*sql(
+        f"""with steps as (
+                select *, coalesce(accepted_date, least(seen_accepted, converted_date))
+                              as accepted_on,
+                       accepted_date is not null or seen_accepted is not null
+                           or accepted_status or converted_opportunity_id is not null
                            as reached_accepted
-                from ({mqls}) l left join seen s using (lead_id))
+                from ({mqls}))
             select count(*) filter (where reached_accepted),
                    count(*) filter (where converted_opportunity_id is not null),
                    median(greatest(datediff('day', mql_date, accepted_on), 0))
@@ -302,24 +349,23 @@ def _funnel(con: duckdb.DuckDBPyConnection, view: View, summary: LeadPipeline) -
                        filter (where converted_opportunity_id is not null),
                    median(greatest(datediff('day', mql_date, converted_date), 0))
                        filter (where converted_opportunity_id is not null)
-            from steps""", mqls, as_of=view.as_of)).fetchall()[0]  # noqa: S608
+            from steps""", mqls)).fetchall()[0]  # noqa: S608
     return Funnel(summary.mql or 0, int(row[0]), int(row[1]), summary.pipeline.count,
                   *(None if v is None else float(v) for v in row[2:]))
 
 
-def _deals(con: duckdb.DuckDBPyConnection, view: View) -> pd.DataFrame:
+def _deals(con: duckdb.DuckDBPyConnection, cur: duckdb.DuckDBPyConnection, view: View
+           ) -> pd.DataFrame:
     """The opportunities the period's MQLs generated (qualified as of as-of), largest first.
     Grain: one row per lead and opportunity, MAX_DEAL_ROWS at most."""
-    leads = _relation(con, view)
-    mqls = sql(f"select * from ({leads}) where mql_date between $mql_from and $mql_to",  # noqa: S608
-               leads, **_window(view))
+    mqls = _period_mqls(view)
     query = _pipeline_sql(
         con, view, mqls,
         """d.opportunity_id, d.account_name, d.name, d.owner, d.stage, d.category,
            d.amount::double as amount, d.close_date, l.lead_id, l.lead_source, l.mql_date,
            l.converted_date""",
         "order by d.amount desc, d.opportunity_id limit $rows")
-    frame = con.cursor().execute(*sql(str(query.text), query, rows=MAX_DEAL_ROWS)).df()
+    frame = cur.execute(*sql(str(query.text), query, rows=MAX_DEAL_ROWS)).df()
     for column in ("close_date", "mql_date", "converted_date"):
         frame[column] = pd.to_datetime(frame[column]).dt.date
     return frame

@@ -40,6 +40,7 @@ from sales import (
     funnel,
     generated,
     inblood,
+    lead_snapshots,
     leads,
     losses,
     movement,
@@ -180,7 +181,16 @@ def _pipeline_generated(con: Con, view: View, since: date | None) -> generated.G
 
 call_prep = _cached(_call_prep)
 pipeline_generated = _cached(_pipeline_generated)
-lead_review = _cached(leads.lead_review)
+
+
+def _lead_review(con: Con, view: View, since: date | None) -> leads.LeadReview:
+    """The lead pipeline for the view, from every MQL lead held for its lead snapshot."""
+    held = (_hold(con, leads.mql_leads, lead_snapshots.lead_state_key(con, view.as_of))
+            if leads.leads_loaded(con) else None)
+    return leads.lead_review(con, view, since, held)
+
+
+lead_review = _cached(_lead_review)
 open_follow_ups = _cached(followups.open_follow_ups)
 closed_follow_ups = _cached(followups.closed_follow_ups)
 follow_up_counts = _cached(followups.follow_up_counts)
