@@ -186,3 +186,14 @@ def _dated(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("opportunity_id", "account_name", "deal_name", "closed_by", "close_note"):
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     return frame[COLUMNS]
+
+
+def follow_ups_of_call(con: duckdb.DuckDBPyConnection, call_id: int) -> pd.DataFrame:
+    """The follow-ups raised at a saved in-blood call's call (its date and filter scope), for
+    the call's export. Grain: one row per follow-up."""
+    return con.cursor().execute(
+        """select f.follow_up_id, f.text, f.owner, f.due_date, f.opportunity_id, f.created_by,
+                  f.created_at, f.closed_call_date, f.closed_by, f.close_note
+           from follow_ups f join forecast_calls c
+             on c.call_id = ? and f.scope = c.scope and f.call_date = c.call_date
+           order by f.follow_up_id""", [call_id]).df()

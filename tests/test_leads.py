@@ -35,6 +35,7 @@ from sales.followups import (
     close_follow_up,
     follow_up_counts,
     follow_ups_export,
+    follow_ups_of_call,
     open_follow_ups,
 )
 from sales.ingest import leads as lead_import
@@ -297,3 +298,12 @@ def test_follow_ups_refuse_bad_input(leads_con):
     with pytest.raises(FollowUpError, match="already closed"):
         close_follow_up(leads_con, view(), item, "", "me")
     assert leads_con.execute("select count(*) from follow_ups").fetchall()[0][0] == 1
+
+
+def test_a_saved_call_exports_the_follow_ups_raised_at_it(leads_con):
+    ids = raise_and_close(leads_con)
+    leads_con.execute("insert into forecast_calls (period, call_date, saved_at, saved_by, scope) "
+                      "values ('FY2026-Q4', '2026-11-13', '2026-11-13 10:00', 'Lee', '')")
+    call_id = leads_con.execute("select max(call_id) from forecast_calls").fetchall()[0][0]
+    # Raised at the company call of 11-13: F2 and F3 (F5 is the EMEA call's, F1 and F4 11-06).
+    assert follow_ups_of_call(leads_con, call_id).follow_up_id.tolist() == [ids["F2"], ids["F3"]]

@@ -195,6 +195,7 @@ open_follow_ups = _cached(followups.open_follow_ups)
 closed_follow_ups = _cached(followups.closed_follow_ups)
 follow_up_counts = _cached(followups.follow_up_counts)
 follow_ups_export = _cached(followups.follow_ups_export)
+follow_ups_of_call = _cached(followups.follow_ups_of_call)
 
 
 def _smb_forecast(con: Con, view: View, settings: dict[str, object]) -> smb.SmbForecast:
