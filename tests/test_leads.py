@@ -307,3 +307,21 @@ def test_a_saved_call_exports_the_follow_ups_raised_at_it(leads_con):
     call_id = leads_con.execute("select max(call_id) from forecast_calls").fetchall()[0][0]
     # Raised at the company call of 11-13: F2 and F3 (F5 is the EMEA call's, F1 and F4 11-06).
     assert follow_ups_of_call(leads_con, call_id).follow_up_id.tolist() == [ids["F2"], ids["F3"]]
+
+
+def test_the_lead_status_map_is_edited_as_a_whole(leads_con):
+    from sales.editors import EditError, lead_status_table, save_lead_statuses
+
+    table = lead_status_table(leads_con)
+    assert table.set_index("status").loc["Nurture", "leads"] == 2  # L4 and L8 now
+    bad = table.copy()
+    bad.loc[bad.status == "MQL", "status_group"] = "hot"
+    with pytest.raises(EditError, match="use one of open"):
+        save_lead_statuses(leads_con, bad, by="ann")
+    with pytest.raises(EditError, match="'Nurture' is used by"):
+        save_lead_statuses(leads_con, table[table.status != "Nurture"], by="ann")
+    added = pd.concat([table, pd.DataFrame([{"status": "Working", "sort_order": None,
+                                              "status_group": "open", "accepted": True}])])
+    save_lead_statuses(leads_con, added, by="ann")
+    assert leads_con.execute("select status_group, accepted from lead_status_map "
+                             "where status = 'Working'").fetchall() == [("open", True)]
