@@ -279,9 +279,10 @@ else:
                     if leads.past_totals else None)
     tiles = st.columns(3)
     tiles[0].metric(f"MQLs in {view.period.label}", fmt.count(lead_summary.mql), border=True,
-                    delta=(f"{lead_summary.mql - past_average:+,.0f} vs the last "
-                           f"{len(leads.past_totals)} at this point" if past_average is not None
-                           else None), delta_arrow="off" if past_average is None else "auto",
+                    delta=(f"{lead_summary.mql - past_average:+,.0f} vs the average of the "
+                           f"last {len(leads.past_totals)} at this point"
+                           if past_average is not None else None),
+                    delta_arrow="off" if past_average is None else "auto",
                     help="Leads whose MQL date is in the period, up to as-of. Compared with the "
                          "average of the last four periods at the same point: "
                          + ", ".join(f"{label} {count:,}" for label, count
