@@ -20,8 +20,10 @@ if state.database_is_empty():
 st.caption("A full opportunity export replaces the current deals and records the snapshot of "
            "its date (an earlier date only adds history). Accounts and owners files fill "
            "employees, segment, team and region. Salesforce OpportunityHistory rebuilds the "
-           "snapshots; targets and submissions files add the plan and reps' numbers. Nothing is "
-           "written unless every check passes. The same import from the command line: "
+           "snapshots; targets and submissions files add the plan and reps' numbers; a leads "
+           "export (Salesforce Lead, with the MQL date named in a mapping file's "
+           "[lead_columns]) records the lead snapshot of its date for the forecast call's lead "
+           "pipeline. Nothing is written unless every check passes. The same import from the command line: "
            "`python -m sales import FILE... --mapping FILE.toml`.")
 
 outcome = st.session_state.pop("import_outcome", None)
@@ -38,7 +40,7 @@ left, right = st.columns([3, 2])
 uploads = left.file_uploader("CRM export files (CSV or XLSX)", type=["csv", "txt", "xlsx"],
                              accept_multiple_files=True, key=f"import_files_{generation}",
                              help="An opportunity export with its accounts and owners files, "
-                                  "or a history, targets or submissions file. Up to 200 MB a "
+                                  "or a history, targets, submissions or leads file. Up to 200 MB a "
                                   "file (about 800,000 deals); bigger exports import from the "
                                   "command line: python -m sales import FILE.")
 mapping_file = right.file_uploader("Mapping file (optional, TOML)", type=["toml"],

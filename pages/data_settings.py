@@ -5,12 +5,14 @@ import streamlit as st
 from sales import editors
 from sales import formatting as fmt
 from sales.access import MANAGE_DATA
+from sales.lead_statuses import LEAD_GROUPS
 from sales.losses import LOSS_CLASSES
 from sales.settings import SETTINGS
 from sales.stages import FORECAST_CATEGORIES
 from sales.targets import TARGET_SCOPES
 from ui import auth, page, state, widgets
 from ui.data import (
+    lead_status_table,
     loss_reason_table,
     settings_form,
     stage_map_table,
@@ -41,8 +43,8 @@ def _save(what: str, save, *args) -> None:
     st.rerun()
 
 
-stage_tab, loss_tab, target_tab, settings_tab = st.tabs(
-    ["Stage map", "Loss reasons", "Targets", "Settings"])
+stage_tab, lead_tab, loss_tab, target_tab, settings_tab = st.tabs(
+    ["Stage map", "Lead statuses", "Loss reasons", "Targets", "Settings"])
 
 with stage_tab:
     st.caption("Each CRM stage's forecast category and flags. Qualified = at or past the "
@@ -62,6 +64,25 @@ with stage_tab:
             "deals": st.column_config.NumberColumn("Deals now")})
     if st.button("Save the stage map", key="save_stages", type="primary"):
         _save("Stage map", editors.save_stage_map, stages)
+
+with lead_tab:
+    st.caption("Each CRM lead status and the group the forecast call counts it in: open "
+               "(still being worked), qualified (handed to sales; a converted lead is qualified "
+               "whatever its status), recycled (nurture), junk, purchased (bought through self "
+               "serve). Accepted = at or past sales acceptance (for the days MQL → accepted). "
+               "A status leads use cannot be removed; a status no map knows is an import error.")
+    statuses = st.data_editor(
+        lead_status_table(), key=f"lead_status_editor_{version}", hide_index=True,
+        num_rows="dynamic", width="stretch", disabled=["leads"],
+        column_config={
+            "status": st.column_config.TextColumn("Status", required=True),
+            "sort_order": st.column_config.NumberColumn("Order", step=1),
+            "status_group": st.column_config.SelectboxColumn(
+                "Group", options=list(LEAD_GROUPS), required=True),
+            "accepted": st.column_config.CheckboxColumn("Accepted", default=False),
+            "leads": st.column_config.NumberColumn("Leads now")})
+    if st.button("Save the lead status map", key="save_lead_statuses", type="primary"):
+        _save("Lead status map", editors.save_lead_statuses, statuses)
 
 with loss_tab:
     st.caption("Lost reason → loss class. A lost deal naming a competitor is competition "

@@ -23,7 +23,9 @@ tiles[2].metric("First snapshot", str(info["first_snapshot"] or "—"), border=T
 tiles[3].metric("Latest snapshot", str(info["last_snapshot"] or "—"), border=True)
 st.caption(f"Close dates {info['first_close_date'] or '—'} to {info['last_close_date'] or '—'} · "
            f"{fmt.count(info['targets'])} targets · {fmt.count(info['forecast_calls'])} saved "
-           f"calls · {fmt.count(info['submissions'])} submissions")
+           f"calls · {fmt.count(info['submissions'])} submissions · {fmt.count(info['leads'])} "
+           f"leads in {fmt.count(info['lead_snapshots'])} lead snapshots · "
+           f"{fmt.count(info['follow_ups'])} follow-ups")
 
 stages, losses, settings = st.tabs(["Stage map", "Loss reasons", "Settings"])
 with stages:

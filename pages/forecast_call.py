@@ -1,12 +1,15 @@
 """Forecast call: the weekly call, top to bottom — forecast then and now, new & expansion against
-renewals, what closed, how each category moved, the key deals, the pipeline generated."""
+renewals, what closed, how each category moved, the key deals, the pipeline generated, the lead
+pipeline, and the follow-ups carried from call to call."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import plotly.graph_objects as go
 import streamlit as st
 
 from sales import formatting as fmt
+from sales.access import SAVE_CALLS
+from sales.callexport import call_summary_frame
 from sales.callprep import (
     KEY_DEALS_MAX,
     NEW_AND_EXPANSION,
@@ -15,7 +18,10 @@ from sales.callprep import (
     changes_since,
     forecast_at_last_call,
 )
+from sales.export import XLSX_MIME, csv_bytes, xlsx_bytes
+from sales.followups import FollowUpError, add_follow_up, close_follow_up
 from sales.inblood import totals
+from sales.lead_statuses import LEAD_GROUPS
 from sales.movement import (
     DOWN,
     PART_HELP,
@@ -26,12 +32,18 @@ from sales.movement import (
     zoomed_axis,
 )
 from sales.stages import OPEN_CATEGORIES
-from ui import page, state, widgets
+from ui import auth, page, state, widgets
 from ui.data import (
     board_summary,
     call_prep,
+    closed_follow_ups,
     default_last_call,
+    filter_options,
+    follow_up_counts,
+    follow_ups_export,
     last_call_choices,
+    lead_review,
+    open_follow_ups,
     pipeline_generated,
     saved_call_on,
 )
@@ -53,6 +65,10 @@ LEVEL_COLOUR = "#2c7fb8"
 
 def _deals(count: int) -> str:
     return f"{count:,} deal" + ("" if count == 1 else "s")
+
+
+def _days(value: float | None) -> int | None:
+    return None if value is None else round(value)
 
 
 view = page.start("Forecast call")
@@ -249,3 +265,203 @@ tiles[1].metric(f"Quarter to date (from {generated.quarter_start:%d %b})",
                 delta=_deals(generated.quarter.count), delta_color="off", delta_arrow="off",
                 help="Deals that became qualified (sales accepted, or first seen in a qualified "
                      "stage), at their amount then.")
+
+# --- 7. Lead pipeline: MQLs, where they are now, the pipeline they generated, recycle and junk.
+st.subheader("Lead pipeline")
+leads = lead_review(view, last_call)
+lead_summary = leads.summary
+if not lead_summary.shown:
+    st.info(fmt.text(lead_summary.note))
+else:
+    if lead_summary.note:
+        st.caption(fmt.text(lead_summary.note))
+    past_average = (sum(leads.past_totals.values()) / len(leads.past_totals)
+                    if leads.past_totals else None)
+    tiles = st.columns(3)
+    tiles[0].metric(f"MQLs in {view.period.label}", fmt.count(lead_summary.mql), border=True,
+                    delta=(f"{lead_summary.mql - past_average:+,.0f} vs the average of the "
+                           f"last {len(leads.past_totals)} at this point"
+                           if past_average is not None else None),
+                    delta_arrow="off" if past_average is None else "auto",
+                    help="Leads whose MQL date is in the period, up to as-of. Compared with the "
+                         "average of the last four periods at the same point: "
+                         + ", ".join(f"{label} {count:,}" for label, count
+                                     in leads.past_totals.items()) + ".")
+    tiles[1].metric(f"MQLs since the last call ({lead_summary.since_after:%d %b})",
+                    fmt.count(lead_summary.mql_since), border=True)
+    generated_from = lead_summary.pipeline
+    tiles[2].metric("Pipeline from this period's MQLs", fmt.money(generated_from.amount),
+                    border=True, delta=_deals(generated_from.count), delta_color="off",
+                    delta_arrow="off",
+                    help="The period's MQLs converted to an opportunity that is qualified as of "
+                         "as-of, at its amount then.")
+    by = st.radio("MQLs by", ["Source", "Segment"], horizontal=True, key="mql_dimension")
+    compared = leads.comparison[leads.comparison["dimension"] == by].drop(columns="dimension")
+    past_labels = list(leads.past_totals)
+    widgets.table(compared, f"mqls-by-{by.lower()}-{view.period.label}.csv",
+                  value=by, this_period=f"{view.period.label} to date",
+                  since_last_call="Since the last call",
+                  past_average=st.column_config.NumberColumn("Average of the last four",
+                                                             format="%.1f"),
+                  **{label: f"{label} at this point" for label in past_labels})
+
+    st.markdown("**Where this period's MQLs are now**")
+    funnel_steps = leads.funnel.frame()
+    left, right = st.columns([3, 2])
+    with left:
+        figure = go.Figure(go.Funnel(y=funnel_steps["step"], x=funnel_steps["leads"],
+                                     textinfo="value+percent initial"))
+        figure.update_layout(height=300, margin=dict(t=10, b=10))
+        st.plotly_chart(figure, width="stretch", key="lead_funnel")
+    with right:
+        shares = lead_summary.now_shares()
+        now = [{"group": group.capitalize(), "leads": lead_summary.now.get(group, 0),
+                "share": shares[group]} for group in LEAD_GROUPS]
+        st.dataframe(now, hide_index=True, width="stretch",
+                     column_config={"group": "Now", "leads": "MQLs",
+                                    "share": widgets.percent_column("Share")})
+    widgets.table(funnel_steps, f"mql-funnel-{view.period.label}.csv", step="Step",
+                  leads="Leads", share_of_mqls=widgets.percent_column("Share of MQLs"),
+                  share_of_previous=widgets.percent_column("Of the step before"),
+                  median_days_from_previous=st.column_config.NumberColumn(
+                      "Median days from the step before", format="%.0f"))
+    funnel = leads.funnel
+    st.caption(f"Median days MQL → accepted {fmt.count(_days(funnel.days_to_accept))}, "
+               f"accepted → converted {fmt.count(_days(funnel.days_accepted_to_converted))}, "
+               f"MQL → converted {fmt.count(_days(funnel.days_to_convert))}. Open = still being "
+               "worked; qualified = converted to an opportunity; recycled = nurture; junk = "
+               "unqualified or bad data; purchased = bought through the web portal.")
+    with st.expander(f"The {_deals(generated_from.count)} generated from this period's MQLs"):
+        if leads.deals.empty:
+            st.caption("None of this period's MQLs has converted to a qualified opportunity yet.")
+        else:
+            widgets.table(leads.deals, f"pipeline-from-mqls-{view.period.label}.csv",
+                          amount=widgets.money_column("Amount"), lead_id="Lead",
+                          lead_source="Lead source", mql_date="MQL date",
+                          converted_date="Converted",
+                          **{c: label for c, label in LABELS.items() if c in leads.deals})
+    st.markdown("**Reasons for recycle and junk**")
+    if not lead_summary.reasons:
+        st.caption("None of this period's MQLs has been recycled or junked.")
+    else:
+        reasons = list(lead_summary.reasons.items())
+        figure = go.Figure(go.Bar(x=[count for _, count in reasons],
+                                  y=[fmt.chart_text(reason) for reason, _ in reasons],
+                                  orientation="h", marker_color="#d95f02"))
+        figure.update_layout(height=max(160, 26 * len(reasons) + 40), margin=dict(t=10, b=10),
+                             yaxis_autorange="reversed", xaxis_title="MQLs")
+        st.plotly_chart(figure, width="stretch", key="lead_reasons")
+
+# --- 8. Follow-ups: open items from earlier calls, new ones, what was closed since.
+st.subheader("Follow-ups")
+me = auth.identity()
+may_write = me is not None and me.may(SAVE_CALLS)
+counts = follow_up_counts(view, last_call)
+tiles = st.columns(3)
+tiles[0].metric("Open follow-ups", fmt.count(counts.open), border=True)
+tiles[1].metric("Overdue", fmt.count(counts.overdue), border=True,
+                help=f"Open and due before {view.as_of:%d %b}.")
+tiles[2].metric(f"Follow-ups closed since the last call ({last_call:%d %b})",
+                fmt.count(counts.closed_since),
+                border=True)
+if message := st.session_state.pop("follow_up_message", None):
+    st.success(message)
+
+
+def _who() -> str:
+    """Whom a follow-up write is attributed to: the signed-in email, or locally the name typed."""
+    if me.team_mode:
+        return me.who
+    return (st.session_state.get("saved_by") or "").strip() or me.who
+
+
+def _write(action, *args) -> bool:
+    try:
+        with state.writing() as cur:
+            action(cur, view, *args, _who())
+    except FollowUpError as error:
+        st.error(f"Not saved: {fmt.text(error)}")
+        return False
+    return True
+
+
+still_open = open_follow_ups(view)
+if still_open.empty:
+    st.caption("No follow-up is open for this view.")
+for item in still_open.itertuples():
+    with st.container(border=True):
+        text_col, note_col, button_col = st.columns([5, 3, 1], vertical_alignment="center")
+        flag = "**Overdue** · " if item.overdue else ""
+        deal = (f" · deal {fmt.text(item.account_name or item.opportunity_id)}"
+                if item.opportunity_id else "")
+        raised = ("this call" if item.call_date == view.as_of
+                  else f"the call of {item.call_date:%d %b}")
+        text_col.markdown(f"{flag}{fmt.text(item.text)}  \n"
+                          f":gray[{fmt.text(item.owner)} · due {item.due_date:%d %b %Y}{deal} · "
+                          f"raised at {raised} by {fmt.text(item.created_by)}]")
+        if may_write:
+            note = note_col.text_input("Note", key=f"follow_up_note_{item.follow_up_id}",
+                                       placeholder="Note (optional)",
+                                       label_visibility="collapsed")
+            if button_col.button("Close", key=f"follow_up_close_{item.follow_up_id}") and _write(
+                    close_follow_up, int(item.follow_up_id), note):
+                st.session_state["follow_up_message"] = "Follow-up closed."
+                st.rerun()
+
+if may_write:
+    deal_names = {}
+    for frame in (prep.key_deals, prep.renewal_risks, prep.closed_since):
+        for row in frame.itertuples():
+            deal_names.setdefault(row.opportunity_id, f"{row.account_name} ({row.opportunity_id})")
+    owners = sorted({*filter_options("owner", view.scope), *filter_options("team", view.scope)})
+    if not me.team_mode:
+        st.text_input("Your name", key="saved_by",
+                      help="Who raised and who closed each follow-up is kept with it (sign-in "
+                           "fills it in when the app serves a team).")
+    # A new form (fresh fields) after each saved item; a refused one keeps what was typed.
+    form = st.session_state.setdefault("follow_up_form", 0)
+    with st.form(f"new_follow_up_{form}", border=True):
+        st.markdown("**New follow-up**")
+        text = st.text_input("What is to be done", key=f"follow_up_text_{form}", max_chars=500)
+        left, middle, right = st.columns(3)
+        owner = left.selectbox("Owner", owners, index=None, accept_new_options=True,
+                               key=f"follow_up_owner_{form}", placeholder="Pick or type a name")
+        due = middle.date_input("Due", value=view.as_of + timedelta(days=7),
+                                key=f"follow_up_due_{form}")
+        deal = right.selectbox("Deal (optional)", list(deal_names), index=None,
+                               format_func=lambda i: deal_names.get(i, i),
+                               accept_new_options=True, key=f"follow_up_deal_{form}",
+                               placeholder="A deal on this call, or an opportunity id")
+        saved = st.form_submit_button("Save follow-up", type="primary")
+    if saved and _write(add_follow_up, text, owner or "", due, deal):
+        st.session_state["follow_up_form"] = form + 1
+        st.session_state["follow_up_message"] = (
+            f"Follow-up saved with the call of {view.as_of:%d %b %Y}.")
+        st.rerun()
+else:
+    st.caption("Viewers follow the call; managers and analysts add and close follow-ups.")
+
+closed = closed_follow_ups(view, last_call)
+if not closed.empty:
+    st.markdown(f"**Closed since the last call ({last_call:%d %b})**")
+    widgets.table(closed[["text", "owner", "due_date", "account_name", "call_date", "created_by",
+                          "closed_call_date", "closed_by", "close_note"]],
+                  f"follow-ups-closed-since-{last_call}.csv", text="Follow-up", owner="Owner",
+                  due_date="Due", account_name="Deal", call_date="Raised at the call of",
+                  created_by="Raised by", closed_call_date="Closed at the call of",
+                  closed_by="Closed by", close_note="Note")
+
+# --- Export: the call as it stands, with its lead pipeline and follow-ups.
+st.subheader("Export the call")
+export = follow_ups_export(view, last_call)
+left, right = st.columns(2)
+left.download_button("Follow-ups as CSV", lambda: csv_bytes(export),
+                     file_name=f"follow-ups-{view.as_of}.csv", mime="text/csv",
+                     key="follow_ups_csv")
+right.download_button(
+    "The call as XLSX",
+    lambda: xlsx_bytes({"Call": call_summary_frame(view, last_call, now, then, change, prep,
+                                                   lead_summary, counts),
+                        "Lead pipeline": leads.comparison,
+                        "Follow-ups": export}),
+    file_name=f"forecast-call-{view.as_of}.xlsx", mime=XLSX_MIME, key="call_xlsx")

@@ -29,6 +29,7 @@ from ui.data import (
     call_export,
     call_history,
     filter_options,
+    follow_ups_of_call,
     gone_since_call,
 )
 
@@ -256,7 +257,8 @@ def _history() -> None:
                          file_name=f"call-{chosen}.csv", mime="text/csv")
     right.download_button(
         "Call as XLSX", lambda: xlsx_bytes({"Summary": summary_row,
-                                            "Decisions": call_export(chosen)}),
+                                            "Decisions": call_export(chosen),
+                                            "Follow-ups": follow_ups_of_call(chosen)}),
         file_name=f"call-{chosen}.xlsx", mime=XLSX_MIME)
 
 

@@ -1,7 +1,7 @@
 """The audit trail: every write — import, map, target or setting edit, saved call, access
-change — with who made it, when, what and a short summary. Written in the same transaction
-as the change, so a change that did not happen leaves no line, and kept in the database file,
-so imports and restarts never remove it."""
+change, follow-up raised or closed — with who made it, when, what and a short summary.
+Written in the same transaction as the change, so a change that did not happen leaves no line,
+and kept in the database file, so imports and restarts never remove it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pandas as pd
 
 # What a write was, for filtering the trail.
 IMPORT, EDIT, SAVED_CALL, ACCESS, DEMO = "import", "edit", "saved call", "access", "demo"
-ACTIONS = (IMPORT, EDIT, SAVED_CALL, ACCESS, DEMO)
+FOLLOW_UP = "follow-up"
+ACTIONS = (IMPORT, EDIT, SAVED_CALL, ACCESS, DEMO, FOLLOW_UP)
 # A summary is a line a person reads, not a dump.
 MAX_SUMMARY = 500
 

@@ -27,6 +27,9 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
         "targets": cur.execute("select count(*) from targets").fetchone()[0],
         "forecast_calls": cur.execute("select count(*) from forecast_calls").fetchone()[0],
         "submissions": cur.execute("select count(*) from submissions").fetchone()[0],
+        "leads": cur.execute("select count(*) from leads").fetchone()[0],
+        "lead_snapshots": cur.execute("select count(*) from lead_snapshot_dates").fetchone()[0],
+        "follow_ups": cur.execute("select count(*) from follow_ups").fetchone()[0],
         "schema_version": schema_version(cur), "data_version": data_version(cur),
     }
 

@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from sales import audit
+from sales.lead_statuses import LEAD_GROUPS
 from sales.losses import LOSS_CLASSES, reclassify_losses
 from sales.periods import QUARTER, parse_period, period_choices
 from sales.settings import SETTINGS, SETTINGS_BY_NAME, load_settings, save_setting
@@ -127,6 +128,59 @@ def _stages_in_use(con: duckdb.DuckDBPyConnection, kept: set[str]) -> list[str]:
         ) group by stage""").fetchall()
     return [f"stage {stage!r} is used by {count:,} deal record(s); keep it (or import data "
             "without it first)" for stage, count in used if stage not in kept]
+
+
+# --- lead statuses -----------------------------------------------------------------------------
+
+
+def lead_status_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The lead status map for editing, with how many leads have each status now.
+    Grain: one row per status, in sort order."""
+    return con.cursor().execute("""
+        with used as (select status, count(*) as leads from leads group by status)
+        select m.status, m.sort_order, m.status_group, m.accepted, coalesce(u.leads, 0) as leads
+        from lead_status_map m left join used u using (status)
+        order by m.sort_order, m.status""").df()
+
+
+def save_lead_statuses(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, *, by: str) -> None:
+    """Replace the lead status map with `frame` (status, sort_order, status_group, accepted);
+    a status leads use now or in their history must stay. On the audit trail as `by`'s."""
+    problems, rows = [], []
+    seen: dict[str, int] = {}
+    next_order = int(pd.to_numeric(frame.get("sort_order"), errors="coerce").max() or 0) + 1
+    for number, record in enumerate(frame.to_dict("records"), start=1):
+        status = _text(record.get("status"))
+        if not status:
+            if _text(record.get("status_group")):
+                problems.append(f"row {number}: the status is empty")
+            continue
+        if status.lower() in seen:
+            problems.append(f"row {number}, status {status!r}: also on row "
+                            f"{seen[status.lower()]}; each status once")
+        seen[status.lower()] = number
+        group = _text(record.get("status_group"))
+        if group not in LEAD_GROUPS:
+            problems.append(f"row {number}, status_group {group!r}: use one of "
+                            f"{', '.join(LEAD_GROUPS)}")
+        accepted = _flag(record.get("accepted"))
+        if accepted is None:
+            accepted = False
+        order = _number(record.get("sort_order"))
+        if order is None:
+            order, next_order = next_order, next_order + 1
+        rows.append([status, int(order), group, accepted])
+    used = con.execute("""select status, count(*) from (
+                              select status from leads union all select status from lead_history)
+                          group by status""").fetchall()
+    kept = {r[0] for r in rows}
+    problems += [f"status {status!r} is used by {count:,} lead record(s); keep it (or import "
+                 "leads without it first)" for status, count in used if status not in kept]
+    if problems:
+        raise EditError(problems)
+    con.execute("delete from lead_status_map")
+    con.executemany("insert into lead_status_map values (?, ?, ?, ?)", rows)
+    audit.record(con, by, audit.EDIT, f"lead status map: {len(rows):,} statuses")
 
 
 # --- loss reasons ------------------------------------------------------------------------------

@@ -28,9 +28,12 @@ from sales.callprep import (
 from sales.capacity import capacity_for
 from sales.coverage import enterprise_coverage, smb_coverage
 from sales.export import neutral_text
+from sales.followups import follow_up_counts
 from sales.generated import pipeline_generated
 from sales.inblood import in_blood
-from sales.movement import PART_LABELS, PARTS
+from sales.lead_statuses import LEAD_GROUPS
+from sales.leads import lead_pipeline
+from sales.movement import PART_LABELS, PARTS, window
 from sales.query import snapshot_on_or_before
 from sales.rates import default_window, outcomes, window_rates
 from sales.rollup import category_rollup
@@ -156,6 +159,9 @@ def _details(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, obj
         "funnel": funnel.as_report(stages, speed),
         "capacity": capacity_for(con, window_start, window_end, view.as_of, view.filters,
                                  settings).as_report(),
+        "leads": lead_pipeline(con, view, since).as_report(),
+        "follow_ups": follow_up_counts(con, view, window(con, view.as_of, since).since
+                                       ).as_report(),
     }
 
 
@@ -248,7 +254,28 @@ def _markdown_details(r: dict) -> list[str]:
         f"{_money(speed['average_won_amount'])} |",
         f"| New qualified opportunities a rep needs a month | "
         f"{fmt.NOT_AVAILABLE if needed is None else f'{needed:.1f}'} |",
+        *_markdown_leads(r["leads"], r["follow_ups"]),
     ]
+
+
+def _markdown_leads(leads: dict, follow_ups: dict) -> list[str]:
+    lines = []
+    if leads["mql"]["count"] is None:
+        lines.append("| MQLs in the period | none loaded |")
+    else:
+        now = " / ".join(f"{g} {leads['now'][g]['count']:,}" for g in LEAD_GROUPS)
+        pipeline = leads["pipeline"]
+        lines += [
+            f"| MQLs in the period / since the last call | {leads['mql']['count']:,} / "
+            f"{leads['mql_since']['count']:,} |",
+            f"| Where the period's MQLs are now | {now} |",
+            f"| Pipeline generated from them | {_money(pipeline['amount'])} in "
+            f"{pipeline['count']:,} deals |",
+        ]
+    lines.append(f"| Follow-ups open / overdue / closed since the last call | "
+                 f"{follow_ups['open']['count']:,} / {follow_ups['overdue']['count']:,} / "
+                 f"{follow_ups['closed_since']['count']:,} |")
+    return lines
 
 
 def _markdown_movement(moved: dict) -> list[str]:

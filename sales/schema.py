@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import duckdb
 
+from sales.lead_statuses import LEAD_GROUPS, default_lead_statuses
 from sales.stages import default_stage_map
 
 _BASE_TABLES = """
@@ -200,8 +201,75 @@ def _v4(con: duckdb.DuckDBPyConnection) -> None:
         );""")
 
 
+def _leads_and_follow_ups(con: duckdb.DuckDBPyConnection) -> None:
+    # The lead pipeline and follow-ups of the weekly call (issue 15). Leads are stored like
+    # opportunities: `leads` is every lead seen in a full leads export, as the latest one
+    # described it, and `lead_history` its status, owner, conversion and reason as changes
+    # between lead snapshots (`valid_from` inclusive, `valid_to` exclusive, null while
+    # current), so "where are the period's MQLs now" compares with where they stood then.
+    # `follow_ups` are the call's action items; they live in the file, so imports (built on a
+    # copy of it), syncs and restarts keep them.
+    groups = ", ".join(f"'{g}'" for g in LEAD_GROUPS)  # constants
+    con.execute(f"""
+        create table if not exists lead_status_map (
+            status varchar primary key,
+            sort_order integer not null,
+            status_group varchar not null check (status_group in ({groups})),
+            accepted boolean not null default false
+        );
+        create table if not exists leads (
+            lead_id varchar primary key,
+            created_date date,
+            status varchar not null,
+            mql_date date,
+            accepted_date date,
+            owner varchar,
+            lead_source varchar,
+            account_employees integer,
+            segment varchar,
+            region varchar,
+            converted_opportunity_id varchar,
+            converted_date date,
+            status_reason varchar
+        );
+        create table if not exists lead_history (
+            lead_id varchar not null,
+            valid_from date not null,
+            valid_to date,
+            status varchar not null,
+            owner varchar,
+            converted_opportunity_id varchar,
+            converted_date date,
+            status_reason varchar
+        );
+        create table if not exists lead_snapshot_dates (
+            snapshot_date date primary key
+        );
+        create sequence if not exists follow_up_ids start 1;
+        create table if not exists follow_ups (
+            follow_up_id bigint primary key default nextval('follow_up_ids'),
+            text varchar not null,
+            owner varchar not null,
+            due_date date not null,
+            opportunity_id varchar,
+            period varchar not null,
+            scope varchar not null default '',
+            call_date date not null,
+            created_by varchar not null,
+            created_at timestamp not null,
+            closed_call_date date,
+            closed_by varchar,
+            closed_at timestamp,
+            close_note varchar
+        );""")  # noqa: S608 - the groups are constants
+    con.executemany("insert or ignore into lead_status_map values (?, ?, ?, ?)",
+                    [[s.status, s.sort_order, s.status_group, s.accepted]
+                     for s in default_lead_statuses()])
+
+
 # Index i upgrades a file at version i to version i + 1. Append; never edit a shipped step.
-MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
+    _v1, _v2, _v3, _v4, _leads_and_follow_ups]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

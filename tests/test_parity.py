@@ -63,6 +63,13 @@ TILES: dict[str, dict[str, Callable[[dict], str]]] = {
         "Lost since last call": _money("movement", "closed_since", "lost", "amount"),
         "Since the last call": _money("pipeline_generated", "since_last_call", "amount"),
         "Quarter to date": _money("pipeline_generated", "quarter_to_date", "amount"),
+        "MQLs in": lambda r: fmt.count(r["leads"]["mql"]["count"]),
+        "MQLs since the last call": lambda r: fmt.count(r["leads"]["mql_since"]["count"]),
+        "Pipeline from this period's MQLs": _money("leads", "pipeline", "amount"),
+        "Open follow-ups": lambda r: fmt.count(r["follow_ups"]["open"]["count"]),
+        "Overdue": lambda r: fmt.count(r["follow_ups"]["overdue"]["count"]),
+        "Follow-ups closed since the last call":
+            lambda r: fmt.count(r["follow_ups"]["closed_since"]["count"]),
     },
     "smb_forecast.py": {
         "Weighted forecast": _money("smb_forecast", "total"),
@@ -129,6 +136,9 @@ DELTAS: dict[str, dict[str, Callable[[dict], str | None]]] = {
         "Upside": _money("movement", "change", "upside"),
         "Closed won to date": _money("movement", "change", "closed_won"),
         "Target": _with_target(lambda r: f"{fmt.pct(r['attainment']['closed_won'])} closed"),
+        "Pipeline from this period's MQLs": lambda r: (
+            f"{r['leads']['pipeline']['count']:,} deal"
+            + ("" if r["leads"]["pipeline"]["count"] == 1 else "s")),
     },
     "smb_forecast.py": {
         "Weighted forecast": _with_target(

@@ -40,9 +40,12 @@ from sales import (
     db,
     editors,
     explorer,
+    followups,
     funnel,
     generated,
     inblood,
+    lead_snapshots,
+    leads,
     losses,
     movement,
     pivots,
@@ -232,6 +235,21 @@ call_prep = _cached(_call_prep)
 pipeline_generated = _cached(_pipeline_generated)
 
 
+def _lead_review(con: Con, view: View, since: date | None) -> leads.LeadReview:
+    """The lead pipeline for the view, from every MQL lead held for its lead snapshot."""
+    held = (_hold(con, leads.mql_leads, lead_snapshots.lead_state_key(con, view.as_of))
+            if leads.leads_loaded(con) else None)
+    return leads.lead_review(con, view, since, held)
+
+
+lead_review = _cached(_lead_review)
+open_follow_ups = _cached(followups.open_follow_ups)
+closed_follow_ups = _cached(followups.closed_follow_ups)
+follow_up_counts = _cached(followups.follow_up_counts)
+follow_ups_export = _cached(followups.follow_ups_export)
+follow_ups_of_call = _cached(followups.follow_ups_of_call)
+
+
 def _smb_forecast(con: Con, view: View, settings: dict[str, object]) -> smb.SmbForecast:
     """The SMB weighted forecast for the view, from the past periods' amounts held for them."""
     return smb.smb_forecast(con, view, settings, _smb_history(con, view, settings))
@@ -376,6 +394,7 @@ explore_export = _cached(explorer.export_rows)
 explorer_stages = _cached(explorer.stage_options)
 schema_columns = _cached(console.schema_columns)
 stage_map_table = _cached(editors.stage_map_table)
+lead_status_table = _cached(editors.lead_status_table)
 loss_reason_table = _cached(editors.loss_reason_table)
 target_periods = _cached(editors.target_periods)
 targets_table = _cached(editors.targets_table)

@@ -14,7 +14,7 @@ import numpy as np
 
 from sales import audit
 from sales.db import bump_data_version, connect
-from sales.demo import plan, tables
+from sales.demo import leads, plan, tables
 from sales.demo.deals import describe_outcomes, new_deals
 from sales.demo.fiscal import Calendar
 from sales.demo.history import history, last_rows
@@ -28,6 +28,7 @@ WRITTEN_COLUMNS = frozenset({
     "seg", "account", "account_names", "employees", "team", "type", "channel", "lead",
     "product", "created", "accepted", "close", "close_stage", "reason", "competitor",
     "competitor_seen_open", "renewal_risk", "next_step_pick", "call_flip", "call_reason",
+    "owner0",
 })
 
 
@@ -108,13 +109,20 @@ def _fill(con: duckdb.DuckDBPyConnection, rng: np.random.Generator, deals: dict,
     plan.write_submissions(con, rng, changes, cal)
     report(0.9, "writing forecast calls")
     plan.write_calls(con, rng, deals, changes, cal)
+    report(0.92, "writing leads and follow-ups")
+    # Their own generator, so the random stream of everything above stays as it was.
+    lead_rng, follow_up_rng = rng.spawn(2)
+    lead_count = leads.write_leads(con, lead_rng, deals, cal)
+    leads.write_follow_ups(con, follow_up_rng, cal)
     report(0.96, "classifying losses")
     reclassify_losses(con)
     audit.record(con, who, audit.DEMO,
-                 f"demo built: {len(deals['seg']):,} opportunities, snapshots up to {cal.as_of}")
+                 f"demo built: {len(deals['seg']):,} opportunities, {lead_count:,} leads, "
+                 f"snapshots up to {cal.as_of}")
     bump_data_version(con)
     return {
         "opportunities": int(len(deals["seg"])),
+        "leads": int(lead_count),
         "history_rows": int(len(changes["deal"])),
         "snapshot_dates": int(len(cal.snap_days)),
         "first_snapshot": cal.snapshot(0),

@@ -27,7 +27,8 @@ EXIT_REJECTED, EXIT_USAGE, EXIT_BUSY = 1, 2, 3
 def add_arguments(parser: argparse.ArgumentParser, date_type) -> None:
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE",
                         help="CSV or XLSX: an opportunity export (with its accounts and owners "
-                             "files), a Salesforce OpportunityHistory, targets or submissions")
+                             "files), a Salesforce OpportunityHistory, targets, submissions or "
+                             "a leads export")
     parser.add_argument("--db", type=Path, default=None,
                         help="database file (default: $SALES_DB or data/forecast.duckdb); "
                              "created if missing")

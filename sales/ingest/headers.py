@@ -16,9 +16,10 @@ import re
 from sales.ingest.validate import ERROR, Findings
 
 OPPORTUNITIES, HISTORY, TARGETS, SUBMISSIONS = "opportunities", "history", "targets", "submissions"
+LEADS = "leads"
 ACCOUNTS, OWNERS = "accounts", "owners"
 # Kinds that are imported on their own; accounts and owners files only enrich an export.
-MAIN_KINDS = (OPPORTUNITIES, HISTORY, TARGETS, SUBMISSIONS)
+MAIN_KINDS = (OPPORTUNITIES, HISTORY, TARGETS, SUBMISSIONS, LEADS)
 KINDS = (*MAIN_KINDS, ACCOUNTS, OWNERS)
 
 _OPPORTUNITY_ALIASES: dict[str, tuple[str, ...]] = {
@@ -107,9 +108,35 @@ _OWNER_ALIASES: dict[str, tuple[str, ...]] = {
     "segment": ("segment",),
 }
 
+# A full leads export (Salesforce Lead, by API name or report label). The MQL date lives in a
+# custom field in most orgs: a mapping file names it (`[lead_columns] mql_date = "MQL_Date__c"`).
+_LEAD_ALIASES: dict[str, tuple[str, ...]] = {
+    "lead_id": ("lead_id", "Lead ID", "Id", "Lead 18 Digit ID", "Record ID"),
+    "created_date": ("created_date", "CreatedDate", "Create Date", "Date Created",
+                     "Lead Created Date"),
+    "status": ("status", "Lead Status", "Lead Stage"),
+    "mql_date": ("mql_date", "MQL Date", "MQL_Date__c", "Marketo Qualified Date",
+                 "Became an MQL Date", "MQL Timestamp"),
+    "accepted_date": ("accepted_date", "Accepted Date", "Accepted_Date__c", "SAL Date"),
+    "owner": ("owner", "Lead Owner", "Owner.Name", "Owner Name", "Owner Full Name", "OwnerId",
+              "Owner ID"),
+    "lead_source": ("lead_source", "LeadSource", "Source", "Original Source"),
+    "account_employees": ("account_employees", "NumberOfEmployees", "Employees",
+                          "Number of Employees", "No. of Employees"),
+    "segment": ("segment", "Customer Segment", "Market Segment", "Sales Segment"),
+    "region": ("region", "Sales Region", "Territory", "Sales Territory", "Geo"),
+    "converted_opportunity_id": ("converted_opportunity_id", "ConvertedOpportunityId",
+                                 "Converted Opportunity ID", "Converted Opportunity"),
+    "converted_date": ("converted_date", "ConvertedDate"),
+    "status_reason": ("status_reason", "Status Reason", "Lead Status Reason",
+                      "Recycle Reason", "Disqualification Reason", "Unqualified Reason",
+                      "Disqualified_Reason__c", "Status_Reason__c"),
+}
+
 ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     OPPORTUNITIES: _OPPORTUNITY_ALIASES, HISTORY: _HISTORY_ALIASES, TARGETS: _TARGET_ALIASES,
     SUBMISSIONS: _SUBMISSION_ALIASES, ACCOUNTS: _ACCOUNT_ALIASES, OWNERS: _OWNER_ALIASES,
+    LEADS: _LEAD_ALIASES,
 }
 
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -117,6 +144,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     HISTORY: ("opportunity_id", "changed_at", "stage"),
     TARGETS: ("period", "scope", "amount"),
     SUBMISSIONS: ("period", "owner", "submitted_date", "forecast"),
+    LEADS: ("lead_id", "status"),
     ACCOUNTS: (),
     OWNERS: ("owner_key",),
 }
@@ -124,6 +152,10 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 # Columns of the Salesforce OpportunityHistory object that no opportunity export has.
 _SALESFORCE_HISTORY_MARKERS = {"validthroughdate", "fromforecastcategory", "prevforecastupdate",
                                "fromopportunitystagename", "createddateforinsert"}
+# Columns only a leads export has (folded): Salesforce Lead's API names and report labels.
+_LEAD_MARKERS = {"leadid", "leadstatus", "convertedopportunityid", "converteddate",
+                 "isconverted", "convertedaccountid", "convertedcontactid", "leadowner",
+                 "mqldate"}
 _HISTORY_TIME_MARKERS = {"changedat", "changeddate", "changedate", "editdate", "snapshotdate",
                          "validfrom"}
 
@@ -203,9 +235,16 @@ def report_repeated(file: str, headers: list[str], found: dict[str, str],
                      f'[{section}] {canonical} = "{group[-1]}"')
 
 
-def detect_kind(headers: list[str], explicit: dict[str, str] | None = None) -> str | None:
-    """What a file holds, from its headers alone; None when it cannot be told."""
+def detect_kind(headers: list[str], explicit: dict[str, str] | None = None,
+                lead_explicit: dict[str, str] | None = None) -> str | None:
+    """What a file holds, from its headers alone; None when it cannot be told. `explicit` is
+    the mapping's [columns], `lead_explicit` its [lead_columns]."""
     folded = {fold(h) for h in headers}
+    leads, _, _ = resolve(headers, LEADS, lead_explicit, strict=False)
+    if "lead_id" in leads and "status" in leads and (
+            folded & _LEAD_MARKERS or fold(leads["lead_id"]) in ("leadid", "leadid18digitid")
+            or any(h in headers for h in (lead_explicit or {}).values())):
+        return LEADS
     if folded & _SALESFORCE_HISTORY_MARKERS or (
             folded & _HISTORY_TIME_MARKERS and _has_required(headers, HISTORY, explicit)):
         return HISTORY

@@ -23,6 +23,11 @@ the built-in aliases do not cover. The README documents the shape; for example:
     key = "sales_agent"
     team = "manager"
     region = "regional_office"
+    [lead_columns]               # a leads export: canonical = source header
+    mql_date = "MQL_Date__c"
+    [lead_statuses]              # lead status = group (open, qualified, recycled, junk, purchased)
+    "Working" = "open"
+    "Sales Accepted" = { group = "open", accepted = true }
 
 `decimal` and `date_format` may also be written at the top, before any section (the first
 spelling this file had); the two places must then agree.
@@ -35,12 +40,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sales.deal_types import DEAL_TYPES
-from sales.ingest.headers import ALIASES, OPPORTUNITIES
+from sales.ingest.headers import ALIASES, LEADS, OPPORTUNITIES
+from sales.lead_statuses import LEAD_GROUPS
 from sales.losses import LOSS_CLASSES
 from sales.stages import FORECAST_CATEGORIES
 
 _TOP_LEVEL = {"date_format", "decimal", "format", "columns", "stages", "categories",
-              "loss_reasons", "types", "accounts", "owners"}
+              "loss_reasons", "types", "accounts", "owners", "lead_columns", "lead_statuses"}
 _FORMAT_KEYS = ("decimal", "date_format")
 _STAGE_FLAGS = ("qualified", "closed", "won", "redlining")
 # Names an enrichment section may fill, with the short spellings the issue's example uses.
@@ -91,10 +97,17 @@ class Mapping:
     decimal: str | None = None  # None: decided from the file's values
     folder: str = ""
     name: str = "mapping"
+    lead_columns: tuple[tuple[str, str], ...] = ()
+    # lead status → (group, accepted)
+    lead_statuses: tuple[tuple[str, tuple[str, bool]], ...] = ()
 
     @property
     def column_map(self) -> dict[str, str]:
         return dict(self.columns)
+
+    @property
+    def lead_column_map(self) -> dict[str, str]:
+        return dict(self.lead_columns)
 
     @property
     def stage_map(self) -> dict[str, StageSpec]:
@@ -137,6 +150,8 @@ def parse_mapping(text: str, name: str = "mapping", folder: str = "") -> Mapping
         accounts=_enrichment(data.get("accounts"), "accounts", _ACCOUNT_TARGETS, name),
         owners=_enrichment(data.get("owners"), "owners", _OWNER_TARGETS, name),
         date_format=date_format, decimal=decimal, folder=folder, name=name,
+        lead_columns=_columns(data.get("lead_columns", {}), name, LEADS, "lead_columns"),
+        lead_statuses=_lead_statuses(data.get("lead_statuses", {}), name),
     )
 
 
@@ -164,18 +179,42 @@ def _table(value: object, section: str, name: str) -> dict:
     return value
 
 
-def _columns(value: object, name: str) -> tuple[tuple[str, str], ...]:
-    known = ALIASES[OPPORTUNITIES]
+def _columns(value: object, name: str, kind: str = OPPORTUNITIES,
+             section: str = "columns") -> tuple[tuple[str, str], ...]:
+    known = ALIASES[kind]
     pairs = []
-    for canonical, source in _table(value, "columns", name).items():
+    for canonical, source in _table(value, section, name).items():
         if canonical not in known:
-            raise MappingError(f"{name}: [columns] {canonical} is not a column we know; "
+            if kind == OPPORTUNITIES and canonical in ALIASES[LEADS]:
+                raise MappingError(f"{name}: [columns] {canonical} is a column of a leads "
+                                   f"export: write it under [lead_columns]")
+            raise MappingError(f"{name}: [{section}] {canonical} is not a column we know; "
                                f"known: {', '.join(known)}")
         if not isinstance(source, str) or not source.strip():
-            raise MappingError(f'{name}: [columns] {canonical} must name a header, like '
+            raise MappingError(f'{name}: [{section}] {canonical} must name a header, like '
                                f'{canonical} = "Header in the file"')
         pairs.append((canonical, source))
     return tuple(pairs)
+
+
+def _lead_statuses(value: object, name: str) -> tuple[tuple[str, tuple[str, bool]], ...]:
+    """`"Status" = "group"` or `"Status" = { group = "open", accepted = true }` lines."""
+    specs = []
+    for status, spec in _table(value, "lead_statuses", name).items():
+        line = f'{name}: [lead_statuses] "{status}"'
+        group, accepted = spec, False
+        if isinstance(spec, dict):
+            unknown = set(spec) - {"group", "accepted"}
+            if unknown:
+                raise MappingError(f"{line}: unknown key {', '.join(sorted(unknown))}")
+            group, accepted = spec.get("group"), spec.get("accepted", False)
+            if not isinstance(accepted, bool):
+                raise MappingError(f"{line}: accepted must be true or false, got {accepted!r}")
+        if group not in LEAD_GROUPS:
+            raise MappingError(f"{line} must map to one of {', '.join(LEAD_GROUPS)}, "
+                               f"got {group!r}")
+        specs.append((status, (group, accepted)))
+    return tuple(specs)
 
 
 def _stages(value: object, name: str) -> tuple[tuple[str, StageSpec], ...]:

@@ -22,6 +22,12 @@ class Reference:
     fy_start_month: int
     latest_snapshot: date | None
     opportunities: int
+    # lead status → group (lead_status_map, plus the mapping file's [lead_statuses])
+    lead_statuses: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def lead_status_map(self) -> dict[str, str]:
+        return dict(self.lead_statuses)
 
     @property
     def stage_map(self) -> dict[str, Stage]:
@@ -43,8 +49,11 @@ class Reference:
                 stages[name] = Stage(name, order, spec.category, spec.qualified, spec.closed,
                                      spec.won, spec.redlining)
         reasons = self.loss_reasons | {r.strip().lower() for r, _ in mapping.loss_reasons}
+        statuses = dict(self.lead_statuses)
+        for status, (group, _) in mapping.lead_statuses:
+            statuses.setdefault(status, group)
         return Reference(tuple(stages.items()), frozenset(reasons), self.fy_start_month,
-                         self.latest_snapshot, self.opportunities)
+                         self.latest_snapshot, self.opportunities, tuple(statuses.items()))
 
 
 def load_reference(con: duckdb.DuckDBPyConnection) -> Reference:
@@ -60,4 +69,6 @@ def load_reference(con: duckdb.DuckDBPyConnection) -> Reference:
     latest = cur.execute("select max(snapshot_date) from snapshot_dates").fetchall()[0][0]
     count = cur.execute("select count(*) from opportunities").fetchall()[0][0]
     fy_start = int(load_settings(cur)["fiscal_year_start_month"])
-    return Reference(stages, reasons, fy_start, latest, int(count))
+    statuses = tuple((row[0], row[1]) for row in cur.execute(
+        "select status, status_group from lead_status_map order by sort_order").fetchall())
+    return Reference(stages, reasons, fy_start, latest, int(count), statuses)

@@ -21,12 +21,13 @@ import pandas as pd
 
 from sales import audit
 from sales.db import data_version, swap_in
-from sales.ingest import history, opportunities, plans
+from sales.ingest import history, leads, opportunities, plans
 from sales.ingest.formats import replaced_bytes
 from sales.ingest.headers import (
     ACCOUNTS,
     HISTORY,
     KINDS,
+    LEADS,
     MAIN_KINDS,
     OPPORTUNITIES,
     OWNERS,
@@ -41,7 +42,7 @@ from sales.ingest.rejects import rejected_rows
 from sales.ingest.validate import ERROR, WARNING, Finding, Findings
 
 Progress = Callable[[float, str], None]
-_ORDER = {OPPORTUNITIES: 0, HISTORY: 1, TARGETS: 2, SUBMISSIONS: 3}
+_ORDER = {OPPORTUNITIES: 0, HISTORY: 1, TARGETS: 2, SUBMISSIONS: 3, LEADS: 4}
 # Findings keep at most this many rows when a plan is summarised for the screen (the full
 # list goes to the rejects file); a 100,000-row mistake must not be pickled into a cache.
 SUMMARY_ROWS = 200
@@ -190,9 +191,11 @@ def classify(sources: list[Source], mapping: Mapping | None, kind: str | None,
             if spec is not None:
                 named[Path(spec.file).name] = role
     columns = mapping.column_map if mapping else None
+    lead_columns = mapping.lead_column_map if mapping else None
     files = []
     for source in sources:
-        detected = named.get(Path(source.name).name) or detect_kind(source.headers, columns)
+        detected = named.get(Path(source.name).name) or detect_kind(source.headers, columns,
+                                                                    lead_columns)
         if kind is not None and detected not in (ACCOUNTS, OWNERS):
             detected = kind
         if detected is None:
@@ -200,16 +203,17 @@ def classify(sources: list[Source], mapping: Mapping | None, kind: str | None,
                          "cannot tell what this file holds from its headers ("
                          + ", ".join(source.headers[:12])
                          + (", …" if len(source.headers) > 12 else "") + ")",
-                         "give --kind opportunities|history|targets|submissions, name the columns "
-                         "in a mapping file's [columns], or name it as the mapping's [accounts] or "
-                         "[owners] file")
+                         "give --kind opportunities|history|targets|submissions|leads, name the "
+                         "columns in a mapping file's [columns] (a leads file's in "
+                         "[lead_columns]), or name it as the mapping's [accounts] or [owners] "
+                         "file")
             continue
         files.append(FilePlan(source, detected))
     by_kind: dict[str, list[FilePlan]] = {}
     for f in files:
         by_kind.setdefault(f.kind, []).append(f)
     for k, group in by_kind.items():
-        if len(group) > 1 and k in (OPPORTUNITIES, ACCOUNTS, OWNERS):
+        if len(group) > 1 and k in (OPPORTUNITIES, ACCOUNTS, OWNERS, LEADS):
             findings.add(ERROR, "several_files", group[1].name, None,
                          f"more than one {k} file in one import ({', '.join(f.name for f in group)})",
                          "import one full export at a time, with at most one accounts and one "
@@ -242,12 +246,14 @@ def plan(request: ImportRequest, reference: Reference) -> Plan:
             f.prepared = plans.prepare_targets(f.source, known, request.mapping, findings)
         elif f.kind == SUBMISSIONS:
             f.prepared = plans.prepare_submissions(f.source, known, request.mapping, findings)
+        elif f.kind == LEADS:
+            f.prepared = leads.prepare(f.source, known, request.mapping, findings)
         suggestions += getattr(f.prepared, "stage_suggestions", [])
     for f in files:
         if f.kind in MAIN_KINDS and f.source.frame.empty:
             findings.add(ERROR, "no_rows", f.name, None, "the file has no rows to import",
-                         "export again with the data; an empty opportunity export would "
-                         "remove every deal")
+                         "export again with the data; an empty full export would remove "
+                         f"every {'lead' if f.kind == LEADS else 'deal'}")
     result = Plan(request, files, findings, stage_suggestions=list(dict.fromkeys(suggestions)))
     for f in files:
         frame = rejected_rows(f.source, findings)
@@ -300,6 +306,9 @@ def apply(con: duckdb.DuckDBPyConnection, plan: Plan,
         elif f.kind == HISTORY:
             what = history.write(con, frame, request.as_of, reference)
             done.append(f"{f.name}: {len(frame):,} changes → {what}")
+        elif f.kind == LEADS:
+            what = leads.write(con, frame, request.day)
+            done.append(f"{f.name}: {len(frame):,} leads → {what}")
         else:
             done.append(f"{f.name}: {plans.write(con, f.prepared)}")
     return done
@@ -318,6 +327,11 @@ def _add_mapping_reference(con: duckdb.DuckDBPyConnection, mapping: Mapping | No
         con.execute("insert into stage_map values (?, ?, ?, ?, ?, ?, ?)",
                     [name, order, spec.category, spec.qualified, spec.closed, spec.won,
                      spec.redlining])
+    order = con.execute("select coalesce(max(sort_order), 0) from lead_status_map").fetchall()[0][0]
+    for status, (group, accepted) in mapping.lead_statuses:
+        order += 1
+        con.execute("insert or ignore into lead_status_map values (?, ?, ?, ?)",
+                    [status, order, group, accepted])
     for reason, loss_class in mapping.loss_reasons:
         con.execute("""insert into loss_reason_map
                        select ?, ? where lower(trim(?)) not in
@@ -336,6 +350,10 @@ class Result:
         return self.plan.findings.warnings
 
 
+def _lead_count(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("select count(*) from leads").fetchall()[0][0]
+
+
 def _deal_count(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("select count(*) from opportunities").fetchall()[0][0]
 
@@ -351,11 +369,13 @@ def run_import(path: str | os.PathLike, request: ImportRequest,
         checked = plan(request, load_reference(cur))
         if not checked.ok:
             raise ImportRejected(checked)
-        before = _deal_count(cur)
+        before, leads_before = _deal_count(cur), _lead_count(cur)
         done = apply(cur, checked, report)
+        with_leads = any(f.kind == LEADS for f in checked.main_files)
+        lead_change = f", {leads_before:,} → {_lead_count(cur):,} leads" if with_leads else ""
         audit.record(cur, request.actor or audit.command_line_user(), audit.IMPORT,
                      f"import of {', '.join(f.name for f in checked.main_files)}: "
-                     f"{before:,} → {_deal_count(cur):,} deals, as of {request.day}")
+                     f"{before:,} → {_deal_count(cur):,} deals{lead_change}, as of {request.day}")
         report(0.95, "Saving")
         return Result(checked, done, data_version(cur) + 1)  # write_transaction bumps it next
 
