@@ -1,0 +1,709 @@
+"""Which forecast method would have called it? Every method replayed on our own history.
+
+For each completed period P and each week w = 1 … ceil(days(P) / 7) of it, seen as of
+A_w = P's first day + 7·(w − 1) days (the state at the latest snapshot on or before A_w, SPEC
+"Periods"), each method gives the number it would have forecast then:
+
+- `commit`: Closed + Commit (open, qualified, closing in P);
+- `best_case`: Closed + Commit + Best Case;
+- `default_rules`: the in-blood number under the default rules in settings (SPEC item 8);
+- `saved_calls`: the in-blood number of the latest call saved on or before A_w for P and the
+  view's filter scope (what the call committed to: closed won then + the deals it included);
+- `submissions`: the sum of each owner's latest submission on or before A_w (the owners of the
+  view's deals when it is filtered, `sales.smb.bottom_up`);
+- `smb_weighted`: SPEC item 7 at A_w for the view as filtered (not narrowed to SMB);
+- `stage_weighted`: Closed + Σ open, qualified amount × its stage's probability (the stage
+  map's `probability`; a stage without one counts at its category's).
+
+Actual = closed won in P as known at the latest data (the state as of the backtest's as-of).
+error = (forecast − actual) / actual; a method with nothing to say (no snapshot yet, no saved
+call, no submission) has a null forecast and error.
+
+How it is computed: one query reads the change rows (opportunity_history valid_from/valid_to)
+for every (period, week) at once, and for the SMB method every past period at the same offset,
+into a small filter-free cube (`cube`, grain: period × week × part × kind × the filter
+dimensions). Each method is then a function of what one period looked like at one date through
+the filters (`Seen`), so a filter change re-reads the cube, not the history.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from sales import formatting as fmt
+from sales.export import csv_bytes
+from sales.inblood import default_includes
+from sales.periods import QUARTER, Period, period_containing
+from sales.query import DESCRIPTIVE_FILTERS, KNOWN_DEALS, deals_sql, report_category_sql, state_key
+from sales.rollup import rollup_at
+from sales.smb import FALLBACK_SETTINGS, NEW, weighted_forecast
+from sales.sql import rows_sql, sql
+from sales.stages import (
+    BEST_CASE,
+    CATEGORY_PROBABILITIES,
+    CLOSED,
+    COMMIT,
+    OPEN_CATEGORIES,
+)
+from sales.view import FILTER_DIMENSIONS, Filters, View, ratio
+
+COMMIT_METHOD, BEST_CASE_METHOD, DEFAULT_RULES = "commit", "best_case", "default_rules"
+SAVED_CALLS, SUBMISSIONS, SMB_WEIGHTED, STAGE_WEIGHTED = (
+    "saved_calls", "submissions", "smb_weighted", "stage_weighted")
+METHODS = (COMMIT_METHOD, BEST_CASE_METHOD, DEFAULT_RULES, SAVED_CALLS, SUBMISSIONS,
+           SMB_WEIGHTED, STAGE_WEIGHTED)
+# How a manager reads each method's name.
+METHOD_LABELS = {
+    COMMIT_METHOD: "Closed + Commit",
+    BEST_CASE_METHOD: "Closed + Commit + Best Case",
+    DEFAULT_RULES: "In-blood, default rules",
+    SAVED_CALLS: "Saved calls",
+    SUBMISSIONS: "Reps' submissions",
+    SMB_WEIGHTED: "Weighted forecast (SMB method)",
+    STAGE_WEIGHTED: "Stage probabilities",
+}
+# How many completed periods the backtest looks at by default.
+DEFAULT_PERIODS = 4
+# The sentence calls a method "within x%" from the week its error stays at or under this.
+WITHIN_SHARE = 0.10
+# Parts of the cube.
+STATE, RATED, CREATED, ACTUAL = "state", "rated", "new", "actual"
+_CUBE_COLUMNS = ("period", "week", "part", "kind", "past", *DESCRIPTIVE_FILTERS, "owner",
+                 "amount", "weighted", "won", "deals")
+
+
+def week_count(period: Period) -> int:
+    """Weeks of the period: ceil(days / 7) (a 92-day quarter has 14, the last one day long)."""
+    return math.ceil(period.days / 7)
+
+
+def week_day(period: Period, week: int) -> date:
+    """A_w: the day week w of the period is seen from (its first day + 7·(w − 1))."""
+    return period.start + timedelta(days=7 * (week - 1))
+
+
+def default_periods(as_of: date, fy_start_month: int, kind: str = QUARTER,
+                    n: int = DEFAULT_PERIODS) -> list[Period]:
+    """The n completed fiscal periods of a kind before the one holding `as_of`, oldest first."""
+    return period_containing(as_of, kind, fy_start_month).previous(n)
+
+
+def _on_or_before(dates: list[date], day: date) -> date | None:
+    return max((d for d in dates if d <= day), default=None)
+
+
+@dataclass(frozen=True)
+class Past:
+    """One past period the SMB method learns from at one (period, week): R_Q, the snapshot
+    read there (None: skipped) and the one at its end."""
+
+    period: Period
+    r_day: date
+    snap_r: date | None
+    snap_end: date | None
+
+
+@dataclass(frozen=True)
+class Key:
+    """One (period, week): the date it is seen from, the snapshot that fixes the state then
+    (None: no snapshot yet, nothing is known) and the past periods the SMB method reads."""
+
+    period: Period
+    week: int
+    as_of: date
+    snapshot: date | None
+    past: tuple[Past, ...]
+
+
+def keys(dates: list[date], periods: list[Period], history_periods: int) -> list[Key]:
+    """Every (period, week) of the backtest, from the snapshot dates (oldest first)."""
+    out = []
+    for period in periods:
+        for week in range(1, week_count(period) + 1):
+            day = week_day(period, week)
+            past = []
+            for q in period.previous(history_periods):
+                r_day = q.same_offset(day, period)
+                past.append(Past(q, r_day, max((d for d in dates if q.start <= d <= r_day),
+                                               default=None),
+                                 max((d for d in dates if q.start <= d <= q.end), default=None)))
+            out.append(Key(period, week, day, _on_or_before(dates, day), tuple(past)))
+    return out
+
+
+def _months(start: date, end: date) -> list[int]:
+    """Calendar-month numbers (year·12 + month) a span covers: fiscal periods are whole
+    months, so rows are matched to periods by an equality join on the close date's month."""
+    first, last = start.year * 12 + start.month, end.year * 12 + end.month
+    return list(range(first, last + 1))
+
+
+_MONTH = "(year(s.close_date) * 12 + month(s.close_date))"
+
+
+def cube_sql(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
+             history_periods: int):
+    """The backtest cube for `periods` seen from `as_of`, every filter dimension kept.
+
+    Grain: one row per (period, week, part, kind, past, segment, region, team, type, channel,
+    owner). Parts: STATE (kind = report category of the deals closing in the period at A_w;
+    amount, weighted = Σ amount × stage probability / 100, deals), RATED and CREATED (the SMB
+    method's history: per past period Q, the amount at R_Q of the deals then in kind, or
+    created after R_Q, and what of it was won in Q as known at A_w), ACTUAL (week 0: closed won
+    in the period as known at `as_of`). Owner is the deal's owner in that state; the other
+    dimensions the deal's own.
+    """
+    dates = [r[0] for r in con.cursor().execute(
+        "select snapshot_date from snapshot_dates order by 1").fetchall()]
+    found = keys(dates, periods, history_periods)
+    key_rows = [{"period": k.period.label, "week": k.week, "snap": k.snapshot, "month": m}
+                for k in found if k.snapshot is not None
+                for m in _months(k.period.start, k.period.end)]
+    past_rows = [{"period": k.period.label, "week": k.week, "snap": k.snapshot,
+                  "past": p.period.label, "r_day": p.r_day, "snap_r": p.snap_r,
+                  "snap_end": p.snap_end}
+                 for k in found if k.snapshot is not None for p in k.past if p.snap_r is not None]
+    pasts = {p.period.label: p.period for k in found for p in k.past}
+    month_rows = [{"past": label, "month": m} for label, q in pasts.items()
+                  for m in _months(q.start, q.end)]
+    none = date.min  # a row that matches nothing keeps an inline table non-empty
+    key_rows = key_rows or [{"period": "", "week": 0, "snap": none, "month": 0}]
+    past_rows = past_rows or [{"period": "", "week": 0, "snap": none, "past": "",
+                               "r_day": none, "snap_r": none, "snap_end": none}]
+    month_rows = month_rows or [{"past": "", "month": 0}]
+    period_rows = [{"period": p.label, "p_start": p.start, "p_end": p.end} for p in periods]
+    latest = deals_sql(state_key(con, as_of))
+    category_probability = rows_sql("category_probability", [
+        {"category": c, "probability": float(p)} for c, p in CATEGORY_PROBABILITIES.items()])
+    dimensions = ", ".join(f"o.{c}" for c in DESCRIPTIVE_FILTERS)
+    bare = ", ".join(DESCRIPTIVE_FILTERS)
+    bare_d, bare_t, bare_w, latest_dimensions = (
+        ", ".join(f"{alias}.{c}" for c in DESCRIPTIVE_FILTERS) for alias in ("d", "t", "w", "l"))
+    return sql(f"""
+        with keys as (select * from {rows_sql("backtest_keys", key_rows)}),
+        pasts as (select * from {rows_sql("backtest_pasts", past_rows)}),
+        past_months as (select * from {rows_sql("backtest_past_months", month_rows)}),
+        periods as (select * from {rows_sql("backtest_periods", period_rows)}),
+        cp as (select * from {category_probability}),
+        seen as (
+            select k.period, k.week, {report_category_sql()} as kind, s.opportunity_id,
+                   s.owner, s.amount::double as amount,
+                   s.amount::double * coalesce(m.probability, cp.probability, 0) / 100
+                       as weighted
+            from opportunity_history s
+            join keys k on k.month = {_MONTH}
+                       and s.valid_from <= k.snap and (s.valid_to is null or s.valid_to > k.snap)
+            left join stage_map m on m.stage = s.stage
+            left join cp on cp.category = {report_category_sql()}),
+        past_weeks as (select distinct past, week, r_day, snap_r, snap_end from pasts),
+        rated as (
+            select w.past, w.week, {report_category_sql()} as kind, s.opportunity_id, s.owner,
+                   s.amount::double as amount
+            from opportunity_history s
+            join past_months pm on pm.month = {_MONTH}
+            join past_weeks w on w.past = pm.past
+                             and s.valid_from <= w.snap_r
+                             and (s.valid_to is null or s.valid_to > w.snap_r)
+            left join stage_map m on m.stage = s.stage
+            where coalesce(m.qualified, true) and not coalesce(m.closed, false)),
+        at_end as (
+            select pm.past, s.opportunity_id, s.owner, s.amount::double as amount,
+                   c.created_date
+            from opportunity_history s
+            join past_months pm on pm.month = {_MONTH}
+            join (select distinct past, snap_end from pasts) e
+              on e.past = pm.past and s.valid_from <= e.snap_end
+             and (s.valid_to is null or s.valid_to > e.snap_end)
+            join {KNOWN_DEALS} c on c.opportunity_id = s.opportunity_id
+            left join stage_map m on m.stage = s.stage
+            where coalesce(m.qualified, true)),
+        created as (
+            select w.past, w.week, $new_kind as kind, a.opportunity_id, a.owner, a.amount
+            from at_end a join past_weeks w on w.past = a.past and a.created_date > w.r_day),
+        counted as (
+            select *, $rated_part as part from rated
+            where list_contains($open_categories, kind)
+            union all
+            select *, $created_part as part from created),
+        wins as (
+            select pm.past, s.opportunity_id, s.valid_from, s.valid_to, s.amount::double as amount
+            from opportunity_history s
+            join past_months pm on pm.month = {_MONTH}
+            join stage_map m on m.stage = s.stage and m.closed and m.won),
+        described as (
+            select b.*, {dimensions} from counted b
+            left join {KNOWN_DEALS} o using (opportunity_id)),
+        -- What stood at R_Q does not depend on when it is judged: summed once, then given to
+        -- every (period, week) that learns from Q; what was won is summed per interval of
+        -- the win (a few snapshot dates) before being judged at each A_w.
+        then_sums as (
+            select past, week, part, kind, {bare}, owner, sum(amount) as amount
+            from described group by all),
+        won_sums as (
+            select d.past, d.week, d.part, d.kind, {bare_d}, d.owner, x.valid_from, x.valid_to,
+                   sum(x.amount) as won
+            from described d join wins x on x.opportunity_id = d.opportunity_id
+                                       and x.past = d.past
+            group by all),
+        state as (
+            select s.period, s.week, $state_part as part, s.kind, '' as past, {dimensions},
+                   s.owner, sum(s.amount) as amount, sum(s.weighted) as weighted,
+                   0.0 as won, count(*) as deals
+            from seen s left join {KNOWN_DEALS} o using (opportunity_id)
+            group by all),
+        closed as (
+            select p.period, 0 as week, $actual_part as part, $closed as kind, '' as past,
+                   {latest_dimensions}, l.owner, sum(l.amount)::double as amount,
+                   0.0 as weighted, 0.0 as won, count(*) as deals
+            from ({latest}) l join periods p on l.close_date between p.p_start and p.p_end
+            where l.category = $closed
+            group by all),
+        rows as (
+            select * from state
+            union all
+            select * from closed
+            union all
+            select p.period, p.week, t.part, t.kind, t.past, {bare_t}, t.owner, t.amount,
+                   0.0, 0.0, 0
+            from then_sums t join pasts p on p.past = t.past and p.week = t.week
+            union all
+            select p.period, p.week, w.part, w.kind, w.past, {bare_w}, w.owner, 0.0, 0.0,
+                   w.won, 0
+            from won_sums w join pasts p on p.past = w.past and p.week = w.week
+                                        and w.valid_from <= p.snap
+                                        and (w.valid_to is null or w.valid_to > p.snap))
+        select period, week::integer as week, part, kind, past, {bare}, owner,
+               sum(amount)::double as amount, sum(weighted)::double as weighted,
+               sum(won)::double as won, sum(deals)::bigint as deals
+        from rows group by all
+    """, latest, category_probability,  # noqa: S608 - fixed SQL; values are bound
+        backtest_keys=key_rows, backtest_pasts=past_rows, backtest_past_months=month_rows,
+        backtest_periods=period_rows, new_kind=NEW, rated_part=RATED, created_part=CREATED,
+        state_part=STATE, actual_part=ACTUAL, closed=CLOSED,
+        open_categories=list(OPEN_CATEGORIES))
+
+
+def cube(con: duckdb.DuckDBPyConnection, periods: tuple[Period, ...], as_of: date,
+         history_periods: int) -> pa.Table:
+    """`cube_sql` read into an Arrow table (thousands of rows, filter-free) a cache can hold."""
+    query = cube_sql(con, list(periods), as_of, history_periods)
+    return con.cursor().sql(query.text, params=dict(query.params)).to_arrow_table()
+
+
+# --- Saved calls and submissions (they depend on the filters; small tables) ---------------------
+
+
+def calls_at(con: duckdb.DuckDBPyConnection, periods: tuple[Period, ...], filters: Filters
+             ) -> pd.DataFrame:
+    """The latest call saved on or before each A_w, for each period and the filters' scope.
+
+    Grain: one row per (period, week) that has one: call_id, call_date and its in-blood
+    number (the closed won it was saved with, else closed won as of its date, plus the
+    amounts it included)."""
+    wanted = [{"period": p.label, "week": w, "day": week_day(p, w)}
+              for p in periods for w in range(1, week_count(p) + 1)]
+    weeks = rows_sql("call_weeks", wanted)
+    frame = con.cursor().execute(*sql(
+        f"""with k as (select * from {weeks}),
+            chosen as (
+                select k.period, k.week, c.call_id, c.call_date, c.closed_won::double as saved
+                from k join forecast_calls c on c.period = k.period and c.scope = $scope
+                                          and c.call_date <= k.day
+                qualify row_number() over (partition by k.period, k.week
+                                           order by c.saved_at desc, c.call_id desc) = 1),
+            included as (
+                select call_id, coalesce(sum(amount) filter (where included), 0)::double
+                           as included
+                from forecast_call_decisions
+                where call_id in (select call_id from chosen) group by 1)
+            select c.period, c.week, c.call_id, c.call_date, c.saved,
+                   coalesce(i.included, 0) as included
+            from chosen c left join included i using (call_id)""",  # noqa: S608
+        weeks, scope=filters.scope_key())).df()
+    frame["call_date"] = pd.to_datetime(frame["call_date"]).dt.date
+    frame["closed_won"] = frame["saved"]
+    for (label, day), _ in frame[frame["saved"].isna()].groupby(["period", "call_date"]):
+        # Calls saved without the figure (older files): closed won as it stood on the day.
+        period = next(p for p in periods if p.label == label)
+        won = rollup_at(con, View(period, day, filters), [day])[CLOSED].iloc[0]
+        frame.loc[(frame["period"] == label) & (frame["call_date"] == day),
+                  "closed_won"] = float(won)
+    frame["in_blood"] = frame["closed_won"].astype("float64") + frame["included"]
+    return frame[["period", "week", "call_id", "call_date", "in_blood"]]
+
+
+def submissions_at(con: duckdb.DuckDBPyConnection, periods: tuple[Period, ...]) -> pd.DataFrame:
+    """Each owner's latest submission on or before each A_w for the period.
+
+    Grain: one row per (period, week, owner) with a submission: forecast."""
+    wanted = [{"period": p.label, "week": w, "day": week_day(p, w)}
+              for p in periods for w in range(1, week_count(p) + 1)]
+    weeks = rows_sql("submission_weeks", wanted)
+    return con.cursor().execute(*sql(
+        f"""select k.period, k.week, s.owner, s.forecast::double as forecast
+            from {weeks} k
+            join submissions s on s.period = k.period and s.submitted_date <= k.day
+            qualify row_number() over (partition by k.period, k.week, s.owner
+                                       order by s.submitted_date desc) = 1""",  # noqa: S608
+        weeks)).df()
+
+
+# --- What one period looked like at one date, and the methods ----------------------------------
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One period at one week through the filters: everything a method reads.
+
+    `amounts` per report category (Closed = won) and `weighted` (Σ open, qualified amount ×
+    stage probability) are None-free: a key without a snapshot has `snapshot` None. `rated`
+    maps each open category to (amount at R_Q, of it won in Q) summed over the past periods
+    read; `created` the same for the pipeline created after R_Q; `periods_read` how many."""
+
+    period: str
+    week: int
+    as_of: date
+    snapshot: date | None
+    amounts: Mapping[str, float] = field(default_factory=dict)
+    weighted: float = 0.0
+    rated: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    created: tuple[float, float] = (0.0, 0.0)
+    periods_read: int = 0
+    call: float | None = None
+    submitted: float | None = None
+
+    def amount(self, category: str) -> float:
+        return float(self.amounts.get(category, 0.0))
+
+
+def commit(seen: Seen, settings: Mapping[str, object]) -> float | None:
+    """Closed + Commit (open, qualified, closing in the period)."""
+    if seen.snapshot is None:
+        return None
+    return seen.amount(CLOSED) + seen.amount(COMMIT)
+
+
+def best_case(seen: Seen, settings: Mapping[str, object]) -> float | None:
+    """Closed + Commit + Best Case."""
+    if seen.snapshot is None:
+        return None
+    return seen.amount(CLOSED) + seen.amount(COMMIT) + seen.amount(BEST_CASE)
+
+
+def default_rules(seen: Seen, settings: Mapping[str, object]) -> float | None:
+    """The in-blood number under the default rules: Closed + the categories they include."""
+    if seen.snapshot is None:
+        return None
+    included = default_includes(dict(settings))
+    return seen.amount(CLOSED) + sum(seen.amount(c) for c in OPEN_CATEGORIES if included[c])
+
+
+def saved_calls(seen: Seen, settings: Mapping[str, object]) -> float | None:
+    """The in-blood number of the latest call saved by then (None without one)."""
+    return seen.call
+
+
+def submissions(seen: Seen, settings: Mapping[str, object]) -> float | None:
+    """The sum of each owner's latest submission by then (None without any)."""
+    return seen.submitted
+
+
+def smb_weighted(seen: Seen, settings: Mapping[str, object]) -> float | None:
+    """SPEC item 7: Closed + Σ r_C·C + r_new·E, the rates pooled over the past periods read
+    (the fallback rate where a term had no amount), E their mean created pipeline."""
+    if seen.snapshot is None:
+        return None
+    rates = {}
+    for name in OPEN_CATEGORIES:
+        then, won = seen.rated.get(name, (0.0, 0.0))
+        rates[name] = won / then if then > 0 else float(settings[FALLBACK_SETTINGS[name]])
+    then, won = seen.created
+    rates[NEW] = won / then if then > 0 else float(settings[FALLBACK_SETTINGS[NEW]])
+    expected = then / seen.periods_read if seen.periods_read else 0.0
+    return weighted_forecast(seen.amount(CLOSED), {c: seen.amount(c) for c in OPEN_CATEGORIES},
+                             rates, expected)
+
+
+def stage_weighted(seen: Seen, settings: Mapping[str, object]) -> float | None:
+    """Closed + Σ open, qualified amount × its stage's probability."""
+    if seen.snapshot is None:
+        return None
+    return seen.amount(CLOSED) + seen.weighted
+
+
+METHOD_FUNCTIONS: dict[str, Callable[[Seen, Mapping[str, object]], float | None]] = {
+    COMMIT_METHOD: commit, BEST_CASE_METHOD: best_case, DEFAULT_RULES: default_rules,
+    SAVED_CALLS: saved_calls, SUBMISSIONS: submissions, SMB_WEIGHTED: smb_weighted,
+    STAGE_WEIGHTED: stage_weighted,
+}
+
+
+def error(forecast: float | None, actual: float) -> float | None:
+    """(forecast − actual) / actual; None without a forecast or without an actual."""
+    return None if forecast is None else ratio(forecast - actual, actual)
+
+
+# --- The backtest ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """Every method at every week of every period. `frame` grain: one row per (method, period,
+    week): as_of, snapshot_date, forecast, actual, error (None where undefined)."""
+
+    periods: tuple[str, ...]
+    actual: Mapping[str, float]
+    frame: pd.DataFrame
+
+    def summary(self) -> pd.DataFrame:
+        """Mean absolute error per (method, week) over the periods with a forecast (and an
+        actual) that week. Grain: one row per (method, week): mae, periods."""
+        rows = self.frame.dropna(subset=["error"])
+        if rows.empty:
+            return pd.DataFrame(columns=["method", "week", "mae", "periods"])
+        grouped = rows.assign(absolute=rows["error"].abs()).groupby(["method", "week"])
+        return (grouped["absolute"].agg(mae="mean", periods="count").reset_index()
+                .sort_values(["week", "method"], key=_method_order).reset_index(drop=True))
+
+    def best(self) -> dict[int, str | None]:
+        """Per week, the method with the lowest mean absolute error (METHODS order on a tie)."""
+        summary = self.summary()
+        weeks = sorted(self.frame["week"].unique()) if len(self.frame) else []
+        out: dict[int, str | None] = {}
+        for week in weeks:
+            part = summary[summary["week"] == week]
+            if part.empty:
+                out[int(week)] = None
+                continue
+            order = sorted(part.itertuples(index=False),
+                           key=lambda r: (round(r.mae, 12), METHODS.index(r.method)))
+            out[int(week)] = order[0].method
+        return out
+
+    def as_report(self) -> dict[str, object]:
+        """The stable JSON: periods, actual.<P>, methods.<method>.<P>.w<w>.{as_of,
+        snapshot_date, forecast, error}, summary.<method>.w<w>, best.w<w>."""
+        methods: dict[str, dict] = {m: {p: {} for p in self.periods} for m in METHODS}
+        for row in self.frame.itertuples(index=False):
+            methods[row.method][row.period][f"w{row.week}"] = {
+                "as_of": row.as_of.isoformat(),
+                "snapshot_date": row.snapshot_date.isoformat() if row.snapshot_date else None,
+                "forecast": _number(row.forecast), "error": _number(row.error)}
+        weeks = sorted({int(w) for w in self.frame["week"]}) if len(self.frame) else []
+        summary = {m: {f"w{w}": None for w in weeks} for m in METHODS}
+        for row in self.summary().itertuples(index=False):
+            summary[row.method][f"w{int(row.week)}"] = float(row.mae)
+        return {"periods": list(self.periods),
+                "actual": {p: float(self.actual[p]) for p in self.periods},
+                "methods": methods, "summary": summary,
+                "best": {f"w{w}": m for w, m in self.best().items()}}
+
+
+def _method_order(column: pd.Series) -> pd.Series:
+    return column.map(METHODS.index) if column.name == "method" else column
+
+
+def _number(value: object) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    return float(value)
+
+
+def seen_by_key(found: list[Key], rows: pd.DataFrame, filters: Filters, calls: pd.DataFrame,
+                submitted: pd.DataFrame) -> list[Seen]:
+    """Each key's `Seen` from the cube's rows the filters keep, the calls and submissions."""
+    sums = rows.groupby(["period", "week", "part", "kind"])[
+        ["amount", "weighted", "won"]].sum()
+    past_sums = rows[rows["part"].isin([RATED, CREATED])].groupby(
+        ["period", "week", "part", "kind"])[["amount", "won"]].sum()
+    owners: dict[tuple[str, int], set[str]] = {}
+    if filters.active():  # the owners whose deals the view shows (sales.smb.bottom_up)
+        state = rows[rows["part"] == STATE]
+        for (label, week), part in state.groupby(["period", "week"]):
+            owners[(label, int(week))] = set(part["owner"].dropna())
+    call_of = {(r.period, int(r.week)): float(r.in_blood) for r in calls.itertuples(index=False)}
+    def total(key: Key, part: str, kind: str, column: str, table: pd.DataFrame = sums) -> float:
+        index = (key.period.label, key.week, part, kind)
+        return float(table.loc[index, column]) if index in table.index else 0.0
+
+    out = []
+    for key in found:
+        label, week = key.period.label, key.week
+        amounts = {c: total(key, STATE, c, "amount") for c in (CLOSED, *OPEN_CATEGORIES)}
+        weighted = sum(total(key, STATE, c, "weighted") for c in OPEN_CATEGORIES)
+        rated = {c: (total(key, RATED, c, "amount", past_sums), total(key, RATED, c, "won", past_sums))
+                 for c in OPEN_CATEGORIES}
+        created = (total(key, CREATED, NEW, "amount", past_sums), total(key, CREATED, NEW, "won", past_sums))
+        read = sum(p.snap_r is not None for p in key.past) if key.snapshot else 0
+        mine = submitted[(submitted["period"] == label) & (submitted["week"] == week)]
+        if filters.active():
+            mine = mine[mine["owner"].isin(owners.get((label, week), set()))]
+        out.append(Seen(label, week, key.as_of, key.snapshot, amounts, weighted, rated, created,
+                        read, call_of.get((label, week)),
+                        float(mine["forecast"].sum()) if len(mine) else None))
+    return out
+
+
+def run(found: list[Key], held: pa.Table, filters: Filters, settings: Mapping[str, object],
+        calls: pd.DataFrame, submitted: pd.DataFrame) -> Backtest:
+    """The backtest through the filters, from a held cube and the filters' calls/submissions."""
+    rows = filters.keep(held.to_pandas())
+    periods = tuple(dict.fromkeys(k.period.label for k in found))
+    actual_rows = rows[rows["part"] == ACTUAL]
+    actual = {p: float(actual_rows.loc[actual_rows["period"] == p, "amount"].sum())
+              for p in periods}
+    records = []
+    for seen in seen_by_key(found, rows, filters, calls, submitted):
+        for method in METHODS:
+            forecast = METHOD_FUNCTIONS[method](seen, settings)
+            records.append((method, seen.period, seen.week, seen.as_of, seen.snapshot, forecast,
+                            actual[seen.period], error(forecast, actual[seen.period])))
+    frame = pd.DataFrame(records, columns=["method", "period", "week", "as_of", "snapshot_date",
+                                           "forecast", "actual", "error"])
+    frame[["forecast", "error"]] = frame[["forecast", "error"]].astype("float64")
+    return Backtest(periods, actual, frame)
+
+
+def backtest(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
+             filters: Filters, settings: Mapping[str, object]) -> Backtest:
+    """Every method at every week of every period, through the filters (the command line's
+    entry; the page holds the cube and calls `run`)."""
+    count = int(settings["history_periods"])
+    chosen = tuple(periods)
+    found = keys(snapshot_dates_of(con), list(chosen), count)
+    return run(found, cube(con, chosen, as_of, count), filters, settings,
+               calls_at(con, chosen, filters), submissions_at(con, chosen))
+
+
+def snapshot_dates_of(con: duckdb.DuckDBPyConnection) -> list[date]:
+    return [r[0] for r in con.cursor().execute(
+        "select snapshot_date from snapshot_dates order by 1").fetchall()]
+
+
+# --- Reading it -----------------------------------------------------------------------------------
+
+
+def mean_error_by_week(result: Backtest) -> pd.DataFrame:
+    """For the chart: per (method, week) the mean absolute error and each period's error.
+
+    Grain: one row per (method, week): method, label, week, mae, periods, by_period (text,
+    'FY2026-Q1 +4% · FY2026-Q2 −7%')."""
+    summary = result.summary()
+    if summary.empty:
+        return summary.assign(label=[], by_period=[])
+    frame = result.frame.dropna(subset=["error"])
+    detail = (frame.assign(text=frame["period"] + " " + frame["error"].map(
+        lambda e: f"{e:+.0%}")).groupby(["method", "week"])["text"].agg(" · ".join)
+        .rename("by_period").reset_index())
+    merged = summary.merge(detail, on=["method", "week"], how="left")
+    merged["label"] = merged["method"].map(METHOD_LABELS)
+    return merged
+
+
+def table(result: Backtest) -> pd.DataFrame:
+    """For the sortable table and its downloads. Grain: one row per (period, week, method):
+    the as-of and snapshot dates, forecast, actual, error and absolute error."""
+    frame = result.frame.copy()
+    frame.insert(1, "method_label", frame["method"].map(METHOD_LABELS))
+    frame["absolute_error"] = frame["error"].abs()
+    return frame.sort_values(["period", "week", "method"], key=_method_order
+                             ).reset_index(drop=True)
+
+
+def verdict(result: Backtest, within: float = WITHIN_SHARE) -> str | None:
+    """Which method wins, and from which week, in one clause; None without any error.
+
+    The winner is the method with the lowest mean absolute error over the weeks it has one
+    (at least half the weeks); the clause says from which week its error stays within
+    `within`, or how far off it is on average when it never does."""
+    summary = result.summary()
+    if summary.empty:
+        return None
+    weeks = summary["week"].nunique()
+    means = summary.groupby("method").agg(mae=("mae", "mean"), weeks=("week", "count"))
+    means = means[means["weeks"] * 2 >= weeks]
+    if means.empty:
+        return None
+    winner = min(means.itertuples(), key=lambda r: (round(r.mae, 12), METHODS.index(r.Index)))
+    mine = summary[summary["method"] == winner.Index].sort_values("week")
+    inside = mine["mae"] <= within
+    start = None
+    for position in range(len(mine)):
+        if inside.iloc[position:].all():
+            start = int(mine["week"].iloc[position])
+            break
+    name = METHOD_LABELS[winner.Index].lower()
+    plural = winner.Index in _PLURAL
+    comes, is_ = ("come", "are") if plural else ("comes", "is")
+    if start is None:
+        return f"the {name} {comes} closest ({winner.mae:.0%} off on average)"
+    worst = float(mine.loc[mine["week"] >= start, "mae"].max())
+    return (f"the {name} {comes} closest ({winner.mae:.0%} off on average) and {is_} within "
+            f"{math.ceil(round(worst * 100, 9)):.0f}% from week {start}")
+
+
+# Method names read as plurals in a sentence ("the saved calls come closest").
+_PLURAL = {SAVED_CALLS, SUBMISSIONS}
+
+
+def verdicts(results: Mapping[str, Backtest], within: float = WITHIN_SHARE) -> str:
+    """One sentence over several slices (segment → its backtest): 'For SMB the …; for
+    Enterprise the ….'"""
+    parts = [f"for {name} {said}" for name, result in results.items()
+             if (said := verdict(result, within))]
+    if not parts:
+        return "No completed period with an outcome to judge the methods by yet."
+    sentence = "; ".join(parts) + "."
+    return sentence[0].upper() + sentence[1:]
+
+
+def filters_by(filters: Filters, dimension: str, values: list[str]) -> dict[str, Filters]:
+    """The view's filters narrowed to each value of a dimension it does not rule out."""
+    if dimension not in FILTER_DIMENSIONS:
+        raise ValueError(f"unknown dimension {dimension!r}")
+    chosen = getattr(filters, dimension)
+    return {v: Filters.of(**{**{d: list(getattr(filters, d)) for d in FILTER_DIMENSIONS},
+                             dimension: [v]})
+            for v in values if not chosen or v in chosen}
+
+
+def render(result: Backtest, output_format: str) -> str:
+    """The backtest as text: the stable JSON, the table as CSV (through sales.export), or a
+    Markdown summary (actuals, mean absolute error by week, the best method per week)."""
+    if output_format == "json":
+        return json.dumps(result.as_report(), indent=2) + "\n"
+    if output_format == "csv":
+        return csv_bytes(table(result)).decode()
+    if output_format == "markdown":
+        return _markdown(result)
+    raise ValueError(f"unknown format {output_format!r}; choose json, csv or markdown")
+
+
+def _markdown(result: Backtest) -> str:
+    lines = ["# Forecast backtest", "", "| period | actual (closed won) |", "|---|---:|"]
+    lines += [f"| {p} | {fmt.money(result.actual[p], precise=True)} |" for p in result.periods]
+    summary = result.summary()
+    best = result.best()
+    lines += ["", "Mean absolute error by week of the period (over the periods with a forecast "
+              "that week):", "",
+              "| week | " + " | ".join(METHOD_LABELS[m] for m in METHODS) + " | best |",
+              "|---:|" + "---:|" * len(METHODS) + "---|"]
+    for week, winner in best.items():
+        cells = []
+        for method in METHODS:
+            row = summary[(summary["method"] == method) & (summary["week"] == week)]
+            cells.append(fmt.pct(float(row["mae"].iloc[0])) if len(row) else fmt.NOT_AVAILABLE)
+        lines.append(f"| {week} | " + " | ".join(cells) + " | "
+                     + (METHOD_LABELS[winner] if winner else fmt.NOT_AVAILABLE) + " |")
+    said = verdict(result)
+    if said:
+        lines += ["", said[0].upper() + said[1:] + "."]
+    return "\n".join(lines) + "\n"
