@@ -70,6 +70,16 @@ METHOD_LABELS = {
     SMB_WEIGHTED: "Weighted forecast (SMB method)",
     STAGE_WEIGHTED: "Stage probabilities",
 }
+# How a sentence names each method ("for SMB the weighted forecast is within 6% …").
+_SENTENCE_NAMES = {
+    COMMIT_METHOD: "Closed + Commit",
+    BEST_CASE_METHOD: "Closed + Commit + Best Case",
+    DEFAULT_RULES: "in-blood number under the default rules",
+    SAVED_CALLS: "saved calls",
+    SUBMISSIONS: "reps' submissions",
+    SMB_WEIGHTED: "weighted forecast",
+    STAGE_WEIGHTED: "stage-probability forecast",
+}
 # How many completed periods the backtest looks at by default.
 DEFAULT_PERIODS = 4
 # The sentence calls a method "within x%" from the week its error stays at or under this.
@@ -520,35 +530,40 @@ def _number(value: object) -> float | None:
 def seen_by_key(found: list[Key], rows: pd.DataFrame, filters: Filters, calls: pd.DataFrame,
                 submitted: pd.DataFrame) -> list[Seen]:
     """Each key's `Seen` from the cube's rows the filters keep, the calls and submissions."""
-    sums = rows.groupby(["period", "week", "part", "kind"])[
-        ["amount", "weighted", "won"]].sum()
-    past_sums = rows[rows["part"].isin([RATED, CREATED])].groupby(
-        ["period", "week", "part", "kind"])[["amount", "won"]].sum()
+    grouped = rows.groupby(["period", "week", "part", "kind"])[["amount", "weighted", "won"]].sum()
+    sums = {index: values for index, values in zip(grouped.index, grouped.to_numpy().tolist(),
+                                                    strict=True)}
     owners: dict[tuple[str, int], set[str]] = {}
     if filters.active():  # the owners whose deals the view shows (sales.smb.bottom_up)
-        state = rows[rows["part"] == STATE]
-        for (label, week), part in state.groupby(["period", "week"]):
-            owners[(label, int(week))] = set(part["owner"].dropna())
+        state = rows.loc[rows["part"] == STATE, ["period", "week", "owner"]].dropna()
+        for label, week, owner in state.drop_duplicates().itertuples(index=False):
+            owners.setdefault((label, int(week)), set()).add(owner)
     call_of = {(r.period, int(r.week)): float(r.in_blood) for r in calls.itertuples(index=False)}
-    def total(key: Key, part: str, kind: str, column: str, table: pd.DataFrame = sums) -> float:
-        index = (key.period.label, key.week, part, kind)
-        return float(table.loc[index, column]) if index in table.index else 0.0
+    by_owner: dict[tuple[str, int], list[tuple[str, float]]] = {}
+    for r in submitted.itertuples(index=False):
+        by_owner.setdefault((r.period, int(r.week)), []).append((r.owner, float(r.forecast)))
+    column = {"amount": 0, "weighted": 1, "won": 2}
+
+    def total(key: Key, part: str, kind: str, name: str) -> float:
+        found_sums = sums.get((key.period.label, key.week, part, kind))
+        return float(found_sums[column[name]]) if found_sums else 0.0
 
     out = []
     for key in found:
         label, week = key.period.label, key.week
         amounts = {c: total(key, STATE, c, "amount") for c in (CLOSED, *OPEN_CATEGORIES)}
         weighted = sum(total(key, STATE, c, "weighted") for c in OPEN_CATEGORIES)
-        rated = {c: (total(key, RATED, c, "amount", past_sums), total(key, RATED, c, "won", past_sums))
+        rated = {c: (total(key, RATED, c, "amount"), total(key, RATED, c, "won"))
                  for c in OPEN_CATEGORIES}
-        created = (total(key, CREATED, NEW, "amount", past_sums), total(key, CREATED, NEW, "won", past_sums))
+        created = (total(key, CREATED, NEW, "amount"), total(key, CREATED, NEW, "won"))
         read = sum(p.snap_r is not None for p in key.past) if key.snapshot else 0
-        mine = submitted[(submitted["period"] == label) & (submitted["week"] == week)]
+        mine = by_owner.get((label, week), [])
         if filters.active():
-            mine = mine[mine["owner"].isin(owners.get((label, week), set()))]
+            shown = owners.get((label, week), set())
+            mine = [(owner, value) for owner, value in mine if owner in shown]
         out.append(Seen(label, week, key.as_of, key.snapshot, amounts, weighted, rated, created,
                         read, call_of.get((label, week)),
-                        float(mine["forecast"].sum()) if len(mine) else None))
+                        sum(value for _, value in mine) if mine else None))
     return out
 
 
@@ -618,12 +633,9 @@ def table(result: Backtest) -> pd.DataFrame:
                              ).reset_index(drop=True)
 
 
-def verdict(result: Backtest, within: float = WITHIN_SHARE) -> str | None:
-    """Which method wins, and from which week, in one clause; None without any error.
-
-    The winner is the method with the lowest mean absolute error over the weeks it has one
-    (at least half the weeks); the clause says from which week its error stays within
-    `within`, or how far off it is on average when it never does."""
+def winner(result: Backtest) -> tuple[str, float] | None:
+    """The method with the lowest mean absolute error over the weeks it has one (at least half
+    of the weeks; METHODS order on a tie), and that mean; None without any error."""
     summary = result.summary()
     if summary.empty:
         return None
@@ -632,22 +644,55 @@ def verdict(result: Backtest, within: float = WITHIN_SHARE) -> str | None:
     means = means[means["weeks"] * 2 >= weeks]
     if means.empty:
         return None
-    winner = min(means.itertuples(), key=lambda r: (round(r.mae, 12), METHODS.index(r.Index)))
-    mine = summary[summary["method"] == winner.Index].sort_values("week")
-    inside = mine["mae"] <= within
-    start = None
+    best = min(means.itertuples(), key=lambda r: (round(r.mae, 12), METHODS.index(r.Index)))
+    return str(best.Index), float(best.mae)
+
+
+def within_from(result: Backtest, method: str, within: float = WITHIN_SHARE
+                ) -> tuple[int, float] | None:
+    """The first week from which the method's mean absolute error stays at or under `within`
+    to the period's end, and the worst error from there; None when it never does."""
+    summary = result.summary()
+    mine = summary[summary["method"] == method].sort_values("week")
+    inside = (mine["mae"] <= within).tolist()
     for position in range(len(mine)):
-        if inside.iloc[position:].all():
+        if all(inside[position:]):
             start = int(mine["week"].iloc[position])
-            break
-    name = METHOD_LABELS[winner.Index].lower()
-    plural = winner.Index in _PLURAL
-    comes, is_ = ("come", "are") if plural else ("comes", "is")
-    if start is None:
-        return f"the {name} {comes} closest ({winner.mae:.0%} off on average)"
-    worst = float(mine.loc[mine["week"] >= start, "mae"].max())
-    return (f"the {name} {comes} closest ({winner.mae:.0%} off on average) and {is_} within "
-            f"{math.ceil(round(worst * 100, 9)):.0f}% from week {start}")
+            return start, float(mine.loc[mine["week"] >= start, "mae"].max())
+    return None
+
+
+def verdict(result: Backtest, within: float = WITHIN_SHARE) -> str | None:
+    """Which method wins, and from which week, in one clause; None without any error.
+
+    The winner is `winner`'s; the clause says from which week its error stays within
+    `within`, or how far off it is on average when it never does."""
+    best = winner(result)
+    if best is None:
+        return None
+    method, mae = best
+    name = _SENTENCE_NAMES[method]
+    comes, is_, beats = (("come", "are", "beat") if method in _PLURAL
+                         else ("comes", "is", "beats"))
+    said = f"the {name} {comes} closest ({mae:.0%} off on average)"
+    stays = within_from(result, method, within)
+    if stays is not None:
+        start, worst = stays
+        said += f" and {is_} within {math.ceil(round(worst * 100, 9)):.0f}% from week {start}"
+    leads = best_from(result, method)
+    if leads is not None and 1 < leads <= max(result.best()) - 2:  # a lead worth naming
+        said += f", and {beats} every other method from week {leads}"
+    return said
+
+
+def best_from(result: Backtest, method: str) -> int | None:
+    """The first week from which `method` is the best every week to the end; None if never."""
+    best = result.best()
+    weeks = sorted(best)
+    for position, week in enumerate(weeks):
+        if all(best[w] == method for w in weeks[position:]):
+            return week
+    return None
 
 
 # Method names read as plurals in a sentence ("the saved calls come closest").

@@ -28,6 +28,7 @@ import streamlit as st
 from sales import (
     access,
     audit,
+    backtest,
     callprep,
     calls,
     capacity,
@@ -265,6 +266,39 @@ def _capacity_plan(con: Con, view: View, settings: dict[str, object]
     return capacity.capacity_for(con, start, end, view.as_of, view.filters, settings)
 
 
+def _backtest_periods(view: View, kind: str) -> tuple:
+    """The completed periods the Forecast accuracy page replays: four of `kind` before as-of."""
+    return tuple(backtest.default_periods(view.as_of, view.period.fy_start_month, kind))
+
+
+def _backtest_for(con: Con, view: View, settings: dict[str, object], kind: str,
+                  filters: Filters) -> backtest.Backtest:
+    """The backtest through `filters`, from the cube held for the periods and as-of."""
+    periods = _backtest_periods(view, kind)
+    count = int(settings["history_periods"])
+    found = backtest.keys(query.snapshot_dates(con), list(periods), count)
+    held = _hold(con, backtest.cube, periods, view.as_of, count)
+    return backtest.run(found, held, filters, settings,
+                        backtest.calls_at(con, periods, filters),
+                        backtest.submissions_at(con, periods))
+
+
+def _forecast_backtest(con: Con, view: View, settings: dict[str, object], kind: str
+                       ) -> backtest.Backtest:
+    """Every forecast method at every week of the four completed periods before as-of."""
+    return _backtest_for(con, view, settings, kind, view.filters)
+
+
+def _backtest_verdict(con: Con, view: View, settings: dict[str, object], kind: str) -> str:
+    """Which method wins when, per segment of the view, in one sentence."""
+    segments = query.distinct_values(con, "segment", view.scope)
+    slices = {name: _backtest_for(con, view, settings, kind, filters) for name, filters
+              in backtest.filters_by(view.filters, "segment", segments).items()}
+    return backtest.verdicts(slices)
+
+
+forecast_backtest = _cached(_forecast_backtest)
+backtest_verdict = _cached(_backtest_verdict)
 window_rates = _cached(_window_rates)
 rates_trend = _cached(_rates_trend)
 rates_by = _cached(rates.rates_by)
