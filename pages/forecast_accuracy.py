@@ -21,7 +21,8 @@ view = page.start("Forecast accuracy",
 settings = state.settings(state.database_path(), state.version())
 kind = st.segmented_control("Periods", list(KINDS), format_func=KINDS.get, default=QUARTER,
                             key="accuracy_kind") or QUARTER
-result = forecast_backtest(view, settings, kind)
+with st.spinner("Replaying every forecast method on the history…"):
+    result = forecast_backtest(view, settings, kind)
 
 if not any(result.actual.values()):
     st.info(f"Nothing closed won in {', '.join(result.periods)} for this view, so no method "
@@ -39,7 +40,8 @@ st.caption("Each method's forecast at the start of every week of the period (the
            "won as known today. Error = (forecast − actual) ÷ actual; a method with nothing to "
            "say that week (no snapshot yet, no saved call for this filter, no submission) is "
            "left out of that week's average.")
-st.info(backtest_verdict(view, settings, kind))
+with st.spinner("Judging the methods per segment…"):
+    st.info(backtest_verdict(view, settings, kind))
 
 best = backtest.winner(result)
 tiles = st.columns(3)
