@@ -171,134 +171,166 @@ def cube_sql(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
     in the period as known at `as_of`). Owner is the deal's owner in that state; the other
     dimensions the deal's own.
     """
-    dates = [r[0] for r in con.cursor().execute(
-        "select snapshot_date from snapshot_dates order by 1").fetchall()]
-    found = keys(dates, periods, history_periods)
-    key_rows = [{"period": k.period.label, "week": k.week, "snap": k.snapshot, "month": m}
-                for k in found if k.snapshot is not None
-                for m in _months(k.period.start, k.period.end)]
+    found = keys(snapshot_dates_of(con), periods, history_periods)
+    none = date.min  # a row that matches nothing keeps an inline table non-empty
+    key_rows = [{"period": k.period.label, "week": k.week, "snap": k.snapshot}
+                for k in found if k.snapshot is not None] or [
+        {"period": "", "week": 0, "snap": none}]
+    period_months = [{"period": p.label, "month": m} for p in periods
+                     for m in _months(p.start, p.end)]
     past_rows = [{"period": k.period.label, "week": k.week, "snap": k.snapshot,
                   "past": p.period.label, "r_day": p.r_day, "snap_r": p.snap_r,
                   "snap_end": p.snap_end}
-                 for k in found if k.snapshot is not None for p in k.past if p.snap_r is not None]
+                 for k in found if k.snapshot is not None for p in k.past
+                 if p.snap_r is not None] or [
+        {"period": "", "week": 0, "snap": none, "past": "", "r_day": none, "snap_r": none,
+         "snap_end": none}]
     pasts = {p.period.label: p.period for k in found for p in k.past}
-    month_rows = [{"past": label, "month": m} for label, q in pasts.items()
-                  for m in _months(q.start, q.end)]
-    none = date.min  # a row that matches nothing keeps an inline table non-empty
-    key_rows = key_rows or [{"period": "", "week": 0, "snap": none, "month": 0}]
-    past_rows = past_rows or [{"period": "", "week": 0, "snap": none, "past": "",
-                               "r_day": none, "snap_r": none, "snap_end": none}]
-    month_rows = month_rows or [{"past": "", "month": 0}]
+    past_months = [{"past": label, "month": m} for label, q in pasts.items()
+                   for m in _months(q.start, q.end)] or [{"past": "", "month": 0}]
     period_rows = [{"period": p.label, "p_start": p.start, "p_end": p.end} for p in periods]
+    inline = [rows_sql("backtest_keys", key_rows), rows_sql("backtest_months", period_months),
+              rows_sql("backtest_pasts", past_rows),
+              rows_sql("backtest_past_months", past_months),
+              rows_sql("backtest_periods", period_rows),
+              rows_sql("category_probability", [{"category": c, "probability": float(p)}
+                                                for c, p in CATEGORY_PROBABILITIES.items()])]
     latest = deals_sql(state_key(con, as_of))
-    category_probability = rows_sql("category_probability", [
-        {"category": c, "probability": float(p)} for c, p in CATEGORY_PROBABILITIES.items()])
-    dimensions = ", ".join(f"o.{c}" for c in DESCRIPTIVE_FILTERS)
-    bare = ", ".join(DESCRIPTIVE_FILTERS)
-    bare_d, bare_t, bare_w, latest_dimensions = (
-        ", ".join(f"{alias}.{c}" for c in DESCRIPTIVE_FILTERS) for alias in ("d", "t", "w", "l"))
+
+    def dims(alias: str) -> str:
+        return ", ".join(f"{alias}.{c}" for c in (*DESCRIPTIVE_FILTERS, "owner"))
+
+    def events(source: str, by: str, values: str, negated: str) -> str:
+        """A relation's rows as +value on valid_from and −value on valid_to, summed per day:
+        the amount standing on day D is the sum over days <= D (rows are open intervals)."""
+        return f"""select {by}, day, {", ".join(f"sum({v}) as {v}" for v in values.split(", "))}
+            from (select {by}, valid_from as day, {values} from {source}
+                  union all
+                  select {by}, valid_to, {negated} from {source}
+                  where valid_to is not null)
+            group by all"""  # noqa: S608 - names from this function's callers
+
+    # The dimensions ride through the heavy sums as one hash (`gid`) and are joined back at the
+    # end: grouping millions of rows by six text columns costs several times more.
+    group = "kind, gid"
     return sql(f"""
-        with keys as (select * from {rows_sql("backtest_keys", key_rows)}),
-        pasts as (select * from {rows_sql("backtest_pasts", past_rows)}),
-        past_months as (select * from {rows_sql("backtest_past_months", month_rows)}),
-        periods as (select * from {rows_sql("backtest_periods", period_rows)}),
-        cp as (select * from {category_probability}),
-        seen as (
-            select k.period, k.week, {report_category_sql()} as kind, s.opportunity_id,
-                   s.owner, s.amount::double as amount,
-                   s.amount::double * coalesce(m.probability, cp.probability, 0) / 100
-                       as weighted
+        with keys as (select * from {inline[0]}),
+        period_months as (select * from {inline[1]}),
+        pasts as (select * from {inline[2]}),
+        past_months as (select * from {inline[3]}),
+        periods as (select * from {inline[4]}),
+        cp as (select * from {inline[5]}),
+        wanted as (select month from period_months union select month from past_months),
+        -- Every change row closing in a month of a period or of a past period, with its
+        -- category, flags, stage probability and the deal's dimensions: read once.
+        h as materialized (
+            select s.opportunity_id, {_MONTH} as month, s.valid_from, s.valid_to,
+                   s.amount, {report_category_sql()} as kind,
+                   coalesce(m.probability, cp.probability, 0) / 100 as probability,
+                   coalesce(m.qualified, true) as qualified,
+                   coalesce(m.closed, false) as closed,
+                   coalesce(m.closed, false) and coalesce(m.won, false) as won,
+                   {dims("o").replace("o.owner", "s.owner")}, o.created_date,
+                   hash({dims("o").replace("o.owner", "s.owner")}) as gid
             from opportunity_history s
-            join keys k on k.month = {_MONTH}
-                       and s.valid_from <= k.snap and (s.valid_to is null or s.valid_to > k.snap)
             left join stage_map m on m.stage = s.stage
-            left join cp on cp.category = {report_category_sql()}),
-        past_weeks as (select distinct past, week, r_day, snap_r, snap_end from pasts),
-        rated as (
-            select w.past, w.week, {report_category_sql()} as kind, s.opportunity_id, s.owner,
-                   s.amount::double as amount
-            from opportunity_history s
-            join past_months pm on pm.month = {_MONTH}
-            join past_weeks w on w.past = pm.past
-                             and s.valid_from <= w.snap_r
-                             and (s.valid_to is null or s.valid_to > w.snap_r)
-            left join stage_map m on m.stage = s.stage
-            where coalesce(m.qualified, true) and not coalesce(m.closed, false)),
-        at_end as (
-            select pm.past, s.opportunity_id, s.owner, s.amount::double as amount,
-                   c.created_date
-            from opportunity_history s
-            join past_months pm on pm.month = {_MONTH}
-            join (select distinct past, snap_end from pasts) e
-              on e.past = pm.past and s.valid_from <= e.snap_end
-             and (s.valid_to is null or s.valid_to > e.snap_end)
-            join {KNOWN_DEALS} c on c.opportunity_id = s.opportunity_id
-            left join stage_map m on m.stage = s.stage
-            where coalesce(m.qualified, true)),
-        created as (
-            select w.past, w.week, $new_kind as kind, a.opportunity_id, a.owner, a.amount
-            from at_end a join past_weeks w on w.past = a.past and a.created_date > w.r_day),
-        counted as (
-            select *, $rated_part as part from rated
-            where list_contains($open_categories, kind)
-            union all
-            select *, $created_part as part from created),
-        wins as (
-            select pm.past, s.opportunity_id, s.valid_from, s.valid_to, s.amount::double as amount
-            from opportunity_history s
-            join past_months pm on pm.month = {_MONTH}
-            join stage_map m on m.stage = s.stage and m.closed and m.won),
-        described as (
-            select b.*, {dimensions} from counted b
-            left join {KNOWN_DEALS} o using (opportunity_id)),
-        -- What stood at R_Q does not depend on when it is judged: summed once, then given to
-        -- every (period, week) that learns from Q; what was won is summed per interval of
-        -- the win (a few snapshot dates) before being judged at each A_w.
-        then_sums as (
-            select past, week, part, kind, {bare}, owner, sum(amount) as amount
-            from described group by all),
-        won_sums as (
-            select d.past, d.week, d.part, d.kind, {bare_d}, d.owner, x.valid_from, x.valid_to,
-                   sum(x.amount) as won
-            from described d join wins x on x.opportunity_id = d.opportunity_id
-                                       and x.past = d.past
-            group by all),
+            left join cp on cp.category = {report_category_sql()}
+            left join {KNOWN_DEALS} o using (opportunity_id)
+            where {_MONTH} in (select month from wanted)),
+        -- State at each A_w: the rows standing on its snapshot, as sums of events.
+        in_period as (
+            select pm.period, h.*, h.amount * h.probability as weighted, 1 as deals
+            from h join period_months pm using (month)),
+        state_days as ({events("in_period", f"period, {group}", "amount, weighted, deals",
+                               "-amount, -weighted, -deals")}),
         state as (
-            select s.period, s.week, $state_part as part, s.kind, '' as past, {dimensions},
-                   s.owner, sum(s.amount) as amount, sum(s.weighted) as weighted,
-                   0.0 as won, count(*) as deals
-            from seen s left join {KNOWN_DEALS} o using (opportunity_id)
+            select k.period, k.week, $state_part as part, e.kind, '' as past,
+                   e.gid, sum(e.amount)::double as amount,
+                   sum(e.weighted)::double as weighted, 0.0 as won, sum(e.deals) as deals
+            from keys k join state_days e on e.period = k.period and e.day <= k.snap
+            group by all having sum(e.deals) <> 0),
+        -- The SMB method's history: what stood in each open category at R_Q ...
+        past_weeks as (select distinct past, week, r_day, snap_r from pasts),
+        open_then as (
+            select pm.past, h.* from h join past_months pm using (month)
+            where h.qualified and not h.closed and list_contains($open_categories, h.kind)),
+        rated_days as ({events("open_then", f"past, {group}", "amount", "-amount")}),
+        rated_then as (
+            select w.past, w.week, $rated_part as part, e.kind, e.gid,
+                   sum(e.amount) as amount
+            from past_weeks w join rated_days e on e.past = w.past and e.day <= w.snap_r
             group by all),
+        -- ... and the pipeline created after R_Q, at Q's end ...
+        at_end as (
+            select pm.past, h.* from h join past_months pm using (month)
+            join (select distinct past, snap_end from pasts) e
+              on e.past = pm.past and h.valid_from <= e.snap_end
+             and (h.valid_to is null or h.valid_to > e.snap_end)
+            where h.qualified),
+        created_then as (
+            select w.past, w.week, $created_part as part, $new_kind as kind, a.gid,
+                   sum(a.amount) as amount
+            from (select past, created_date, gid, sum(amount) as amount
+                  from at_end group by all) a
+            join past_weeks w on w.past = a.past and a.created_date > w.r_day
+            group by all),
+        -- ... and what of it was won in Q, per interval of the win (judged at each A_w).
+        wins as (
+            select pm.past, h.opportunity_id, h.valid_from, h.valid_to, h.amount
+            from h join past_months pm using (month) where h.won),
+        rated_won as (
+            select w.past, w.week, $rated_part as part, o.kind, o.gid,
+                   x.valid_from as won_from, x.valid_to as won_to, sum(x.amount) as won
+            from open_then o
+            join wins x on x.opportunity_id = o.opportunity_id and x.past = o.past
+            join past_weeks w on w.past = o.past and o.valid_from <= w.snap_r
+                             and (o.valid_to is null or o.valid_to > w.snap_r)
+            group by all),
+        created_won as (
+            select w.past, w.week, $created_part as part, $new_kind as kind, a.gid,
+                   a.won_from, a.won_to, sum(a.won) as won
+            from (select a.past, a.created_date, a.gid, x.valid_from as won_from,
+                         x.valid_to as won_to, sum(x.amount) as won
+                  from at_end a
+                  join wins x on x.opportunity_id = a.opportunity_id and x.past = a.past
+                  group by all) a
+            join past_weeks w on w.past = a.past and a.created_date > w.r_day
+            group by all),
+        learned as (
+            select p.period, p.week, t.part, t.kind, t.past, t.gid,
+                   t.amount::double as amount, 0.0 as weighted, 0.0 as won, 0 as deals
+            from (select * from rated_then union all select * from created_then) t
+            join pasts p on p.past = t.past and p.week = t.week
+            union all
+            select p.period, p.week, x.part, x.kind, x.past, x.gid, 0.0, 0.0,
+                   x.won::double, 0
+            from (select * from rated_won union all select * from created_won) x
+            join pasts p on p.past = x.past and p.week = x.week and x.won_from <= p.snap
+                        and (x.won_to is null or x.won_to > p.snap)),
         closed as (
             select p.period, 0 as week, $actual_part as part, $closed as kind, '' as past,
-                   {latest_dimensions}, l.owner, sum(l.amount)::double as amount,
-                   0.0 as weighted, 0.0 as won, count(*) as deals
+                   {dims("l")}, sum(l.amount)::double as amount, 0.0 as weighted, 0.0 as won,
+                   count(*) as deals
             from ({latest}) l join periods p on l.close_date between p.p_start and p.p_end
             where l.category = $closed
             group by all),
-        rows as (
-            select * from state
-            union all
-            select * from closed
-            union all
-            select p.period, p.week, t.part, t.kind, t.past, {bare_t}, t.owner, t.amount,
-                   0.0, 0.0, 0
-            from then_sums t join pasts p on p.past = t.past and p.week = t.week
-            union all
-            select p.period, p.week, w.part, w.kind, w.past, {bare_w}, w.owner, 0.0, 0.0,
-                   w.won, 0
-            from won_sums w join pasts p on p.past = w.past and p.week = w.week
-                                        and w.valid_from <= p.snap
-                                        and (w.valid_to is null or w.valid_to > p.snap))
-        select period, week::integer as week, part, kind, past, {bare}, owner,
-               sum(amount)::double as amount, sum(weighted)::double as weighted,
-               sum(won)::double as won, sum(deals)::bigint as deals
-        from rows group by all
-    """, latest, category_probability,  # noqa: S608 - fixed SQL; values are bound
-        backtest_keys=key_rows, backtest_pasts=past_rows, backtest_past_months=month_rows,
-        backtest_periods=period_rows, new_kind=NEW, rated_part=RATED, created_part=CREATED,
-        state_part=STATE, actual_part=ACTUAL, closed=CLOSED,
-        open_categories=list(OPEN_CATEGORIES))
+        described as (select distinct gid, {", ".join(DESCRIPTIVE_FILTERS)}, owner from h),
+        summed as (
+            select period, week, part, kind, past, gid, sum(amount) as amount,
+                   sum(weighted) as weighted, sum(won) as won, sum(deals) as deals
+            from (select * from state union all select * from learned)
+            group by all)
+        select s.period, s.week::integer as week, s.part, s.kind, s.past, {dims("d")},
+               s.amount::double as amount, s.weighted::double as weighted,
+               s.won::double as won, s.deals::bigint as deals
+        from summed s join described d using (gid)
+        union all
+        select period, week::integer, part, kind, past, {dims("closed")}, amount, weighted,
+               won, deals::bigint
+        from closed
+    """, latest, *inline,  # noqa: S608 - fixed SQL; values are bound
+        new_kind=NEW, rated_part=RATED, created_part=CREATED, state_part=STATE,
+        actual_part=ACTUAL, closed=CLOSED, open_categories=list(OPEN_CATEGORIES))
 
 
 def cube(con: duckdb.DuckDBPyConnection, periods: tuple[Period, ...], as_of: date,
