@@ -28,6 +28,7 @@ the filters (`Seen`), so a filter change re-reads the cube, not the history.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -505,6 +506,15 @@ class Backtest:
     actual: Mapping[str, float]
     frame: pd.DataFrame
 
+    @functools.cached_property
+    def _summary(self) -> pd.DataFrame:
+        rows = self.frame.dropna(subset=["error"])
+        if rows.empty:
+            return pd.DataFrame(columns=["method", "week", "mae", "periods"])
+        grouped = rows.assign(absolute=rows["error"].abs()).groupby(["method", "week"])
+        return (grouped["absolute"].agg(mae="mean", periods="count").reset_index()
+                .sort_values(["week", "method"], key=_method_order).reset_index(drop=True))
+
     def summary(self) -> pd.DataFrame:
         """Mean absolute error per (method, week) over the periods with a forecast (and an
         actual) that week. Grain: one row per (method, week): mae, periods."""
@@ -517,7 +527,11 @@ class Backtest:
 
     def best(self) -> dict[int, str | None]:
         """Per week, the method with the lowest mean absolute error (METHODS order on a tie)."""
-        summary = self.summary()
+        return dict(self._best)
+
+    @functools.cached_property
+    def _best(self) -> dict[int, str | None]:
+        summary = self._summary
         weeks = sorted(self.frame["week"].unique()) if len(self.frame) else []
         out: dict[int, str | None] = {}
         for week in weeks:
@@ -559,26 +573,70 @@ def _number(value: object) -> float | None:
     return float(value)
 
 
-def seen_by_key(found: list[Key], rows: pd.DataFrame, filters: Filters, calls: pd.DataFrame,
-                submitted: pd.DataFrame) -> list[Seen]:
-    """Each key's `Seen` from the cube's rows the filters keep, the calls and submissions."""
-    grouped = rows.groupby(["period", "week", "part", "kind"])[["amount", "weighted", "won"]].sum()
-    sums = {index: values for index, values in zip(grouped.index, grouped.to_numpy().tolist(),
-                                                    strict=True)}
+@dataclass(frozen=True)
+class Slice:
+    """The cube through one set of filters, summed: what `run` reads. `sums` grain: one row
+    per (period, week, part, kind): amount, weighted, won. `owners` grain: one row per
+    (period, week, owner) with a deal in the period then (for the submissions of a filtered
+    view)."""
+
+    filters: Filters
+    sums: pd.DataFrame
+    owners: pd.DataFrame
+
+
+_SUMS = "sum(amount) as amount, sum(weighted) as weighted, sum(won) as won"
+
+
+def slices(con: duckdb.DuckDBPyConnection, held: pa.Table, filters: Filters,
+           by: str | None = None) -> dict[str | None, Slice]:
+    """The held cube through the filters, summed in DuckDB (a few hundred rows back); with
+    `by` (a filter dimension) one slice per value of it the filters keep, else one keyed
+    None."""
+    if by is not None and by not in FILTER_DIMENSIONS:
+        raise ValueError(f"unknown dimension {by!r}")
+    cur = con.cursor()
+    cur.register("backtest_cube", held)
+    condition = filters.condition()
+    split = f"{by} as slice" if by else "null::varchar as slice"
+    try:
+        sums = cur.execute(*sql(
+            f"""select {split}, period, week, part, kind, {_SUMS} from backtest_cube
+                where {condition} group by all""", condition)).df()  # noqa: S608
+        owners = cur.execute(*sql(
+            f"""select distinct {split}, period, week, owner from backtest_cube
+                where part = $state_part and owner is not null and {condition}""",  # noqa: S608
+            condition, state_part=STATE)).df()
+    finally:
+        cur.unregister("backtest_cube")
+    if by is None:
+        return {None: Slice(filters, sums, owners)}
+    values = sorted(v for v in sums["slice"].dropna().unique())
+    narrowed = filters_by(filters, by, values)
+    return {v: Slice(narrowed[v], sums[sums["slice"] == v], owners[owners["slice"] == v])
+            for v in values if v in narrowed}
+
+
+def seen_by_key(found: list[Key], part: Slice, calls: pd.DataFrame, submitted: pd.DataFrame
+                ) -> list[Seen]:
+    """Each key's `Seen` from a slice of the cube, its calls and the submissions."""
+    sums = {(period, int(week), kind_part, kind): (float(a), float(w), float(x))
+            for period, week, kind_part, kind, a, w, x in zip(
+                *(part.sums[c].tolist() for c in ("period", "week", "part", "kind", "amount",
+                                                  "weighted", "won")), strict=True)}
     owners: dict[tuple[str, int], set[str]] = {}
-    if filters.active():  # the owners whose deals the view shows (sales.smb.bottom_up)
-        state = rows.loc[rows["part"] == STATE, ["period", "week", "owner"]].dropna()
-        for label, week, owner in state.drop_duplicates().itertuples(index=False):
-            owners.setdefault((label, int(week)), set()).add(owner)
+    for r in part.owners.itertuples(index=False):
+        owners.setdefault((r.period, int(r.week)), set()).add(r.owner)
     call_of = {(r.period, int(r.week)): float(r.in_blood) for r in calls.itertuples(index=False)}
     by_owner: dict[tuple[str, int], list[tuple[str, float]]] = {}
     for r in submitted.itertuples(index=False):
         by_owner.setdefault((r.period, int(r.week)), []).append((r.owner, float(r.forecast)))
     column = {"amount": 0, "weighted": 1, "won": 2}
+    filtered = bool(part.filters.active())  # the owners whose deals the view shows
 
-    def total(key: Key, part: str, kind: str, name: str) -> float:
-        found_sums = sums.get((key.period.label, key.week, part, kind))
-        return float(found_sums[column[name]]) if found_sums else 0.0
+    def total(key: Key, kind_part: str, kind: str, name: str) -> float:
+        found_sums = sums.get((key.period.label, key.week, kind_part, kind))
+        return found_sums[column[name]] if found_sums else 0.0
 
     out = []
     for key in found:
@@ -590,7 +648,7 @@ def seen_by_key(found: list[Key], rows: pd.DataFrame, filters: Filters, calls: p
         created = (total(key, CREATED, NEW, "amount"), total(key, CREATED, NEW, "won"))
         read = sum(p.snap_r is not None for p in key.past) if key.snapshot else 0
         mine = by_owner.get((label, week), [])
-        if filters.active():
+        if filtered:
             shown = owners.get((label, week), set())
             mine = [(owner, value) for owner, value in mine if owner in shown]
         out.append(Seen(label, week, key.as_of, key.snapshot, amounts, weighted, rated, created,
@@ -599,16 +657,15 @@ def seen_by_key(found: list[Key], rows: pd.DataFrame, filters: Filters, calls: p
     return out
 
 
-def run(found: list[Key], held: pa.Table, filters: Filters, settings: Mapping[str, object],
-        calls: pd.DataFrame, submitted: pd.DataFrame) -> Backtest:
-    """The backtest through the filters, from a held cube and the filters' calls/submissions."""
-    rows = filters.keep(held.to_pandas())
+def run(found: list[Key], part: Slice, settings: Mapping[str, object], calls: pd.DataFrame,
+        submitted: pd.DataFrame) -> Backtest:
+    """The backtest of one slice of the cube, with the slice's calls and the submissions."""
     periods = tuple(dict.fromkeys(k.period.label for k in found))
-    actual_rows = rows[rows["part"] == ACTUAL]
+    actual_rows = part.sums[part.sums["part"] == ACTUAL]
     actual = {p: float(actual_rows.loc[actual_rows["period"] == p, "amount"].sum())
               for p in periods}
     records = []
-    for seen in seen_by_key(found, rows, filters, calls, submitted):
+    for seen in seen_by_key(found, part, calls, submitted):
         for method in METHODS:
             forecast = METHOD_FUNCTIONS[method](seen, settings)
             records.append((method, seen.period, seen.week, seen.as_of, seen.snapshot, forecast,
@@ -622,12 +679,12 @@ def run(found: list[Key], held: pa.Table, filters: Filters, settings: Mapping[st
 def backtest(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
              filters: Filters, settings: Mapping[str, object]) -> Backtest:
     """Every method at every week of every period, through the filters (the command line's
-    entry; the page holds the cube and calls `run`)."""
+    entry; the page holds the cube and calls `slices` and `run`)."""
     count = int(settings["history_periods"])
     chosen = tuple(periods)
     found = keys(snapshot_dates_of(con), list(chosen), count)
-    return run(found, cube(con, chosen, as_of, count), filters, settings,
-               calls_at(con, chosen, filters), submissions_at(con, chosen))
+    part = slices(con, cube(con, chosen, as_of, count), filters)[None]
+    return run(found, part, settings, calls_at(con, chosen, filters), submissions_at(con, chosen))
 
 
 def snapshot_dates_of(con: duckdb.DuckDBPyConnection) -> list[date]:

@@ -271,30 +271,29 @@ def _backtest_periods(view: View, kind: str) -> tuple:
     return tuple(backtest.default_periods(view.as_of, view.period.fy_start_month, kind))
 
 
-def _backtest_for(con: Con, view: View, settings: dict[str, object], kind: str,
-                  filters: Filters) -> backtest.Backtest:
-    """The backtest through `filters`, from the cube held for the periods and as-of."""
+def _backtest_runs(con: Con, view: View, settings: dict[str, object], kind: str,
+                   by: str | None = None) -> dict[str | None, backtest.Backtest]:
+    """The backtest of the view (or of each value of `by` within it), from the cube held for
+    the periods and as-of: a filter change sums the cube again, it never reads the history."""
     periods = _backtest_periods(view, kind)
     count = int(settings["history_periods"])
     found = backtest.keys(query.snapshot_dates(con), list(periods), count)
     held = _hold(con, backtest.cube, periods, view.as_of, count)
-    return backtest.run(found, held, filters, settings,
-                        backtest.calls_at(con, periods, filters),
-                        backtest.submissions_at(con, periods))
+    submitted = backtest.submissions_at(con, periods)
+    return {name: backtest.run(found, part, settings,
+                               backtest.calls_at(con, periods, part.filters), submitted)
+            for name, part in backtest.slices(con, held, view.filters, by).items()}
 
 
 def _forecast_backtest(con: Con, view: View, settings: dict[str, object], kind: str
                        ) -> backtest.Backtest:
     """Every forecast method at every week of the four completed periods before as-of."""
-    return _backtest_for(con, view, settings, kind, view.filters)
+    return _backtest_runs(con, view, settings, kind)[None]
 
 
 def _backtest_verdict(con: Con, view: View, settings: dict[str, object], kind: str) -> str:
     """Which method wins when, per segment of the view, in one sentence."""
-    segments = query.distinct_values(con, "segment", view.scope)
-    slices = {name: _backtest_for(con, view, settings, kind, filters) for name, filters
-              in backtest.filters_by(view.filters, "segment", segments).items()}
-    return backtest.verdicts(slices)
+    return backtest.verdicts(_backtest_runs(con, view, settings, kind, "segment"))
 
 
 forecast_backtest = _cached(_forecast_backtest)
