@@ -344,13 +344,26 @@ def cube(con: duckdb.DuckDBPyConnection, periods: tuple[Period, ...], as_of: dat
 # --- Saved calls and submissions (they depend on the filters; small tables) ---------------------
 
 
-def calls_at(con: duckdb.DuckDBPyConnection, periods: tuple[Period, ...], filters: Filters
-             ) -> pd.DataFrame:
-    """The latest call saved on or before each A_w, for each period and the filters' scope.
+_CALL_COLUMNS = ["period", "week", "call_id", "call_date", "in_blood"]
+
+
+def call_scopes(con: duckdb.DuckDBPyConnection, periods: tuple[Period, ...]) -> frozenset[str]:
+    """The filter scopes that have a call saved for any of the periods."""
+    return frozenset(r[0] for r in con.cursor().execute(
+        "select distinct scope from forecast_calls where list_contains(?, period)",
+        [[p.label for p in periods]]).fetchall())
+
+
+def calls_at(con: duckdb.DuckDBPyConnection, periods: tuple[Period, ...], filters: Filters,
+             scopes: frozenset[str] | None = None) -> pd.DataFrame:
+    """The latest call saved on or before each A_w, for each period and the filters' scope
+    (`scopes`, from `call_scopes`, spares the query for a scope without any).
 
     Grain: one row per (period, week) that has one: call_id, call_date and its in-blood
     number (the closed won it was saved with, else closed won as of its date, plus the
     amounts it included)."""
+    if scopes is not None and filters.scope_key() not in scopes:
+        return pd.DataFrame(columns=_CALL_COLUMNS)
     wanted = [{"period": p.label, "week": w, "day": week_day(p, w)}
               for p in periods for w in range(1, week_count(p) + 1)]
     weeks = rows_sql("call_weeks", wanted)
@@ -380,7 +393,7 @@ def calls_at(con: duckdb.DuckDBPyConnection, periods: tuple[Period, ...], filter
         frame.loc[(frame["period"] == label) & (frame["call_date"] == day),
                   "closed_won"] = float(won)
     frame["in_blood"] = frame["closed_won"].astype("float64") + frame["included"]
-    return frame[["period", "week", "call_id", "call_date", "in_blood"]]
+    return frame[_CALL_COLUMNS]
 
 
 def submissions_at(con: duckdb.DuckDBPyConnection, periods: tuple[Period, ...]) -> pd.DataFrame:
@@ -507,23 +520,27 @@ class Backtest:
     frame: pd.DataFrame
 
     @functools.cached_property
-    def _summary(self) -> pd.DataFrame:
-        rows = self.frame.dropna(subset=["error"])
-        if rows.empty:
-            return pd.DataFrame(columns=["method", "week", "mae", "periods"])
-        grouped = rows.assign(absolute=rows["error"].abs()).groupby(["method", "week"])
-        return (grouped["absolute"].agg(mae="mean", periods="count").reset_index()
-                .sort_values(["week", "method"], key=_method_order).reset_index(drop=True))
+    def mae(self) -> dict[tuple[str, int], tuple[float, int]]:
+        """(method, week) → (mean absolute error, periods) over the periods with a forecast
+        and an actual that week (plain Python: a few hundred rows, read many times)."""
+        found: dict[tuple[str, int], list[float]] = {}
+        for method, week, value in zip(self.frame["method"].tolist(),
+                                       self.frame["week"].tolist(),
+                                       self.frame["error"].tolist(), strict=True):
+            if value is not None and value == value:
+                found.setdefault((method, int(week)), []).append(abs(value))
+        return {key: (sum(errors) / len(errors), len(errors)) for key, errors in found.items()}
+
+    @property
+    def weeks(self) -> list[int]:
+        return sorted({int(w) for w in self.frame["week"].tolist()})
 
     def summary(self) -> pd.DataFrame:
         """Mean absolute error per (method, week) over the periods with a forecast (and an
         actual) that week. Grain: one row per (method, week): mae, periods."""
-        rows = self.frame.dropna(subset=["error"])
-        if rows.empty:
-            return pd.DataFrame(columns=["method", "week", "mae", "periods"])
-        grouped = rows.assign(absolute=rows["error"].abs()).groupby(["method", "week"])
-        return (grouped["absolute"].agg(mae="mean", periods="count").reset_index()
-                .sort_values(["week", "method"], key=_method_order).reset_index(drop=True))
+        rows = sorted(((m, w, mae, n) for (m, w), (mae, n) in self.mae.items()),
+                      key=lambda r: (r[1], METHODS.index(r[0])))
+        return pd.DataFrame(rows, columns=["method", "week", "mae", "periods"])
 
     def best(self) -> dict[int, str | None]:
         """Per week, the method with the lowest mean absolute error (METHODS order on a tie)."""
@@ -531,17 +548,11 @@ class Backtest:
 
     @functools.cached_property
     def _best(self) -> dict[int, str | None]:
-        summary = self._summary
-        weeks = sorted(self.frame["week"].unique()) if len(self.frame) else []
         out: dict[int, str | None] = {}
-        for week in weeks:
-            part = summary[summary["week"] == week]
-            if part.empty:
-                out[int(week)] = None
-                continue
-            order = sorted(part.itertuples(index=False),
-                           key=lambda r: (round(r.mae, 12), METHODS.index(r.method)))
-            out[int(week)] = order[0].method
+        for week in self.weeks:
+            scored = [(round(self.mae[(m, week)][0], 12), METHODS.index(m), m)
+                      for m in METHODS if (m, week) in self.mae]
+            out[week] = min(scored)[2] if scored else None
         return out
 
     def as_report(self) -> dict[str, object]:
@@ -553,10 +564,9 @@ class Backtest:
                 "as_of": row.as_of.isoformat(),
                 "snapshot_date": row.snapshot_date.isoformat() if row.snapshot_date else None,
                 "forecast": _number(row.forecast), "error": _number(row.error)}
-        weeks = sorted({int(w) for w in self.frame["week"]}) if len(self.frame) else []
-        summary = {m: {f"w{w}": None for w in weeks} for m in METHODS}
-        for row in self.summary().itertuples(index=False):
-            summary[row.method][f"w{int(row.week)}"] = float(row.mae)
+        summary = {m: {f"w{w}": None for w in self.weeks} for m in METHODS}
+        for (method, week), (mae, _) in self.mae.items():
+            summary[method][f"w{week}"] = float(mae)
         return {"periods": list(self.periods),
                 "actual": {p: float(self.actual[p]) for p in self.periods},
                 "methods": methods, "summary": summary,
@@ -725,29 +735,28 @@ def table(result: Backtest) -> pd.DataFrame:
 def winner(result: Backtest) -> tuple[str, float] | None:
     """The method with the lowest mean absolute error over the weeks it has one (at least half
     of the weeks; METHODS order on a tie), and that mean; None without any error."""
-    summary = result.summary()
-    if summary.empty:
+    weeks = {w for _, w in result.mae}
+    scored = []
+    for method in METHODS:
+        mine = [mae for (m, _), (mae, _) in result.mae.items() if m == method]
+        if mine and len(mine) * 2 >= len(weeks):
+            mean = sum(mine) / len(mine)
+            scored.append((round(mean, 12), METHODS.index(method), method, mean))
+    if not scored:
         return None
-    weeks = summary["week"].nunique()
-    means = summary.groupby("method").agg(mae=("mae", "mean"), weeks=("week", "count"))
-    means = means[means["weeks"] * 2 >= weeks]
-    if means.empty:
-        return None
-    best = min(means.itertuples(), key=lambda r: (round(r.mae, 12), METHODS.index(r.Index)))
-    return str(best.Index), float(best.mae)
+    _, _, method, mean = min(scored)
+    return method, mean
 
 
 def within_from(result: Backtest, method: str, within: float = WITHIN_SHARE
                 ) -> tuple[int, float] | None:
     """The first week from which the method's mean absolute error stays at or under `within`
     to the period's end, and the worst error from there; None when it never does."""
-    summary = result.summary()
-    mine = summary[summary["method"] == method].sort_values("week")
-    inside = (mine["mae"] <= within).tolist()
-    for position in range(len(mine)):
-        if all(inside[position:]):
-            start = int(mine["week"].iloc[position])
-            return start, float(mine.loc[mine["week"] >= start, "mae"].max())
+    mine = sorted((w, mae) for (m, w), (mae, _) in result.mae.items() if m == method)
+    for position, (week, _) in enumerate(mine):
+        rest = [mae for _, mae in mine[position:]]
+        if all(mae <= within for mae in rest):
+            return week, max(rest)
     return None
 
 

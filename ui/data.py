@@ -280,8 +280,9 @@ def _backtest_runs(con: Con, view: View, settings: dict[str, object], kind: str,
     found = backtest.keys(query.snapshot_dates(con), list(periods), count)
     held = _hold(con, backtest.cube, periods, view.as_of, count)
     submitted = backtest.submissions_at(con, periods)
+    scopes = backtest.call_scopes(con, periods)
     return {name: backtest.run(found, part, settings,
-                               backtest.calls_at(con, periods, part.filters), submitted)
+                               backtest.calls_at(con, periods, part.filters, scopes), submitted)
             for name, part in backtest.slices(con, held, view.filters, by).items()}
 
 
