@@ -337,3 +337,15 @@ def test_the_shared_computation_agrees_with_the_single_view_functions(demo_db):
                             assert got == pytest.approx(value), (method, period.label, week)
     finally:
         con.close()
+
+
+def test_the_readme_documents_every_method_and_key():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert "python -m sales backtest" in readme
+    for method in bt.METHODS:
+        assert f"| `{method}` |" in readme, method
+    for key in ("`periods`", "`actual.<P>`", "`methods.<method>.<P>.w<w>.error`",
+                "`summary.<method>.w<w>`", "`best.w<w>`"):
+        assert key in readme, key
