@@ -848,5 +848,5 @@ def _markdown(result: Backtest) -> str:
                      + (METHOD_LABELS[winner] if winner else fmt.NOT_AVAILABLE) + " |")
     said = verdict(result)
     if said:
-        lines += ["", said[0].upper() + said[1:] + "."]
+        lines += ["", fmt.text(said[0].upper() + said[1:] + ".")]
     return "\n".join(lines) + "\n"
