@@ -214,6 +214,7 @@ def cube_sql(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
     # The dimensions ride through the heavy sums as one hash (`gid`) and are joined back at the
     # end: grouping millions of rows by six text columns costs several times more.
     group = "kind, gid"
+    descriptive = ", ".join(DESCRIPTIVE_FILTERS)
     return sql(f"""
         with keys as (select * from {inline[0]}),
         period_months as (select * from {inline[1]}),
@@ -224,6 +225,10 @@ def cube_sql(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
         wanted as (select month from period_months union select month from past_months),
         -- Every change row closing in a month of a period or of a past period, with its
         -- category, flags, stage probability and the deal's dimensions: read once.
+        deals as (select opportunity_id, created_date, hash({descriptive}) as dgid
+                  from {KNOWN_DEALS}),
+        dim_values as (select distinct hash({descriptive}) as dgid, {descriptive}
+                       from {KNOWN_DEALS}),
         h as materialized (
             select s.opportunity_id, {_MONTH} as month, s.valid_from, s.valid_to,
                    s.amount, {report_category_sql()} as kind,
@@ -231,12 +236,11 @@ def cube_sql(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
                    coalesce(m.qualified, true) as qualified,
                    coalesce(m.closed, false) as closed,
                    coalesce(m.closed, false) and coalesce(m.won, false) as won,
-                   {dims("o").replace("o.owner", "s.owner")}, o.created_date,
-                   hash({dims("o").replace("o.owner", "s.owner")}) as gid
+                   s.owner, o.dgid, o.created_date, hash(o.dgid, s.owner) as gid
             from opportunity_history s
             left join stage_map m on m.stage = s.stage
             left join cp on cp.category = {report_category_sql()}
-            left join {KNOWN_DEALS} o using (opportunity_id)
+            left join deals o using (opportunity_id)
             where {_MONTH} in (select month from wanted)),
         -- State at each A_w: the rows standing on its snapshot, as sums of events.
         in_period as (
@@ -315,7 +319,9 @@ def cube_sql(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
             from ({latest}) l join periods p on l.close_date between p.p_start and p.p_end
             where l.category = $closed
             group by all),
-        described as (select distinct gid, {", ".join(DESCRIPTIVE_FILTERS)}, owner from h),
+        described as (
+            select g.gid, {", ".join(f"v.{c}" for c in DESCRIPTIVE_FILTERS)}, g.owner
+            from (select distinct gid, dgid, owner from h) g left join dim_values v using (dgid)),
         summed as (
             select period, week, part, kind, past, gid, sum(amount) as amount,
                    sum(weighted) as weighted, sum(won) as won, sum(deals) as deals
