@@ -45,6 +45,13 @@ def test_the_page_tiles_are_the_backtests(demo_db, monkeypatch):
     assert at.info[0].value.startswith("For SMB the ") and "Enterprise" not in at.info[0].value
 
 
+def test_an_empty_database_says_how_to_get_data(empty_db, monkeypatch):
+    at = run_page("forecast_accuracy.py", empty_db, monkeypatch)
+    assert at.title[0].value == "Forecast accuracy"
+    assert any("No opportunities in this database yet" in i.value for i in at.info)
+    assert not at.metric and not at.get("plotly_chart") and not at.dataframe
+
+
 def test_months_work_too(demo_db, monkeypatch):
     at = run_page("forecast_accuracy.py", demo_db, monkeypatch, accuracy_kind="M")
     assert at.dataframe[0].value["period"].str.contains("-M").all()
