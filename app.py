@@ -25,6 +25,8 @@ pages = {
     "Diagnostics": [
         st.Page("pages/rates.py", title="Close & win rates", icon=":material/query_stats:"),
         st.Page("pages/funnel.py", title="Funnel & velocity", icon=":material/filter_alt:"),
+        st.Page("pages/forecast_accuracy.py", title="Forecast accuracy",
+                icon=":material/model_training:"),
     ],
     "Planning": [st.Page("pages/plan.py", title="Plan attainment", icon=":material/flag:")],
     "Data": [

@@ -49,13 +49,21 @@ stage_tab, lead_tab, loss_tab, target_tab, settings_tab = st.tabs(
 with stage_tab:
     st.caption("Each CRM stage's forecast category and flags. Qualified = at or past the "
                "SAL/SAO point (an open deal before it is reported as Unqualified); won stages are "
-               "closed; redlining = the buyer is redlining or signing. A stage deals use cannot "
-               "be removed.")
+               "closed; redlining = the buyer is redlining or signing. Probability (0-100%) is "
+               "what the stage-weighted forecast counts of a deal's amount (empty: its "
+               "category's); an import with the CRM's own probability sets it unless you have. "
+               "A stage deals use cannot be removed.")
     stages = st.data_editor(
         stage_map_table(), key=f"stage_editor_{version}", hide_index=True,
-        num_rows="dynamic", width="stretch", disabled=["deals"],
+        num_rows="dynamic", width="stretch", disabled=["deals", "probability_source"],
         column_config={
             "stage": st.column_config.TextColumn("Stage", required=True),
+            "probability": st.column_config.NumberColumn(
+                "Probability", min_value=0, max_value=100, step=1, format="%.0f%%",
+                help="% of an open deal's amount the stage-weighted forecast counts"),
+            "probability_source": st.column_config.TextColumn(
+                "Probability from", help="default (the shipped list), import (the CRM's own) "
+                                         "or analyst (edited here; imports keep it)"),
             "sort_order": st.column_config.NumberColumn("Order", step=1),
             "forecast_category": st.column_config.SelectboxColumn(
                 "Category", options=list(FORECAST_CATEGORIES), required=True),

@@ -296,6 +296,9 @@ def _accuracy() -> None:
                "saved calls against the default rules.")
     widgets.table(by_week, "accuracy-by-week.csv",
                   **{c: widgets.percent_column(c) for c in by_week.columns if c != "week"})
+    st.page_link("pages/forecast_accuracy.py", icon=":material/model_training:",
+                 label="Forecast accuracy: saved calls against every other forecast method, "
+                       "week by week and by segment")
 
 
 for tab, draw in ((history_tab, _history), (gone_tab, _gone), (accuracy_tab, _accuracy)):

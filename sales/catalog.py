@@ -45,10 +45,10 @@ def stage_map_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """The stage map with how many current deals sit in each stage. Grain: one row per stage."""
     return con.cursor().execute("""
         select m.stage, m.forecast_category, m.qualified, m.closed, m.won, m.redlining,
-               count(o.opportunity_id) as deals
+               m.probability, m.probability_source, count(o.opportunity_id) as deals
         from stage_map m left join opportunities o on o.stage = m.stage
         group by m.stage, m.forecast_category, m.qualified, m.closed, m.won, m.redlining,
-                 m.sort_order
+                 m.probability, m.probability_source, m.sort_order
         order by m.sort_order""").df()
 
 

@@ -1,5 +1,5 @@
-"""The command line: `python -m sales demo | report | board-pack | bench | import | export |
-access`."""
+"""The command line: `python -m sales demo | report | board-pack | backtest | bench | import |
+export | access`."""
 
 from __future__ import annotations
 
@@ -92,6 +92,19 @@ def _parser() -> argparse.ArgumentParser:
                       help="the PDF's paper, landscape (default a4)")
     pack.add_argument("--in-blood-defaults", action="store_true",
                       help="in-blood from the default rules even when a saved call exists")
+    backtest = commands.add_parser(
+        "backtest", help="every forecast method, week by week, against what closed")
+    backtest.add_argument("--db", type=Path, default=None)
+    backtest.add_argument("--periods", nargs="+", default=None, metavar="LABEL",
+                          help="completed periods, e.g. FY2026-Q2 FY2026-Q3 or FY2026-M7 "
+                               "(default: the four completed fiscal quarters before as-of)")
+    backtest.add_argument("--as-of", type=_date, default=None,
+                          help="the data as known on this date (default: latest snapshot, "
+                               "else today)")
+    for dimension in FILTER_DIMENSIONS:
+        backtest.add_argument(f"--{dimension}", action="extend", nargs="+", default=None,
+                              metavar="V", help=f"only these {dimension} values (repeatable)")
+    backtest.add_argument("--format", choices=FORMATS, default="json")
 
     bench = commands.add_parser("bench", help="measure the performance budgets at a size")
     bench.add_argument("--opportunities", type=int, default=None,
@@ -221,6 +234,33 @@ def _run_board_pack(args: argparse.Namespace) -> int:
         print(path)
     for message in written.skipped:
         print(f"not written: {message}", file=sys.stderr)
+def _run_backtest(args: argparse.Namespace) -> int:
+    from sales import backtest
+    from sales.query import distinct_values
+
+    con = _open_for_reading(args.db or db_path())
+    settings = load_settings(con)
+    fy_start = int(settings["fiscal_year_start_month"])
+    as_of = args.as_of or default_as_of(con)
+    try:
+        periods = ([parse_period(label, fy_start) for label in args.periods] if args.periods
+                   else backtest.default_periods(as_of, fy_start))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    periods = sorted(set(periods), key=lambda p: (p.start, p.kind))
+    running = [p.label for p in periods if p.end >= as_of]
+    if running:
+        raise UsageError(f"{', '.join(running)} had not ended by {as_of}: a backtest needs "
+                         "completed periods (pick earlier ones, or a later --as-of)")
+    for dimension in FILTER_DIMENSIONS:
+        known = set(distinct_values(con, dimension))
+        unknown = [v for v in getattr(args, dimension) or [] if v not in known]
+        if unknown:
+            raise UsageError(f"no deal has {dimension} {', '.join(map(repr, unknown))}; known: "
+                             f"{', '.join(sorted(known)) or 'none'}")
+    filters = Filters.of(**{d: getattr(args, d) for d in FILTER_DIMENSIONS})
+    result = backtest.backtest(con, periods, as_of, filters, settings)
+    sys.stdout.write(backtest.render(result, args.format))
     return 0
 
 
@@ -280,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"demo": _run_demo, "report": _run_report, "bench": _run_bench,
-                "board-pack": _run_board_pack,
+                "board-pack": _run_board_pack, "backtest": _run_backtest,
                 "import": _run_import, "export": _run_export,
                 "access": _run_access}[args.command](args)
     except UsageError as error:

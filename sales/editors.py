@@ -22,7 +22,8 @@ from sales.stages import FORECAST_CATEGORIES
 from sales.targets import TARGET_SCOPES
 
 STAGE_COLUMNS = ("stage", "sort_order", "forecast_category", "qualified", "closed", "won",
-                 "redlining")
+                 "redlining", "probability")
+_MAX_PROBABILITY = 100.0  # a stage's probability is a percentage
 # Settings that are shares (rates, floors): a value above this is a typing mistake (60 for 0.60).
 _MAX_SHARE = 1.0
 _SHARES = {"close_rate_floor", "win_rate_floor", "win_rate_aim"}
@@ -71,14 +72,17 @@ def stage_map_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
             select stage, count(*) as deals from opportunities group by stage
         )
         select m.stage, m.sort_order, m.forecast_category, m.qualified, m.closed, m.won,
-               m.redlining, coalesce(u.deals, 0) as deals
+               m.redlining, m.probability, m.probability_source, coalesce(u.deals, 0) as deals
         from stage_map m left join used u using (stage)
         order by m.sort_order, m.stage""").df()
 
 
 def save_stage_map(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, *, by: str) -> None:
     """Replace the stage map with `frame` (STAGE_COLUMNS) and re-derive loss classes; on the
-    audit trail as `by`'s."""
+    audit trail as `by`'s. A probability (0-100, empty for the category's) that differs from
+    the stored one becomes the analyst's, which no import overwrites."""
+    stored = {stage: (probability, source) for stage, probability, source in con.execute(
+        "select stage, probability, probability_source from stage_map").fetchall()}
     problems, rows = [], []
     seen: dict[str, int] = {}
     next_order = int(pd.to_numeric(frame.get("sort_order"), errors="coerce").max() or 0) + 1
@@ -108,15 +112,44 @@ def save_stage_map(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, *, by: s
         order = _number(record.get("sort_order"))
         if order is None:
             order, next_order = next_order, next_order + 1
+        probability, problem = _probability(record.get("probability"))
+        if problem:
+            problems.append(f"row {number}, stage {stage!r}, probability {problem}")
         rows.append([stage, int(order), category, *(bool(flags[n]) for n in
-                                                      ("qualified", "closed", "won", "redlining"))])
+                                                      ("qualified", "closed", "won", "redlining")),
+                     probability, _probability_source(stored.get(stage), probability)])
     problems += _stages_in_use(con, {r[0] for r in rows})
     if problems:
         raise EditError(problems)
     con.execute("delete from stage_map")
-    con.executemany("insert into stage_map values (?, ?, ?, ?, ?, ?, ?)", rows)
+    con.executemany("insert into stage_map (stage, sort_order, forecast_category, qualified, "
+                    "closed, won, redlining, probability, probability_source) "
+                    "values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     reclassify_losses(con)
     audit.record(con, by, audit.EDIT, f"stage map: {len(rows):,} stages")
+
+
+def _probability(value: object) -> tuple[float | None, str | None]:
+    """A stage probability typed in the editor: a percentage 0-100 ('60', '60%', 60.0), or
+    empty (the category's); the problem in words otherwise."""
+    text = _text(value).removesuffix("%").strip()
+    if not text:
+        return None, None
+    number = _number(text)
+    if number is None or not 0 <= number <= _MAX_PROBABILITY:
+        return None, f"{_text(value)!r}: a percentage from 0 to 100 (60 for 60%), or empty"
+    return number, None
+
+
+def _probability_source(stored: tuple[float | None, str | None] | None,
+                        probability: float | None) -> str | None:
+    """Where a saved probability came from: unchanged keeps its source, changed is the
+    analyst's, empty has none."""
+    if probability is None:
+        return None
+    if stored is not None and stored[0] is not None and abs(stored[0] - probability) < 1e-9:
+        return stored[1]
+    return "analyst"
 
 
 def _stages_in_use(con: duckdb.DuckDBPyConnection, kept: set[str]) -> list[str]:

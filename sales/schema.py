@@ -267,9 +267,27 @@ def _leads_and_follow_ups(con: duckdb.DuckDBPyConnection) -> None:
                      for s in default_lead_statuses()])
 
 
+
+# Where a stage's probability came from: the shipped stage lists, a CRM import (its own
+# per-deal probability), or an analyst's edit (which an import never overwrites).
+PROBABILITY_SOURCES = ("default", "import", "analyst")
+
+
+def _stage_probabilities(con: duckdb.DuckDBPyConnection) -> None:
+    # The stage-weighted forecast (sales.backtest): each stage's probability, in percent, and
+    # where it came from. Shipped stages get their list's default; others stay empty (they
+    # count at their category's, sales.stages.CATEGORY_PROBABILITIES) until an import or an
+    # analyst sets one.
+    con.execute("alter table stage_map add column if not exists probability double")
+    con.execute("alter table stage_map add column if not exists probability_source varchar")
+    con.executemany("update stage_map set probability = ?, probability_source = 'default' "
+                    "where stage = ? and probability is null",
+                    [[s.probability, s.stage] for s in default_stage_map()])
+
+
 # Index i upgrades a file at version i to version i + 1. Append; never edit a shipped step.
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
-    _v1, _v2, _v3, _v4, _leads_and_follow_ups]
+    _v1, _v2, _v3, _v4, _leads_and_follow_ups, _stage_probabilities]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

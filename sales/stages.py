@@ -38,6 +38,7 @@ class Stage:
     closed: bool
     won: bool
     redlining: bool = False
+    probability: float | None = None  # % chance the CRM gives a deal in this stage (0-100)
 
 
 def _stage_list(rows: list[tuple]) -> list[Stage]:
@@ -87,18 +88,47 @@ SALESFORCE_STAGES = _stage_list([
 ])
 
 
+# The shipped stage probabilities (% of a deal's amount the stage-weighted forecast counts),
+# per stage list. Salesforce's are the default sales process's own; the handbook's and the
+# generic list's follow the same shape (a stage past the buyer's yes near 90%, closed 100/0).
+# A CRM that exports its own probability per deal sets the stage's (sales.probabilities).
+HANDBOOK_PROBABILITIES = {
+    "00-Pre Opportunity": 0, "0-Pending Acceptance": 5, "1-Discovery": 10, "2-Scoping": 20,
+    "3-Technical Evaluation": 40, "4-Proposal": 60, "5-Negotiating": 75,
+    "6-Awaiting Signature": 90, "7-Closed Won": 100, "8-Closed Lost": 0, "9-Unqualified": 0,
+    "10-Duplicate": 0,
+}
+GENERIC_PROBABILITIES = {
+    "Prospecting": 10, "Qualification": 20, "Discovery": 25, "Solution Design": 40,
+    "Proposal": 60, "Negotiation": 80, "Closed Won": 100, "Closed Lost": 0,
+}
+SALESFORCE_PROBABILITIES = {
+    "Prospecting": 10, "Qualification": 10, "Needs Analysis": 20, "Value Proposition": 50,
+    "Id. Decision Makers": 60, "Perception Analysis": 70, "Proposal/Price Quote": 75,
+    "Negotiation/Review": 90, "Closed Won": 100, "Closed Lost": 0,
+}
+# A stage with no probability of its own (added by an import or a mapping file without one)
+# counts at its forecast category's.
+CATEGORY_PROBABILITIES = {COMMIT: 70.0, BEST_CASE: 40.0, PIPELINE: 15.0, CLOSED: 100.0,
+                          OMITTED: 0.0}
+STAGE_LISTS = ((HANDBOOK_STAGES, HANDBOOK_PROBABILITIES), (GENERIC_STAGES, GENERIC_PROBABILITIES),
+                (SALESFORCE_STAGES, SALESFORCE_PROBABILITIES))
+
+
 def default_stage_map() -> list[Stage]:
-    """The shipped stage_map: every default list, each stage once (the first list wins).
+    """The shipped stage_map: every default list, each stage once (the first list wins, its
+    probability with it).
 
     Sort orders are kept distinct across lists so the handbook stages sort first.
     """
     seen: dict[str, Stage] = {}
     offset = 0
-    for stage_list in (HANDBOOK_STAGES, GENERIC_STAGES, SALESFORCE_STAGES):
+    for stage_list, probabilities in STAGE_LISTS:
         for stage in stage_list:
             if stage.stage not in seen:
                 seen[stage.stage] = Stage(stage.stage, offset + stage.sort_order,
                                           stage.forecast_category, stage.qualified,
-                                          stage.closed, stage.won, stage.redlining)
+                                          stage.closed, stage.won, stage.redlining,
+                                          float(probabilities[stage.stage]))
         offset += 100
     return list(seen.values())

@@ -16,7 +16,8 @@ from tests.helpers import d
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = ["opportunities", "snapshot_rows", "in_blood_toggle_s", "report_s", "import_rows_per_s",
-        "demo_build_s", "peak_rss_mb", "baseline.pandas_s", "baseline.ours_s", "baseline.ratio"]
+        "demo_build_s", "peak_rss_mb", "baseline.pandas_s", "baseline.ours_s", "baseline.ratio",
+        "backtest_s"]
 
 
 def test_bench_command_reports_every_figure(tmp_path):
@@ -48,6 +49,7 @@ def test_bench_command_reports_every_figure(tmp_path):
     assert set(result["sessions_check"]) <= set(pages)  # each checked against its page timing
     assert "| sessions | p50 |" in done.stdout
     assert result["board_pack_s"] > 0 and "| board pack, every format |" in done.stdout
+    assert "| backtest (4 quarters, every method) |" in done.stdout
 
 
 def test_pandas_baseline_computes_the_same_numbers(seeded_path):

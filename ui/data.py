@@ -31,6 +31,7 @@ import streamlit as st
 from sales import (
     access,
     audit,
+    backtest,
     callprep,
     calls,
     capacity,
@@ -362,6 +363,39 @@ def _capacity_plan(con: Con, view: View, settings: dict[str, object]
     return capacity.capacity_for(con, start, end, view.as_of, view.filters, settings)
 
 
+def _backtest_periods(view: View, kind: str) -> tuple:
+    """The completed periods the Forecast accuracy page replays: four of `kind` before as-of."""
+    return tuple(backtest.default_periods(view.as_of, view.period.fy_start_month, kind))
+
+
+def _backtest_runs(con: Con, view: View, settings: dict[str, object], kind: str,
+                   by: str | None = None) -> dict[str | None, backtest.Backtest]:
+    """The backtest of the view (or of each value of `by` within it), from the cube held for
+    the periods and as-of: a filter change sums the cube again, it never reads the history."""
+    periods = _backtest_periods(view, kind)
+    count = int(settings["history_periods"])
+    found = backtest.keys(query.snapshot_dates(con), list(periods), count)
+    held = _hold(con, backtest.cube, periods, view.as_of, count)
+    submitted = backtest.submissions_at(con, periods)
+    scopes = backtest.call_scopes(con, periods)
+    return {name: backtest.run(found, part, settings,
+                               backtest.calls_at(con, periods, part.filters, scopes), submitted)
+            for name, part in backtest.slices(con, held, view.filters, by).items()}
+
+
+def _forecast_backtest(con: Con, view: View, settings: dict[str, object], kind: str
+                       ) -> backtest.Backtest:
+    """Every forecast method at every week of the four completed periods before as-of."""
+    return _backtest_runs(con, view, settings, kind)[None]
+
+
+def _backtest_verdict(con: Con, view: View, settings: dict[str, object], kind: str) -> str:
+    """Which method wins when, per segment of the view, in one sentence."""
+    return backtest.verdicts(_backtest_runs(con, view, settings, kind, "segment"))
+
+
+forecast_backtest = _cached(_forecast_backtest)
+backtest_verdict = _cached(_backtest_verdict)
 window_rates = _cached(_window_rates)
 rates_trend = _cached(_rates_trend)
 rates_by = _cached(rates.rates_by)

@@ -56,6 +56,9 @@ _OPPORTUNITY_ALIASES: dict[str, tuple[str, ...]] = {
     "renewal_risk": ("renewal_risk", "Renewal_Risk__c"),
     "next_step": ("next_step", "NextStep"),
     "lead_source": ("lead_source", "LeadSource"),
+    # The CRM's own win probability (%): sets each stage's probability in the stage map unless
+    # an analyst has (sales.ingest.opportunities.crm_probabilities).
+    "probability": ("probability", "Probability (%)", "Win Probability"),
     # Read for advice only (the mapping lines suggested for an unknown stage).
     "is_closed": ("is_closed", "IsClosed", "Closed"),
     "is_won": ("is_won", "IsWon", "Won"),

@@ -107,6 +107,8 @@ def prepare(source: Source, reference: Reference, mapping: Mapping | None, as_of
     flags = _stage_flags(deals["stage"], stage_map)
     _check_outcomes(source, columns, deals, dates, amount, flags, reference, as_of, findings)
     frame = _shape(deals, dates, amount, stage_map)
+    if "probability" in columns:
+        frame["probability"] = _parse_probability(source, columns["probability"], findings)
     return Prepared(source, columns, ignored, frame, joins, suggestions)
 
 
@@ -318,6 +320,44 @@ def _check_outcomes(source: Source, columns: dict[str, str], deals: pd.DataFrame
                  "the CRM keeps it", lost & (amount == 0).to_numpy(), ids)
 
 
+def _parse_probability(source: Source, header: str, findings: Findings) -> pd.Series:
+    """The CRM's probability per deal, in percent ('60', '60%', '60.0'); a value that is not a
+    percentage 0-100 is left out with a warning (it only informs the stage map)."""
+    raw = source.frame[header]
+    text = clean_text(raw).str.removesuffix("%").str.strip()
+    number = pd.to_numeric(text, errors="coerce")
+    bad = (text.notna() & (number.isna() | (number < 0) | (number > 100))).to_numpy(dtype=bool)
+    findings.add(WARNING, "probability_value", source.name, header,
+                 "the probability is not a percentage from 0 to 100; left out of the stage's "
+                 "probability", "write it as 0-100 (60 for 60%)", bad, raw)
+    return number.where(~pd.Series(bad, index=number.index)).astype("float64")
+
+
+def crm_probabilities(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> int:
+    """Each stage's probability from the export (the value most of its deals carry: the CRM's
+    stage default, which a rep's override on a few deals does not move; the lowest on a tie),
+    written where the stage map's probability is not the analyst's. Returns the stages set."""
+    if "probability" not in frame:
+        return 0
+    known = frame[["stage", "probability"]].dropna()
+    if known.empty:
+        return 0
+    counts = known.groupby(["stage", "probability"]).size().reset_index(name="deals")
+    counts = counts.sort_values(["stage", "deals", "probability"], ascending=[True, False, True])
+    chosen = counts.drop_duplicates("stage")[["stage", "probability"]]
+    con.register("crm_probability", chosen)
+    try:
+        changed = con.execute("""
+            update stage_map m set probability = c.probability, probability_source = 'import'
+            from crm_probability c
+            where m.stage = c.stage and m.probability_source is distinct from 'analyst'
+              and (m.probability is distinct from c.probability
+                   or m.probability_source is distinct from 'import')""").fetchall()
+    finally:
+        con.unregister("crm_probability")
+    return int(changed[0][0]) if changed else 0
+
+
 def _shape(deals: pd.DataFrame, dates: dict[str, pd.Series], amount: pd.Series,
            stage_map: dict) -> pd.DataFrame:
     """The opportunities table's columns; segment from employees where the data has none and
@@ -370,7 +410,10 @@ def write(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, as_of: date,
     record_snapshot(con, as_of, state)
     reclassify_losses(con)
     left = f"; {gone:,} deal(s) not in the export left the current state" if gone else ""
-    return f"the current deals and the snapshot of {as_of}{left}"
+    probabilities = crm_probabilities(con, frame)
+    set_stages = (f"; the CRM's probability for {probabilities:,} stage(s)" if probabilities
+                  else "")
+    return f"the current deals and the snapshot of {as_of}{left}{set_stages}"
 
 
 # The registered export as rows of the opportunities table (loss_class is derived after).

@@ -324,7 +324,8 @@ def _add_mapping_reference(con: duckdb.DuckDBPyConnection, mapping: Mapping | No
         if exists[0][0]:
             continue
         order += 1
-        con.execute("insert into stage_map values (?, ?, ?, ?, ?, ?, ?)",
+        con.execute("insert into stage_map (stage, sort_order, forecast_category, qualified, "
+                    "closed, won, redlining) values (?, ?, ?, ?, ?, ?, ?)",
                     [name, order, spec.category, spec.qualified, spec.closed, spec.won,
                      spec.redlining])
     order = con.execute("select coalesce(max(sort_order), 0) from lead_status_map").fetchall()[0][0]
