@@ -234,9 +234,11 @@ def _run_board_pack(args: argparse.Namespace) -> int:
         print(path)
     for message in written.skipped:
         print(f"not written: {message}", file=sys.stderr)
+    return 0
+
+
 def _run_backtest(args: argparse.Namespace) -> int:
     from sales import backtest
-    from sales.query import distinct_values
 
     con = _open_for_reading(args.db or db_path())
     settings = load_settings(con)
@@ -252,13 +254,8 @@ def _run_backtest(args: argparse.Namespace) -> int:
     if running:
         raise UsageError(f"{', '.join(running)} had not ended by {as_of}: a backtest needs "
                          "completed periods (pick earlier ones, or a later --as-of)")
-    for dimension in FILTER_DIMENSIONS:
-        known = set(distinct_values(con, dimension))
-        unknown = [v for v in getattr(args, dimension) or [] if v not in known]
-        if unknown:
-            raise UsageError(f"no deal has {dimension} {', '.join(map(repr, unknown))}; known: "
-                             f"{', '.join(sorted(known)) or 'none'}")
     filters = Filters.of(**{d: getattr(args, d) for d in FILTER_DIMENSIONS})
+    _check_filters(con, filters)
     result = backtest.backtest(con, periods, as_of, filters, settings)
     sys.stdout.write(backtest.render(result, args.format))
     return 0

@@ -299,7 +299,7 @@ def test_the_command_line_keys(two_months, capsys):
     (["--periods", "FY2026-Q9"], "Q must be 1-4"),
     (["--periods", "January"], "not a label like FY2027-Q4"),
     (["--periods", "FY2026-M3"], "FY2026-M3 had not ended by 2026-03-02"),
-    (["--segment", "Galactic"], "no deal has segment 'Galactic'"),
+    (["--segment", "Galactic"], "--segment Galactic: not in the data"),
 ])
 def test_the_command_line_refuses_bad_periods_and_filters(two_months, capsys, args, message):
     con, path = two_months
