@@ -13,7 +13,8 @@ import pandas as pd
 
 # What a write was, for filtering the trail.
 IMPORT, EDIT, SAVED_CALL, ACCESS, DEMO = "import", "edit", "saved call", "access", "demo"
-ACTIONS = (IMPORT, EDIT, SAVED_CALL, ACCESS, DEMO)
+SYNC = "sync"
+ACTIONS = (IMPORT, EDIT, SAVED_CALL, ACCESS, DEMO, SYNC)
 # A summary is a line a person reads, not a dump.
 MAX_SUMMARY = 500
 

@@ -1,0 +1,79 @@
+"""`python -m sales sync salesforce|hubspot [--db PATH] [--as-of DATE] [--mapping FILE.toml]
+[--full]`: read the CRM and record today's picture, with progress on stderr.
+
+Exit status as the import's: 0 synced; 1 the CRM refused (credentials, permissions, limits) or
+the picture failed the import's checks — the database is unchanged; 2 a bad command line,
+mapping file or missing credentials; 3 the database stayed busy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from sales.audit import command_line_user
+from sales.crm.sync import EXIT_BUSY, EXIT_FAILED, EXIT_USAGE, SyncError, run_sync
+from sales.db import DatabaseBusy, db_path
+from sales.ingest.mapping import MappingError, load_mapping
+from sales.ingest.run import ImportRejected
+from sales.progress import ProgressBar
+
+CRMS = ("salesforce", "hubspot")
+
+
+def add_arguments(parser: argparse.ArgumentParser, date_type) -> None:
+    parser.add_argument("crm", choices=CRMS, help="the CRM to read")
+    parser.add_argument("--db", type=Path, default=None,
+                        help="database file (default: $SALES_DB or data/forecast.duckdb); "
+                             "created if missing")
+    parser.add_argument("--as-of", type=date_type, default=None,
+                        help="record the org's picture as the snapshot of this day (default "
+                             "today)")
+    parser.add_argument("--mapping", type=Path, default=None, metavar="FILE.toml",
+                        help="[columns] naming CRM fields for region, channel, loss reason, "
+                             "…; [stages], [categories], [loss_reasons], [types] as for import")
+    parser.add_argument("--full", action="store_true",
+                        help="re-read every record instead of those changed since the last "
+                             "sync")
+
+
+def make_reader(crm: str, mapping, env=None):
+    """The signed-in reader of `crm` (credentials from `env`, default the environment)."""
+    if crm == "salesforce":
+        from sales.crm import salesforce
+
+        return salesforce.reader(env, mapping)
+    from sales.crm import hubspot
+
+    return hubspot.reader(env, mapping)
+
+
+def run(args: argparse.Namespace, env=None) -> int:
+    path = Path(args.db or db_path())
+    bar = ProgressBar()
+    try:
+        mapping = load_mapping(args.mapping) if args.mapping else None
+        bar(0.0, f"Signing in to {args.crm}")
+        reader = make_reader(args.crm, mapping, os.environ if env is None else env)
+        outcome = run_sync(path, reader, args.as_of, mapping, args.full,
+                           actor=command_line_user(), progress=bar)
+    except MappingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except SyncError as error:
+        print(f"error: {error} ({path} is unchanged)", file=sys.stderr)
+        return error.status
+    except ImportRejected as rejected:
+        from sales.ingest.command import print_rejection
+
+        print_rejection(rejected.plan, path)
+        return EXIT_FAILED
+    except DatabaseBusy as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BUSY
+    for line in outcome.lines():
+        print(line)
+    print(f"Synced {args.crm} into {path} (data version {outcome.result.data_version}).")
+    return 0

@@ -1,0 +1,312 @@
+"""Local HTTPS stand-ins for the Salesforce REST API (and a scenario both an org and CSV exports
+are made from), for the sync tests.
+
+The server speaks the shapes simple-salesforce reads: `sobjects/X/describe`, `query` /
+`queryAll` with `totalSize`, `done` and `nextRecordsUrl` paging, relationship fields as nested
+objects, errors as `[{"message", "errorCode"}]`. TLS is real: a throwaway CA from `trustme`
+signs the server's certificate, and tests point REQUESTS_CA_BUNDLE at it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import re
+import ssl
+import threading
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import trustme
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+API = "/services/data/v59.0"
+TOKEN = "00Dxx0000001gPF!AQ4AQFakeSecretTokenValue.x9Ks2qLm"
+
+
+def tls_server(folder: Path) -> tuple[HTTPServer, str]:
+    """A started HTTPS server on 127.0.0.1 and the CA bundle that trusts it."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    cert.configure_cert(context)
+    bundle = folder / "test-ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context)
+    server.start()
+    return server, str(bundle)
+
+
+# Describe metadata: object → (field, relationship name, referenced object).
+_OBJECTS: dict[str, list[tuple[str, str | None, str | None]]] = {
+    "Opportunity": [("Id", None, None), ("Name", None, None), ("AccountId", "Account", "Account"),
+                    ("OwnerId", "Owner", "User"), ("Type", None, None),
+                    ("StageName", None, None), ("ForecastCategoryName", None, None),
+                    ("Amount", None, None), ("CloseDate", None, None),
+                    ("CreatedDate", None, None), ("LeadSource", None, None),
+                    ("NextStep", None, None), ("IsClosed", None, None), ("IsWon", None, None),
+                    ("IsDeleted", None, None), ("SystemModstamp", None, None),
+                    ("Region__c", None, None)],
+    "Account": [("Id", None, None), ("Name", None, None), ("NumberOfEmployees", None, None)],
+    "User": [("Id", None, None), ("Name", None, None), ("ManagerId", "Manager", "User"),
+             ("UserRoleId", "UserRole", "UserRole")],
+    "UserRole": [("Id", None, None), ("Name", None, None)],
+    "OpportunityHistory": [("Id", None, None), ("OpportunityId", None, None),
+                           ("CreatedDate", None, None), ("StageName", None, None),
+                           ("Amount", None, None), ("CloseDate", None, None),
+                           ("ForecastCategory", None, None), ("IsDeleted", None, None)],
+    "OpportunityStage": [("Id", None, None), ("ApiName", None, None),
+                         ("MasterLabel", None, None), ("DefaultProbability", None, None)],
+}
+_QUERY = re.compile(r"SELECT (?P<fields>.+?) FROM (?P<object>\w+)"
+                    r"(?: WHERE SystemModstamp >= (?P<since>\S+))?$", re.S)
+PROBABILITIES = {"Prospecting": 10, "Qualification": 20, "Needs Analysis": 30,
+                 "Perception Analysis": 60, "Proposal/Price Quote": 75,
+                 "Negotiation/Review": 90, "Closed Won": 100, "Closed Lost": 0}
+
+
+@dataclass
+class FakeSalesforce:
+    """An org: opportunities as flat {field path: value} rows, OpportunityHistory rows, and
+    knobs for failures, paging and a pause."""
+
+    opportunities: list[dict] = field(default_factory=list)
+    history: list[dict] = field(default_factory=list)
+    page_size: int = 2000
+    token: str = TOKEN
+    hidden_fields: set[str] = field(default_factory=set)
+    failures: list[tuple[int, list]] = field(default_factory=list)  # served before queries
+    pause_on_more: bool = False
+    requests: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._cursors: dict[str, list[dict]] = {}
+        self.paused = threading.Event()
+        self.release = threading.Event()
+
+    def install(self, server: HTTPServer) -> None:
+        server.expect_request(re.compile(".*")).respond_with_handler(self.handle)
+
+    # -- the API -------------------------------------------------------------------------
+    def handle(self, request: Request) -> Response:
+        self.requests.append(request.full_path)
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return _json([{"message": "Session expired or invalid",
+                           "errorCode": "INVALID_SESSION_ID"}], 401)
+        path = request.path
+        if path.endswith("/describe"):
+            name = path.split("/")[-2]
+            if name not in _OBJECTS:
+                return _json([{"message": "The requested resource does not exist",
+                               "errorCode": "NOT_FOUND"}], 404)
+            return _json(self.describe(name))
+        if "/query" in path and self.failures:
+            status, body = self.failures.pop(0)
+            return _json(body, status)
+        if path in (f"{API}/query/", f"{API}/queryAll/"):
+            return self.query(request.args["q"], deleted=path.endswith("queryAll/"))
+        cursor = path.rsplit("/", 1)[-1]
+        if cursor in self._cursors:
+            if self.pause_on_more:
+                self.paused.set()
+                self.release.wait(60)
+            return self.page(cursor)
+        return _json([{"message": "not found", "errorCode": "NOT_FOUND"}], 404)
+
+    def describe(self, name: str) -> dict:
+        fields = [{"name": f, "relationshipName": r, "referenceTo": [t] if t else []}
+                  for f, r, t in _OBJECTS[name] if f"{name}.{f}" not in self.hidden_fields]
+        return {"name": name, "fields": fields}
+
+    def query(self, soql: str, deleted: bool) -> Response:
+        match = _QUERY.match(soql.strip())
+        assert match, soql
+        paths = [p.strip() for p in match["fields"].split(",")]
+        rows = {"Opportunity": self.opportunities, "OpportunityHistory": self.history,
+                "OpportunityStage": [{"ApiName": s, "MasterLabel": s, "DefaultProbability": p}
+                                     for s, p in PROBABILITIES.items()]}[match["object"]]
+        if not deleted:
+            rows = [r for r in rows if not r.get("IsDeleted")]
+        if match["since"]:
+            since = datetime.strptime(match["since"], "%Y-%m-%dT%H:%M:%SZ")
+            rows = [r for r in rows if _stamp(r["SystemModstamp"]) >= since]
+        records = [_shape(match["object"], r, paths) for r in rows]
+        cursor = f"01gD0000000{len(self._cursors):04d}"
+        self._cursors[cursor] = records
+        return self.page(cursor, first=True)
+
+    def page(self, cursor: str, first: bool = False) -> Response:
+        records = self._cursors[cursor]
+        offset = 0 if first else int(self._cursors.get(cursor + ":offset", 0))
+        chunk = records[offset:offset + self.page_size]
+        done = offset + self.page_size >= len(records)
+        body = {"totalSize": len(records), "done": done, "records": chunk}
+        if not done:
+            self._cursors[cursor + ":offset"] = offset + self.page_size
+            body["nextRecordsUrl"] = f"{API}/query/{cursor}"
+        return _json(body)
+
+
+def _json(body: object, status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+def _stamp(text: str) -> datetime:
+    return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")
+
+
+def _shape(sobject: str, row: dict, paths: list[str]) -> dict:
+    """A flat row as the API nests it: `Account.Name` → {"Account": {"Name": …}}."""
+    record: dict = {"attributes": {"type": sobject, "url": f"{API}/sobjects/{sobject}/x"}}
+    for path in paths:
+        *hops, last = path.split(".")
+        target = record
+        missing = False
+        for depth, hop in enumerate(hops):
+            prefix = ".".join(hops[:depth + 1])
+            if not any(k.startswith(prefix + ".") and row.get(k) is not None for k in row):
+                target[hop] = None
+                missing = True
+                break
+            target = target.setdefault(hop, {"attributes": {"type": hop}})
+        if not missing:
+            target[last] = row.get(path)
+    return record
+
+
+# -- a scenario: the same org week by week, as API rows and as CSV exports -----------------------
+
+STAGES = [("Prospecting", "Pipeline"), ("Qualification", "Pipeline"),
+          ("Needs Analysis", "Pipeline"), ("Perception Analysis", "Best Case"),
+          ("Proposal/Price Quote", "Best Case"), ("Negotiation/Review", "Commit")]
+WON, LOST = ("Closed Won", "Closed"), ("Closed Lost", "Omitted")
+_API_CATEGORY = {"Pipeline": "Pipeline", "Best Case": "BestCase", "Commit": "Forecast",
+                 "Closed": "Closed", "Omitted": "Omitted"}
+EXPORT_HEADERS = ["Id", "Name", "Account.Name", "Account.NumberOfEmployees", "Owner.Name",
+                  "team", "Type", "StageName", "ForecastCategoryName", "Amount", "CloseDate",
+                  "CreatedDate", "LeadSource", "NextStep", "IsClosed", "IsWon"]
+_EXPORT_PATHS = ["Id", "Name", "Account.Name", "Account.NumberOfEmployees", "Owner.Name",
+                 "Owner.Manager.Name", "Type", "StageName", "ForecastCategoryName", "Amount",
+                 "CloseDate", "CreatedDate", "LeadSource", "NextStep", "IsClosed", "IsWon"]
+
+
+class Scenario:
+    """Deals that move every week (stage, amount, close date, wins, losses, new deals, one
+    deletion), each change stamped at 09:00 on a weekly date, so daily history (an import of
+    OpportunityHistory) and weekly history (a sync's backfill) are the same."""
+
+    def __init__(self, first_week: date, seed: int = 7) -> None:
+        self.rng = random.Random(seed)
+        self.first_week = first_week
+        self.deals: dict[str, dict] = {}
+        self.history: list[dict] = []
+        self.deleted: dict[str, dict] = {}
+        self.serial = 0
+        self.owners = [("Ana Ortiz", "Maya Chen"), ("Ben Okafor", "Maya Chen"),
+                       ("Cleo Park", "Raj Patel"), ("Dev Singh", "Raj Patel")]
+
+    def _stamp(self, day: date) -> str:
+        return f"{day.isoformat()}T09:00:00.000+0000"
+
+    def _log(self, deal: dict, day: date) -> None:
+        self.serial += 1
+        self.history.append({
+            "Id": f"008D{self.serial:014d}", "OpportunityId": deal["Id"],
+            "CreatedDate": self._stamp(day), "StageName": deal["StageName"],
+            "Amount": deal["Amount"], "CloseDate": deal["CloseDate"],
+            "ForecastCategory": _API_CATEGORY[deal["ForecastCategoryName"]],
+            "IsDeleted": False, "SystemModstamp": self._stamp(day)})
+
+    def _new_deal(self, day: date) -> dict:
+        rng = self.rng
+        number = len(self.deals) + len(self.deleted) + 1
+        owner, manager = rng.choice(self.owners)
+        stage, category = STAGES[rng.randrange(0, 3)]
+        deal = {"Id": f"006D{number:014d}", "Name": f"Deal {number}",
+                "Account.Name": f"Account {number % 9}",
+                "Account.NumberOfEmployees": rng.choice([120, 800, 2400, 9000, None]),
+                "Owner.Name": owner, "Owner.Manager.Name": manager,
+                "Type": rng.choice(["New Business", "Existing Customer - Upgrade",
+                                    "Existing Customer - Replacement"]),
+                "StageName": stage, "ForecastCategoryName": category,
+                "Amount": float(rng.randrange(5, 200) * 1000),
+                "CloseDate": (day + timedelta(days=rng.randrange(10, 120))).isoformat(),
+                "CreatedDate": self._stamp(day), "LeadSource": rng.choice(["Web", "Partner"]),
+                "NextStep": rng.choice([None, "Demo", "=cmd|' /C calc'!A0"]),
+                "IsClosed": False, "IsWon": False, "IsDeleted": False,
+                "Region__c": rng.choice(["EMEA", "AMER"]), "SystemModstamp": self._stamp(day)}
+        self.deals[deal["Id"]] = deal
+        self._log(deal, day)
+        return deal
+
+    def _move(self, deal: dict, day: date) -> None:
+        rng = self.rng
+        roll = rng.random()
+        if roll < 0.12:
+            deal["StageName"], deal["ForecastCategoryName"] = WON if rng.random() < 0.5 else LOST
+            deal["IsClosed"], deal["IsWon"] = True, deal["StageName"] == WON[0]
+            deal["CloseDate"] = day.isoformat()
+        elif roll < 0.45:
+            index = min([s for s, _ in STAGES].index(deal["StageName"]) + 1, len(STAGES) - 1)
+            deal["StageName"], deal["ForecastCategoryName"] = STAGES[index]
+        elif roll < 0.6:
+            deal["Amount"] = float(max(1000, deal["Amount"] + rng.randrange(-20, 30) * 1000))
+        elif roll < 0.7:
+            deal["CloseDate"] = (date.fromisoformat(deal["CloseDate"])
+                                 + timedelta(days=rng.choice([14, 35, 70]))).isoformat()
+        else:
+            return
+        deal["SystemModstamp"] = self._stamp(day)
+        self._log(deal, day)
+
+    def week(self, day: date, new: int = 3, delete: bool = False) -> None:
+        """One week of changes, all made on `day`."""
+        for deal in list(self.deals.values()):
+            if not deal["IsClosed"] and date.fromisoformat(deal["CreatedDate"][:10]) < day:
+                self._move(deal, day)
+        for _ in range(new):
+            self._new_deal(day)
+        if delete:
+            victim = sorted(d for d in self.deals if not self.deals[d]["IsClosed"])[0]
+            deal = self.deals.pop(victim)
+            deal["IsDeleted"] = True
+            deal["SystemModstamp"] = self._stamp(day)
+            self.deleted[victim] = deal
+
+    def org_rows(self) -> list[dict]:
+        """What queryAll sees: live deals and the deleted ones (IsDeleted)."""
+        return [dict(d) for d in [*self.deals.values(), *self.deleted.values()]]
+
+    def export_csv(self) -> bytes:
+        """Today's full opportunity export, as a report export would write it."""
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(EXPORT_HEADERS)
+        for deal in self.deals.values():
+            writer.writerow(["" if deal.get(p) is None else _csv_value(deal[p])
+                             for p in _EXPORT_PATHS])
+        return out.getvalue().encode()
+
+    def history_csv(self) -> bytes:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        columns = ["Id", "OpportunityId", "CreatedDate", "StageName", "Amount", "CloseDate",
+                   "ForecastCategory", "IsDeleted"]
+        writer.writerow(columns)
+        for row in self.history:
+            writer.writerow([_csv_value(row[c]) for c in columns])
+        return out.getvalue().encode()
+
+
+def _csv_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, str) and len(value) > 10 and value[10:11] == "T":
+        return value[:10] + " " + value[11:19]
+    return str(value)
