@@ -17,7 +17,7 @@ import re
 import ssl
 import threading
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import trustme
@@ -310,3 +310,114 @@ def _csv_value(value: object) -> str:
     if isinstance(value, str) and len(value) > 10 and value[10:11] == "T":
         return value[:10] + " " + value[11:19]
     return str(value)
+
+
+# -- HubSpot -------------------------------------------------------------------------------
+
+HUBSPOT_TOKEN = "pat-na1-11111111-2222-3333-4444-fakeHubSpotSecret"
+HUBSPOT_STAGES = [("appointmentscheduled", "Appointment Scheduled", "false", "0.2"),
+                  ("qualifiedtobuy", "Qualified To Buy", "false", "0.4"),
+                  ("contractsent", "Contract Sent", "false", "0.9"),
+                  ("closedwon", "Closed Won", "true", "1.0"),
+                  ("closedlost", "Closed Lost", "true", "0.0")]
+HUBSPOT_MAPPING = """
+[columns]
+region = "region"
+[stages]
+"Appointment Scheduled" = { category = "Pipeline", qualified = false, closed = false, won = false }
+"Qualified To Buy" = { category = "Pipeline", qualified = true, closed = false, won = false }
+"Contract Sent" = { category = "Commit", qualified = true, closed = false, won = false }
+"""
+
+
+@dataclass
+class FakeHubSpot:
+    """A portal: deals as {"id", "properties", "company", "archivedAt", "history"} and
+    companies and owners; the CRM v3/v4 endpoints the reader calls, paged by `after`."""
+
+    deals: list[dict] = field(default_factory=list)
+    companies: dict[str, dict] = field(default_factory=dict)
+    owners: list[dict] = field(default_factory=list)
+    page_size: int = 100
+    token: str = HUBSPOT_TOKEN
+    failures: list[tuple[int, dict]] = field(default_factory=list)  # before deal reads
+    requests: list[str] = field(default_factory=list)
+
+    def install(self, server: HTTPServer) -> None:
+        server.expect_request(re.compile(".*")).respond_with_handler(self.handle)
+
+    def handle(self, request: Request) -> Response:
+        self.requests.append(f"{request.method} {request.full_path}")
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return _json({"status": "error", "category": "INVALID_AUTHENTICATION",
+                          "message": "Authentication credentials not found."}, 401)
+        path = request.path.rstrip("/")
+        if path.startswith("/crm/v3/objects/deals") and self.failures:
+            status, body = self.failures.pop(0)
+            return _json(body, status)
+        if path == "/crm/v3/pipelines/deals":
+            return _json({"results": [{"id": "default", "label": "Sales Pipeline", "stages": [
+                {"id": i, "label": label, "displayOrder": n,
+                 "metadata": {"isClosed": closed, "probability": p}}
+                for n, (i, label, closed, p) in enumerate(HUBSPOT_STAGES)]}]})
+        if path == "/crm/v3/owners":
+            return _json({"results": self.owners})
+        if path == "/crm/v3/properties/deals":
+            names = ["dealname", "amount", "closedate", "createdate", "dealtype", "dealstage",
+                     "pipeline", "hubspot_owner_id", "hs_lastmodifieddate", "region"]
+            return _json({"results": [{"name": n} for n in names]})
+        if path == "/crm/v3/objects/deals" and request.method == "GET":
+            return self.list_deals(request)
+        if path == "/crm/v3/objects/deals/search":
+            return self.search(json.loads(request.data))
+        if path == "/crm/v4/associations/deals/companies/batch/read":
+            ids = {i["id"] for i in json.loads(request.data)["inputs"]}
+            return _json({"status": "COMPLETE", "results": [
+                {"from": {"id": d["id"]}, "to": [{"toObjectId": int(d["company"]),
+                                                  "associationTypes": []}]}
+                for d in self.deals if d["id"] in ids and d.get("company")]})
+        if path == "/crm/v3/objects/companies/batch/read":
+            ids = [i["id"] for i in json.loads(request.data)["inputs"]]
+            return _json({"status": "COMPLETE", "results": [
+                {"id": i, "properties": self.companies[i]} for i in ids if i in self.companies]})
+        return _json({"status": "error", "category": "OBJECT_NOT_FOUND"}, 404)
+
+    def _paged(self, rows: list[dict], after: str | None) -> dict:
+        start = int(after or 0)
+        body: dict = {"results": rows[start:start + self.page_size]}
+        if start + self.page_size < len(rows):
+            body["paging"] = {"next": {"after": str(start + self.page_size)}}
+        return body
+
+    def _shape(self, deal: dict, names: list[str], history: list[str],
+               associations: bool) -> dict:
+        row = {"id": deal["id"], "properties": {n: deal["properties"].get(n) for n in names},
+               "archived": bool(deal.get("archivedAt"))}
+        if deal.get("archivedAt"):
+            row["archivedAt"] = deal["archivedAt"]
+        if history:
+            row["propertiesWithHistory"] = {n: list(reversed(deal["history"].get(n, [])))
+                                            for n in history}
+        if associations and deal.get("company"):
+            row["associations"] = {"companies": {"results": [
+                {"id": deal["company"], "type": "deal_to_company"}]}}
+        return row
+
+    def list_deals(self, request: Request) -> Response:
+        names = [n for v in request.args.getlist("properties") for n in v.split(",")]
+        history = [n for v in request.args.getlist("propertiesWithHistory")
+                   for n in v.split(",")]
+        archived = request.args.get("archived", "false").lower() == "true"
+        rows = [self._shape(d, names, history, "companies" in request.args.get(
+            "associations", "")) for d in self.deals if bool(d.get("archivedAt")) == archived]
+        return _json(self._paged(rows, request.args.get("after")))
+
+    def search(self, body: dict) -> Response:
+        value = int(body["filterGroups"][0]["filters"][0]["value"])
+        since = datetime.fromtimestamp(value / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        rows = [self._shape(d, body["properties"], [], False) for d in self.deals
+                if not d.get("archivedAt")
+                and d["properties"]["hs_lastmodifieddate"][:19] >= since[:19]]
+        page = self._paged(rows, body.get("after"))
+        page["total"] = len(rows)
+        return _json(page)
