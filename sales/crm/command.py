@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -77,3 +78,22 @@ def run(args: argparse.Namespace, env=None) -> int:
         print(line)
     print(f"Synced {args.crm} into {path} (data version {outcome.result.data_version}).")
     return 0
+
+
+def schedule(crm: str, root: str, database: str, python: str = ".venv/bin/python",
+             env_file: str = "/etc/sales-forecast/crm.env") -> dict[str, str]:
+    """The exact lines to run a sync on a schedule: a crontab line, and a systemd service and
+    timer. Credentials stay in `env_file` (mode 600), never on the command line."""
+    command = (f"{python} -m sales sync {crm} --db {shlex.quote(database)}")
+    cron = (f"30 6 * * * cd {shlex.quote(root)} && set -a && . {shlex.quote(env_file)} && "
+            f"set +a && {command} >> sync-{crm}.log 2>&1")
+    service = "\n".join([
+        "[Unit]", f"Description=Sales forecast: sync {crm}", "",
+        "[Service]", "Type=oneshot", f"WorkingDirectory={root}",
+        f"EnvironmentFile={env_file}", f"ExecStart={root}/{python} -m sales sync {crm} "
+        f"--db {database}"])
+    timer = "\n".join([
+        "[Unit]", f"Description=Sales forecast: sync {crm} every morning", "",
+        "[Timer]", "OnCalendar=*-*-* 06:30", "Persistent=true", "",
+        "[Install]", "WantedBy=timers.target"])
+    return {"cron": cron, "service": service, "timer": timer}
