@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from sales import cli
-from sales.crm import salesforce
+from sales.crm import salesforce, stage_probabilities
 from sales.db import connect
 from sales.ingest import ImportRequest, read_bytes, run_import
 from sales.periods import QUARTER, period_containing
@@ -103,8 +103,10 @@ def test_paging_relationship_fields_and_the_snapshot(org, tmp_path, capsys):
                        "'006D00000000000001'").fetchall()[0][0] == "Mid-Market"
     audit = con.execute("select action, summary from audit_log").fetchall()
     assert audit[-1][0] == "sync" and "5 read" in audit[-1][1]
-    probabilities = dict(con.execute("select stage, probability from crm_stages").fetchall())
-    assert probabilities["Negotiation/Review"] == 0.9
+    # the org's OpportunityStage.DefaultProbability, as a fraction, for the stage map
+    probabilities = stage_probabilities(con)
+    assert probabilities["Negotiation/Review"] == 0.9 and probabilities["Closed Lost"] == 0.0
+    assert stage_probabilities(con, "hubspot") == {}
 
 
 def test_mapping_columns_name_fields_and_paths(org, tmp_path):

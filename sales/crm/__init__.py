@@ -9,6 +9,6 @@ from the environment (or the app's Streamlit secrets) and never reach the databa
 message.
 """
 
-from sales.crm.sync import SyncError, SyncResult, last_syncs
+from sales.crm.sync import SyncError, SyncResult, last_syncs, stage_probabilities
 
-__all__ = ["SyncError", "SyncResult", "last_syncs"]
+__all__ = ["SyncError", "SyncResult", "last_syncs", "stage_probabilities"]

@@ -285,3 +285,16 @@ def weekly_day(changed: date, as_of: date) -> date | None:
         return None
     weeks = (as_of - changed).days // BACKFILL_STEP_DAYS
     return as_of - timedelta(days=BACKFILL_STEP_DAYS * weeks)
+
+
+def stage_probabilities(con: duckdb.DuckDBPyConnection,
+                        source: str | None = None) -> dict[str, float]:
+    """Stage → the default probability (0..1) the CRM reports for it, as the last sync of
+    `source` (default: every CRM synced, the latest sync winning a stage both name) read it:
+    Salesforce OpportunityStage.DefaultProbability, HubSpot's pipeline stage metadata."""
+    rows = con.cursor().execute(
+        """select s.stage, s.probability from crm_stages s
+           left join crm_sync c using (source)
+           where $source is null or s.source = $source
+           order by c.finished_at nulls first""", {"source": source}).fetchall()
+    return {stage: probability for stage, probability in rows}
