@@ -59,11 +59,14 @@ _OBJECTS: dict[str, list[tuple[str, str | None, str | None]]] = {
                            ("CreatedDate", None, None), ("StageName", None, None),
                            ("Amount", None, None), ("CloseDate", None, None),
                            ("ForecastCategory", None, None), ("IsDeleted", None, None)],
+    "OpportunityFieldHistory": [("Id", None, None), ("OpportunityId", None, None),
+                                ("CreatedDate", None, None), ("Field", None, None),
+                                ("OldValue", None, None), ("NewValue", None, None)],
     "OpportunityStage": [("Id", None, None), ("ApiName", None, None),
                          ("MasterLabel", None, None), ("DefaultProbability", None, None)],
 }
-_QUERY = re.compile(r"SELECT (?P<fields>.+?) FROM (?P<object>\w+)"
-                    r"(?: WHERE SystemModstamp >= (?P<since>\S+))?$", re.S)
+_QUERY = re.compile(r"SELECT (?P<fields>.+?) FROM (?P<object>\w+)(?: WHERE (?:SystemModstamp >= "
+                    r"(?P<since>\S+)|Field = '(?P<field>\w+)'))?$", re.S)
 PROBABILITIES = {"Prospecting": 10, "Qualification": 20, "Needs Analysis": 30,
                  "Perception Analysis": 60, "Proposal/Price Quote": 75,
                  "Negotiation/Review": 90, "Closed Won": 100, "Closed Lost": 0}
@@ -76,6 +79,7 @@ class FakeSalesforce:
 
     opportunities: list[dict] = field(default_factory=list)
     history: list[dict] = field(default_factory=list)
+    field_history: list[dict] = field(default_factory=list)
     page_size: int = 2000
     token: str = TOKEN
     hidden_fields: set[str] = field(default_factory=set)
@@ -127,10 +131,13 @@ class FakeSalesforce:
         assert match, soql
         paths = [p.strip() for p in match["fields"].split(",")]
         rows = {"Opportunity": self.opportunities, "OpportunityHistory": self.history,
+                "OpportunityFieldHistory": self.field_history,
                 "OpportunityStage": [{"ApiName": s, "MasterLabel": s, "DefaultProbability": p}
                                      for s, p in PROBABILITIES.items()]}[match["object"]]
         if not deleted:
             rows = [r for r in rows if not r.get("IsDeleted")]
+        if match["field"]:
+            rows = [r for r in rows if r.get("Field") == match["field"]]
         if match["since"]:
             since = datetime.strptime(match["since"], "%Y-%m-%dT%H:%M:%SZ")
             rows = [r for r in rows if _stamp(r["SystemModstamp"]) >= since]

@@ -371,3 +371,38 @@ def test_a_sync_while_the_app_holds_the_file(org, tmp_path):
     finally:
         app.close()
     assert len(deals(db)) == 3
+
+
+def test_backfill_keeps_the_owner_of_each_moment(org, tmp_path):
+    """Owner changes tracked in OpportunityFieldHistory (each recorded twice by Salesforce:
+    with user ids and with names) give each weekly picture the owner of that moment."""
+    weeks = [WEEK0 - timedelta(weeks=k) for k in (3, 2, 1, 0)]
+
+    def at(day: date) -> str:
+        return f"{day.isoformat()}T09:00:00.000+0000"
+
+    def change(day: date, stage: str, amount: float) -> dict:
+        return {"OpportunityId": "006D00000000000001", "CreatedDate": at(day),
+                "StageName": stage, "Amount": amount, "CloseDate": "2026-12-15",
+                "ForecastCategory": "Pipeline", "IsDeleted": False}
+
+    org.opportunities = [one_deal(**{"Owner.Name": "Ben Okafor",
+                                     "Owner.Manager.Name": "Raj Patel"})]
+    org.history = [change(weeks[0], "Prospecting", 40000.0),
+                   change(weeks[1], "Qualification", 50000.0)]
+    moved = weeks[2] - timedelta(days=2)  # handed over mid-week: shows in the next picture
+    org.field_history = [
+        {"OpportunityId": "006D00000000000001", "CreatedDate": at(moved), "Field": "Owner",
+         "OldValue": "005D0000001AbCdEAA", "NewValue": "005D0000002XyZwEAA"},
+        {"OpportunityId": "006D00000000000001", "CreatedDate": at(moved), "Field": "Owner",
+         "OldValue": "Ana Ortiz", "NewValue": "Ben Okafor"}]
+    db = tmp_path / "f.duckdb"
+    assert sync(db, "--as-of", WEEK0.isoformat()) == 0
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute("select snapshot_date, stage, amount, owner from opportunity_snapshots "
+                       "order by 1").fetchall()
+    assert rows == [(weeks[0], "Prospecting", 40000, "Ana Ortiz"),
+                    (weeks[1], "Qualification", 50000, "Ana Ortiz"),
+                    (weeks[2], "Qualification", 50000, "Ben Okafor"),
+                    (weeks[3], "Qualification", 50000, "Ben Okafor")]
+    con.close()

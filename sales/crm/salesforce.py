@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -76,6 +77,8 @@ DEFAULT_FIELDS: dict[str, str] = {
 REQUIRED_FIELDS = ("Id", "StageName", "CloseDate", "IsDeleted", "SystemModstamp")
 _CONTROL_FIELDS = ("IsDeleted", "SystemModstamp")
 _DATE_COLUMNS = ("close_date", "created_date", "sales_accepted_date")
+# A user's or a queue's record id (15 or 18 characters, prefix 005 or 00G).
+_SALESFORCE_ID = re.compile(r"(?:005|00G)[a-zA-Z0-9]{12}(?:[a-zA-Z0-9]{3})?")
 _HISTORY_FIELDS = ("OpportunityId", "CreatedDate", "StageName", "Amount", "CloseDate",
                    "ForecastCategory")
 
@@ -344,8 +347,9 @@ class SalesforceReader:
         return fetched
 
     def history(self, as_of: date) -> list[dict] | None:
-        """OpportunityHistory as a weekly change log (changes after as-of left out); None with
-        a note when the user cannot read it."""
+        """OpportunityHistory as a weekly change log (changes after as-of left out), with the
+        owner of each moment where OpportunityFieldHistory tracks owner changes; None with a
+        note when the user cannot read the history."""
         org = self.org
         if not all(org.path_exists("OpportunityHistory", f) for f in _HISTORY_FIELDS):
             self.notes.append("OpportunityHistory is not readable by this user: no history "
@@ -355,10 +359,12 @@ class SalesforceReader:
         rows = org.query("reading OpportunityHistory",
                          f"SELECT {', '.join(_HISTORY_FIELDS)}, IsDeleted "  # noqa: S608
                          "FROM OpportunityHistory", lambda read, total: None)
+        changes = [dict(r, _owner_event=False) for r in rows
+                   if not r.get("IsDeleted") and r.get("CreatedDate")]
+        owners = self.owner_changes()
+        changes += _owner_events(changes, owners)
         log = []
-        for row in sorted(rows, key=lambda r: r.get("CreatedDate") or ""):
-            if row.get("IsDeleted") or not row.get("CreatedDate"):
-                continue
+        for row in sorted(changes, key=lambda r: (r["CreatedDate"], r["_owner_event"])):
             day = weekly_day(date.fromisoformat(row["CreatedDate"][:10]), as_of)
             if day is None:
                 continue
@@ -367,10 +373,64 @@ class SalesforceReader:
                         "stage": _text(row.get("StageName"), "stage"),
                         "forecast_category": _text(row.get("ForecastCategory"), ""),
                         "amount": _text(row.get("Amount"), "amount"),
-                        "close_date": _text(row.get("CloseDate"), "close_date")})
-        self.notes.append(f"history rebuilt from {len(log):,} OpportunityHistory change(s), "
-                          "one snapshot a week")
+                        "close_date": _text(row.get("CloseDate"), "close_date"),
+                        "owner": _owner_at(owners.get(row.get("OpportunityId"), []),
+                                           row["CreatedDate"])})
+        tracked = sum(len(v) for v in owners.values())
+        self.notes.append(f"history rebuilt from {len(rows):,} OpportunityHistory change(s)"
+                          + (f" and {tracked:,} owner change(s)" if tracked else "")
+                          + ", one snapshot a week")
         return log
+
+    def owner_changes(self) -> dict[str, list[tuple[str, str | None, str | None]]]:
+        """Deal id → [(when, old owner name, new owner name)] from OpportunityFieldHistory,
+        oldest first; {} when owner changes are not tracked or not readable."""
+        org = self.org
+        fields = ("OpportunityId", "CreatedDate", "Field", "OldValue", "NewValue")
+        try:
+            if not all(org.path_exists("OpportunityFieldHistory", f) for f in fields):
+                return {}
+            rows = org.query("reading OpportunityFieldHistory",
+                             f"SELECT {', '.join(fields)} FROM OpportunityFieldHistory "  # noqa: S608
+                             "WHERE Field = 'Owner'", lambda read, total: None)
+        except SyncError:
+            return {}
+        changes: dict[str, list] = {}
+        for row in sorted(rows, key=lambda r: r.get("CreatedDate") or ""):
+            old, new = row.get("OldValue"), row.get("NewValue")
+            # A lookup's change is recorded twice: once with the user ids, once with names.
+            if _is_id(old) or _is_id(new) or not row.get("CreatedDate"):
+                continue
+            changes.setdefault(row["OpportunityId"], []).append((row["CreatedDate"], old, new))
+        return changes
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, str) and bool(_SALESFORCE_ID.fullmatch(value))
+
+
+def _owner_at(changes: list[tuple[str, str | None, str | None]], moment: str) -> str | None:
+    """The owner at `moment`: the last change's new owner before it, else the first change's
+    old owner; None (the current owner) when no change is tracked."""
+    before = [new for when, _, new in changes if when <= moment]
+    if before:
+        return before[-1]
+    return changes[0][1] if changes else None
+
+
+def _owner_events(changes: list[dict], owners: dict[str, list]) -> list[dict]:
+    """A change row at each owner change, carrying the deal's stage, amount and close date of
+    that moment (its last OpportunityHistory row before it)."""
+    by_deal: dict[str, list[dict]] = {}
+    for row in sorted(changes, key=lambda r: r["CreatedDate"]):
+        by_deal.setdefault(row.get("OpportunityId"), []).append(row)
+    events = []
+    for deal, moves in owners.items():
+        for when, _, _ in moves:
+            state = [r for r in by_deal.get(deal, []) if r["CreatedDate"] <= when]
+            if state:
+                events.append(dict(state[-1], CreatedDate=when, _owner_event=True))
+    return events
 
 
 def stage_probabilities(org: Org) -> dict[str, float]:

@@ -46,7 +46,7 @@ BACKFILL_STEP_DAYS = 7
 EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 1, 2, 3
 # The canonical text columns a picture row holds (the import's opportunity columns).
 HISTORY_COLUMNS = ("opportunity_id", "changed_at", "row_id", "stage", "forecast_category",
-                   "amount", "close_date")
+                   "amount", "close_date", "owner")
 
 
 class SyncError(Exception):
