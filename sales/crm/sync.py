@@ -171,7 +171,8 @@ def run_sync(path: str | Path, reader: Reader, as_of: date | None = None,
 
     def build(cur: duckdb.DuckDBPyConnection) -> SyncResult:
         previous = _stored_picture(cur, reader.source)
-        picture, changed, deleted = merge(previous, fetched)
+        picture, changed_ids, gone_ids = merge(previous, fetched)
+        changed, deleted = len(changed_ids), len(gone_ids)
         if not picture:
             raise SyncError(f"{reader.label} has no opportunities to record (an empty picture "
                             "would remove every deal); nothing was changed")
@@ -184,7 +185,8 @@ def run_sync(path: str | Path, reader: Reader, as_of: date | None = None,
         outcome = SyncResult(result, day, fetched.full, fetched.read, changed, deleted,
                              len(picture), seconds, fetched.history is not None,
                              list(fetched.notes))
-        _store(cur, reader.source, picture, fetched, before, outcome, started)
+        _store(cur, reader.source, picture, changed_ids + gone_ids, fetched, before, outcome,
+               started)
         audit.record(cur, request.actor, audit.SYNC,
                      f"{reader.label} sync ({'full' if fetched.full else 'incremental'}): "
                      f"{fetched.read:,} read, {changed:,} new or changed, {deleted:,} deleted; "
@@ -199,19 +201,19 @@ def run_sync(path: str | Path, reader: Reader, as_of: date | None = None,
 
 
 def merge(previous: dict[str, dict], fetched: Fetched
-          ) -> tuple[dict[str, dict], int, int]:
-    """The new picture (id → fields), how many records are new or changed, how many left."""
+          ) -> tuple[dict[str, dict], list[str], list[str]]:
+    """The new picture (id → fields), the ids new or changed, and the ids gone from it."""
     picture = {} if fetched.full else dict(previous)
-    changed = 0
+    changed = []
     for record in fetched.records:
         key = record["opportunity_id"]
         if previous.get(key) != record:
-            changed += 1
+            changed.append(key)
         picture[key] = record
     for key in fetched.deleted:
         picture.pop(key, None)
-    deleted = sum(1 for key in previous if key not in picture)
-    return picture, changed, deleted
+    gone = [key for key in previous if key not in picture]
+    return picture, changed, gone
 
 
 def _stored_picture(cur: duckdb.DuckDBPyConnection, source: str) -> dict[str, dict]:
@@ -245,11 +247,20 @@ def _import_mapping(mapping: Mapping | None) -> Mapping:
 
 
 def _store(cur: duckdb.DuckDBPyConnection, source: str, picture: dict[str, dict],
-           fetched: Fetched, before: PreviousSync, outcome: SyncResult,
+           touched: list[str], fetched: Fetched, before: PreviousSync, outcome: SyncResult,
            started: datetime) -> None:
-    cur.execute("delete from crm_records where source = ?", [source])
-    rows = pd.DataFrame({"source": source, "opportunity_id": list(picture),
-                         "fields": [json.dumps(r, sort_keys=True) for r in picture.values()]})
+    """The picture for the next sync to merge into (only the records that changed are
+    rewritten: 1% of 100,000 deals took 2 s to store whole), the mark and the figures."""
+    if fetched.full:
+        cur.execute("delete from crm_records where source = ?", [source])
+        keys = list(picture)
+    else:
+        cur.execute("delete from crm_records where source = ? and list_contains(?, "
+                    "opportunity_id)", [source, touched])
+        keys = [key for key in touched if key in picture]
+    rows = pd.DataFrame({"source": source, "opportunity_id": keys,
+                         "fields": [json.dumps(picture[k], sort_keys=True) for k in keys]},
+                        columns=["source", "opportunity_id", "fields"])
     cur.register("sync_records", rows)
     try:
         cur.execute("insert into crm_records select source, opportunity_id, fields "
