@@ -192,3 +192,15 @@ def test_no_token_is_a_usage_error(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("HUBSPOT_ACCESS_TOKEN", raising=False)
     assert cli.main(["sync", "hubspot", "--db", str(tmp_path / "f.duckdb")]) == 2
     assert "HUBSPOT_ACCESS_TOKEN" in capsys.readouterr().err
+
+
+def test_a_property_missing_from_the_portal_is_named(portal, tmp_path, capsys):
+    fake, _ = portal
+    fake.deals = [deal(1)]
+    mapping = tmp_path / "bad.toml"
+    mapping.write_text('[columns]\nchannel = "sales_channel"\n')
+    db = tmp_path / "f.duckdb"
+    assert sync(db, mapping) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert 'channel = "sales_channel"' in err and "does not have" in err
+    assert not db.exists()
