@@ -406,3 +406,11 @@ def test_backfill_keeps_the_owner_of_each_moment(org, tmp_path):
                     (weeks[2], "Qualification", 50000, "Ben Okafor"),
                     (weeks[3], "Qualification", 50000, "Ben Okafor")]
     con.close()
+
+
+def test_the_imports_warnings_are_listed(org, tmp_path, capsys):
+    org.opportunities = [one_deal(CloseDate="2026-09-01", Amount=None)]
+    assert sync(tmp_path / "f.duckdb", "--as-of", "2026-10-05") == 0
+    out = capsys.readouterr().out
+    assert "Warnings (synced;" in out
+    assert "open deal whose close date has passed" in out and "the amount is empty" in out

@@ -76,6 +76,11 @@ def run(args: argparse.Namespace, env=None) -> int:
         return EXIT_BUSY
     for line in outcome.lines():
         print(line)
+    if outcome.result.warnings:
+        from sales.ingest.validate import render
+
+        print("\nWarnings (synced; listed on the Data › Import page's data-quality panel):")
+        print("\n".join("  " + line for line in render(outcome.result.warnings).splitlines()))
     print(f"Synced {args.crm} into {path} (data version {outcome.result.data_version}).")
     return 0
 
