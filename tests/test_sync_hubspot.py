@@ -204,3 +204,20 @@ def test_a_property_missing_from_the_portal_is_named(portal, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert 'channel = "sales_channel"' in err and "does not have" in err
     assert not db.exists()
+
+
+def test_more_changes_than_a_search_pages_reads_everything(portal, tmp_path, capsys,
+                                                           monkeypatch):
+    fake, mapping = portal
+    fake.deals = [deal(1), deal(2)]
+    db = tmp_path / "f.duckdb"
+    assert sync(db, mapping, "--as-of", "2026-10-05") == 0
+    monkeypatch.setattr(hubspot, "SEARCH_LIMIT", 1)
+    fake.deals = [deal(1, amount="1", modified="2026-10-09T08:00:00.000Z"),
+                  deal(2, amount="2", modified="2026-10-09T08:00:00.000Z")]
+    capsys.readouterr()
+    assert sync(db, mapping, "--as-of", "2026-10-12") == 0
+    out = capsys.readouterr().out
+    assert "2 record(s) read (full read): 2 new or changed" in out
+    assert "more than a search returns (1): read them all" in out
+    assert {v[7] for v in deals(db).values()} == {1, 2}

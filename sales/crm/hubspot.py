@@ -37,6 +37,7 @@ RETRY_DELAYS_S = (2.0, 4.0, 8.0, 16.0, 32.0)
 PAGE = 100           # deals per page (the API's maximum)
 HISTORY_PAGE = 50    # deals per page with property history (the API's maximum)
 BATCH = 100          # companies / associations per batch read
+SEARCH_LIMIT = 10_000  # the search API pages through at most this many results
 _SCOPES = ("crm.objects.deals.read, crm.objects.companies.read, crm.objects.owners.read, "
            "crm.schemas.deals.read")
 
@@ -217,11 +218,11 @@ class HubSpotReader:
         def step(read: int, total: int) -> None:
             progress(0.1 + 0.6 * read / max(total, 1), f"Read {read:,} / {total:,} deals")
 
-        if since is None:
-            deals = self._list(names, step)
-            deleted = []
+        deals = None if since is None else self._search(names, since, step)
+        if deals is None:  # a first or full read, or more changes than a search can page
+            since = None
+            deals, deleted = self._list(names, step), []
         else:
-            deals = self._search(names, since, step)
             deleted = self._archived_since(since)
         progress(0.75, "Reading the deals' companies")
         companies = self._companies([d["id"] for d in deals], since is None, deals)
@@ -256,7 +257,7 @@ class HubSpotReader:
                 return deals
 
     def _search(self, names: list[str], since: str,
-                step: Callable[[int, int], None]) -> list[dict]:
+                step: Callable[[int, int], None]) -> list[dict] | None:
         api = self.portal.hub.crm.deals.search_api
         millis = str(int(_moment(since).timestamp() * 1000))
         deals, after = [], None
@@ -267,6 +268,10 @@ class HubSpotReader:
                                   "direction": "ASCENDING"}],
                        "properties": names, "limit": PAGE, **({"after": after} if after else {})}
             body = self.portal.call("searching changed deals", api.do_search, request)
+            if int(body.get("total", 0)) > SEARCH_LIMIT:
+                self.notes.append(f"{int(body['total']):,} deals changed since the last sync, "
+                                  f"more than a search returns ({SEARCH_LIMIT:,}): read them all")
+                return None
             deals += body.get("results", [])
             step(len(deals), int(body.get("total", len(deals))))
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
