@@ -357,6 +357,29 @@ def test_a_sync_killed_midway_leaves_the_database_as_it_was(org, tmp_path):
     assert {v[5] for v in deals(db).values()} == {"Closed Won"}
 
 
+def test_a_sync_killed_while_writing_leaves_the_database_as_it_was(org, tmp_path):
+    org.opportunities = [numbered(n) for n in range(1, 4)]
+    db = tmp_path / "f.duckdb"
+    assert sync(db, "--as-of", "2026-10-05") == 0
+    before = deals(db)
+    # big enough that checking and writing take a while after the last page is read
+    org.opportunities = [numbered(n, SystemModstamp="2026-10-09T08:00:00.000+0000")
+                         for n in range(1, 40_001)]
+    process = _spawn_sync(db, "2026-10-12")
+    seen = []
+    for line in process.stderr:  # the progress bar, one line per step (not a terminal)
+        seen.append(line.decode())
+        if "Writing" in seen[-1]:
+            process.send_signal(signal.SIGKILL)
+            break
+    process.wait(60)
+    assert process.returncode == -signal.SIGKILL, seen
+    assert deals(db) == before
+    org.opportunities = org.opportunities[:5]
+    assert sync(db, "--as-of", "2026-10-12") == 0  # the lock and the half-built copy are gone
+    assert len(deals(db)) == 5
+
+
 def test_a_sync_while_the_app_holds_the_file(org, tmp_path):
     org.opportunities = [numbered(n) for n in range(1, 3)]
     db = tmp_path / "f.duckdb"
