@@ -4,13 +4,14 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from sales import formatting as fmt
 from sales.access import MANAGE_DATA
 from sales.crm.command import CRMS, schedule
 from ui import auth, page, state, sync, widgets
-from ui.data import last_syncs
+from ui.data import crm_stage_probabilities, last_syncs
 
 page.start("CRM sync", needs_data=False, permission=MANAGE_DATA)
 if state.database_is_empty():
@@ -57,6 +58,15 @@ else:
         "full_read": st.column_config.CheckboxColumn("Full read"),
         "records_read": "Records read", "changed": "New or changed", "deleted": "Deleted",
         "opportunities": "Opportunities"})
+
+    probabilities = crm_stage_probabilities()
+    if probabilities:
+        with st.expander("Stage probabilities the CRM reports"):
+            st.dataframe(pd.DataFrame({"stage": list(probabilities),
+                                       "probability": list(probabilities.values())}),
+                         hide_index=True, width="stretch", column_config={
+                             "stage": "Stage", "probability": st.column_config.NumberColumn(
+                                 "Probability", format="percent")})
 
 st.subheader("Sync now")
 ready = [c for c in connections if c.ready]

@@ -61,6 +61,8 @@ def test_sync_now_with_progress_and_the_last_sync(empty_db, tmp_path, monkeypatc
         history = at.dataframe[0].value
         assert history["records_read"].tolist() == [3]
         assert history["source"].tolist() == ["Salesforce"]
+        stages = at.dataframe[1].value.set_index("stage")["probability"]
+        assert stages["Negotiation/Review"] == 0.9 and stages["Closed Won"] == 1.0
         assert TOKEN not in text
     finally:
         server.clear()

@@ -288,6 +288,7 @@ access_grants = _cached(access.grants)
 access_grant = _cached(access.grant_for)
 audit_trail = _cached(audit.trail)
 last_syncs = _cached(crm_sync.last_syncs)
+crm_stage_probabilities = _cached(crm_sync.stage_probabilities)
 
 
 def freshness() -> str:
