@@ -116,3 +116,25 @@ def test_the_overview_caption_says_how_fresh(tmp_path, monkeypatch):
     captions = " ".join(c.value for c in at.caption)
     assert "data from the last HubSpot sync, 20 Nov 2026 06:30" in captions
     assert "latest snapshot 20 Nov 2026" in captions
+
+
+def test_an_unknown_stage_shows_the_lines_to_add(empty_db, tmp_path, monkeypatch):
+    server, bundle = tls_server(tmp_path)
+    org = FakeSalesforce(opportunities=[numbered(1, StageName="Contracting")])
+    org.install(server)
+    try:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", bundle)
+        monkeypatch.setenv("SALESFORCE_INSTANCE_URL", server.url_for("/").rstrip("/"))
+        monkeypatch.setenv("SALESFORCE_ACCESS_TOKEN", TOKEN)
+        at = run_page("data_sync.py", empty_db, monkeypatch)
+        at.button(key="sync_go").click().run()
+        text = everything(at)
+        assert "failed the import's checks; nothing was changed" in text
+        assert 'stage "Contracting" is not in the stage map' in text
+        assert '"Contracting" = { category = "Pipeline"' in text
+    finally:
+        server.clear()
+        server.stop()
+    con = connect(empty_db)
+    assert con.execute("select count(*) from opportunities").fetchall()[0][0] == 0
+    con.close()
