@@ -437,3 +437,13 @@ def test_the_imports_warnings_are_listed(org, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Warnings (synced;" in out
     assert "open deal whose close date has passed" in out and "the amount is empty" in out
+
+
+def test_a_required_field_hidden_from_the_user_names_the_fix(org, tmp_path, capsys):
+    org.opportunities = [one_deal()]
+    org.hidden_fields = {"Opportunity.Amount"}  # field-level security hides it
+    db = tmp_path / "f.duckdb"
+    assert sync(db) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "Opportunity field Amount is not visible" in err and "field-level" in err
+    assert not db.exists()

@@ -74,7 +74,7 @@ DEFAULT_FIELDS: dict[str, str] = {
     "is_won": "IsWon",
 }
 # Without these there is no picture to record.
-REQUIRED_FIELDS = ("Id", "StageName", "CloseDate", "IsDeleted", "SystemModstamp")
+REQUIRED_FIELDS = ("Id", "StageName", "Amount", "CloseDate", "IsDeleted", "SystemModstamp")
 _CONTROL_FIELDS = ("IsDeleted", "SystemModstamp")
 _DATE_COLUMNS = ("close_date", "created_date", "sales_accepted_date")
 # A user's or a queue's record id (15 or 18 characters, prefix 005 or 00G).
