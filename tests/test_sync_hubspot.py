@@ -221,3 +221,13 @@ def test_more_changes_than_a_search_pages_reads_everything(portal, tmp_path, cap
     assert "2 record(s) read (full read): 2 new or changed" in out
     assert "more than a search returns (1): read them all" in out
     assert {v[7] for v in deals(db).values()} == {1, 2}
+
+
+def test_tls_is_verified(portal, tmp_path, capsys, monkeypatch):
+    fake, mapping = portal
+    fake.deals = [deal(1)]
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")  # the public CAs do not know the test CA
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    assert sync(tmp_path / "f.duckdb", mapping) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "TLS verification failed" in err and "REQUESTS_CA_BUNDLE" in err
