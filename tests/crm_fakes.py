@@ -51,9 +51,10 @@ _OBJECTS: dict[str, list[tuple[str, str | None, str | None]]] = {
                     ("NextStep", None, None), ("IsClosed", None, None), ("IsWon", None, None),
                     ("IsDeleted", None, None), ("SystemModstamp", None, None),
                     ("Region__c", None, None)],
-    "Account": [("Id", None, None), ("Name", None, None), ("NumberOfEmployees", None, None)],
+    "Account": [("Id", None, None), ("Name", None, None), ("NumberOfEmployees", None, None),
+                ("SystemModstamp", None, None)],
     "User": [("Id", None, None), ("Name", None, None), ("ManagerId", "Manager", "User"),
-             ("UserRoleId", "UserRole", "UserRole")],
+             ("UserRoleId", "UserRole", "UserRole"), ("SystemModstamp", None, None)],
     "UserRole": [("Id", None, None), ("Name", None, None)],
     "OpportunityHistory": [("Id", None, None), ("OpportunityId", None, None),
                            ("CreatedDate", None, None), ("StageName", None, None),
@@ -65,8 +66,10 @@ _OBJECTS: dict[str, list[tuple[str, str | None, str | None]]] = {
     "OpportunityStage": [("Id", None, None), ("ApiName", None, None),
                          ("MasterLabel", None, None), ("DefaultProbability", None, None)],
 }
-_QUERY = re.compile(r"SELECT (?P<fields>.+?) FROM (?P<object>\w+)(?: WHERE (?:SystemModstamp >= "
-                    r"(?P<since>\S+)|Field = '(?P<field>\w+)'))?$", re.S)
+_QUERY = re.compile(r"SELECT (?P<fields>.+?) FROM (?P<object>\w+)(?: WHERE (?:(?P<stamps>"
+                    r"[\w.]*SystemModstamp >= \S+(?: OR [\w.]*SystemModstamp >= \S+)*)"
+                    r"|Field = '(?P<field>\w+)'))?$", re.S)
+_STAMP = re.compile(r"([\w.]*SystemModstamp) >= (\S+)")
 PROBABILITIES = {"Prospecting": 10, "Qualification": 20, "Needs Analysis": 30,
                  "Perception Analysis": 60, "Proposal/Price Quote": 75,
                  "Negotiation/Review": 90, "Closed Won": 100, "Closed Lost": 0}
@@ -138,9 +141,11 @@ class FakeSalesforce:
             rows = [r for r in rows if not r.get("IsDeleted")]
         if match["field"]:
             rows = [r for r in rows if r.get("Field") == match["field"]]
-        if match["since"]:
-            since = datetime.strptime(match["since"], "%Y-%m-%dT%H:%M:%SZ")
-            rows = [r for r in rows if _stamp(r["SystemModstamp"]) >= since]
+        if match["stamps"]:
+            stamps = [(path, datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ"))
+                      for path, when in _STAMP.findall(match["stamps"])]
+            rows = [r for r in rows if any(r.get(path) and _stamp(r[path]) >= when
+                                           for path, when in stamps)]
         records = [_shape(match["object"], r, paths) for r in rows]
         cursor = f"01gD0000000{len(self._cursors):04d}"
         self._cursors[cursor] = records

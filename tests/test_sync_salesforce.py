@@ -150,7 +150,9 @@ def test_incremental_merge_and_deletions(org, tmp_path, capsys):
     # read: deals 2, 3 and 4 plus deal 1 again (modified at the mark itself: >= re-reads it)
     assert "(incremental): 2 new or changed, 1 deleted; 3 opportunities" in out
     reads = [unquote_plus(r) for r in org.requests if re.search(r"FROM\+Opportunity(\+|$)", r)]
-    assert reads[-1].endswith("FROM Opportunity WHERE SystemModstamp >= 2026-10-01T10:00:00Z")
+    assert reads[-1].endswith("FROM Opportunity WHERE SystemModstamp >= 2026-10-01T10:00:00Z OR "
+                              "Account.SystemModstamp >= 2026-10-01T10:00:00Z OR "
+                              "Owner.SystemModstamp >= 2026-10-01T10:00:00Z")
     got = deals(db)
     assert sorted(got) == ["006D00000000000001", "006D00000000000002", "006D00000000000004"]
     assert got["006D00000000000002"][5:8] == ("Negotiation/Review", "Commit", 65000)
@@ -447,3 +449,20 @@ def test_a_required_field_hidden_from_the_user_names_the_fix(org, tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "Opportunity field Amount is not visible" in err and "field-level" in err
     assert not db.exists()
+
+
+def test_a_change_to_the_account_alone_is_read_incrementally(org, tmp_path, capsys):
+    """Salesforce does not touch an opportunity's SystemModstamp when its account changes: the
+    incremental read asks for the account's (and the owner's) stamp too."""
+    org.opportunities = [numbered(1), numbered(2)]
+    db = tmp_path / "f.duckdb"
+    assert sync(db, "--as-of", "2026-10-05") == 0
+    org.opportunities[1].update({"Account.NumberOfEmployees": 9000,
+                                 "Account.SystemModstamp": "2026-10-08T08:00:00.000+0000"})
+    capsys.readouterr()
+    assert sync(db, "--as-of", "2026-10-12") == 0
+    assert "1 new or changed" in capsys.readouterr().out
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("select segment from opportunities where opportunity_id = "
+                       "'006D00000000000002'").fetchall() == [("Enterprise",)]
+    con.close()

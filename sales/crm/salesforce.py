@@ -322,7 +322,15 @@ class SalesforceReader:
         # Every path was found in describe: field names only, never free text.
         soql = f"SELECT {', '.join(paths)} FROM Opportunity"  # noqa: S608
         if since:
-            soql += f" WHERE SystemModstamp >= {_soql_datetime(since)}"
+            # An account's employee count or an owner's manager changing does not touch the
+            # opportunity's own SystemModstamp: the related records' stamps are asked too.
+            stamp = _soql_datetime(since)
+            related = sorted({p.split(".")[0] for p in paths if "." in p})
+            soql += " WHERE " + " OR ".join(
+                f"{prefix}SystemModstamp >= {stamp}"
+                for prefix in ["", *(f"{r}." for r in related
+                                    if self.org.path_exists("Opportunity",
+                                                            f"{r}.SystemModstamp"))])
 
         def step(read: int, total: int) -> None:
             progress(0.8 * read / max(total, 1), f"Read {read:,} / {total:,} opportunities")
