@@ -388,6 +388,13 @@ class FakeHubSpot:
                 {"from": {"id": d["id"]}, "to": [{"toObjectId": int(d["company"]),
                                                   "associationTypes": []}]}
                 for d in self.deals if d["id"] in ids and d.get("company")]})
+        if path == "/crm/v3/objects/companies/search":
+            body = json.loads(request.data)
+            value = int(body["filterGroups"][0]["filters"][0]["value"])
+            since = datetime.fromtimestamp(value / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            rows = [{"id": i, "properties": p} for i, p in self.companies.items()
+                    if (p.get("hs_lastmodifieddate") or "")[:19] >= since]
+            return _json({"total": len(rows), "results": rows})
         if path == "/crm/v3/objects/companies/batch/read":
             ids = [i["id"] for i in json.loads(request.data)["inputs"]]
             return _json({"status": "COMPLETE", "results": [

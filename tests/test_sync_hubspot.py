@@ -231,3 +231,26 @@ def test_tls_is_verified(portal, tmp_path, capsys, monkeypatch):
     assert sync(tmp_path / "f.duckdb", mapping) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "TLS verification failed" in err and "REQUESTS_CA_BUNDLE" in err
+
+
+def test_a_company_or_owner_change_reaches_its_deals_incrementally(portal, tmp_path, capsys):
+    """HubSpot does not date a deal by its company's or owner's changes: the incremental read
+    re-reads the companies changed since and every owner, and re-links the stored deals."""
+    fake, mapping = portal
+    fake.deals = [deal(1), deal(2, company="502", owner="72")]
+    db = tmp_path / "f.duckdb"
+    assert sync(db, mapping, "--as-of", "2026-10-05") == 0
+    fake.companies["501"] = {"name": "Acme Group", "numberofemployees": "9000",
+                             "hs_lastmodifieddate": "2026-10-08T08:00:00.000Z"}
+    fake.owners[1]["teams"] = [{"id": "4", "name": "Mid-Market Sales", "primary": True}]
+    capsys.readouterr()
+    assert sync(db, mapping, "--as-of", "2026-10-12") == 0
+    assert "2 new or changed" in capsys.readouterr().out
+    got = deals(db)
+    assert got["1"][1:3] == ("Acme Group", 9000) and got["2"][4] == "Mid-Market Sales"
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("select segment from opportunities where opportunity_id = '1'"
+                       ).fetchall() == [("Enterprise",)]
+    # the links are kept for the next sync, not imported as columns
+    assert "_company" not in [c[0] for c in con.execute("describe opportunities").fetchall()]
+    con.close()

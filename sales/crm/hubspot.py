@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -25,7 +26,7 @@ from typing import Any
 import urllib3
 from hubspot import HubSpot
 
-from sales.crm.sync import EXIT_USAGE, Fetched, Progress, SyncError, weekly_day
+from sales.crm.sync import EXIT_USAGE, LINK, Fetched, Progress, SyncError, weekly_day
 from sales.ingest.mapping import Mapping as ImportMapping
 
 SOURCE, LABEL = "hubspot", "HubSpot"
@@ -236,6 +237,10 @@ class HubSpotReader:
                           len(deals) + len(deleted))
         fetched.probabilities = {s["label"]: s["probability"] for s in stages.values()
                                  if s["probability"] is not None}
+        if since is not None:
+            changed = self._companies_changed_since(since)
+            fetched.refresh = functools.partial(relink, companies=changed, owners=owners,
+                                                team_from_owner="team" not in fields)
         if backfill:
             progress(0.85, "Reading the deals' stage history")
             fetched.history = self.history(stages, as_of)
@@ -278,6 +283,26 @@ class HubSpotReader:
             if not after:
                 return deals
 
+    def _companies_changed_since(self, since: str) -> dict[str, tuple[str | None, str | None]]:
+        """Company id → (name, employees) of the companies changed since the mark (a deal is
+        not dated by its company's changes)."""
+        api = self.portal.hub.crm.companies.search_api
+        millis = str(int(_moment(since).timestamp() * 1000))
+        companies, after = {}, None
+        while True:
+            request = {"filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate",
+                                                      "operator": "GTE", "value": millis}]}],
+                       "properties": ["name", "numberofemployees"], "limit": PAGE,
+                       **({"after": after} if after else {})}
+            body = self.portal.call("searching changed companies", api.do_search, request)
+            for company in body.get("results", []):
+                props = company.get("properties") or {}
+                companies[str(company["id"])] = (props.get("name"),
+                                                 props.get("numberofemployees"))
+            after = ((body.get("paging") or {}).get("next") or {}).get("after")
+            if not after or len(companies) >= SEARCH_LIMIT:
+                return companies
+
     def _archived_since(self, since: str) -> list[str]:
         api = self.portal.hub.crm.deals.basic_api
         gone, after = [], None
@@ -292,8 +317,9 @@ class HubSpotReader:
                 return gone
 
     def _companies(self, deal_ids: list[str], listed: bool,
-                   deals: list[dict]) -> dict[str, tuple[str | None, str | None]]:
-        """Deal id → (company name, number of employees) of its first associated company."""
+                   deals: list[dict]) -> dict[str, tuple[str, str | None, str | None]]:
+        """Deal id → (company id, name, number of employees) of its first associated
+        company."""
         link: dict[str, str] = {}
         if listed:
             for deal in deals:
@@ -320,18 +346,23 @@ class HubSpotReader:
                 props = company.get("properties") or {}
                 companies[str(company["id"])] = (props.get("name"),
                                                  props.get("numberofemployees"))
-        return {deal: companies.get(company, (None, None)) for deal, company in link.items()}
+        return {deal: (company, *companies.get(company, (None, None)))
+                for deal, company in link.items()}
 
     def _record(self, deal: dict, props: dict, fields: dict[str, str], stages: dict,
                 owners: dict, companies: dict) -> dict[str, str | None]:
         stage = stages.get(props.get("dealstage") or "", {})
-        owner, team = owners.get(str(props.get("hubspot_owner_id") or ""), (None, None))
-        company, employees = companies.get(str(deal["id"]), (None, None))
+        owner_id = str(props.get("hubspot_owner_id") or "")
+        owner, team = owners.get(owner_id, (None, None))
+        company_id, company, employees = companies.get(str(deal["id"]), (None, None, None))
         record = {"opportunity_id": str(deal["id"]),
                   "stage": stage.get("label") or props.get("dealstage"),
                   "account_name": company, "account_employees": _whole(employees),
                   "owner": owner, "team": team,
-                  "is_closed": _flag(stage.get("closed")), "is_won": _flag(stage.get("won"))}
+                  "is_closed": _flag(stage.get("closed")), "is_won": _flag(stage.get("won")),
+                  # links, kept with the picture (not imported): a later incremental sync
+                  # re-reads a deal's company or owner when they change without the deal
+                  f"{LINK}company": company_id, f"{LINK}owner": owner_id or None}
         for canonical, name in fields.items():
             record[canonical] = _text(props.get(name), canonical)
         return record
@@ -355,6 +386,28 @@ class HubSpotReader:
         self.notes.append(f"history rebuilt from {len(log):,} deal change(s), one snapshot a "
                           "week")
         return log
+
+
+def relink(previous: dict[str, dict], companies: dict[str, tuple[str | None, str | None]],
+           owners: dict[str, tuple[str, str | None]],
+           team_from_owner: bool) -> list[dict]:
+    """The stored deals whose company or owner changed since the last sync, with the new
+    company name and employees and the owner's current name and team."""
+    changed = []
+    for record in previous.values():
+        fresh = dict(record)
+        company = record.get(f"{LINK}company")
+        if company in companies:
+            name, employees = companies[company]
+            fresh["account_name"], fresh["account_employees"] = name, _whole(employees)
+        owner = record.get(f"{LINK}owner")
+        if owner in owners:
+            fresh["owner"] = owners[owner][0]
+            if team_from_owner:
+                fresh["team"] = owners[owner][1]
+        if fresh != record:
+            changed.append(fresh)
+    return changed
 
 
 def _deal_history(deal_id: str, history: dict, stages: dict, as_of: date) -> list[dict]:

@@ -45,6 +45,9 @@ BACKFILL_STEP_DAYS = 7
 # command line, mapping or missing credentials, 3 the database stayed busy.
 EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 1, 2, 3
 # The canonical text columns a picture row holds (the import's opportunity columns).
+# Fields of a picture row that start with this are the reader's links (a deal's company id,
+# its owner's id): stored with the picture for the next sync, never imported.
+LINK = "_"
 HISTORY_COLUMNS = ("opportunity_id", "changed_at", "row_id", "stage", "forecast_category",
                    "amount", "close_date", "owner")
 
@@ -78,6 +81,9 @@ class Fetched:
     history: list[dict[str, str | None]] | None = None
     probabilities: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # Incremental reads: the stored records that changed through a related record (a company,
+    # an owner), worked out from the previous picture inside the write (no network there).
+    refresh: Callable[[dict[str, dict]], list[dict]] | None = None
 
 
 class Reader(Protocol):
@@ -204,11 +210,14 @@ def merge(previous: dict[str, dict], fetched: Fetched
           ) -> tuple[dict[str, dict], list[str], list[str]]:
     """The new picture (id → fields), the ids new or changed, and the ids gone from it."""
     picture = {} if fetched.full else dict(previous)
-    changed = []
-    for record in fetched.records:
+    changed: list[str] = []
+    seen: set[str] = set()
+    related = fetched.refresh(previous) if fetched.refresh and not fetched.full else []
+    for record in [*related, *fetched.records]:  # the deal's own read wins
         key = record["opportunity_id"]
-        if previous.get(key) != record:
+        if previous.get(key) != record and key not in seen:
             changed.append(key)
+            seen.add(key)
         picture[key] = record
     for key in fetched.deleted:
         picture.pop(key, None)
@@ -226,8 +235,8 @@ def _sources(label: str, picture: dict[str, dict],
              history: list[dict] | None) -> list[Source]:
     """The picture as an opportunity export (and a first sync's history as a history export):
     text columns under the import's canonical names, in the order the rows were read."""
-    columns = ["opportunity_id", *sorted({c for r in picture.values() for c in r}
-                                         - {"opportunity_id"})]
+    columns = ["opportunity_id", *sorted({c for r in picture.values() for c in r
+                                          if not c.startswith(LINK)} - {"opportunity_id"})]
     frame = pd.DataFrame(list(picture.values()), columns=columns, dtype=str)
     sources = [Source(f"{label} opportunities", frame)]
     if history:
