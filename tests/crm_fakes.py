@@ -114,6 +114,15 @@ class FakeSalesforce:
         if "/query" in path and self.failures:
             status, body = self.failures.pop(0)
             return _json(body, status)
+        if path == f"{API}/jobs/query" and request.method == "POST":
+            return self.bulk_job(json.loads(request.data))
+        if path.startswith(f"{API}/jobs/query/"):
+            job = path.split("/")[6]
+            if path.endswith("/results"):
+                return self.bulk_results(job, int(request.args["maxRecords"]),
+                                         int(request.args.get("locator") or 0))
+            return _json({"id": job, "state": "JobComplete",
+                          "numberRecordsProcessed": len(self._cursors[job])})
         if path in (f"{API}/query/", f"{API}/queryAll/"):
             return self.query(request.args["q"], deleted=path.endswith("queryAll/"))
         cursor = path.rsplit("/", 1)[-1]
@@ -150,6 +159,31 @@ class FakeSalesforce:
         cursor = f"01gD0000000{len(self._cursors):04d}"
         self._cursors[cursor] = records
         return self.page(cursor, first=True)
+
+    def bulk_job(self, job: dict) -> Response:
+        """A Bulk API 2.0 query job: done at once; its rows flat, by the paths selected."""
+        match = _QUERY.match(job["query"].strip())
+        assert match and match["object"] == "Opportunity", job
+        paths = [p.strip() for p in match["fields"].split(",")]
+        rows = self.opportunities if job["operation"] == "queryAll" else [
+            r for r in self.opportunities if not r.get("IsDeleted")]
+        job_id = f"750D0000000{len(self._cursors):04d}"
+        self._cursors[job_id] = [{p: r.get(p) for p in paths} for r in rows]
+        self._cursors[job_id + ":paths"] = paths
+        return _json({"id": job_id, "operation": job["operation"], "state": "UploadComplete"})
+
+    def bulk_results(self, job: str, size: int, offset: int) -> Response:
+        rows = self._cursors[job][offset:offset + size]
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(self._cursors[job + ":paths"])
+        for row in rows:
+            writer.writerow(["" if v is None else str(v).lower() if isinstance(v, bool)
+                             else v for v in row.values()])
+        more = offset + size < len(self._cursors[job])
+        return Response(out.getvalue(), status=200, content_type="text/csv", headers={
+            "Sforce-Locator": str(offset + size) if more else "null",
+            "Sforce-NumberOfRecords": str(len(rows))})
 
     def page(self, cursor: str, first: bool = False) -> Response:
         records = self._cursors[cursor]

@@ -466,3 +466,22 @@ def test_a_change_to_the_account_alone_is_read_incrementally(org, tmp_path, caps
     assert con.execute("select segment from opportunities where opportunity_id = "
                        "'006D00000000000002'").fetchall() == [("Enterprise",)]
     con.close()
+
+
+def test_bulk_reads_the_same_picture_through_a_bulk_api_job(org, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(salesforce, "BULK_PAGE", 2)  # 5 deals: three result chunks by locator
+    monkeypatch.setattr(salesforce, "BULK_WAIT_S", 0)
+    org.opportunities = [numbered(n) for n in range(1, 5)] + [
+        numbered(5, **{"Account.Name": None, "Account.NumberOfEmployees": None,
+                       "Owner.Manager.Name": None})]
+    rest, bulk = tmp_path / "rest.duckdb", tmp_path / "bulk.duckdb"
+    assert sync(rest, "--as-of", "2026-10-05") == 0
+    assert sync(bulk, "--as-of", "2026-10-05", "--bulk") == 0
+    assert any(r.startswith("/services/data/v59.0/jobs/query/750D") for r in org.requests)
+    assert deals(bulk) == deals(rest)
+    # deletions through the job's queryAll, incrementally
+    org.opportunities[0].update(IsDeleted=True, SystemModstamp="2026-10-09T08:00:00.000+0000")
+    capsys.readouterr()
+    assert sync(bulk, "--as-of", "2026-10-12", "--bulk") == 0
+    assert "1 deleted; 4 opportunities" in capsys.readouterr().out
+    assert cli.main(["sync", "hubspot", "--db", str(bulk), "--bulk"]) == 2

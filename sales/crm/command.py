@@ -38,14 +38,17 @@ def add_arguments(parser: argparse.ArgumentParser, date_type) -> None:
     parser.add_argument("--full", action="store_true",
                         help="re-read every record instead of those changed since the last "
                              "sync")
+    parser.add_argument("--bulk", action="store_true",
+                        help="Salesforce: read the opportunities through a Bulk API 2.0 job "
+                             "(orgs with millions of them) instead of REST pages")
 
 
-def make_reader(crm: str, mapping, env=None):
+def make_reader(crm: str, mapping, env=None, bulk: bool = False):
     """The signed-in reader of `crm` (credentials from `env`, default the environment)."""
     if crm == "salesforce":
         from sales.crm import salesforce
 
-        return salesforce.reader(env, mapping)
+        return salesforce.reader(env, mapping, bulk)
     from sales.crm import hubspot
 
     return hubspot.reader(env, mapping)
@@ -53,11 +56,16 @@ def make_reader(crm: str, mapping, env=None):
 
 def run(args: argparse.Namespace, env=None) -> int:
     path = Path(args.db or db_path())
+    if getattr(args, "bulk", False) and args.crm != "salesforce":
+        print("error: --bulk reads Salesforce through the Bulk API 2.0; HubSpot has no such "
+              "option", file=sys.stderr)
+        return EXIT_USAGE
     bar = ProgressBar()
     try:
         mapping = load_mapping(args.mapping) if args.mapping else None
         bar(0.0, f"Signing in to {args.crm}")
-        reader = make_reader(args.crm, mapping, os.environ if env is None else env)
+        reader = make_reader(args.crm, mapping, os.environ if env is None else env,
+                             bulk=getattr(args, "bulk", False))
         outcome = run_sync(path, reader, args.as_of, mapping, args.full,
                            actor=command_line_user(), progress=bar)
     except MappingError as error:

@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import time
@@ -46,6 +48,9 @@ API_VERSION = "59.0"
 RETRY_DELAYS_S = (2.0, 4.0, 8.0, 16.0, 32.0)
 # Connect and read timeouts of one API call (a page of 2,000 records comes back in seconds).
 TIMEOUT_S = (15, 300)
+# --bulk: records per result chunk of a Bulk API 2.0 job, and the first wait for the job.
+BULK_PAGE = 50_000
+BULK_WAIT_S = 2
 
 # The environment variables each way of signing in needs (README "Live CRM sync").
 TOKEN_FLOW = ("SALESFORCE_INSTANCE_URL", "SALESFORCE_ACCESS_TOKEN")
@@ -259,6 +264,22 @@ class Org:
             current = relation["referenceTo"][0]
         return last.lower() in self.describe(current)["fields"]
 
+    def bulk_query(self, doing: str, soql: str, progress: Callable[[int, int], None]
+                   ) -> list[dict]:
+        """Every record of a Bulk API 2.0 queryAll job (its CSV results read by locator), as
+        flat rows keyed by field path; the whole job is retried like one call."""
+
+        def run(timeout: object = None) -> list[dict]:
+            rows: list[dict] = []
+            job = self.client.bulk2.Opportunity
+            for chunk in job.query_all(soql, max_records=BULK_PAGE, wait=BULK_WAIT_S):
+                rows += [{k: (v if v != "" else None) for k, v in row.items()}
+                         for row in csv.DictReader(io.StringIO(chunk))]
+                progress(len(rows), len(rows))
+            return rows
+
+        return self.call(doing, run)
+
     def query(self, doing: str, soql: str, progress: Callable[[int, int], None]
               ) -> list[dict]:
         """Every record of a queryAll, page by page through nextRecordsUrl."""
@@ -275,13 +296,16 @@ class Org:
 
 
 class SalesforceReader:
-    """`sales.crm.sync.Reader` for Salesforce."""
+    """`sales.crm.sync.Reader` for Salesforce; `bulk` reads opportunities through a Bulk API
+    2.0 job instead of REST pages (for orgs with millions of them)."""
 
     source, label = SOURCE, LABEL
 
-    def __init__(self, org: Org, mapping: ImportMapping | None = None) -> None:
+    def __init__(self, org: Org, mapping: ImportMapping | None = None,
+                 bulk: bool = False) -> None:
         self.org = org
         self.mapping = mapping
+        self.bulk = bulk
         self.notes: list[str] = []
 
     def fields(self) -> dict[str, str]:
@@ -335,12 +359,14 @@ class SalesforceReader:
         def step(read: int, total: int) -> None:
             progress(0.8 * read / max(total, 1), f"Read {read:,} / {total:,} opportunities")
 
-        progress(0.0, "Reading opportunities from Salesforce")
-        rows = self.org.query("reading opportunities", soql, step)
+        progress(0.0, "Reading opportunities from Salesforce"
+                 + (" (Bulk API 2.0 job)" if self.bulk else ""))
+        read = self.org.bulk_query if self.bulk else self.org.query
+        rows = read("reading opportunities", soql, step)
         records, deleted, mark = [], [], None
         for row in rows:
             mark = max(mark or "", row.get("SystemModstamp") or "") or mark
-            if row.get("IsDeleted"):
+            if row.get("IsDeleted") in (True, "true"):
                 deleted.append(row["Id"])
                 continue
             records.append({c: _text(_walk(row, path), c) for c, path in fields.items()})
@@ -462,13 +488,16 @@ def org_stage_probabilities(env: Mapping[str, str] | None = None) -> dict[str, f
     return stage_probabilities(Org(connect(credentials(env))))
 
 
-def reader(env: Mapping[str, str] | None = None,
-           mapping: ImportMapping | None = None) -> SalesforceReader:
+def reader(env: Mapping[str, str] | None = None, mapping: ImportMapping | None = None,
+           bulk: bool = False) -> SalesforceReader:
     """A reader signed in with the environment's credentials."""
-    return SalesforceReader(Org(connect(credentials(env))), mapping)
+    return SalesforceReader(Org(connect(credentials(env))), mapping, bulk)
 
 
 def _walk(record: dict, path: str) -> Any:
+    """A field path's value: a REST record nests relationships, a Bulk API row is flat."""
+    if path in record:
+        return record[path]
     value: Any = record
     for hop in path.split("."):
         if not isinstance(value, dict):
