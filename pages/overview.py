@@ -8,9 +8,9 @@ from sales.outlook import outlook
 from sales.report import categories_frame
 from sales.stages import CLOSED, TOTAL_CATEGORIES
 from ui import page, state, widgets
-from ui.data import headline, rollup_by, segment_targets
+from ui.data import freshness, headline, rollup_by, segment_targets
 
-view = page.start("Overview")
+view = page.start("Overview", caption=freshness())
 report = headline(view)
 settings = state.settings(state.database_path(), state.version())
 target = report["target"]

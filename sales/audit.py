@@ -14,7 +14,8 @@ import pandas as pd
 # What a write was, for filtering the trail.
 IMPORT, EDIT, SAVED_CALL, ACCESS, DEMO = "import", "edit", "saved call", "access", "demo"
 FOLLOW_UP = "follow-up"
-ACTIONS = (IMPORT, EDIT, SAVED_CALL, ACCESS, DEMO, FOLLOW_UP)
+SYNC = "sync"
+ACTIONS = (IMPORT, EDIT, SAVED_CALL, ACCESS, DEMO, FOLLOW_UP, SYNC)
 # A summary is a line a person reads, not a dump.
 MAX_SUMMARY = 500
 

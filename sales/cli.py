@@ -1,5 +1,5 @@
 """The command line: `python -m sales demo | report | board-pack | backtest | bench | import |
-export | access`."""
+sync | export | access`."""
 
 from __future__ import annotations
 
@@ -132,6 +132,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_import_arguments(commands.add_parser("import", help="import CRM exports (CSV or XLSX)"),
                          _date)
+    from sales.crm.command import add_arguments as add_sync_arguments
+
+    add_sync_arguments(commands.add_parser("sync", help="read the CRM (Salesforce or HubSpot) "
+                                                        "and record today's snapshot"), _date)
     from sales.access_command import add_arguments as add_access_arguments
 
     add_access_arguments(commands.add_parser("access", help="who may sign in, and their role "
@@ -307,6 +311,12 @@ def _run_import(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _run_sync(args: argparse.Namespace) -> int:
+    from sales.crm.command import run  # requests and pandas; only loaded when syncing
+
+    return run(args)
+
+
 def _run_access(args: argparse.Namespace) -> int:
     from sales.access_command import run
 
@@ -319,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         return {"demo": _run_demo, "report": _run_report, "bench": _run_bench,
                 "board-pack": _run_board_pack, "backtest": _run_backtest,
                 "import": _run_import, "export": _run_export,
-                "access": _run_access}[args.command](args)
+                "access": _run_access, "sync": _run_sync}[args.command](args)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

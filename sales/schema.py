@@ -285,9 +285,43 @@ def _stage_probabilities(con: duckdb.DuckDBPyConnection) -> None:
                     [[s.probability, s.stage] for s in default_stage_map()])
 
 
+def _crm_sync(con: duckdb.DuckDBPyConnection) -> None:
+    # Live CRM sync (sales.crm): per CRM, the last sync (its high-water mark is the data's own
+    # last-modified time, never the clock), the org's records as last read (each sync's full
+    # picture is the previous one with the changes merged in), and the stage probabilities the
+    # org reports. No credential is ever stored.
+    con.execute("""
+        create table if not exists crm_sync (
+            source varchar primary key,
+            high_water varchar,
+            columns varchar not null default '',
+            as_of date,
+            started_at timestamp,
+            finished_at timestamp,
+            seconds double,
+            full_read boolean,
+            records_read bigint,
+            changed bigint,
+            deleted bigint,
+            opportunities bigint
+        );
+        create table if not exists crm_records (
+            source varchar not null,
+            opportunity_id varchar not null,
+            fields varchar not null,
+            primary key (source, opportunity_id)
+        );
+        create table if not exists crm_stages (
+            source varchar not null,
+            stage varchar not null,
+            probability double,
+            primary key (source, stage)
+        );""")
+
+
 # Index i upgrades a file at version i to version i + 1. Append; never edit a shipped step.
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
-    _v1, _v2, _v3, _v4, _leads_and_follow_ups, _stage_probabilities]
+    _v1, _v2, _v3, _v4, _leads_and_follow_ups, _crm_sync, _stage_probabilities]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

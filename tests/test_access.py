@@ -157,7 +157,7 @@ def test_an_expired_identity_is_signed_out(team_db):
 def test_a_viewer_sees_the_numbers_but_not_the_data_pages(team_db):
     at = _run("app.py", signed_in("viewer@example.com"))
     assert at.metric  # the Overview
-    for page in ("database.py", "data_import.py", "data_settings.py", "data_sql.py",
+    for page in ("database.py", "data_import.py", "data_sync.py", "data_settings.py", "data_sql.py",
                  "data_access.py", "data_audit.py"):
         refused = _run(f"pages/{page}", signed_in("viewer@example.com"))
         assert any("is for analysts" in e.value for e in refused.error), page

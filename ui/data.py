@@ -60,7 +60,9 @@ from sales import (
     targets,
 )
 from sales import accuracy as accuracy_in_past
+from sales import freshness as data_freshness
 from sales.boardpack import build as boardpack
+from sales.crm import sync as crm_sync
 from sales.db import data_version
 from sales.ingest import quality
 from sales.view import Filters, View
@@ -416,6 +418,15 @@ filter_options = _cached(query.distinct_values)
 access_grants = _cached(access.grants)
 access_grant = _cached(access.grant_for)
 audit_trail = _cached(audit.trail)
+last_syncs = _cached(crm_sync.last_syncs)
+crm_stage_probabilities = _cached(crm_sync.stage_probabilities)
+
+
+def freshness() -> str:
+    """What loaded the data last and how long ago. Not cached: "how long ago" moves on
+    without new data, and it is one small query."""
+    with reading() as cur:
+        return data_freshness.freshness(cur)
 summary = _cached(catalog.summary)
 settings_frame = _cached(catalog.settings_frame)
 stage_map_frame = _cached(catalog.stage_map_frame)

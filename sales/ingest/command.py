@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = run_import(path, request, progress=bar)
     except ImportRejected as rejected:
-        _print_rejection(rejected.plan, path)
+        print_rejection(rejected.plan, path)
         return EXIT_REJECTED
     except DatabaseBusy as error:
         print(f"error: {error}", file=sys.stderr)
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_rejection(plan: Plan, path: Path) -> None:
+def print_rejection(plan: Plan, path: Path) -> None:
     err = sys.stderr
     for line in plan.summary():
         print(line, file=err)

@@ -76,6 +76,9 @@ _HISTORY_ALIASES: dict[str, tuple[str, ...]] = {
     "close_date": _OPPORTUNITY_ALIASES["close_date"],
     "row_id": ("row_id", "Id"),
     "is_deleted": ("is_deleted", "IsDeleted"),
+    # The owner at the change, when the log has it (a CRM sync's rebuilt history does, from
+    # the owner changes the CRM tracks); otherwise pictures carry each deal's current owner.
+    "owner": ("owner",),
 }
 
 _TARGET_ALIASES: dict[str, tuple[str, ...]] = {

@@ -2,8 +2,10 @@
 amount, close date) rebuilt into snapshots.
 
 Each day on which something changed becomes a snapshot date, and a deal's state on that day is
-its last change of the day; so the stored intervals are exactly the CRM's history. The log has
-no owner: pictures carry each deal's current owner from the opportunities table.
+its last change of the day; so the stored intervals are exactly the CRM's history. A log
+without an owner column (Salesforce's OpportunityHistory has none) gives pictures each deal's
+current owner from the opportunities table; one with owners (a CRM sync's rebuilt history,
+from the owner changes the CRM tracks) keeps the owner of each moment.
 
 How it meets what is already stored: snapshots taken by full exports after the log's last day
 are kept (the log ends there; the exports carry on), everything up to the log's last day is
@@ -102,6 +104,8 @@ def prepare(source: Source, reference: Reference, mapping: Mapping | None,
                                          "write dates as YYYY-MM-DD")
     else:
         frame["close_date"] = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[s]")
+    frame["owner"] = (clean_text(raw[columns["owner"]]) if "owner" in columns
+                      else pd.Series(pd.NA, index=raw.index, dtype="string"))
     suggestions = _check_stages(source, columns, frame, raw, reference, findings)
     return PreparedHistory(source, columns, ignored, frame, int(deleted.sum()), suggestions)
 
@@ -129,7 +133,7 @@ def _check_stages(source: Source, columns: dict[str, str], frame: pd.DataFrame,
 
 _NEW_INTERVALS = """
 with last_per_day as (
-    select opportunity_id, day, stage, forecast_category, amount, close_date
+    select opportunity_id, day, stage, forecast_category, amount, close_date, owner
     from import_changes
     qualify row_number() over (partition by opportunity_id, day
                                order by moment desc nulls last, row_id desc nulls last,
@@ -138,7 +142,8 @@ with last_per_day as (
 states as (
     select l.opportunity_id, l.day, l.stage,
            coalesce(l.forecast_category, m.forecast_category) as forecast_category,
-           l.amount::decimal(18, 2) as amount, l.close_date::date as close_date, o.owner
+           l.amount::decimal(18, 2) as amount, l.close_date::date as close_date,
+           coalesce(l.owner, o.owner) as owner
     from last_per_day l
     left join opportunities o using (opportunity_id)
     left join stage_map m on m.stage = l.stage
@@ -200,7 +205,7 @@ def write(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, as_of: date | Non
     kept_from = kept[0] if kept else None
     con.register("import_changes", frame[["opportunity_id", "day", "moment", "row_id",
                                           "file_row", "stage", "forecast_category", "amount",
-                                          "close_date"]])
+                                          "close_date", "owner"]])
     try:
         con.execute(f"create or replace temp table new_history as {_NEW_INTERVALS}",  # noqa: S608
                     {"kept_from": kept_from})

@@ -274,7 +274,10 @@ def _stage_flags(stages: pd.Series, stage_map: dict) -> pd.DataFrame:
         columns=["stage", "closed", "won", "qualified", "map_category"]).set_index("stage")
     flags = pd.DataFrame(index=stages.index)
     for column in ("closed", "won", "qualified"):
-        flags[column] = stages.map(table[column]).fillna(False).astype(bool).to_numpy()
+        # isin, not map + fillna: when no stage is known the mapped column is all-null Arrow
+        # booleans, which cannot be filled (an export of unknown stages only crashed here).
+        flagged = [stage for stage, flag in table[column].items() if flag]
+        flags[column] = stages.isin(flagged).fillna(False).to_numpy(dtype=bool)
     flags["map_category"] = stages.map(table["map_category"])
     return flags
 

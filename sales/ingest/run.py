@@ -359,6 +359,20 @@ def _deal_count(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("select count(*) from opportunities").fetchall()[0][0]
 
 
+def import_into(cur: duckdb.DuckDBPyConnection, request: ImportRequest,
+                progress: Progress | None = None) -> Result:
+    """Check `request` against the database `cur` writes to and apply it, inside the caller's
+    transaction (the copy `swap_in` builds on); raises ImportRejected before writing anything
+    when the checks fail. The one validated path every import and CRM sync goes through."""
+    report = progress or (lambda fraction, message: None)
+    report(0.2, "Checking the files against the database")
+    checked = plan(request, load_reference(cur))
+    if not checked.ok:
+        raise ImportRejected(checked)
+    done = apply(cur, checked, report)
+    return Result(checked, done, data_version(cur) + 1)  # write_transaction bumps it next
+
+
 def run_import(path: str | os.PathLike, request: ImportRequest,
                progress: Progress | None = None) -> Result:
     """Check and import into the database at `path` (created if missing) by building on a copy
@@ -366,19 +380,15 @@ def run_import(path: str | os.PathLike, request: ImportRequest,
     report = progress or (lambda fraction, message: None)
 
     def build(cur: duckdb.DuckDBPyConnection) -> Result:
-        report(0.2, "Checking the files against the database")
-        checked = plan(request, load_reference(cur))
-        if not checked.ok:
-            raise ImportRejected(checked)
         before, leads_before = _deal_count(cur), _lead_count(cur)
-        done = apply(cur, checked, report)
-        with_leads = any(f.kind == LEADS for f in checked.main_files)
+        result = import_into(cur, request, report)
+        with_leads = any(f.kind == LEADS for f in result.plan.main_files)
         lead_change = f", {leads_before:,} → {_lead_count(cur):,} leads" if with_leads else ""
         audit.record(cur, request.actor or audit.command_line_user(), audit.IMPORT,
-                     f"import of {', '.join(f.name for f in checked.main_files)}: "
+                     f"import of {', '.join(f.name for f in result.plan.main_files)}: "
                      f"{before:,} → {_deal_count(cur):,} deals{lead_change}, as of {request.day}")
         report(0.95, "Saving")
-        return Result(checked, done, data_version(cur) + 1)  # write_transaction bumps it next
+        return result
 
     result = swap_in(path, build, progress=lambda f, m: report(0.1, m))
     report(1.0, "Imported")
