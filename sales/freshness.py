@@ -1,5 +1,5 @@
 """How fresh the data is: the last write that brought deals in (an import, a CRM sync or a
-demo build), for the Overview's caption."""
+demo build), for the Overview's caption and the board pack's footer."""
 
 from __future__ import annotations
 
@@ -12,17 +12,24 @@ from sales import audit
 _LOADS = (audit.IMPORT, audit.SYNC, audit.DEMO)
 
 
-def freshness(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> str:
-    """One line: what loaded the data last and how long ago, with the latest snapshot date;
-    '' when the trail has no load (a database written before the audit trail)."""
-    cur = con.cursor()
-    rows = cur.execute(
-        """select happened_at, action, summary from audit_log
+def last_load(con: duckdb.DuckDBPyConnection) -> tuple | None:
+    """The audit line of the last import, CRM sync or demo build: (happened_at, who, action,
+    summary); None when the trail has none (a database written before the audit trail)."""
+    rows = con.cursor().execute(
+        """select happened_at, who, action, summary from audit_log
            where list_contains($loads, action) order by happened_at desc, audit_id desc
            limit 1""", {"loads": list(_LOADS)}).fetchall()
-    if not rows:
+    return rows[0] if rows else None
+
+
+def freshness(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> str:
+    """One line: what loaded the data last and how long ago, with the latest snapshot date;
+    '' when the trail has no load."""
+    found = last_load(con)
+    if found is None:
         return ""
-    at, action, summary = rows[0]
+    at, _who, action, summary = found
+    cur = con.cursor()
     what = {audit.IMPORT: "import", audit.DEMO: "demo build"}.get(action)
     if action == audit.SYNC:
         what = f"{summary.split(' sync', 1)[0]} sync"

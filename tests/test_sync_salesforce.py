@@ -107,6 +107,11 @@ def test_paging_relationship_fields_and_the_snapshot(org, tmp_path, capsys):
     probabilities = stage_probabilities(con)
     assert probabilities["Negotiation/Review"] == 0.9 and probabilities["Closed Lost"] == 0.0
     assert stage_probabilities(con, "hubspot") == {}
+    # ... and the stage map's probability (percent) takes the org's, for the stage-weighted
+    # forecast, where no analyst set one
+    stage_map = dict(con.execute("select stage, probability from stage_map "
+                                 "where probability_source = 'import'").fetchall())
+    assert stage_map["Negotiation/Review"] == 90 and stage_map["Closed Lost"] == 0
 
 
 def test_mapping_columns_name_fields_and_paths(org, tmp_path):

@@ -24,6 +24,7 @@ from sales import diagnosis
 from sales.accuracy import accuracy, accuracy_by_week, rules_by_snapshot, week_of
 from sales.calls import call_history
 from sales.coverage import coverage_by, rep_annual_coverage
+from sales.freshness import last_load
 from sales.generated import generated_by_period
 from sales.inblood import board_sql, default_includes, in_blood, latest_call
 from sales.periods import Period
@@ -288,12 +289,9 @@ def track_record(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str,
 
 
 def freshness(con: duckdb.DuckDBPyConnection) -> dict:
-    """When the data last changed: the latest import or demo build on the audit trail (when,
-    who, what) and the latest snapshot."""
-    found = con.cursor().execute(
-        """select happened_at, who, action, summary from audit_log
-           where action in ('import', 'demo') order by happened_at desc, audit_id desc
-           limit 1""").fetchone()
+    """When the data last changed: the latest import, CRM sync or demo build on the audit
+    trail (when, who, what) and the latest snapshot."""
+    found = last_load(con)
     snapshot = latest_snapshot(con)
     return {"last_import": found[0].isoformat(sep=" ") if found else None,
             "last_import_by": found[1] if found else None,

@@ -33,6 +33,7 @@ import pandas as pd
 from sales import audit
 from sales.db import open_current, swap_in
 from sales.ingest.mapping import Mapping
+from sales.ingest.opportunities import set_crm_probabilities
 from sales.ingest.readers import Source
 from sales.ingest.run import ImportRequest, Result, import_into
 
@@ -287,6 +288,10 @@ def _store(cur: duckdb.DuckDBPyConnection, source: str, picture: dict[str, dict]
         cur.execute("delete from crm_stages where source = ?", [source])
         cur.executemany("insert into crm_stages values (?, ?, ?)",
                         [[source, stage, p] for stage, p in fetched.probabilities.items()])
+        # The stage-weighted forecast reads the CRM's own probabilities (percent), unless an
+        # analyst set the stage's (sales.backtest).
+        set_crm_probabilities(cur, {stage: round(p * 100, 4)
+                                    for stage, p in fetched.probabilities.items()})
 
 
 def last_syncs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

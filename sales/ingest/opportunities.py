@@ -347,7 +347,18 @@ def crm_probabilities(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> in
         return 0
     counts = known.groupby(["stage", "probability"]).size().reset_index(name="deals")
     counts = counts.sort_values(["stage", "deals", "probability"], ascending=[True, False, True])
-    chosen = counts.drop_duplicates("stage")[["stage", "probability"]]
+    chosen = counts.drop_duplicates("stage")
+    return set_crm_probabilities(con, dict(zip(chosen["stage"], chosen["probability"],
+                                               strict=True)))
+
+
+def set_crm_probabilities(con: duckdb.DuckDBPyConnection, percent: dict[str, float]) -> int:
+    """Stage → the CRM's probability (0-100) into the stage map, for stages it knows and whose
+    probability is not the analyst's (an import's export column, a sync's stage metadata).
+    Returns the stages set."""
+    if not percent:
+        return 0
+    chosen = pd.DataFrame({"stage": list(percent), "probability": list(percent.values())})
     con.register("crm_probability", chosen)
     try:
         changed = con.execute("""
