@@ -10,7 +10,7 @@ from sales.stages import CLOSED, TOTAL_CATEGORIES
 from ui import page, state, widgets
 from ui.data import freshness, headline, rollup_by, segment_targets
 
-view = page.start("Overview", caption=freshness())
+view = page.start("Overview", caption=freshness)
 report = headline(view)
 settings = state.settings(state.database_path(), state.version())
 target = report["target"]

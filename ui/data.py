@@ -427,6 +427,8 @@ def freshness() -> str:
     without new data, and it is one small query."""
     with reading() as cur:
         return data_freshness.freshness(cur)
+
+
 summary = _cached(catalog.summary)
 settings_frame = _cached(catalog.settings_frame)
 stage_map_frame = _cached(catalog.stage_map_frame)

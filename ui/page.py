@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from sales.view import View
@@ -25,11 +27,12 @@ def _route_through_app() -> None:
         st.rerun()
 
 
-def start(title: str, needs_data: bool = True, caption: str = "",
+def start(title: str, needs_data: bool = True, caption: str | Callable[[], str] = "",
           permission: str | None = None) -> View:
     """Check who may see the page (`ui.auth.gate`, and `permission` of `sales.access` when it
     needs one), title it and return the sidebar's view within the user's scope; with no data,
-    show how to get some and stop."""
+    show how to get some and stop. A `caption` that reads the database is passed as a function:
+    it is asked once the session may see data."""
     _route_through_app()
     me = auth.gate()
     if permission is not None:
@@ -40,5 +43,5 @@ def start(title: str, needs_data: bool = True, caption: str = "",
         widgets.empty_database()
         st.stop()
     if needs_data:
-        widgets.view_caption(view, caption)
+        widgets.view_caption(view, caption() if callable(caption) else caption)
     return view
