@@ -62,7 +62,6 @@ BAR_COLOURS = {UP: "#1b9e77", DOWN: "#d95f02"}
 LEVEL_COLOUR = "#2c7fb8"
 
 
-
 def _deals(count: int) -> str:
     return f"{count:,} deal" + ("" if count == 1 else "s")
 
@@ -166,92 +165,104 @@ else:
                   **{c: label for c, label in LABELS.items() if c in prep.closed_since})
 
 # --- 4. Forecast movement: a waterfall per category, the deals behind a bar.
-st.subheader("Forecast movement")
-category = st.radio("Category", OPEN_CATEGORIES, horizontal=True, key="movement_category")
-moved = prep.movement[category]
-bars = waterfall_frame(moved)
 _LABEL_TO_PART = {PART_LABELS[p]: p for p in PARTS}
 
 
-def _pick_bar() -> None:
-    """A clicked bar chooses the deals listed below the chart."""
-    points = st.session_state["movement_chart"].selection.points
-    if points and points[0].get("x") in _LABEL_TO_PART:
-        st.session_state["movement_part"] = _LABEL_TO_PART[points[0]["x"]]
+@st.fragment
+def movement_section() -> None:
+    """Waterfall and the deals behind a bar: a category, a bar or a pick redraws only this."""
+    st.subheader("Forecast movement")
+    category = st.radio("Category", OPEN_CATEGORIES, horizontal=True, key="movement_category")
+    moved = prep.movement[category]
+    bars = waterfall_frame(moved)
+
+    def _pick_bar() -> None:
+        """A clicked bar chooses the deals listed below the chart."""
+        points = st.session_state["movement_chart"].selection.points
+        if points and points[0].get("x") in _LABEL_TO_PART:
+            st.session_state["movement_part"] = _LABEL_TO_PART[points[0]["x"]]
+
+    figure = go.Figure(go.Bar(
+        x=bars.label, y=bars.amount.abs(), base=bars.base,
+        marker_color=[BAR_COLOURS.get(d, LEVEL_COLOUR) for d in bars.direction],
+        text=[fmt.money(a) if m != "relative" else ("+" if a > 0 else "") + fmt.money(a) if a else ""
+              for a, m in zip(bars.amount, bars.measure, strict=True)],
+        textposition="outside", cliponaxis=False,
+        customdata=list(zip(bars.amount, bars["count"], strict=True)),
+        hovertemplate="%{x}: %{customdata[0]:$,.0f} in %{customdata[1]} deals<extra></extra>"))
+    # The bars that matter are the movements: the axis starts just below the lowest level when
+    # starting at zero would flatten them (sales.movement.zoomed_axis).
+    axis = zoomed_axis(bars)
+    figure.update_layout(yaxis_tickprefix="$", height=400, margin=dict(t=30), showlegend=False,
+                         yaxis_range=list(axis) if axis else None)
+    st.plotly_chart(figure, width="stretch", key="movement_chart", on_select=_pick_bar,
+                    selection_mode="points")
+    parts_sum = moved.change  # start + the signed parts = end
+    st.caption(("The axis starts above zero so the movements read. " if axis else "")
+               + f"{category} at the last call {fmt.money(float(moved.start), precise=True)} "
+               f"{'+' if parts_sum >= 0 else '−'} {fmt.money(abs(float(parts_sum)), precise=True)} "
+               f"of movement = {fmt.money(float(moved.end), precise=True)} now "
+               f"({moved.start_count:,} → {moved.end_count:,} deals). Outflows count at their amount "
+               "at the last call, inflows at their amount now. Click a bar, or pick it, to list its "
+               "deals.")
+
+    moving = [p for p in PARTS if moved.counts[p]]
+    if not moving:
+        st.caption(f"No {category} deal in {view.period.label} moved between the two dates.")
+    else:
+        if st.session_state.get("movement_part") not in moving:
+            st.session_state["movement_part"] = moving[0]
+        chosen = st.selectbox("Deals behind", moving, key="movement_part",
+                              format_func=lambda p: f"{PART_LABELS[p]} — {PART_HELP[p]}")
+        deals = prep.bar_deals[(prep.bar_deals["category"] == category)
+                               & (prep.bar_deals["part"] == chosen)].drop(columns=["category", "part"])
+        count, amount = moved.counts[chosen], float(moved.parts[chosen])
+        shown = (f"largest {len(deals):,} of {_deals(count)}" if count > len(deals) else _deals(count))
+        st.caption(f"{PART_LABELS[chosen]}: {shown} · {fmt.money(amount, precise=True)} for "
+                   f"the bar ({fmt.money(float(deals['movement'].sum()), precise=True)} shown)")
+        widgets.table(deals, f"movement-{category}-{chosen}-{view.period.label}.csv",
+                      movement=widgets.money_column("Movement"),
+                      amount_then=widgets.money_column("Amount at last call"),
+                      amount_now=widgets.money_column("Amount now"),
+                      **{c: label for c, label in LABELS.items() if c in deals})
 
 
-figure = go.Figure(go.Bar(
-    x=bars.label, y=bars.amount.abs(), base=bars.base,
-    marker_color=[BAR_COLOURS.get(d, LEVEL_COLOUR) for d in bars.direction],
-    text=[fmt.money(a) if m != "relative" else ("+" if a > 0 else "") + fmt.money(a) if a else ""
-          for a, m in zip(bars.amount, bars.measure, strict=True)],
-    textposition="outside", cliponaxis=False,
-    customdata=list(zip(bars.amount, bars["count"], strict=True)),
-    hovertemplate="%{x}: %{customdata[0]:$,.0f} in %{customdata[1]} deals<extra></extra>"))
-# The bars that matter are the movements: the axis starts just below the lowest level when
-# starting at zero would flatten them (sales.movement.zoomed_axis).
-axis = zoomed_axis(bars)
-figure.update_layout(yaxis_tickprefix="$", height=400, margin=dict(t=30), showlegend=False,
-                     yaxis_range=list(axis) if axis else None)
-st.plotly_chart(figure, width="stretch", key="movement_chart", on_select=_pick_bar,
-                selection_mode="points")
-parts_sum = moved.change  # start + the signed parts = end
-st.caption(("The axis starts above zero so the movements read. " if axis else "")
-           + f"{category} at the last call {fmt.money(float(moved.start), precise=True)} "
-           f"{'+' if parts_sum >= 0 else '−'} {fmt.money(abs(float(parts_sum)), precise=True)} "
-           f"of movement = {fmt.money(float(moved.end), precise=True)} now "
-           f"({moved.start_count:,} → {moved.end_count:,} deals). Outflows count at their amount "
-           "at the last call, inflows at their amount now. Click a bar, or pick it, to list its "
-           "deals.")
-
-moving = [p for p in PARTS if moved.counts[p]]
-if not moving:
-    st.caption(f"No {category} deal in {view.period.label} moved between the two dates.")
-else:
-    if st.session_state.get("movement_part") not in moving:
-        st.session_state["movement_part"] = moving[0]
-    chosen = st.selectbox("Deals behind", moving, key="movement_part",
-                          format_func=lambda p: f"{PART_LABELS[p]} — {PART_HELP[p]}")
-    deals = prep.bar_deals[(prep.bar_deals["category"] == category)
-                           & (prep.bar_deals["part"] == chosen)].drop(columns=["category", "part"])
-    count, amount = moved.counts[chosen], float(moved.parts[chosen])
-    shown = (f"largest {len(deals):,} of {_deals(count)}" if count > len(deals) else _deals(count))
-    st.caption(f"{PART_LABELS[chosen]}: {shown} · {fmt.money(amount, precise=True)} for "
-               f"the bar ({fmt.money(float(deals['movement'].sum()), precise=True)} shown)")
-    widgets.table(deals, f"movement-{category}-{chosen}-{view.period.label}.csv",
-                  movement=widgets.money_column("Movement"),
-                  amount_then=widgets.money_column("Amount at last call"),
-                  amount_now=widgets.money_column("Amount now"),
-                  **{c: label for c, label in LABELS.items() if c in deals})
+movement_section()
 
 # --- 5. Key deals.
-st.subheader("Key deals")
-top_n = st.number_input("Largest open deals in the period", min_value=1,
-                        max_value=KEY_DEALS_MAX, value=KEY_DEALS_DEFAULT, step=5, key="key_deals_n")
-key_deals = prep.key_deals.head(int(top_n))
-if key_deals.empty:
-    st.info(f"No open Commit, Best Case or Pipeline deal closes in {view.period.label} for this "
-            "filter — widen the filter or pick another period.")
-else:
-    highlight = "background-color: #fff3bf"
-    flags = {"category": "category_changed", "amount": "amount_changed",
-             "close_date": "close_changed"}
+@st.fragment
+def key_deals_section() -> None:
+    """The largest open deals: how many to list redraws only this."""
+    st.subheader("Key deals")
+    top_n = st.number_input("Largest open deals in the period", min_value=1,
+                            max_value=KEY_DEALS_MAX, value=KEY_DEALS_DEFAULT, step=5, key="key_deals_n")
+    key_deals = prep.key_deals.head(int(top_n))
+    if key_deals.empty:
+        st.info(f"No open Commit, Best Case or Pipeline deal closes in {view.period.label} for this "
+                "filter — widen the filter or pick another period.")
+    else:
+        highlight = "background-color: #fff3bf"
+        flags = {"category": "category_changed", "amount": "amount_changed",
+                 "close_date": "close_changed"}
 
-    def _changed(row):
-        new = bool(row["new_since_call"])
-        return [highlight if new or (c in flags and bool(row[flags[c]])) else ""
-                for c in row.index]
+        def _changed(row):
+            new = bool(row["new_since_call"])
+            return [highlight if new or (c in flags and bool(row[flags[c]])) else ""
+                    for c in row.index]
 
-    shown = key_deals.drop(columns=["category_then", "amount_then", "close_then"])
-    widgets.table(shown, f"key-deals-{view.period.label}.csv", row_style=_changed,
-                  column_order=["account_name", "owner", "category", "amount", "close_date",
-                                "change", "stage", "push_count", "days_in_stage", "next_step"],
-                  account_name="Account", owner="Owner", category="Category", stage="Stage",
-                  amount=widgets.money_column("Amount"), close_date="Close date",
-                  push_count="Pushes", days_in_stage="Days in stage", next_step="Next step",
-                  change="Changed since last call")
-    st.caption("Highlighted: new since the last call, or a category, amount or close date that "
-               "changed since. Pushes = times the close date moved to a later quarter.")
+        shown = key_deals.drop(columns=["category_then", "amount_then", "close_then"])
+        widgets.table(shown, f"key-deals-{view.period.label}.csv", row_style=_changed,
+                      column_order=["account_name", "owner", "category", "amount", "close_date",
+                                    "change", "stage", "push_count", "days_in_stage", "next_step"],
+                      account_name="Account", owner="Owner", category="Category", stage="Stage",
+                      amount=widgets.money_column("Amount"), close_date="Close date",
+                      push_count="Pushes", days_in_stage="Days in stage", next_step="Next step",
+                      change="Changed since last call")
+        st.caption("Highlighted: new since the last call, or a category, amount or close date that "
+                   "changed since. Pushes = times the close date moved to a later quarter.")
+
+
+key_deals_section()
 
 # --- 6. Pipeline generated.
 st.subheader("Pipeline generated")
@@ -265,6 +276,21 @@ tiles[1].metric(f"Quarter to date (from {generated.quarter_start:%d %b})",
                 delta=_deals(generated.quarter.count), delta_color="off", delta_arrow="off",
                 help="Deals that became qualified (sales accepted, or first seen in a qualified "
                      "stage), at their amount then.")
+
+
+@st.fragment
+def mqls_by(leads) -> None:
+    """MQLs by source or segment against past periods: the choice redraws only this."""
+    by = st.radio("MQLs by", ["Source", "Segment"], horizontal=True, key="mql_dimension")
+    compared = leads.comparison[leads.comparison["dimension"] == by].drop(columns="dimension")
+    past_labels = list(leads.past_totals)
+    widgets.table(compared, f"mqls-by-{by.lower()}-{view.period.label}.csv",
+                  value=by, this_period=f"{view.period.label} to date",
+                  since_last_call="Since the last call",
+                  past_average=st.column_config.NumberColumn("Average of the last four",
+                                                             format="%.1f"),
+                  **{label: f"{label} at this point" for label in past_labels})
+
 
 # --- 7. Lead pipeline: MQLs, where they are now, the pipeline they generated, recycle and junk.
 st.subheader("Lead pipeline")
@@ -295,15 +321,7 @@ else:
                     delta_arrow="off",
                     help="The period's MQLs converted to an opportunity that is qualified as of "
                          "as-of, at its amount then.")
-    by = st.radio("MQLs by", ["Source", "Segment"], horizontal=True, key="mql_dimension")
-    compared = leads.comparison[leads.comparison["dimension"] == by].drop(columns="dimension")
-    past_labels = list(leads.past_totals)
-    widgets.table(compared, f"mqls-by-{by.lower()}-{view.period.label}.csv",
-                  value=by, this_period=f"{view.period.label} to date",
-                  since_last_call="Since the last call",
-                  past_average=st.column_config.NumberColumn("Average of the last four",
-                                                             format="%.1f"),
-                  **{label: f"{label} at this point" for label in past_labels})
+    mqls_by(leads)
 
     st.markdown("**Where this period's MQLs are now**")
     funnel_steps = leads.funnel.frame()
