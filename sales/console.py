@@ -66,7 +66,9 @@ TABLE_NOTES = {
     "known_opportunities": "View: every deal ever in a full picture, current ones and departed "
                            "ones, each once; past views read descriptive fields from it.",
     "snapshot_dates": "The dates a full picture was taken.",
-    "stage_map": "Stage → forecast category and flags (qualified, closed, won, redlining).",
+    "stage_map": "Stage → forecast category and flags (qualified, closed, won, redlining), and "
+                 "the stage's probability in percent with its source (default, import, "
+                 "analyst) for the stage-weighted forecast.",
     "loss_reason_map": "Lost reason → loss class (competition, no_decision, excluded).",
     "targets": "Plan per period (FY2027-Q4, FY2027-M10), scope and scope value.",
     "forecast_calls": "Saved in-blood calls: period, call date, who, note, filter scope.",
@@ -77,8 +79,22 @@ TABLE_NOTES = {
     "meta": "schema_version and data_version.",
     "access": "Who may sign in (team mode): email, role (viewer, manager, analyst) and scope "
               "(teams, regions, owners), who granted it and when.",
-    "audit_log": "Every write: when, who, what (import, edit, saved call, access, demo) and a "
-                 "short summary.",
+    "audit_log": "Every write: when, who, what (import, edit, saved call, access, demo, "
+                 "follow-up, sync) and a short summary.",
+    "leads": "Every lead seen in a full leads export, as the latest one described it: status, "
+             "MQL date, owner, source, segment, region, conversion, recycle or junk reason.",
+    "lead_history": "Lead snapshots stored as changes (status, owner, conversion, reason); "
+                    "valid_from inclusive, valid_to exclusive (null while current).",
+    "lead_snapshot_dates": "The dates a full leads export was recorded.",
+    "lead_status_map": "Lead status → group (open, qualified, recycled, junk, purchased) and "
+                       "whether it is at or past sales acceptance.",
+    "follow_ups": "The forecast call's action items: text, owner, due date, optional deal, the "
+                  "call they were raised at, who created and closed them.",
+    "crm_sync": "Per CRM (salesforce, hubspot), the last sync: high-water mark (the data's own "
+                "last-modified time), when, how long, records read, changed, deleted.",
+    "crm_records": "The CRM's records as the last sync read them (JSON text): the picture the "
+                   "next incremental sync merges into. Never a credential.",
+    "crm_stages": "Each CRM stage's probability as the CRM reports it.",
 }
 EXAMPLES = {
     "Pipeline by stage": "select stage, count(*) as deals, sum(amount) as amount\n"

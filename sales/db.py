@@ -134,11 +134,16 @@ def _copy_database(source: Path, target: Path) -> None:
 
 def open_for_reading(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
     """A connection for reading `path`, even while the app holds it: read-only when the file is
-    free, else a private copy taken under the lock (deleted when the process exits)."""
+    free, else a private copy taken under the lock (deleted when the process exits). The app
+    may hold it in another process (a lock) or in this one (DuckDB then refuses a read-only
+    connection beside the writing one)."""
     try:
         return duckdb.connect(str(path), read_only=True)
     except duckdb.IOException as error:
         if "lock" not in str(error).lower():
+            raise
+    except duckdb.ConnectionException as error:
+        if "different configuration" not in str(error):
             raise
     folder = Path(tempfile.mkdtemp(prefix="sales-read-"))
     copy = folder / Path(path).name

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+
 ENTERPRISE, MID_MARKET, SMB = "Enterprise", "Mid-Market", "SMB"
 SEGMENTS = (ENTERPRISE, MID_MARKET, SMB)
 ENTERPRISE_MIN_EMPLOYEES = 5_000
@@ -19,3 +22,14 @@ def segment_for(employees: int | None, explicit: str | None = None) -> str | Non
     if employees >= MID_MARKET_MIN_EMPLOYEES:
         return MID_MARKET
     return SMB
+
+
+def fill_segments(segment: pd.Series, employees: pd.Series) -> pd.Series:
+    """`segment_for` over columns: the explicit segment where there is one, else from the
+    number of employees (None where neither is known)."""
+    by_size = np.select(
+        [employees.ge(ENTERPRISE_MIN_EMPLOYEES).fillna(False).to_numpy(dtype=bool),
+         employees.ge(MID_MARKET_MIN_EMPLOYEES).fillna(False).to_numpy(dtype=bool),
+         employees.notna().to_numpy()],
+        [ENTERPRISE, MID_MARKET, SMB], default=None)
+    return segment.where(segment.notna(), pd.Series(by_size, index=segment.index))

@@ -3,14 +3,13 @@ there and every chart draws (Plotly's JavaScript is inside the file)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import pytest
 
 from sales.cli import main
 from tests.test_board_pack import CHARTS
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.test_browser import browser  # noqa: F401 - the shared fixture
 
 pytestmark = pytest.mark.browser
 SECTIONS = {"the-call": "The call", "at-bats": "Enough at-bats?",
@@ -18,21 +17,8 @@ SECTIONS = {"the-call": "The call", "at-bats": "Enough at-bats?",
             "track-record": "Track record"}
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("Chromium missing in CI: .ci/run should have installed it")
-        pytest.skip("Chromium not found: install it (Debian: `apt-get install chromium`) or set "
-                    "CHROMIUM_PATH")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-def test_the_html_export_opens_offline_with_every_section(demo_db, tmp_path, capsys, browser):
+def test_the_html_export_opens_offline_with_every_section(demo_db, tmp_path, capsys,
+                                                          browser):  # noqa: F811
     demo = tmp_path / "demo.duckdb"  # a copy: a page test in this process may hold the file
     shutil.copyfile(demo_db, demo)
     assert main(["board-pack", "--db", str(demo), "--period", "FY2026-Q4", "--out",

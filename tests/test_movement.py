@@ -222,7 +222,9 @@ DEMO_FILTERS = [dict(), dict(segment="SMB"), dict(segment=["Enterprise", "Mid-Ma
 
 @pytest.fixture(scope="module")
 def demo(demo_db):
-    con = connect(demo_db, read_only=True)
+    from sales.db import open_for_reading
+
+    con = open_for_reading(demo_db)  # a page test in this process may hold the file
     yield con
     con.close()
 

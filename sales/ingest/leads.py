@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import date
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from sales import audit
@@ -28,13 +27,7 @@ from sales.ingest.reference import Reference, load_reference
 from sales.ingest.validate import ERROR, WARNING, Findings, render
 from sales.ingest.values import clean_text, fold_value, parse_whole_numbers
 from sales.lead_snapshots import LEAD_STATE_COLUMNS, record_lead_snapshot
-from sales.segments import (
-    ENTERPRISE,
-    ENTERPRISE_MIN_EMPLOYEES,
-    MID_MARKET,
-    MID_MARKET_MIN_EMPLOYEES,
-    SMB,
-)
+from sales.segments import fill_segments
 
 # The leads table's columns, in its order.
 TABLE_COLUMNS = ("lead_id", "created_date", "status", "mql_date", "accepted_date", "owner",
@@ -171,14 +164,7 @@ def _check_conversions(source: Source, columns: dict[str, str], leads: pd.DataFr
 def _shape(leads: pd.DataFrame) -> pd.DataFrame:
     """The leads table's columns; segment from employees where the data has none."""
     frame = leads[list(TABLE_COLUMNS)].copy()
-    employees = frame["account_employees"]
-    by_size = np.select(
-        [employees.ge(ENTERPRISE_MIN_EMPLOYEES).fillna(False).to_numpy(dtype=bool),
-         employees.ge(MID_MARKET_MIN_EMPLOYEES).fillna(False).to_numpy(dtype=bool),
-         employees.notna().to_numpy()],
-        [ENTERPRISE, MID_MARKET, SMB], default=None)
-    frame["segment"] = frame["segment"].where(frame["segment"].notna(),
-                                              pd.Series(by_size, index=frame.index))
+    frame["segment"] = fill_segments(frame["segment"], frame["account_employees"])
     return frame
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from sales.deal_types import DEAL_TYPES
@@ -42,7 +41,7 @@ from sales.ingest.values import (
     parse_whole_numbers,
 )
 from sales.losses import reclassify_losses
-from sales.segments import ENTERPRISE, ENTERPRISE_MIN_EMPLOYEES, MID_MARKET, MID_MARKET_MIN_EMPLOYEES, SMB
+from sales.segments import fill_segments
 from sales.snapshots import STATE_COLUMNS, record_snapshot
 from sales.stages import CLOSED, OMITTED, PIPELINE
 
@@ -386,14 +385,7 @@ def _shape(deals: pd.DataFrame, dates: dict[str, pd.Series], amount: pd.Series,
             frame[column] = deals[column]
         else:
             frame[column] = pd.Series(pd.NA, index=deals.index, dtype="string")
-    employees = frame["account_employees"]
-    by_size = np.select(
-        [employees.ge(ENTERPRISE_MIN_EMPLOYEES).fillna(False).to_numpy(dtype=bool),
-         employees.ge(MID_MARKET_MIN_EMPLOYEES).fillna(False).to_numpy(dtype=bool),
-         employees.notna().to_numpy()],
-        [ENTERPRISE, MID_MARKET, SMB], default=None)
-    frame["segment"] = frame["segment"].where(frame["segment"].notna(),
-                                              pd.Series(by_size, index=frame.index))
+    frame["segment"] = fill_segments(frame["segment"], frame["account_employees"])
     mapped = frame["stage"].map({s: m.forecast_category for s, m in stage_map.items()})
     frame["forecast_category"] = frame["forecast_category"].where(
         frame["forecast_category"].notna(), mapped)
