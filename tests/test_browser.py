@@ -37,8 +37,12 @@ def serving(database: Path, port: int | None = None, host: str = "127.0.0.1",
 
 
 @pytest.fixture(scope="module")
-def app_url(demo_db):
-    with serving(demo_db) as url:
+def app_url(demo_db, tmp_path_factory):
+    # The server gets a copy: a page test in this process may hold the shared demo file open
+    # for writing, and DuckDB lets one process write a file.
+    database = tmp_path_factory.mktemp("browser") / "demo.duckdb"
+    shutil.copyfile(demo_db, database)
+    with serving(database) as url:
         yield url
 
 

@@ -3,6 +3,7 @@ filters, a filter it sends changes what the page shows, and an exception on a pa
 an error rather than a fast render."""
 
 import asyncio
+import shutil
 
 from ui import load
 from ui.load import RenderError, Session
@@ -36,8 +37,10 @@ def _tiles(url: str, steps: list[tuple[str, dict]]) -> list[dict]:
     return asyncio.run(run())
 
 
-def test_a_session_sees_pages_filters_and_what_a_filter_changes(demo_db):
-    with load.serving(demo_db) as server:
+def test_a_session_sees_pages_filters_and_what_a_filter_changes(demo_db, tmp_path):
+    database = tmp_path / "demo.duckdb"  # a page test in this process may hold the shared file
+    shutil.copyfile(demo_db, database)
+    with load.serving(database) as server:
         probe = _Reading(server.url)
 
         async def learn() -> None:
