@@ -191,19 +191,24 @@ def time_board_pack(db: Path, period: Period) -> float:
 
 def time_pages(db: Path, runs: int) -> dict:
     """Run the page timings in their own process (the app process) and read its JSON."""
-    done = subprocess.run([sys.executable, "-m", "ui.bench", "--db", str(db), "--runs",
-                           str(runs)], cwd=ROOT, check=True, capture_output=True, text=True)
+    return _child_json([sys.executable, "-m", "ui.bench", "--db", str(db), "--runs", str(runs)])
+
+
+def _child_json(command: list[str]) -> dict:
+    """The JSON a measuring process prints last; its error output when it fails, so a page
+    that breaks at this size says which and why."""
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[1:3])} failed:\n{done.stderr.strip()[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def time_sessions(db: Path, counts: list[int], seconds: float, runs: int) -> dict:
     """K concurrent sessions against a real `streamlit run` server (`python -m ui.load`, which
     speaks Streamlit's websocket protocol); its JSON."""
-    done = subprocess.run([sys.executable, "-m", "ui.load", "--db", str(db), "--sessions",
-                           ",".join(str(c) for c in counts), "--duration", str(seconds),
-                           "--runs", str(runs)], cwd=ROOT, check=True, capture_output=True,
-                          text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return _child_json([sys.executable, "-m", "ui.load", "--db", str(db), "--sessions",
+                        ",".join(str(c) for c in counts), "--duration", str(seconds),
+                        "--runs", str(runs)])
 
 
 def harness_check(pages: dict, calibration: dict) -> dict:
