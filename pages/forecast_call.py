@@ -301,11 +301,10 @@ if not lead_summary.shown:
 else:
     if lead_summary.note:
         st.caption(fmt.text(lead_summary.note))
-    past_average = (sum(leads.past_totals.values()) / len(leads.past_totals)
-                    if leads.past_totals else None)
+    past_average, versus = leads.past_average, leads.vs_past_average
     tiles = st.columns(3)
     tiles[0].metric(f"MQLs in {view.period.label}", fmt.count(lead_summary.mql), border=True,
-                    delta=(f"{lead_summary.mql - past_average:+,.0f} vs the average of the "
+                    delta=(f"{versus:+,.0f} vs the average of the "
                            f"last {len(leads.past_totals)} at this point"
                            if past_average is not None else None),
                     delta_arrow="off" if past_average is None else "auto",

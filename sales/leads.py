@@ -120,6 +120,18 @@ class LeadReview:
     funnel: Funnel | None
     deals: pd.DataFrame  # the converted, qualified opportunities (largest first, capped)
 
+    @property
+    def past_average(self) -> float | None:
+        """MQLs at the same point of the past periods, on average (None without any)."""
+        totals = list(self.past_totals.values())
+        return sum(totals) / len(totals) if totals else None
+
+    @property
+    def vs_past_average(self) -> float | None:
+        """This period's MQLs so far less that average."""
+        average = self.past_average
+        return None if average is None or self.summary.mql is None else self.summary.mql - average
+
 
 def leads_loaded(con: duckdb.DuckDBPyConnection) -> bool:
     return con.cursor().execute("select count(*) from leads").fetchall()[0][0] > 0

@@ -203,6 +203,9 @@ def test_the_call_review_funnel_and_comparison(leads_con):
     assert sources.loc["Web", "this_period"] == 6 and sources.loc["Event", "since_last_call"] == 2
     assert review.past_totals == {"FY2026-Q3": 0, "FY2026-Q2": 0, "FY2026-Q1": 0,
                                   "FY2025-Q4": 0}
+    # The tile's comparison: (0 + 0 + 0 + 0) / 4 = 0 MQLs at this point on average; the 9 MQLs
+    # so far stand 9 - 0 = 9 above it.
+    assert review.past_average == 0 and review.vs_past_average == 9
     assert sorted(review.deals.opportunity_id) == ["O1", "O3"]
 
 
