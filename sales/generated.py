@@ -8,6 +8,8 @@ view's period (up to as-of), each through the view's filters, deals as they stan
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -96,39 +98,19 @@ def pipeline_generated(con: duckdb.DuckDBPyConnection, view: View, since: date |
     """
     since_start, quarter_start = generated_windows(con, view, since)
     first = earliest_window(con, view, since)
-    deals = deals_sql(state_key(con, view.as_of), view.filters)
-    cur = con.cursor()
-    if first_seen is None:
-        computed = first_qualified_sql(first, view.as_of)
-        seen = sql(f"({computed})", computed)
-    else:
-        cur.register(_FIRST_SEEN, first_seen)
-        seen = sql(_FIRST_SEEN)
     windows = {"since_start": since_start, "quarter_start": quarter_start,
                "period_start": view.period.start, "period_end": min(view.period.end, view.as_of)}
-    try:
+    with _qualified(con, view, first, first_seen) as (cur, qualified):
         row = cur.execute(*sql(
-            f"""with deals as (select opportunity_id, sales_accepted_date, amount from ({deals}) d),
-                accepted as (
-                    select sales_accepted_date as qualified_on, amount from deals
-                    where sales_accepted_date between $first and $as_of),
-                first_seen as (  -- no acceptance date: the first snapshot in a qualified stage
-                    select f.qualified_on, f.amount
-                    from {seen} f semi join deals d using (opportunity_id)),
-                qualified as (select * from accepted union all select * from first_seen)
-                select coalesce(sum(amount) filter (where qualified_on > $since_start), 0)::double,
+            f"""select coalesce(sum(amount) filter (where qualified_on > $since_start), 0)::double,
                        count(*) filter (where qualified_on > $since_start),
                        coalesce(sum(amount) filter (where qualified_on >= $quarter_start), 0)::double,
                        count(*) filter (where qualified_on >= $quarter_start),
                        coalesce(sum(amount) filter (where qualified_on between $period_start
                                                                      and $period_end), 0)::double,
                        count(*) filter (where qualified_on between $period_start and $period_end)
-                from qualified""",  # noqa: S608 - fixed SQL; values are bound
-            deals, seen, first=first, as_of=view.as_of, **windows)).fetchall()[0]
-    finally:
-        if first_seen is not None:
-            cur.unregister(_FIRST_SEEN)
-        cur.close()
+                from {qualified} q""",  # noqa: S608 - fixed SQL; values are bound
+            qualified, **windows)).fetchall()[0]
     return Generated(since_start, Measure(row[0], int(row[1])), quarter_start,
                      Measure(row[2], int(row[3])), Measure(row[4], int(row[5])))
 
@@ -141,10 +123,27 @@ def generated_by_period(con: duckdb.DuckDBPyConnection, view: View, periods: lis
     first period's start, when the caller holds it.
 
     Grain: one row per period, in the order given. Columns: period, amount, count."""
-    first = periods[0].start
-    deals = deals_sql(state_key(con, view.as_of), view.filters)
     inline = rows_sql("generated_periods", [{"ord": i, "period": p.label, "p_start": p.start,
                                              "p_end": p.end} for i, p in enumerate(periods)])
+    with _qualified(con, view, periods[0].start, first_seen) as (cur, qualified):
+        frame = cur.execute(*sql(
+            f"""select p.period, coalesce(sum(q.amount), 0)::double as amount,
+                       count(q.qualified_on) as count
+                from {inline} p left join {qualified} q
+                  on q.qualified_on between p.p_start and least(p.p_end, $as_of)
+                group by p.ord, p.period order by p.ord""",  # noqa: S608 - fixed SQL
+            inline, qualified, as_of=view.as_of)).df()
+    return frame
+
+
+@contextmanager
+def _qualified(con: duckdb.DuckDBPyConnection, view: View, first: date,
+               first_seen: pa.Table | None) -> Iterator[tuple[duckdb.DuckDBPyConnection, Sql]]:
+    """A cursor, and the deals (as they stand at as-of, through the view's filters) that became
+    qualified from `first` up to as-of as a relation of (qualified_on, amount): accepted on
+    their sales-accepted date, or without one, first seen in a qualified stage. `first_seen` is
+    `first_qualified` from `first`, when the caller holds it."""
+    deals = deals_sql(state_key(con, view.as_of), view.filters)
     cur = con.cursor()
     if first_seen is None:
         computed = first_qualified_sql(first, view.as_of)
@@ -152,23 +151,17 @@ def generated_by_period(con: duckdb.DuckDBPyConnection, view: View, periods: lis
     else:
         cur.register(_FIRST_SEEN, first_seen)
         seen = sql(_FIRST_SEEN)
+    qualified = sql(
+        f"""(with deals as (select opportunity_id, sales_accepted_date, amount from ({deals}) d)
+            select sales_accepted_date as qualified_on, amount from deals
+            where sales_accepted_date between $first and $as_of
+            union all
+            select f.qualified_on, f.amount
+            from {seen} f semi join deals d using (opportunity_id))""",  # noqa: S608 - fixed SQL
+        deals, seen, first=first, as_of=view.as_of)
     try:
-        frame = cur.execute(*sql(
-            f"""with deals as (select opportunity_id, sales_accepted_date, amount from ({deals}) d),
-                qualified as (
-                    select sales_accepted_date as qualified_on, amount from deals
-                    where sales_accepted_date between $first and $as_of
-                    union all
-                    select f.qualified_on, f.amount
-                    from {seen} f semi join deals d using (opportunity_id))
-                select p.period, coalesce(sum(q.amount), 0)::double as amount,
-                       count(q.qualified_on) as count
-                from {inline} p left join qualified q
-                  on q.qualified_on between p.p_start and least(p.p_end, $as_of)
-                group by p.ord, p.period order by p.ord""",  # noqa: S608 - fixed SQL
-            deals, seen, inline, first=first, as_of=view.as_of)).df()
+        yield cur, qualified
     finally:
         if first_seen is not None:
             cur.unregister(_FIRST_SEEN)
         cur.close()
-    return frame
