@@ -32,7 +32,7 @@ MULTIPLE = "%.1f×"
 
 view = page.start("Coverage")
 settings = state.settings(state.database_path(), state.version())
-healthy = float(settings["coverage_multiple"])
+healthy = settings.coverage_multiple
 smb = smb_segments(settings)
 
 
@@ -197,7 +197,7 @@ else:
 
 # --- Rep annual coverage against the band.
 st.subheader(f"Rep annual coverage, FY{view.period.fiscal_year}")
-low, high = float(settings["rep_coverage_low"]), float(settings["rep_coverage_high"])
+low, high = settings.rep_coverage_low, settings.rep_coverage_high
 reps = rep_annual_coverage(view, settings)
 if reps.empty:
     st.caption("No owners with deals or quotas in this fiscal year for this view.")

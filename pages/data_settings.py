@@ -132,13 +132,13 @@ with settings_tab:
         for setting in SETTINGS:
             label = setting.name.replace("_", " ").capitalize()
             key, value = f"setting_{setting.name}_{version}", current[setting.name]
-            if isinstance(setting.default, bool):
+            if setting.type is bool:
                 values[setting.name] = st.checkbox(label, value=bool(value), key=key,
                                                    help=setting.help)
-            elif isinstance(setting.default, int):
+            elif setting.type is int:
                 values[setting.name] = st.number_input(label, value=int(value), step=1, key=key,
                                                        help=setting.help)
-            elif isinstance(setting.default, float):
+            elif setting.type is float:
                 values[setting.name] = st.number_input(label, value=float(value), step=0.05,
                                                        format="%.2f", key=key, help=setting.help)
             else:

@@ -39,9 +39,9 @@ tiles[2].metric(
     help="Commit and Best Case deals left out of the in-blood number.")
 
 coverage = report["coverage"]["enterprise"]
-healthy = float(settings["coverage_multiple"])
+healthy = settings.coverage_multiple
 close_rate, win_rate = rates["close_rate"]["count"], rates["win_rate"]["count"]
-close_floor, win_floor = float(settings["close_rate_floor"]), float(settings["win_rate_floor"])
+close_floor, win_floor = settings.close_rate_floor, settings.win_rate_floor
 window = f"{rates['window_start']} to {rates['window_end']}"
 tiles = st.columns(3)
 tiles[0].metric(
@@ -64,7 +64,7 @@ tiles[2].metric(
     if win_rate is not None else "no competitive outcomes in the window",
     delta_color="normal" if win_rate is not None else "off", border=True,
     help=f"Won / (won + lost to competition), by deal count, {window}. Aim "
-         f"{fmt.pct(float(settings['win_rate_aim']))}; by amount "
+         f"{fmt.pct(settings.win_rate_aim)}; by amount "
          f"{fmt.pct(rates['win_rate']['amount'])}.")
 
 st.subheader("Forecast categories by segment")

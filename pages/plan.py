@@ -11,7 +11,7 @@ from ui.data import attainment
 
 view = page.start("Plan attainment")
 settings = state.settings(state.database_path(), state.version())
-healthy = float(settings["coverage_multiple"])
+healthy = settings.coverage_multiple
 
 @st.fragment
 def attainment_by(view, healthy: float) -> None:

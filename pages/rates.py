@@ -17,7 +17,7 @@ settings = state.settings(state.database_path(), state.version())
 found = window_rates(view)
 (close_amount, close_count), (_, win_count) = found.close_rate(), found.win_rate()
 
-close_floor, win_floor = float(settings["close_rate_floor"]), float(settings["win_rate_floor"])
+close_floor, win_floor = settings.close_rate_floor, settings.win_rate_floor
 tiles = st.columns(4)
 tiles[0].metric("Close rate (deals)", fmt.pct(close_count), border=True,
                 delta=f"floor {fmt.pct(close_floor)}", delta_color="off", delta_arrow="off",
@@ -25,7 +25,7 @@ tiles[0].metric("Close rate (deals)", fmt.pct(close_count), border=True,
                      "closed in the window.")
 tiles[1].metric("Close rate (amount)", fmt.pct(close_amount), border=True)
 tiles[2].metric("Win rate (deals)", fmt.pct(win_count), border=True,
-                delta=f"floor {fmt.pct(win_floor)}, aim {fmt.pct(float(settings['win_rate_aim']))}",
+                delta=f"floor {fmt.pct(win_floor)}, aim {fmt.pct(settings.win_rate_aim)}",
                 delta_color="off", delta_arrow="off",
                 help="Won / (won + lost to competition).")
 tiles[3].metric("Coverage this close rate needs", fmt.multiple(required_coverage(close_count)),

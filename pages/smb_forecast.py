@@ -39,7 +39,7 @@ target, blood = report["target"], report["in_blood"]
 st.caption(f"{', '.join(map(fmt.text, narrowed.filters.segment))} (setting "
            "`smb_method_segments`): Closed + "
            "each category's open, qualified pipeline × how much of it was won at the same "
-           f"point of the last {int(settings['history_periods'])} periods + the pipeline still "
+           f"point of the last {settings.history_periods} periods + the pipeline still "
            "to be created × its conversion.")
 
 # --- The number, against the target and the call.
@@ -122,8 +122,8 @@ tiles[0].metric("Top-down (weighted forecast)", fmt.money(versus.top_down), bord
 tiles[1].metric(f"Bottom-up: {bottom_label}", fmt.money(versus.bottom_up), border=True,
                 delta=f"{fmt.pct(versus.share)} of top-down" if versus.share is not None
                 else None, delta_color="off", delta_arrow="off")
-bands = (f"bands {fmt.pct(float(settings['sandbagging_band']))} – "
-         f"{fmt.pct(float(settings['happy_ears_band']))}")
+bands = (f"bands {fmt.pct(settings.sandbagging_band)} – "
+         f"{fmt.pct(settings.happy_ears_band)}")
 if versus.verdict in VERDICT_TEXT:
     st.warning(f"Bottom-up is {VERDICT_TEXT[versus.verdict]} ({bands}).")
 else:

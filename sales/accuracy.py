@@ -15,6 +15,7 @@ from sales.calls import call_history
 from sales.inblood import default_includes
 from sales.periods import Period, period_containing
 from sales.rollup import closed_won, rollup_at
+from sales.settings import Settings
 from sales.stages import CATEGORY_COLUMNS, CLOSED, OPEN_CATEGORIES
 from sales.view import View
 
@@ -34,7 +35,7 @@ def week_of(period: Period, day: date) -> int:
 
 
 def rules_by_snapshot(con: duckdb.DuckDBPyConnection, view: View,
-                      settings: dict[str, object]) -> pd.DataFrame:
+                      settings: Settings) -> pd.DataFrame:
     """The default rules' in-blood number at each snapshot inside the period.
 
     Grain: one row per snapshot date in the period: closed won then (closed_won), the open
@@ -51,7 +52,7 @@ def rules_by_snapshot(con: duckdb.DuckDBPyConnection, view: View,
     return frame[["snapshot_date", *CATEGORY_COLUMNS.values(), "in_blood"]]
 
 
-def accuracy(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+def accuracy(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
              n: int = ACCURACY_PERIODS) -> pd.DataFrame:
     """Saved calls and default rules against the outcome, for the n completed periods before
     the view's (same kind, same filters).

@@ -45,7 +45,8 @@ from sales.inblood import default_includes
 from sales.periods import QUARTER, Period, period_containing
 from sales.query import DESCRIPTIVE_FILTERS, KNOWN_DEALS, deals_sql, report_category_sql, state_key
 from sales.rollup import rollup_at
-from sales.smb import FALLBACK_SETTINGS, NEW, weighted_forecast
+from sales.settings import Settings
+from sales.smb import NEW, fallback_rates, weighted_forecast
 from sales.sql import rows_sql, sql
 from sales.stages import (
     BEST_CASE,
@@ -446,62 +447,62 @@ class Seen:
         return float(self.amounts.get(category, 0.0))
 
 
-def commit(seen: Seen, settings: Mapping[str, object]) -> float | None:
+def commit(seen: Seen, settings: Settings) -> float | None:
     """Closed + Commit (open, qualified, closing in the period)."""
     if seen.snapshot is None:
         return None
     return seen.amount(CLOSED) + seen.amount(COMMIT)
 
 
-def best_case(seen: Seen, settings: Mapping[str, object]) -> float | None:
+def best_case(seen: Seen, settings: Settings) -> float | None:
     """Closed + Commit + Best Case."""
     if seen.snapshot is None:
         return None
     return seen.amount(CLOSED) + seen.amount(COMMIT) + seen.amount(BEST_CASE)
 
 
-def default_rules(seen: Seen, settings: Mapping[str, object]) -> float | None:
+def default_rules(seen: Seen, settings: Settings) -> float | None:
     """The in-blood number under the default rules: Closed + the categories they include."""
     if seen.snapshot is None:
         return None
-    included = default_includes(dict(settings))
+    included = default_includes(settings)
     return seen.amount(CLOSED) + sum(seen.amount(c) for c in OPEN_CATEGORIES if included[c])
 
 
-def saved_calls(seen: Seen, settings: Mapping[str, object]) -> float | None:
+def saved_calls(seen: Seen, settings: Settings) -> float | None:
     """The in-blood number of the latest call saved by then (None without one)."""
     return seen.call
 
 
-def submissions(seen: Seen, settings: Mapping[str, object]) -> float | None:
+def submissions(seen: Seen, settings: Settings) -> float | None:
     """The sum of each owner's latest submission by then (None without any)."""
     return seen.submitted
 
 
-def smb_weighted(seen: Seen, settings: Mapping[str, object]) -> float | None:
+def smb_weighted(seen: Seen, settings: Settings) -> float | None:
     """SPEC item 7: Closed + Σ r_C·C + r_new·E, the rates pooled over the past periods read
     (the fallback rate where a term had no amount), E their mean created pipeline."""
     if seen.snapshot is None:
         return None
-    rates = {}
+    rates, fallback = {}, fallback_rates(settings)
     for name in OPEN_CATEGORIES:
         then, won = seen.rated.get(name, (0.0, 0.0))
-        rates[name] = won / then if then > 0 else float(settings[FALLBACK_SETTINGS[name]])
+        rates[name] = won / then if then > 0 else fallback[name]
     then, won = seen.created
-    rates[NEW] = won / then if then > 0 else float(settings[FALLBACK_SETTINGS[NEW]])
+    rates[NEW] = won / then if then > 0 else fallback[NEW]
     expected = then / seen.periods_read if seen.periods_read else 0.0
     return weighted_forecast(seen.amount(CLOSED), {c: seen.amount(c) for c in OPEN_CATEGORIES},
                              rates, expected)
 
 
-def stage_weighted(seen: Seen, settings: Mapping[str, object]) -> float | None:
+def stage_weighted(seen: Seen, settings: Settings) -> float | None:
     """Closed + Σ open, qualified amount × its stage's probability."""
     if seen.snapshot is None:
         return None
     return seen.amount(CLOSED) + seen.weighted
 
 
-METHOD_FUNCTIONS: dict[str, Callable[[Seen, Mapping[str, object]], float | None]] = {
+METHOD_FUNCTIONS: dict[str, Callable[[Seen, Settings], float | None]] = {
     COMMIT_METHOD: commit, BEST_CASE_METHOD: best_case, DEFAULT_RULES: default_rules,
     SAVED_CALLS: saved_calls, SUBMISSIONS: submissions, SMB_WEIGHTED: smb_weighted,
     STAGE_WEIGHTED: stage_weighted,
@@ -673,7 +674,7 @@ def seen_by_key(found: list[Key], part: Slice, calls: pd.DataFrame, submitted: p
     return out
 
 
-def run(found: list[Key], part: Slice, settings: Mapping[str, object], calls: pd.DataFrame,
+def run(found: list[Key], part: Slice, settings: Settings, calls: pd.DataFrame,
         submitted: pd.DataFrame) -> Backtest:
     """The backtest of one slice of the cube, with the slice's calls and the submissions."""
     periods = tuple(dict.fromkeys(k.period.label for k in found))
@@ -693,10 +694,10 @@ def run(found: list[Key], part: Slice, settings: Mapping[str, object], calls: pd
 
 
 def backtest(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
-             filters: Filters, settings: Mapping[str, object]) -> Backtest:
+             filters: Filters, settings: Settings) -> Backtest:
     """Every method at every week of every period, through the filters (the command line's
     entry; the page holds the cube and calls `slices` and `run`)."""
-    count = int(settings["history_periods"])
+    count = settings.history_periods
     chosen = tuple(periods)
     found = keys(snapshot_dates_of(con), list(chosen), count)
     part = slices(con, cube(con, chosen, as_of, count), filters)[None]

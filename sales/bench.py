@@ -141,7 +141,7 @@ def time_backtest(con: duckdb.DuckDBPyConnection, as_of: date, runs: int) -> flo
     from sales.view import Filters
 
     settings = load_settings(con)
-    periods = default_periods(as_of, int(settings["fiscal_year_start_month"]))
+    periods = default_periods(as_of, settings.fiscal_year_start_month)
     return round(_median_time(lambda: backtest(con, periods, as_of, Filters(), settings),
                               runs)[0], 3)
 
@@ -239,7 +239,7 @@ def run_bench(opportunities: int = DEFAULT_OPPORTUNITIES, db: Path | None = None
     say(0.2, "Counting rows")
     result.update(sizes(con))
     as_of = default_as_of(con)
-    fy_start = int(load_settings(con)["fiscal_year_start_month"])
+    fy_start = load_settings(con).fiscal_year_start_month
     view = View(period_containing(as_of, QUARTER, fy_start), as_of)
     say(0.25, "Timing report and the pandas baseline")
     result["report_s"] = round(_median_time(lambda: build_report(con, view), runs)[0], 3)

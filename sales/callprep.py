@@ -41,6 +41,7 @@ from sales.movement import (
 )
 from sales.query import deals_sql, snapshot_on_or_before, state_key
 from sales.rollup import deals_in_period
+from sales.settings import Settings
 from sales.slippage import history_facts_sql
 from sales.sql import Sql, sql
 from sales.stages import (
@@ -391,7 +392,7 @@ def saved_call_on(con: duckdb.DuckDBPyConnection, view: View, day: date | None
 
 
 def forecast_at_last_call(prep: CallPrep, saved: SavedCall | None,
-                          settings: dict[str, object]) -> Forecast:
+                          settings: Settings) -> Forecast:
     """The forecast as it stood at the last call: the latest call saved on or before its date
     (closed won as saved, else as it stood at the last call, plus what it included), else the
     default rules over the state at that date."""

@@ -17,6 +17,7 @@ from sales import audit
 from sales.inblood import Change, board_sql
 from sales.query import KNOWN_DEALS, deals_sql, latest_snapshot, state_key
 from sales.rollup import closed_won, rollup_at
+from sales.settings import Settings
 from sales.sql import sql
 from sales.stages import CLOSED, FORECASTABLE_CATEGORIES, OMITTED, OPEN_CATEGORIES, UNQUALIFIED
 from sales.view import View
@@ -34,7 +35,7 @@ CALL_TOTALS = sql("""coalesce(sum(x.amount) filter (where x.included), 0)::doubl
                   forecastable=list(FORECASTABLE_CATEGORIES))
 
 
-def save_call(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+def save_call(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
               start_call_id: int | None, changes: dict[str, Change], saved_by: str,
               note: str = "", saved_at: datetime | None = None,
               closed_won: float | None = None) -> int:

@@ -19,6 +19,7 @@ import duckdb
 from sales.funnel import velocity
 from sales.query import deals_sql, state_key
 from sales.rates import outcomes
+from sales.settings import Settings
 from sales.sql import sql
 from sales.view import Filters
 
@@ -111,19 +112,21 @@ class CapacityPlan:
                 "won_deals": pace.won_deals}
 
 
-def capacity_plan(pace_found: Pace, win_rate: float | None, settings: dict[str, object]
-                  ) -> CapacityPlan:
+def capacity_plan(pace_found: Pace, win_rate: float | None, rep_capacity: int) -> CapacityPlan:
     """The plan from what the data says (`pace`, the trailing win rate by count) and the
     capacity setting; guesses where the data has nothing."""
     days = pace_found.median_cycle_days
+    # A float like the plan's other inputs: the Rates page edits it in a float number input and
+    # the report writes it as 40.0.
     plan = Capacity(days if days else GUESSED_DAYS_TO_CLOSE,
-                    win_rate if win_rate else GUESSED_WIN_RATE, float(settings["rep_capacity"]))
+                    win_rate if win_rate else GUESSED_WIN_RATE, float(rep_capacity))
     return CapacityPlan(plan, DATA if days else GUESS, DATA if win_rate else GUESS, pace_found)
 
 
 def capacity_for(con: duckdb.DuckDBPyConnection, window_start: date, window_end: date,
-                 as_of: date, filters: Filters, settings: dict[str, object]) -> CapacityPlan:
+                 as_of: date, filters: Filters, settings: Settings) -> CapacityPlan:
     """The plan the Rates page starts from and the report shows: the window's pace, its
     trailing win rate by count, the capacity setting."""
     win_rate = outcomes(con, window_start, window_end, as_of, filters).win_rate()[1]
-    return capacity_plan(pace(con, window_start, window_end, as_of, filters), win_rate, settings)
+    return capacity_plan(pace(con, window_start, window_end, as_of, filters), win_rate,
+                         settings.rep_capacity)

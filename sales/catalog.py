@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import duckdb
 import pandas as pd
 
@@ -36,7 +38,7 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
 
 def settings_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every setting with its value, default and help. Grain: one row per setting."""
-    values = load_settings(con)
+    values = asdict(load_settings(con))
     return pd.DataFrame([{"setting": s.name, "value": str(values[s.name]),
                           "default": str(s.default), "help": s.help} for s in SETTINGS])
 

@@ -169,7 +169,7 @@ def _open_for_reading(path: Path):
 
 def _run_report(args: argparse.Namespace) -> int:
     con = _open_for_reading(args.db or db_path())
-    fy_start = int(load_settings(con)["fiscal_year_start_month"])
+    fy_start = load_settings(con).fiscal_year_start_month
     as_of = args.as_of or default_as_of(con)
     try:
         period = (parse_period(args.period, fy_start) if args.period
@@ -215,7 +215,7 @@ def _run_board_pack(args: argparse.Namespace) -> int:
     if wrong or not formats:
         raise UsageError(f"--format {args.format!r}: choose from {','.join(FORMATS)}")
     con = _open_for_reading(args.db or db_path())
-    fy_start = int(load_settings(con)["fiscal_year_start_month"])
+    fy_start = load_settings(con).fiscal_year_start_month
     as_of = args.as_of or default_as_of(con)
     if not args.period:
         raise UsageError("give the period: --period FY2027-Q4 (or a month, FY2027-M10)")
@@ -246,7 +246,7 @@ def _run_backtest(args: argparse.Namespace) -> int:
 
     con = _open_for_reading(args.db or db_path())
     settings = load_settings(con)
-    fy_start = int(settings["fiscal_year_start_month"])
+    fy_start = settings.fiscal_year_start_month
     as_of = args.as_of or default_as_of(con)
     try:
         periods = ([parse_period(label, fy_start) for label in args.periods] if args.periods
@@ -287,7 +287,7 @@ def _run_export(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() not in (".csv", ".xlsx"):
         raise UsageError(f"--out must end in .csv or .xlsx, not {args.out.name}")
     con = _open_for_reading(args.db or db_path())
-    fy_start = int(load_settings(con)["fiscal_year_start_month"])
+    fy_start = load_settings(con).fiscal_year_start_month
     as_of = args.as_of or default_as_of(con)
     try:
         period = parse_period(args.period, fy_start) if args.period else None

@@ -17,6 +17,7 @@ from sales.periods import QUARTER, Period, fiscal_quarter_sql, fiscal_year_range
 from sales.plan import category_amounts
 from sales.query import DESCRIPTIVE_FILTERS, KNOWN_DEALS, deals_sql, report_category_sql, state_key
 from sales.rates import default_window, outcomes, rates_by, required_coverage
+from sales.settings import Settings
 from sales.smb import smb_segments
 from sales.sql import rows_sql, sql
 from sales.stages import (
@@ -63,7 +64,7 @@ TREND_QUARTERS = 4
 TREND_STEP_DAYS = 7
 
 
-def view_method(filters: Filters, settings: dict[str, object]) -> str:
+def view_method(filters: Filters, settings: Settings) -> str:
     """SMB when the view is cut to SMB-method segments only, else enterprise."""
     chosen = filters.segment
     return SMB_METHOD if chosen and set(chosen) <= set(smb_segments(settings)) else ENTERPRISE_METHOD
@@ -121,7 +122,7 @@ def smb_coverage(con: duckdb.DuckDBPyConnection, narrowed: View, forecast: smb.S
                        _close_rates(con, narrowed, None)[None])
 
 
-def has_smb_rows(filters: Filters, dimension: str, settings: dict[str, object]) -> bool:
+def has_smb_rows(filters: Filters, dimension: str, settings: Settings) -> bool:
     """Whether coverage_by for this view and dimension has rows on the SMB method (which then
     need the expected new pipeline, from `sales.smb.history_cube`)."""
     method = smb_segments(settings)
@@ -131,7 +132,7 @@ def has_smb_rows(filters: Filters, dimension: str, settings: dict[str, object]) 
 
 
 def coverage_by(con: duckdb.DuckDBPyConnection, view: View, dimension: str,
-                settings: dict[str, object], history: pa.Table | None = None) -> pd.DataFrame:
+                settings: Settings, history: pa.Table | None = None) -> pd.DataFrame:
     """Coverage per value of segment, region, team or owner for the view's period.
 
     Grain: one row per value with deals or a target. Columns: the dimension, method
@@ -161,7 +162,7 @@ def coverage_by(con: duckdb.DuckDBPyConnection, view: View, dimension: str,
 
 
 def _with_coverage(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, view: View,
-                   dimension: str, settings: dict[str, object],
+                   dimension: str, settings: Settings,
                    history: pa.Table | None) -> pd.DataFrame:
     target = frame["target"].where(frame["target"] > 0)
     closed = frame[CATEGORY_COLUMNS[CLOSED]]
@@ -172,7 +173,7 @@ def _with_coverage(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, view: Vi
     is_smb = frame["method"] == SMB_METHOD
     expected: dict[str, float] = {}
     if is_smb.any():
-        count = int(settings["history_periods"])
+        count = settings.history_periods
         if history is None:
             history = smb.history_cube(con, view.period, view.as_of, count, (smb.NEW_PART,))
         expected = smb.expected_new_by(con, view, count, history, dimension)
@@ -186,7 +187,7 @@ def _with_coverage(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, view: Vi
         rates.get(value if dimension == "segment" else None) if smb_row else None
         for value, smb_row in zip(frame[dimension], is_smb, strict=True)]
     frame["close_rate"] = frame["close_rate"].astype("float64")
-    multiple = float(settings["coverage_multiple"])
+    multiple = settings.coverage_multiple
     frame["required"] = (1 / frame["close_rate"].where(frame["close_rate"] > 0)).where(
         is_smb, multiple)
     frame["coverage"] = frame["smb"].where(is_smb, frame["enterprise"])
@@ -270,7 +271,7 @@ def _trend_days(view: View, periods: list[Period]) -> list[dict[str, object]]:
     return wanted
 
 
-def coverage_trend(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+def coverage_trend(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
                    quarters: int = TREND_QUARTERS, events: pa.Table | None = None
                    ) -> pd.DataFrame:
     """Coverage through the view's quarter so far, and through each of the `quarters` before it
@@ -346,7 +347,7 @@ def same_week(trend: pd.DataFrame, as_of_offset: int | None = None) -> pd.DataFr
 
 
 def rep_annual_coverage(con: duckdb.DuckDBPyConnection, view: View,
-                        settings: dict[str, object]) -> pd.DataFrame:
+                        settings: Settings) -> pd.DataFrame:
     """SPEC item 12 per owner: (closed won in the fiscal year + open qualified pipeline closing
     in it) / annual quota (the sum of the owner's four quarter targets).
 
@@ -382,13 +383,13 @@ def rep_annual_coverage(con: duckdb.DuckDBPyConnection, view: View,
     frame["quota"] = frame["owner"].map(quotas).astype("float64")
     frame["coverage"] = ((frame["closed_won"] + frame["open_pipeline"])
                          / frame["quota"].where(frame["quota"] > 0))
-    low, high = float(settings["rep_coverage_low"]), float(settings["rep_coverage_high"])
+    low, high = settings.rep_coverage_low, settings.rep_coverage_high
     frame["health"] = [NO_QUOTA if pd.isna(c) else THIN if c < low else
                        COMFORTABLE if c >= high else IN_BAND for c in frame["coverage"]]
     return frame.sort_values("coverage", na_position="last", kind="stable").reset_index(drop=True)
 
 
-def smb_monthly(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+def smb_monthly(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
                 histories: dict[str, pa.Table] | None = None) -> pd.DataFrame:
     """SMB-method segments month by month in the view's quarter (or its month).
 
@@ -416,7 +417,7 @@ def smb_monthly(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, 
         inline, deals, segments=segments)).df()
     cells = {(r.segment, r.month, r.category): r.amount for r in rolled.itertuples()}
     rates = _close_rates(con, view, "segment")
-    count = int(settings["history_periods"])
+    count = settings.history_periods
     expected = {}
     for month in months:
         history = (histories or {}).get(month.label)

@@ -26,17 +26,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sales import formatting as fmt
+from sales.settings import Settings
 
 CONVERSION, SLIPPAGE, PIPELINE, CAPACITY, NOT_ENOUGH_DATA = (
     "conversion problem", "slippage problem", "pipeline problem", "capacity", "not enough data")
 VERDICTS = (CONVERSION, SLIPPAGE, PIPELINE, CAPACITY, NOT_ENOUGH_DATA)
 
 
-def rules(settings: dict[str, object]) -> list[dict[str, str]]:
+def rules(settings: Settings) -> list[dict[str, str]]:
     """The rules as the pack prints them, in the order they are tried, with the floors from
     settings."""
-    floor = fmt.pct(float(settings["close_rate_floor"]))
-    multiple = fmt.multiple(float(settings["coverage_multiple"]))
+    floor = fmt.pct(settings.close_rate_floor)
+    multiple = fmt.multiple(settings.coverage_multiple)
     return [
         {"verdict": CONVERSION,
          "rule": f"close rate (deals, trailing 4 quarters) below the {floor} floor"},
@@ -64,9 +65,9 @@ class SegmentFacts:
     required: float | None
 
 
-def diagnose(facts: SegmentFacts, settings: dict[str, object]) -> dict[str, object]:
+def diagnose(facts: SegmentFacts, settings: Settings) -> dict[str, object]:
     """The verdict for one segment and the sentence that says it, by the rules in order."""
-    floor = float(settings["close_rate_floor"])
+    floor = settings.close_rate_floor
     name = facts.segment
     close, adjusted = facts.close_rate, facts.adjusted_close_rate
     coverage, required = facts.coverage, facts.required

@@ -8,6 +8,7 @@ the change on its next run).
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from datetime import date
 
 import duckdb
@@ -353,7 +354,7 @@ def save_targets(con: duckdb.DuckDBPyConnection, period: str, frame: pd.DataFram
 
 def settings_form(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every setting with its current value, default and help, for a form."""
-    values = load_settings(con)
+    values = asdict(load_settings(con))
     return pd.DataFrame([{"setting": s.name, "value": values[s.name], "default": s.default,
                           "help": s.help} for s in SETTINGS])
 
@@ -362,7 +363,7 @@ def save_settings(con: duckdb.DuckDBPyConnection, values: dict[str, object], *,
                   by: str) -> list[str]:
     """Check every value, then store them; returns the names that changed."""
     problems, parsed = [], {}
-    current = load_settings(con)
+    current = asdict(load_settings(con))
     for name, value in values.items():
         setting = SETTINGS_BY_NAME.get(name)
         if setting is None:
@@ -372,7 +373,7 @@ def save_settings(con: duckdb.DuckDBPyConnection, values: dict[str, object], *,
         try:
             typed = setting.parse(text)
         except ValueError:
-            problems.append(f"{name} = {text!r}: must be {type(setting.default).__name__}")
+            problems.append(f"{name} = {text!r}: must be {setting.type.__name__}")
             continue
         problem = _setting_problem(name, typed)
         if problem:

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from sales.query import snapshot_on_or_before
 from sales.rollup import closed_won, deals_in_period
+from sales.settings import Settings
 from sales.slippage import history_facts_sql
 from sales.sql import Sql, sql
 from sales.stages import BEST_CASE, COMMIT, FORECASTABLE_CATEGORIES, OPEN_CATEGORIES, PIPELINE
@@ -89,11 +90,11 @@ class InBlood:
                                 "days_left": self.days_left}}
 
 
-def default_includes(settings: dict[str, object]) -> dict[str, bool]:
+def default_includes(settings: Settings) -> dict[str, bool]:
     """Category → included by default (settings: Commit in, Best Case out, Pipeline out)."""
-    return {COMMIT: bool(settings["inblood_include_commit"]),
-            BEST_CASE: bool(settings["inblood_include_best_case"]),
-            PIPELINE: bool(settings["inblood_include_pipeline"])}
+    return {COMMIT: settings.inblood_include_commit,
+            BEST_CASE: settings.inblood_include_best_case,
+            PIPELINE: settings.inblood_include_pipeline}
 
 
 def latest_call(con: duckdb.DuckDBPyConnection, view: View) -> tuple[int, datetime] | None:
@@ -110,7 +111,7 @@ def call_source(saved_at: datetime) -> str:
     return f"saved call {saved_at.isoformat(sep=' ', timespec='seconds')}"
 
 
-def board_sql(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+def board_sql(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
               call_id: int | None, facts: bool = True, held_facts: str | None = None) -> Sql:
     """The in-blood board: every open Commit, Best Case and Pipeline deal closing in the period.
 
@@ -233,7 +234,7 @@ class Board:
     commit_risk: Measure = ZERO  # Commit not yet in a redlining stage (SPEC item 8)
 
 
-def board_summary(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+def board_summary(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
                   use_saved_call: bool = True) -> Board:
     """The board's starting totals: closed won, and per category the open amount, the deal
     count and the amount included at the start (saved call's decisions, else the rules)."""
@@ -261,7 +262,7 @@ def board_summary(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str
     )
 
 
-def in_blood(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+def in_blood(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
              use_saved_call: bool = True) -> InBlood:
     """In-blood number and upside for the view: the latest saved call's decisions (deals new
     since then at their defaults), or the default rules when there is no call or when asked."""
@@ -306,7 +307,7 @@ def totals(board: Board, changes: dict[str, Change]) -> Totals:
     return Totals(number, upside, board.closed_won, sum(included.values()))
 
 
-def board_page(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+def board_page(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
                call_id: int | None, where: BoardFilter | None = None, limit: int = 200,
                offset: int = 0, facts: pa.Table | None = None) -> tuple[pd.DataFrame, int]:
     """One page of the board, largest deals first. Returns (frame, rows matching the filter).
@@ -384,7 +385,7 @@ class BoardFilter:
         return sql(" and ".join(clauses) or "true", **values)
 
 
-def board_members(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+def board_members(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
                   call_id: int | None, where: BoardFilter, facts: pa.Table | None = None
                   ) -> pd.DataFrame:
     """The deals a bulk action applies to (id, amount, category, start decision and reason).

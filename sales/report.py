@@ -11,6 +11,7 @@ import csv
 import io
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 
 import duckdb
@@ -37,7 +38,7 @@ from sales.movement import PART_LABELS, PARTS, window
 from sales.query import snapshot_on_or_before
 from sales.rates import default_window, outcomes, window_rates
 from sales.rollup import category_rollup
-from sales.settings import load_settings
+from sales.settings import Settings, load_settings
 from sales.smb import bottom_up, smb_forecast, smb_view, top_down_bottom_up
 from sales.stages import CLOSED, OMITTED, OPEN_CATEGORIES, REPORT_CATEGORIES, UNQUALIFIED
 from sales.targets import target_for_view
@@ -69,7 +70,7 @@ def build_report(con: duckdb.DuckDBPyConnection, view: View,
     is the same computation. `progress(fraction, message)` hears how the board's keys go."""
     settings = load_settings(con)
     if history_periods is not None:
-        settings = {**settings, "history_periods": history_periods}
+        settings = replace(settings, history_periods=history_periods)
     window_start, window_end = window or default_window(view.period)
     slips = None
     if full and board:  # one read of the slips for the window's quarters and the trend's
@@ -97,7 +98,7 @@ def _blood_now(report: dict) -> Forecast:
     return Forecast(blood["number"], blood["upside"], blood["source"])
 
 
-def _headline(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+def _headline(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
               window_start: date, window_end: date, use_saved_call: bool, full: bool,
               slips: pd.DataFrame | None = None) -> dict:
     rollup = category_rollup(con, view)
@@ -127,7 +128,7 @@ def _headline(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, ob
     }
 
 
-def _details(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+def _details(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
              window_start: date, window_end: date, since: date | None, headline: dict,
              only_board: bool = False) -> dict:
     narrowed = smb_view(view, settings)

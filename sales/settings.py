@@ -1,88 +1,109 @@
-"""Settings: declared once here as (name, default, help); stored as text in the settings table."""
+"""Settings: the `Settings` dataclass is their one declaration (type, default, help per field);
+stored as (name, value text) in the settings table."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import typing
 from dataclasses import dataclass
 
 import duckdb
 
 
+def setting(default: typing.Any, help: str) -> typing.Any:
+    """A field of `Settings`: its default and the help text every page and the README show."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting, typed. Frozen and slotted so a misspelt name is an AttributeError; override
+    one with `dataclasses.replace(settings, history_periods=2)`."""
+
+    fiscal_year_start_month: int = setting(
+        1, "Calendar month (1-12) in which the fiscal year starts. A fiscal year is named by the "
+           "calendar year it ends in; the handbook company uses 2 (FY2027 = Feb 2026 - Jan 2027).")
+    coverage_multiple: float = setting(
+        3.0, "Enterprise coverage counted healthy at or above this multiple of the target "
+             "((Closed + Commit + Best Case) / target).")
+    close_rate_floor: float = setting(
+        0.33, "Rule-of-thumb floor for the close rate; below it coverage needs more than 3x.")
+    win_rate_floor: float = setting(
+        0.50, "Win rate below this means we lose too often to competitors.")
+    win_rate_aim: float = setting(0.66, "Win rate a healthy team aims for against competitors.")
+    rep_coverage_low: float = setting(2.5, "Rep annual coverage below this is thin.")
+    rep_coverage_high: float = setting(3.0, "Rep annual coverage at or above this is comfortable.")
+    rep_capacity: int = setting(
+        40, "Rep capacity: how many open, qualified opportunities one rep can keep moving at "
+            "once (the manager's judgement); the new qualified opportunities a rep needs each "
+            "month follow from it.")
+    inblood_include_commit: bool = setting(
+        True, "In-blood default: Commit deals are included (drop one only for timing risk).")
+    inblood_include_best_case: bool = setting(
+        False, "In-blood default: Best Case deals are excluded until vendor and timing risk are gone.")
+    inblood_include_pipeline: bool = setting(
+        False, "In-blood default: Pipeline deals are never counted by default.")
+    fallback_rate_commit: float = setting(
+        0.90, "SMB weighted forecast: conversion of Commit used when there is no history.")
+    fallback_rate_best_case: float = setting(
+        0.60, "SMB weighted forecast: conversion of Best Case used when there is no history.")
+    fallback_rate_pipeline: float = setting(
+        0.30, "SMB weighted forecast: conversion of Pipeline used when there is no history.")
+    fallback_rate_new: float = setting(
+        0.30, "SMB weighted forecast: conversion of pipeline still to be created in the period, "
+              "used when there is no history.")
+    history_periods: int = setting(
+        4, "How many completed periods the SMB weighted forecast learns its conversion from.")
+    smb_method_segments: str = setting(
+        "SMB", "Comma-separated segments forecast with the SMB method (all pipeline plus expected "
+               "new pipeline, against 1 / close rate) instead of the enterprise 3x rule.")
+    sandbagging_band: float = setting(
+        0.85, "Bottom-up (submissions) below this share of top-down hints at sandbagging.")
+    happy_ears_band: float = setting(
+        1.15, "Bottom-up (submissions) above this share of top-down hints at happy ears.")
+
+
 @dataclass(frozen=True)
 class Setting:
+    """One field of `Settings` as the pages and validation read it."""
+
     name: str
+    type: type
     default: object
     help: str
 
     def parse(self, text: str) -> object:
-        """Text from the settings table → the type of the default; ValueError if it does not fit."""
-        if isinstance(self.default, bool):
+        """Text from the settings table → the declared type; ValueError if it does not fit."""
+        if self.type is bool:
             lowered = text.strip().lower()
             if lowered not in {"true", "false", "1", "0", "yes", "no"}:
                 raise ValueError(f"{self.name} must be true or false, got {text!r}")
             return lowered in {"true", "1", "yes"}
-        if isinstance(self.default, int):
-            return int(text)
-        if isinstance(self.default, float):
-            return float(text)
-        return text
+        return self.type(text)
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("fiscal_year_start_month", 1,
-            "Calendar month (1-12) in which the fiscal year starts. A fiscal year is named by the "
-            "calendar year it ends in; the handbook company uses 2 (FY2027 = Feb 2026 - Jan 2027)."),
-    Setting("coverage_multiple", 3.0,
-            "Enterprise coverage counted healthy at or above this multiple of the target "
-            "((Closed + Commit + Best Case) / target)."),
-    Setting("close_rate_floor", 0.33,
-            "Rule-of-thumb floor for the close rate; below it coverage needs more than 3x."),
-    Setting("win_rate_floor", 0.50, "Win rate below this means we lose too often to competitors."),
-    Setting("win_rate_aim", 0.66, "Win rate a healthy team aims for against competitors."),
-    Setting("rep_coverage_low", 2.5, "Rep annual coverage below this is thin."),
-    Setting("rep_coverage_high", 3.0, "Rep annual coverage at or above this is comfortable."),
-    Setting("rep_capacity", 40,
-            "Rep capacity: how many open, qualified opportunities one rep can keep moving at "
-            "once (the manager's judgement); the new qualified opportunities a rep needs each "
-            "month follow from it."),
-    Setting("inblood_include_commit", True,
-            "In-blood default: Commit deals are included (drop one only for timing risk)."),
-    Setting("inblood_include_best_case", False,
-            "In-blood default: Best Case deals are excluded until vendor and timing risk are gone."),
-    Setting("inblood_include_pipeline", False,
-            "In-blood default: Pipeline deals are never counted by default."),
-    Setting("fallback_rate_commit", 0.90,
-            "SMB weighted forecast: conversion of Commit used when there is no history."),
-    Setting("fallback_rate_best_case", 0.60,
-            "SMB weighted forecast: conversion of Best Case used when there is no history."),
-    Setting("fallback_rate_pipeline", 0.30,
-            "SMB weighted forecast: conversion of Pipeline used when there is no history."),
-    Setting("fallback_rate_new", 0.30,
-            "SMB weighted forecast: conversion of pipeline still to be created in the period, "
-            "used when there is no history."),
-    Setting("history_periods", 4,
-            "How many completed periods the SMB weighted forecast learns its conversion from."),
-    Setting("smb_method_segments", "SMB",
-            "Comma-separated segments forecast with the SMB method (all pipeline plus expected new "
-            "pipeline, against 1 / close rate) instead of the enterprise 3x rule."),
-    Setting("sandbagging_band", 0.85,
-            "Bottom-up (submissions) below this share of top-down hints at sandbagging."),
-    Setting("happy_ears_band", 1.15,
-            "Bottom-up (submissions) above this share of top-down hints at happy ears."),
-)
+def _declarations() -> tuple[Setting, ...]:
+    # The annotations are text (postponed evaluation); resolve them to the types they name.
+    types = typing.get_type_hints(Settings)
+    return tuple(Setting(f.name, types[f.name], f.default, f.metadata["help"])
+                 for f in dataclasses.fields(Settings))
+
+
+SETTINGS: tuple[Setting, ...] = _declarations()  # in declaration order, as the pages list them
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
 
-def load_settings(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+def load_settings(con: duckdb.DuckDBPyConnection) -> Settings:
     """Every setting, typed: stored values over declared defaults."""
-    values = {s.name: s.default for s in SETTINGS}
+    values = {}
     for name, text in con.cursor().execute("select name, value from settings").fetchall():
-        setting = SETTINGS_BY_NAME.get(name)
-        if setting is not None:
+        declared = SETTINGS_BY_NAME.get(name)
+        if declared is not None:
             # A hand-edited bad value falls back to the default rather than break every page.
             with contextlib.suppress(ValueError):
-                values[name] = setting.parse(text)
-    return values
+                values[name] = declared.parse(text)
+    return Settings(**values)
 
 
 def save_setting(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None:

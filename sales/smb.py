@@ -40,13 +40,12 @@ from sales.query import (
     state_key,
 )
 from sales.rollup import category_rollup, deals_in_period
+from sales.settings import Settings
 from sales.sql import rows_sql, sql
 from sales.stages import BEST_CASE, CLOSED, COMMIT, OPEN_CATEGORIES, PIPELINE
 from sales.view import View, ratio
 
 NEW = "New pipeline"
-FALLBACK_SETTINGS = {COMMIT: "fallback_rate_commit", BEST_CASE: "fallback_rate_best_case",
-                     PIPELINE: "fallback_rate_pipeline", NEW: "fallback_rate_new"}
 # The report's key for each term (`smb_forecast.<key>`).
 TERM_KEYS = {COMMIT: "commit", BEST_CASE: "best_case", PIPELINE: "pipeline", NEW: "new_pipeline"}
 HISTORY, FALLBACK = "history", "fallback"
@@ -54,12 +53,18 @@ SANDBAGGING, HAPPY_EARS, IN_LINE = "sandbagging?", "happy ears?", "in line"
 SUBMISSIONS, IN_BLOOD = "submissions", "in-blood number"
 
 
-def smb_segments(settings: dict[str, object]) -> tuple[str, ...]:
+def fallback_rates(settings: Settings) -> dict[str, float]:
+    """Each term's conversion rate when its history has no amount (the `fallback_rate_*` settings)."""
+    return {COMMIT: settings.fallback_rate_commit, BEST_CASE: settings.fallback_rate_best_case,
+            PIPELINE: settings.fallback_rate_pipeline, NEW: settings.fallback_rate_new}
+
+
+def smb_segments(settings: Settings) -> tuple[str, ...]:
     """Segments the settings put on the SMB method (comma-separated `smb_method_segments`)."""
-    return tuple(s.strip() for s in str(settings["smb_method_segments"]).split(",") if s.strip())
+    return tuple(s.strip() for s in settings.smb_method_segments.split(",") if s.strip())
 
 
-def smb_view(view: View, settings: dict[str, object]) -> View | None:
+def smb_view(view: View, settings: Settings) -> View | None:
     """The view narrowed to its segments on the SMB method (the SMB forecast page's and the
     SMB coverage's subject); None when the view holds none of them."""
     chosen = [s for s in smb_segments(settings)
@@ -178,13 +183,13 @@ def history_periods(view: View, count: int) -> list[tuple[Period, date]]:
     return [(q, q.same_offset(view.as_of, view.period)) for q in view.period.previous(count)]
 
 
-def smb_forecast(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+def smb_forecast(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
                  history: pa.Table | None = None) -> SmbForecast:
     """The SMB weighted forecast for the view as filtered (`smb_view` narrows a view to the
     SMB-method segments, as the SMB forecast page does). `history` is `history_cube` for the
     view's period, as-of and `history_periods`, when the caller holds it; it does not depend on
     the filters."""
-    count = int(settings["history_periods"])
+    count = settings.history_periods
     if history is None:
         history = history_cube(con, view.period, view.as_of, count)
     rollup = category_rollup(con, view)
@@ -198,12 +203,12 @@ def smb_forecast(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str,
 
 
 def _term(name: str, amount: float, then: pd.Series, won: pd.Series,
-          settings: dict[str, object]) -> Term:
+          settings: Settings) -> Term:
     """A term's rate pooled over the periods used, and its range over those that had an
     amount in the category at R_Q; the fallback rate from settings without any."""
     total_then = float(then.sum())
     if total_then <= 0:
-        rate = float(settings[FALLBACK_SETTINGS[name]])
+        rate = fallback_rates(settings)[name]
         return Term(name, amount, rate, FALLBACK, rate, rate)
     per_period = (won[then > 0] / then[then > 0]).astype(float)
     return Term(name, amount, float(won.sum()) / total_then, HISTORY,
@@ -364,16 +369,16 @@ def bottom_up_share(bottom: float, top: float) -> float | None:
     return bottom / top if top > 0 else None
 
 
-def compare(bottom: float, top: float, settings: dict[str, object]) -> str:
+def compare(bottom: float, top: float, settings: Settings) -> str:
     """Bottom-up against top-down: well below hints at sandbagging, well above at happy ears
     (bands in settings)."""
     share = bottom_up_share(bottom, top)
     if share is None:
         return IN_LINE if bottom <= 0 else HAPPY_EARS
     share = round(share, 9)
-    if share < float(settings["sandbagging_band"]):
+    if share < settings.sandbagging_band:
         return SANDBAGGING
-    return HAPPY_EARS if share > float(settings["happy_ears_band"]) else IN_LINE
+    return HAPPY_EARS if share > settings.happy_ears_band else IN_LINE
 
 
 @dataclass(frozen=True)
@@ -394,7 +399,7 @@ class TopDownBottomUp:
 
 
 def top_down_bottom_up(forecast: SmbForecast, submitted: BottomUp | None, in_blood: float,
-                       settings: dict[str, object]) -> TopDownBottomUp:
+                       settings: Settings) -> TopDownBottomUp:
     """SPEC item 7's comparison, with the bottom-up's fallback to the in-blood number."""
     if submitted is None:
         value, source, owners = in_blood, IN_BLOOD, 0

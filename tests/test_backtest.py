@@ -312,7 +312,7 @@ def test_the_shared_computation_agrees_with_the_single_view_functions(demo_db):
     con = connect(demo_db)
     try:
         settings = load_settings(con)
-        periods = bt.default_periods(date(2026, 11, 20), int(settings["fiscal_year_start_month"]))
+        periods = bt.default_periods(date(2026, 11, 20), settings.fiscal_year_start_month)
         for filters in (Filters(), Filters.of(segment="SMB", region=["EMEA", "AMER"])):
             result = bt.backtest(con, periods, date(2026, 11, 20), filters, settings)
             frame = result.frame.set_index(["method", "period", "week"])["forecast"]

@@ -98,7 +98,7 @@ def demo_file(demo_db, tmp_path_factory) -> Path:
 def demo_view(demo_db, tmp_path_factory):
     con = private_copy(demo_db, tmp_path_factory.mktemp("pack-view"))
     as_of = default_as_of(con)
-    period = period_containing(as_of, QUARTER, int(load_settings(con)["fiscal_year_start_month"]))
+    period = period_containing(as_of, QUARTER, load_settings(con).fiscal_year_start_month)
     con.close()
     return period.label, as_of.isoformat()
 

@@ -1,6 +1,8 @@
 """Coverage by dimension, the SMB method, the same-week trend, rep annual coverage and the SMB
 month view, on a hand-computed fixture (arithmetic in the comments)."""
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
@@ -167,9 +169,9 @@ def test_rep_annual_coverage(con):
     assert (ann.coverage, ann.health) == (pytest.approx(2.6), IN_BAND)
     # Bob has targets for three quarters only: no annual quota.
     assert reps.loc["Bob", "health"] == NO_QUOTA and reps.loc["Bob", "closed_won"] == 200
-    low = rep_annual_coverage(con, view(), {**load_settings(con), "rep_coverage_low": 2.7})
+    low = rep_annual_coverage(con, view(), replace(load_settings(con), rep_coverage_low=2.7))
     assert low.set_index("owner").loc["Ann", "health"] == THIN
-    high = rep_annual_coverage(con, view(), {**load_settings(con), "rep_coverage_high": 2.6})
+    high = rep_annual_coverage(con, view(), replace(load_settings(con), rep_coverage_high=2.6))
     assert high.set_index("owner").loc["Ann", "health"] == COMFORTABLE
 
 

@@ -7,11 +7,11 @@ from sales.boardpack.figures import board_keys
 from sales.diagnosis import SegmentFacts, diagnose
 from sales.periods import parse_period
 from sales.rates import default_window
-from sales.settings import load_settings
+from sales.settings import Settings, load_settings
 from sales.view import View
 from tests.helpers import d
 
-SETTINGS = {"close_rate_floor": 0.33, "coverage_multiple": 3.0}
+SETTINGS = Settings(close_rate_floor=0.33, coverage_multiple=3.0)
 
 
 def verdict(close, adjusted, coverage, required) -> dict:

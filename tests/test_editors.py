@@ -90,12 +90,12 @@ def test_settings_are_checked_then_saved(metrics_con):
     assert editors.save_settings(metrics_con, {"coverage_multiple": 4.0,
                                                "fiscal_year_start_month": 1},
                                  by="ann@example.com") == ["coverage_multiple"]
-    assert load_settings(metrics_con)["coverage_multiple"] == 4.0
+    assert load_settings(metrics_con).coverage_multiple == 4.0
     with pytest.raises(EditError) as caught:
         editors.save_settings(metrics_con, {"fiscal_year_start_month": 13, "win_rate_floor": 50,
                                             "coverage_multiple": "lots"}, by="test")
     assert len(caught.value.problems) == 3
-    assert load_settings(metrics_con)["fiscal_year_start_month"] == 1
+    assert load_settings(metrics_con).fiscal_year_start_month == 1
     # The change is on the audit trail, the refused one is not.
     from sales.audit import trail
 

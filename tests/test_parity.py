@@ -170,7 +170,7 @@ def test_page_tiles_equal_the_report(page, filters, demo_db, demo_report_con, mo
     shown = tiles(run_page(page, demo_db, monkeypatch, **session))
     con = demo_report_con
     as_of = default_as_of(con)
-    fy_start = int(load_settings(con)["fiscal_year_start_month"])
+    fy_start = load_settings(con).fiscal_year_start_month
     view = View(period_containing(as_of, QUARTER, fy_start), as_of, Filters.of(**session))
     report = build_report(con, view, include_movement=True)
     expected = TILES[page]

@@ -170,13 +170,12 @@ def test_commit_risk_grows_louder_as_the_period_ends(as_of, level):
 
 
 def test_capacity_plan_from_the_data_and_its_guesses():
-    settings = {"rep_capacity": 40}
     # The SPEC's example from data: a 180-day median cycle and a win rate of 1/3 → 10 a month.
-    found = capacity_plan(Pace(180.0, 12, 3.5, 4), 1 / 3, settings)
+    found = capacity_plan(Pace(180.0, 12, 3.5, 4), 1 / 3, 40)
     assert found.plan.needed_per_month == pytest.approx(10)
     assert found.as_report()["accepted_per_rep_month"] == 3.5
     # No won deal and no competitive outcome: 90 days and even odds, said to be guesses.
-    guessed = capacity_plan(Pace(None, 0, None, 0), None, settings)
+    guessed = capacity_plan(Pace(None, 0, None, 0), None, 40)
     assert (guessed.days_source, guessed.win_rate_source) == (GUESS, GUESS)
     # 3 months to close, 1.5 to lose, 0.5 × 3 + 0.5 × 1.5 = 2.25 → 40 / 2.25 = 17.8 a month.
     assert guessed.plan.needed_per_month == pytest.approx(40 / 2.25)

@@ -32,7 +32,7 @@ def test_upgrade_keeps_what_users_saved(tmp_path):
     con = connect(path)  # reopening at the same version changes nothing
     assert upgrade(con, [*MIGRATIONS, add_column]) == SCHEMA_VERSION + 1
     assert schema_version(con) == SCHEMA_VERSION + 1
-    assert load_settings(con)["fiscal_year_start_month"] == 2
+    assert load_settings(con).fiscal_year_start_month == 2
     assert con.execute("select amount from targets").fetchone()[0] == 1000
     assert con.execute("select saved_by, locked from forecast_calls").fetchall() == [("Lee", None)]
     # A user's edit of a shipped default survives: upgrades insert defaults only when missing.

@@ -146,7 +146,7 @@ def test_one_held_history_serves_every_filter(demo_db, tmp_path):
     con = private_copy(demo_db, tmp_path)
     settings = load_settings(con)
     as_of = default_as_of(con)
-    held = history_cube(con, Q4, as_of, int(settings["history_periods"]))
+    held = history_cube(con, Q4, as_of, settings.history_periods)
     owner = con.execute("select owner from opportunities where segment = 'SMB' "
                         "order by amount desc limit 1").fetchone()[0]
     for filters in (Filters.of(segment="SMB"), Filters.of(segment="SMB", region="EMEA"),

@@ -65,6 +65,7 @@ from sales.boardpack import build as boardpack
 from sales.crm import sync as crm_sync
 from sales.db import data_version
 from sales.ingest import quality
+from sales.settings import Settings
 from sales.view import Filters, View
 from ui.state import database_path, reading, version
 
@@ -167,11 +168,11 @@ def _facts(con: Con, view: View) -> pa.Table:
                  view.period.fy_start_month)
 
 
-def _smb_history(con: Con, view: View, settings: dict[str, object],
+def _smb_history(con: Con, view: View, settings: Settings,
                  parts: tuple[str, ...] = (smb.RATED_PART, smb.NEW_PART)) -> pa.Table:
     """The SMB history cube, each part held on its own (Coverage needs only the new pipeline,
     and the SMB forecast page then reuses it)."""
-    count = int(settings["history_periods"])
+    count = settings.history_periods
     return pa.concat_tables([_hold(con, smb.history_cube, view.period, view.as_of, count, (part,))
                              for part in parts])
 
@@ -202,14 +203,14 @@ default_last_call = _cached(callprep.default_last_call)
 bottom_up = _cached(smb.bottom_up)
 
 
-def _board_page(con: Con, view: View, settings: dict[str, object], call_id: int | None,
+def _board_page(con: Con, view: View, settings: Settings, call_id: int | None,
                 where: inblood.BoardFilter | None = None, limit: int = 200, offset: int = 0
                 ) -> tuple[pd.DataFrame, int]:
     return inblood.board_page(con, view, settings, call_id, where, limit, offset,
                               _facts(con, view))
 
 
-def _board_members(con: Con, view: View, settings: dict[str, object], call_id: int | None,
+def _board_members(con: Con, view: View, settings: Settings, call_id: int | None,
                    where: inblood.BoardFilter) -> pd.DataFrame:
     facts = _facts(con, view) if where.flags else None  # no flag asked: no history read
     return inblood.board_members(con, view, settings, call_id, where, facts)
@@ -253,7 +254,7 @@ follow_ups_export = _cached(followups.follow_ups_export)
 follow_ups_of_call = _cached(followups.follow_ups_of_call)
 
 
-def _smb_forecast(con: Con, view: View, settings: dict[str, object]) -> smb.SmbForecast:
+def _smb_forecast(con: Con, view: View, settings: Settings) -> smb.SmbForecast:
     """The SMB weighted forecast for the view, from the past periods' amounts held for them."""
     return smb.smb_forecast(con, view, settings, _smb_history(con, view, settings))
 
@@ -302,7 +303,7 @@ def _segment_targets(con: Con, view: View) -> dict[str, float]:
 segment_targets = _cached(_segment_targets)
 
 
-def _coverage_by(con: Con, view: View, dimension: str, settings: dict[str, object]
+def _coverage_by(con: Con, view: View, dimension: str, settings: Settings
                  ) -> pd.DataFrame:
     """Coverage by a dimension; SMB-method rows take E from the history held for the view."""
     history = None
@@ -311,15 +312,15 @@ def _coverage_by(con: Con, view: View, dimension: str, settings: dict[str, objec
     return coverage.coverage_by(con, view, dimension, settings, history)
 
 
-def _smb_monthly(con: Con, view: View, settings: dict[str, object]) -> pd.DataFrame:
+def _smb_monthly(con: Con, view: View, settings: Settings) -> pd.DataFrame:
     """SMB coverage month by month, each month's E from its own held history."""
-    count = int(settings["history_periods"])
+    count = settings.history_periods
     histories = {m.label: _hold(con, smb.history_cube, m, view.as_of, count, (smb.NEW_PART,))
                  for m in view.period.months()}
     return coverage.smb_monthly(con, view, settings, histories)
 
 
-def _coverage_trend(con: Con, view: View, settings: dict[str, object]) -> pd.DataFrame:
+def _coverage_trend(con: Con, view: View, settings: Settings) -> pd.DataFrame:
     """The coverage trend for the view, from the history's events held for its quarters."""
     quarters = coverage.trend_quarters(view)
     events = _hold(con, coverage.trend_events, quarters[0].start, quarters[-1].end,
@@ -358,7 +359,7 @@ def _rates_trend(con: Con, view: View) -> pd.DataFrame:
     return rates.with_slips(rates.rates_by_period(con, quarters, view.as_of, view.filters), slips)
 
 
-def _capacity_plan(con: Con, view: View, settings: dict[str, object]
+def _capacity_plan(con: Con, view: View, settings: Settings
                    ) -> capacity.CapacityPlan:
     """Rep capacity over the view's default rates window."""
     start, end = rates.default_window(view.period)
@@ -370,12 +371,12 @@ def _backtest_periods(view: View, kind: str) -> tuple:
     return tuple(backtest.default_periods(view.as_of, view.period.fy_start_month, kind))
 
 
-def _backtest_runs(con: Con, view: View, settings: dict[str, object], kind: str,
+def _backtest_runs(con: Con, view: View, settings: Settings, kind: str,
                    by: str | None = None) -> dict[str | None, backtest.Backtest]:
     """The backtest of the view (or of each value of `by` within it), from the cube held for
     the periods and as-of: a filter change sums the cube again, it never reads the history."""
     periods = _backtest_periods(view, kind)
-    count = int(settings["history_periods"])
+    count = settings.history_periods
     found = backtest.keys(query.snapshot_dates(con), list(periods), count)
     held = _hold(con, backtest.cube, periods, view.as_of, count)
     submitted = backtest.submissions_at(con, periods)
@@ -385,13 +386,13 @@ def _backtest_runs(con: Con, view: View, settings: dict[str, object], kind: str,
             for name, part in backtest.slices(con, held, view.filters, by).items()}
 
 
-def _forecast_backtest(con: Con, view: View, settings: dict[str, object], kind: str
+def _forecast_backtest(con: Con, view: View, settings: Settings, kind: str
                        ) -> backtest.Backtest:
     """Every forecast method at every week of the four completed periods before as-of."""
     return _backtest_runs(con, view, settings, kind)[None]
 
 
-def _backtest_verdict(con: Con, view: View, settings: dict[str, object], kind: str) -> str:
+def _backtest_verdict(con: Con, view: View, settings: Settings, kind: str) -> str:
     """Which method wins when, per segment of the view, in one sentence."""
     return backtest.verdicts(_backtest_runs(con, view, settings, kind, "segment"))
 

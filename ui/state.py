@@ -28,7 +28,7 @@ from sales.db import (
 )
 from sales.periods import QUARTER, parse_period, period_containing
 from sales.query import default_as_of
-from sales.settings import load_settings
+from sales.settings import Settings, load_settings
 from sales.view import FILTER_DIMENSIONS, Filters, View
 
 # DuckDB's buffer pool otherwise grows towards 80% of the machine's memory; the app process
@@ -176,7 +176,7 @@ def version() -> int:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def settings(path: str, data_version: int) -> dict[str, object]:
+def settings(path: str, data_version: int) -> Settings:
     with reading() as cur:
         return load_settings(cur)
 
@@ -198,7 +198,7 @@ def _default_as_of(path: str, data_version: int) -> date:
 
 
 def fy_start_month() -> int:
-    return int(settings(database_path(), version())["fiscal_year_start_month"])
+    return settings(database_path(), version()).fiscal_year_start_month
 
 
 def default_view_as_of() -> date:

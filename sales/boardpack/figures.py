@@ -37,6 +37,7 @@ from sales.rates import (
     with_slips,
 )
 from sales.rollup import closed_won
+from sales.settings import Settings
 from sales.slippage import slipped_by_period, slips_cube
 from sales.sql import sql
 from sales.stages import CATEGORY_COLUMNS, FORECASTABLE_CATEGORIES
@@ -84,7 +85,7 @@ def _records(frame: pd.DataFrame, columns: dict[str, str]) -> list[dict[str, obj
     return rows
 
 
-def same_point(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+def same_point(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
                use_saved_call: bool = True, n: int = SAME_POINT_PERIODS) -> list[dict]:
     """The in-blood number, upside and range of each of the `n` periods before the view's at
     the same point (as many days in as as-of is into the view's period, `Period.same_offset`),
@@ -113,7 +114,7 @@ def same_point(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, o
     return rows
 
 
-def weekly(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object]
+def weekly(con: duckdb.DuckDBPyConnection, view: View, settings: Settings
            ) -> list[dict]:
     """How the in-blood number moved week by week in the view's period up to as-of: the last
     call saved in each week (its number and upside, `sales.calls.call_history`), and the
@@ -139,7 +140,7 @@ def weekly(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, objec
                                            "range_high")})
 
 
-def segment_coverage(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object]
+def segment_coverage(con: duckdb.DuckDBPyConnection, view: View, settings: Settings
                      ) -> list[dict]:
     """Coverage per segment as the Coverage page shows it (`sales.coverage.coverage_by`)."""
     frame = coverage_by(con, view, "segment", settings)
@@ -149,7 +150,7 @@ def segment_coverage(con: duckdb.DuckDBPyConnection, view: View, settings: dict[
         "health")})
 
 
-def make_or_break(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+def make_or_break(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
                   use_saved_call: bool = True, n: int = MAKE_OR_BREAK_DEALS) -> dict:
     """The largest deals the in-blood number includes, and the largest Commit and Best Case
     deals it leaves out (the upside), as the in-blood board starts (the saved call's decisions,
@@ -229,15 +230,15 @@ def top_competitors(con: duckdb.DuckDBPyConnection, view: View, window: tuple[da
                             "win_rate_count": "win_rate"})
 
 
-def rep_coverage(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object]
+def rep_coverage(con: duckdb.DuckDBPyConnection, view: View, settings: Settings
                  ) -> dict:
     """Rep annual coverage (`sales.coverage.rep_annual_coverage`) against the band: each rep,
     and how many are thin, healthy, comfortable or without a quota."""
     frame = rep_annual_coverage(con, view, settings)
     counts = frame["health"].value_counts()
     return {"fiscal_year": view.period.fiscal_year,
-            "low": float(settings["rep_coverage_low"]),
-            "high": float(settings["rep_coverage_high"]),
+            "low": settings.rep_coverage_low,
+            "high": settings.rep_coverage_high,
             "reps": {h: int(counts.get(h, 0)) for h in ("thin", "healthy", "comfortable",
                                                          "no quota")},
             "owners": _records(frame, {c: c for c in ("owner", "team", "closed_won",
@@ -245,7 +246,7 @@ def rep_coverage(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str,
                                                       "health")})}
 
 
-def segment_diagnosis(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+def segment_diagnosis(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
                       window: tuple[date, date], in_window: list, cube: object,
                       coverage: list[dict]) -> dict:
     """The diagnosis rules (`sales.diagnosis`) applied to each segment of the view: its
@@ -271,7 +272,7 @@ def segment_diagnosis(con: duckdb.DuckDBPyConnection, view: View, settings: dict
     return {"rules": diagnosis.rules(settings), "segments": rows}
 
 
-def track_record(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object]
+def track_record(con: duckdb.DuckDBPyConnection, view: View, settings: Settings
                  ) -> dict:
     """The accuracy of past calls (`sales.accuracy`): per week of the period, how far saved
     calls and the default rules were from what closed, over the completed periods before the
@@ -300,7 +301,7 @@ def freshness(con: duckdb.DuckDBPyConnection) -> dict:
             "last_snapshot": snapshot.isoformat() if snapshot else None}
 
 
-def board_keys(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object],
+def board_keys(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
                window: tuple[date, date], use_saved_call: bool = True,
                slips: Slips | None = None,
                progress: Callable[[float, str], None] | None = None) -> dict[str, object]:
@@ -319,10 +320,10 @@ def board_keys(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, o
         "generated_by_quarter": generated_trend(con, view),
         "rates_by_quarter": rates_trend(con, view, slips.trend, slips.cube),
         "top_competitors": top_competitors(con, view, window),
-        "floors": {"close_rate": float(settings["close_rate_floor"]),
-                   "win_rate": float(settings["win_rate_floor"]),
-                   "win_rate_aim": float(settings["win_rate_aim"]),
-                   "coverage_multiple": float(settings["coverage_multiple"])}})
+        "floors": {"close_rate": settings.close_rate_floor,
+                   "win_rate": settings.win_rate_floor,
+                   "win_rate_aim": settings.win_rate_aim,
+                   "coverage_multiple": settings.coverage_multiple}})
     say(0.35, "Rep coverage, the diagnosis and the make-or-break deals")
     keys.update({
         "rep_coverage": rep_coverage(con, view, settings),

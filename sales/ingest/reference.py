@@ -68,7 +68,7 @@ def load_reference(con: duckdb.DuckDBPyConnection) -> Reference:
         "select lower(trim(lost_reason)) from loss_reason_map").fetchall())
     latest = cur.execute("select max(snapshot_date) from snapshot_dates").fetchall()[0][0]
     count = cur.execute("select count(*) from opportunities").fetchall()[0][0]
-    fy_start = int(load_settings(cur)["fiscal_year_start_month"])
+    fy_start = load_settings(cur).fiscal_year_start_month
     statuses = tuple((row[0], row[1]) for row in cur.execute(
         "select status, status_group from lead_status_map order by sort_order").fetchall())
     return Reference(stages, reasons, fy_start, latest, int(count), statuses)
