@@ -13,7 +13,7 @@ from sales.db import db_path, open_current
 from sales.periods import QUARTER, parse_period, period_containing
 from sales.progress import ProgressBar
 from sales.query import default_as_of
-from sales.report import FORMATS, build_report, render
+from sales.report import FORMATS, command_report, render
 from sales.settings import load_settings
 from sales.view import FILTER_DIMENSIONS, Filters, View
 
@@ -186,11 +186,10 @@ def _run_report(args: argparse.Namespace) -> int:
     if args.history_periods is not None and args.history_periods < 1:
         raise UsageError("--history-periods must be at least 1")
     filters = Filters.of(**{d: getattr(args, d) for d in FILTER_DIMENSIONS})
-    report = build_report(con, View(period, as_of, filters), window,
-                          use_saved_call=not args.in_blood_defaults, since=args.since,
-                          include_movement=True, history_periods=args.history_periods,
-                          board=True)
-    sys.stdout.write(render(report, args.format))
+    report = command_report(con, View(period, as_of, filters), window,
+                            use_saved_call=not args.in_blood_defaults, since=args.since,
+                            history_periods=args.history_periods)
+    sys.stdout.write(render(report.as_report(), args.format))
     return 0
 
 

@@ -16,12 +16,12 @@ import pytest
 from pypdf import PdfReader
 
 from sales.boardpack.export import find_browser
-from sales.boardpack.figures import board_keys
 from sales.boardpack.sections import lookup
 from sales.cli import main
 from sales.periods import QUARTER, parse_period, period_containing
 from sales.query import default_as_of
 from sales.rates import default_window
+from sales.report import board_figures
 from sales.settings import load_settings
 from sales.view import View
 from tests.helpers import d, private_copy, run_page
@@ -36,8 +36,8 @@ needs_browser = pytest.mark.skipif(find_browser() is None,
 @pytest.fixture
 def fixture_keys(metrics_con) -> dict:
     view = View(parse_period("FY2026-Q4"), d("2026-11-20"))
-    return board_keys(metrics_con, view, load_settings(metrics_con),
-                      default_window(view.period))
+    return board_figures(metrics_con, view, load_settings(metrics_con),
+                         default_window(view.period)).as_report()
 
 
 def test_make_or_break_deals_are_the_largest_in_and_out(fixture_keys):
