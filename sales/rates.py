@@ -219,6 +219,14 @@ class WindowRates:
     outcomes: Outcomes
     slipped: Measure
 
+    @property
+    def window_start(self) -> date:
+        return self.outcomes.window_start
+
+    @property
+    def window_end(self) -> date:
+        return self.outcomes.window_end
+
     def close_rate(self) -> tuple[float | None, float | None]:
         return self.outcomes.close_rate()
 
