@@ -11,38 +11,38 @@ from ui import page, state, widgets
 from ui.data import freshness, headline, rollup_by, segment_targets
 
 view = page.start("Overview", caption=freshness)
-report = headline(view)
+top = headline(view)
 settings = state.settings(state.database_path(), state.version())
-target = report["target"]
+target = top.target
 
-tone, sentence = outlook(report)
+tone, sentence = outlook(top)
 {"good": st.success, "watch": st.warning, "risk": st.error}[tone](sentence)
 
-cats, blood, rates = report["categories"], report["in_blood"], report["rates"]
-closed = cats[CLOSED]["amount"]
+cats, blood, rates = top.categories, top.in_blood, top.rates
+closed = cats[CLOSED].amount
 tiles = st.columns(3)
 tiles[0].metric(
     "Closed won", fmt.money(closed),
-    delta=f"{fmt.pct(report['attainment']['closed_won'])} of {fmt.money(target)} target"
+    delta=f"{fmt.pct(top.attainment.closed_won)} of {fmt.money(target)} target"
     if target else
     "no target for this view", delta_color="off", delta_arrow="off", border=True,
-    help=f"{cats[CLOSED]['count']:,} deals won with a close date in {view.period.label}.")
+    help=f"{cats[CLOSED].count:,} deals won with a close date in {view.period.label}.")
 tiles[1].metric(
-    "In-blood number", fmt.money(blood["number"]),
-    delta=f"{fmt.pct(report['attainment']['in_blood'])} of target" if target else "no target",
+    "In-blood number", fmt.money(blood.number),
+    delta=f"{fmt.pct(top.attainment.in_blood)} of target" if target else "no target",
     delta_color="off", delta_arrow="off", border=True,
-    help=f"Closed won plus the deals included in the call ({blood['source']}).")
+    help=f"Closed won plus the deals included in the call ({blood.source}).")
 tiles[2].metric(
-    "Upside", fmt.money(blood["upside"]),
-    delta=f"range {fmt.money(blood['number'])} – {fmt.money(blood['range_high'])}",
+    "Upside", fmt.money(blood.upside),
+    delta=f"range {fmt.money(blood.number)} – {fmt.money(blood.range_high)}",
     delta_color="off", delta_arrow="off", border=True,
     help="Commit and Best Case deals left out of the in-blood number.")
 
-coverage = report["coverage"]["enterprise"]
+coverage = top.coverage.enterprise
 healthy = settings.coverage_multiple
-close_rate, win_rate = rates["close_rate"]["count"], rates["win_rate"]["count"]
+close_rate, win_rate = rates.close_rate()[1], rates.win_rate()[1]
 close_floor, win_floor = settings.close_rate_floor, settings.win_rate_floor
-window = f"{rates['window_start']} to {rates['window_end']}"
+window = f"{rates.window_start} to {rates.window_end}"
 tiles = st.columns(3)
 tiles[0].metric(
     "Enterprise coverage", fmt.multiple(coverage),
@@ -50,14 +50,14 @@ tiles[0].metric(
     else "no target for this view", delta_color="normal" if coverage is not None else "off",
     border=True,
     help="(Closed + Commit + Best Case) / target. Remaining coverage: "
-         f"{fmt.multiple(report['coverage']['remaining'])}.")
+         f"{fmt.multiple(top.coverage.remaining)}.")
 tiles[1].metric(
     "Close rate (trailing 4 quarters)", fmt.pct(close_rate),
     delta=f"{(close_rate - close_floor) * 100:+.0f} pts vs {fmt.pct(close_floor)} floor"
     if close_rate is not None else "no closed deals in the window",
     delta_color="normal" if close_rate is not None else "off", border=True,
     help=f"Won / (won + lost to competition + lost to no decision), by deal count, {window}. "
-         f"By amount: {fmt.pct(rates['close_rate']['amount'])}.")
+         f"By amount: {fmt.pct(rates.close_rate()[0])}.")
 tiles[2].metric(
     "Win rate (trailing 4 quarters)", fmt.pct(win_rate),
     delta=f"{(win_rate - win_floor) * 100:+.0f} pts vs {fmt.pct(win_floor)} floor"
@@ -65,7 +65,7 @@ tiles[2].metric(
     delta_color="normal" if win_rate is not None else "off", border=True,
     help=f"Won / (won + lost to competition), by deal count, {window}. Aim "
          f"{fmt.pct(settings.win_rate_aim)}; by amount "
-         f"{fmt.pct(rates['win_rate']['amount'])}.")
+         f"{fmt.pct(rates.win_rate()[0])}.")
 
 st.subheader("Forecast categories by segment")
 by_segment = rollup_by(view, "segment")
@@ -92,6 +92,6 @@ else:
     st.plotly_chart(figure, width="stretch")
 
 st.subheader(f"Roll-up for {view.period.label}")
-frame = categories_frame(report)
+frame = categories_frame(top)
 widgets.table(frame, f"rollup-{view.period.label}.csv", Amount=widgets.money_column("Amount"),
               **{"Share of target": widgets.percent_column("Share of target")})

@@ -33,8 +33,8 @@ if narrowed is None:
             f"`smb_method_segments`: {method}). Clear the segment filter or pick one of them.")
     st.stop()
 forecast = smb_forecast(narrowed, settings)
-report = headline(narrowed)
-target, blood = report["target"], report["in_blood"]
+top = headline(narrowed)
+target, blood = top.target, top.in_blood
 
 st.caption(f"{', '.join(map(fmt.text, narrowed.filters.segment))} (setting "
            "`smb_method_segments`): Closed + "
@@ -43,7 +43,7 @@ st.caption(f"{', '.join(map(fmt.text, narrowed.filters.segment))} (setting "
            "to be created × its conversion.")
 
 # --- The number, against the target and the call.
-against = forecast.against(target, blood["number"])
+against = forecast.against(target, blood.number)
 tiles = st.columns(5)
 tiles[0].metric("Weighted forecast", fmt.money(forecast.total), border=True,
                 delta=f"{fmt.pct(against['share_of_target'])} of target" if target else
@@ -57,12 +57,12 @@ tiles[1].metric("Range", f"{fmt.money(forecast.low)} – {fmt.money(forecast.hig
 tiles[2].metric("Target", fmt.money(target), border=True,
                 delta=f"gap {fmt.money(against['gap_to_target'])}" if target else None,
                 delta_color="off", delta_arrow="off")
-tiles[3].metric("In-blood number", fmt.money(blood["number"]), border=True,
+tiles[3].metric("In-blood number", fmt.money(blood.number), border=True,
                 delta=f"{fmt.money(against['in_blood_difference'])} vs weighted",
                 delta_color="off", delta_arrow="off",
-                help=f"Closed won plus the deals included in the call ({blood['source']}).")
+                help=f"Closed won plus the deals included in the call ({blood.source}).")
 tiles[4].metric("Closed won", fmt.money(forecast.closed), border=True,
-                delta=f"{fmt.pct(report['attainment']['closed_won'])} of target" if target
+                delta=f"{fmt.pct(top.attainment.closed_won)} of target" if target
                 else None,
                 delta_color="off", delta_arrow="off")
 if forecast.uses_fallback:
@@ -110,7 +110,7 @@ else:
 
 # --- Top-down against bottom-up.
 st.subheader("Top-down against bottom-up")
-versus = top_down_bottom_up(forecast, bottom_up(narrowed), blood["number"], settings)
+versus = top_down_bottom_up(forecast, bottom_up(narrowed), blood.number, settings)
 if versus.source == SUBMISSIONS:
     bottom_label = f"Reps' submissions ({versus.owners:,} reps)"
 else:

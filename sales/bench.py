@@ -27,7 +27,7 @@ from sales.db import open_current
 from sales.periods import QUARTER, Period, period_containing
 from sales.query import default_as_of
 from sales.rates import default_window, outcomes
-from sales.report import build_report
+from sales.report import full_report
 from sales.rollup import category_rollup
 from sales.settings import load_settings
 from sales.stages import REPORT_CATEGORIES
@@ -242,7 +242,7 @@ def run_bench(opportunities: int = DEFAULT_OPPORTUNITIES, db: Path | None = None
     fy_start = load_settings(con).fiscal_year_start_month
     view = View(period_containing(as_of, QUARTER, fy_start), as_of)
     say(0.25, "Timing report and the pandas baseline")
-    result["report_s"] = round(_median_time(lambda: build_report(con, view), runs)[0], 3)
+    result["report_s"] = round(_median_time(lambda: full_report(con, view).as_report(), runs)[0], 3)
     result["baseline"] = baseline(con, view, runs)
     say(0.35, "Timing the forecast backtest")
     result["backtest_s"] = time_backtest(con, as_of, min(runs, 3))

@@ -13,7 +13,7 @@ from sales.db import db_path, open_current
 from sales.periods import QUARTER, parse_period, period_containing
 from sales.progress import ProgressBar
 from sales.query import default_as_of
-from sales.report import FORMATS, build_report, render
+from sales.report import FORMATS, command_report, render
 from sales.settings import load_settings
 from sales.view import FILTER_DIMENSIONS, Filters, View
 
@@ -86,8 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_view_arguments(pack, "FY2027-Q4 or FY2027-M10")
     pack.add_argument("--out", type=Path, required=True, metavar="DIR",
                       help="folder to write the files into (made if missing)")
-    pack.add_argument("--format", default="html,pdf,png,xlsx", metavar="html,pdf,png,xlsx",
-                      help="the formats to write, comma-separated (default: all four)")
+    pack.add_argument("--format", metavar="html,pdf,png,xlsx",
+                      help="the formats to write, comma-separated (default: all four, PDF and "
+                           "PNG skipped with a message when no Chromium is found; a format "
+                           "asked for and not written exits 1)")
     pack.add_argument("--paper", choices=["a4", "letter"], default="a4",
                       help="the PDF's paper, landscape (default a4)")
     pack.add_argument("--in-blood-defaults", action="store_true",
@@ -186,11 +188,10 @@ def _run_report(args: argparse.Namespace) -> int:
     if args.history_periods is not None and args.history_periods < 1:
         raise UsageError("--history-periods must be at least 1")
     filters = Filters.of(**{d: getattr(args, d) for d in FILTER_DIMENSIONS})
-    report = build_report(con, View(period, as_of, filters), window,
-                          use_saved_call=not args.in_blood_defaults, since=args.since,
-                          include_movement=True, history_periods=args.history_periods,
-                          board=True)
-    sys.stdout.write(render(report, args.format))
+    report = command_report(con, View(period, as_of, filters), window,
+                            use_saved_call=not args.in_blood_defaults, since=args.since,
+                            history_periods=args.history_periods)
+    sys.stdout.write(render(report.as_report(), args.format))
     return 0
 
 
@@ -210,7 +211,9 @@ def _check_filters(con, filters: Filters) -> None:
 def _run_board_pack(args: argparse.Namespace) -> int:
     from sales.boardpack.build import FORMATS, build_pack, write_pack
 
-    formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
+    asked = args.format is not None  # the default may skip PDF and PNG; an explicit ask may not
+    formats = (tuple(f.strip().lower() for f in args.format.split(",") if f.strip()) if asked
+               else FORMATS)
     wrong = [f for f in formats if f not in FORMATS]
     if wrong or not formats:
         raise UsageError(f"--format {args.format!r}: choose from {','.join(FORMATS)}")
@@ -238,7 +241,7 @@ def _run_board_pack(args: argparse.Namespace) -> int:
         print(path)
     for message in written.skipped:
         print(f"not written: {message}", file=sys.stderr)
-    return 0
+    return 1 if asked and written.skipped else 0
 
 
 def _run_backtest(args: argparse.Namespace) -> int:

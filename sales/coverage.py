@@ -440,3 +440,27 @@ def smb_monthly(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
                                        *(CATEGORY_COLUMNS[c] for c in TOTAL_CATEGORIES),
                                        "expected_new", "target", "smb", "close_rate", "required",
                                        "health"])
+
+
+@dataclass(frozen=True)
+class RepCoverage:
+    """Rep annual coverage (`rep_annual_coverage`) against the band of the view's fiscal year.
+    Grain: `owners` has one row per owner."""
+
+    fiscal_year: int
+    low: float
+    high: float
+    owners: pd.DataFrame
+
+    def reps(self) -> dict[str, int]:
+        """How many reps are thin, healthy, comfortable or without a quota."""
+        counts = self.owners["health"].value_counts()
+        return {h: int(counts.get(h, 0)) for h in (THIN, IN_BAND, COMFORTABLE, NO_QUOTA)}
+
+
+def rep_coverage(con: duckdb.DuckDBPyConnection, view: View, settings: Settings
+                 ) -> RepCoverage:
+    """Each rep's annual coverage with the band it is judged against."""
+    return RepCoverage(view.period.fiscal_year, settings.rep_coverage_low,
+                       settings.rep_coverage_high,
+                       rep_annual_coverage(con, view, settings))

@@ -23,10 +23,16 @@ for a verdict instead of being given one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
+
+import duckdb
 
 from sales import formatting as fmt
+from sales.rates import Slips, rates_by
 from sales.settings import Settings
+from sales.slippage import slipped_by_period
+from sales.view import View, ratio
 
 CONVERSION, SLIPPAGE, PIPELINE, CAPACITY, NOT_ENOUGH_DATA = (
     "conversion problem", "slippage problem", "pipeline problem", "capacity", "not enough data")
@@ -103,3 +109,28 @@ def diagnose(facts: SegmentFacts, settings: Settings) -> dict[str, object]:
     return {"segment": name, "verdict": verdict, "sentence": sentence,
             "close_rate": close, "adjusted_close_rate": adjusted, "coverage": coverage,
             "required": required}
+
+
+def segment_facts(con: duckdb.DuckDBPyConnection, view: View, window: tuple[date, date],
+                  slips: Slips, coverage: list[tuple[str, float | None, float | None]]
+                  ) -> list[SegmentFacts]:
+    """What the rules read for each segment of the view: its trailing close rate and
+    slippage-adjusted close rate (by count, over the rates window) and its coverage against
+    what it needs (`coverage`: (segment, coverage, required), as the Coverage page has them).
+    Grain: one per segment of `coverage`, in its order."""
+    outcomes = rates_by(con, *window, view.as_of, "segment", view.filters).set_index("segment")
+    found = []
+    for name, coverage_now, required in coverage:
+        slipped = slipped_by_period(con, slips.window, view.as_of,
+                                    replace(view.filters, segment=(name,)), slips.cube)
+        if name in outcomes.index:
+            got = outcomes.loc[name]
+            won = int(got["won_count"])
+            decided = won + int(got["lost_competition_count"]) + int(
+                got["lost_no_decision_count"])
+            close = ratio(won, decided)
+            adjusted = ratio(won, decided + int(slipped["slipped_count"].sum()))
+        else:
+            close = adjusted = None
+        found.append(SegmentFacts(name, close, adjusted, coverage_now, required))
+    return found

@@ -3,11 +3,13 @@ demo build), for the Overview's caption and the board pack's footer."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
 import duckdb
 
 from sales import audit
+from sales.query import latest_snapshot
 
 _LOADS = (audit.IMPORT, audit.SYNC, audit.DEMO)
 
@@ -20,6 +22,29 @@ def last_load(con: duckdb.DuckDBPyConnection) -> tuple | None:
            where list_contains($loads, action) order by happened_at desc, audit_id desc
            limit 1""", {"loads": list(_LOADS)}).fetchall()
     return rows[0] if rows else None
+
+
+@dataclass(frozen=True)
+class LastLoad:
+    """When the data last changed: the latest load on the audit trail and the latest snapshot."""
+
+    load: tuple | None  # `last_load`
+    last_snapshot: date | None
+
+    def as_report(self) -> dict[str, object]:
+        """The report's `freshness` keys."""
+        found = self.load
+        return {"last_import": found[0].isoformat(sep=" ") if found else None,
+                "last_import_by": found[1] if found else None,
+                "last_import_action": found[2] if found else None,
+                "last_import_summary": found[3] if found else None,
+                "last_snapshot": self.last_snapshot.isoformat() if self.last_snapshot
+                else None}
+
+
+def last_change(con: duckdb.DuckDBPyConnection) -> LastLoad:
+    """The latest import, CRM sync or demo build (when, who, what) and the latest snapshot."""
+    return LastLoad(last_load(con), latest_snapshot(con))
 
 
 def freshness(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> str:

@@ -411,3 +411,27 @@ def changes_for(members: pd.DataFrame, included: bool | None, reason: str = "") 
         out[row.opportunity_id] = Change(bool(target), reason or "", float(row.amount),
                                          row.category, bool(row.start_included))
     return out
+
+
+# Deals listed on each side of the make-or-break table.
+MAKE_OR_BREAK_DEALS = 5
+_MAKE_OR_BREAK_COLUMNS = ("opportunity_id", "name", "account_name", "owner", "segment",
+                          "category", "stage", "amount", "close_date")
+
+
+def make_or_break(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
+                  use_saved_call: bool = True, n: int = MAKE_OR_BREAK_DEALS) -> pd.DataFrame:
+    """The largest deals the in-blood number includes, and the largest Commit and Best Case
+    deals it leaves out (the upside), as the in-blood board starts (the saved call's decisions,
+    else the rules). Grain: up to `n` deals a side, included first, largest first; `included`
+    says the side."""
+    call = latest_call(con, view) if use_saved_call else None
+    board = board_sql(con, view, settings, call[0] if call else None, facts=False)
+    return con.cursor().execute(*sql(
+        f"""select {", ".join(_MAKE_OR_BREAK_COLUMNS)}, start_included as included from (
+                select *, row_number() over (partition by start_included
+                                             order by amount desc, opportunity_id) as rank
+                from ({board}) b
+                where start_included or list_contains($forecastable, category))
+            where rank <= $deals order by included desc, amount desc, opportunity_id""",  # noqa: S608
+        board, forecastable=list(FORECASTABLE_CATEGORIES), deals=n)).df()

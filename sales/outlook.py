@@ -1,19 +1,20 @@
-"""The one-sentence answer to "are we going to make the quarter?", from a report dict."""
+"""The one-sentence answer to "are we going to make the quarter?", from the headline."""
 
 from __future__ import annotations
 
 from sales import formatting as fmt
+from sales.report import Headline
 
 
-def outlook(report: dict) -> tuple[str, str]:
+def outlook(top: Headline) -> tuple[str, str]:
     """(tone, sentence): tone is 'good', 'watch' or 'risk' for the screen's colour.
 
     good: the in-blood number already reaches the target; watch: in-blood plus upside
     reaches it; risk: even the top of the range falls short. No target: 'watch', said so.
     """
-    target = report["target"]
-    number, upside = report["in_blood"]["number"], report["in_blood"]["upside"]
-    period = report["period"]
+    target = top.target
+    number, upside = top.in_blood.number, top.in_blood.upside
+    period = top.view.period.label
     if target is None:
         return "watch", (f"No target for this view in {period}: forecast {fmt.money(number)}, "
                          f"range up to {fmt.money(number + upside)}.")

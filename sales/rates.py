@@ -7,12 +7,13 @@ from datetime import date
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from sales.periods import QUARTER, Period, completed_quarters_before, period_containing
 from sales.query import GROUP_DIMENSIONS, deals_sql, state_key
-from sales.slippage import slipped_by_period
+from sales.slippage import slipped_by_period, slips_cube
 from sales.sql import Sql, rows_sql, sql
-from sales.view import ZERO, Filters, Measure, ratio
+from sales.view import ZERO, Filters, Measure, View, ratio
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,14 @@ class WindowRates:
     outcomes: Outcomes
     slipped: Measure
 
+    @property
+    def window_start(self) -> date:
+        return self.outcomes.window_start
+
+    @property
+    def window_end(self) -> date:
+        return self.outcomes.window_end
+
     def close_rate(self) -> tuple[float | None, float | None]:
         return self.outcomes.close_rate()
 
@@ -257,3 +266,48 @@ def window_rates(con: duckdb.DuckDBPyConnection, window_start: date, window_end:
         slips = slipped_by_period(con, quarters, as_of, filters)
     return WindowRates(outcomes(con, window_start, window_end, as_of, filters),
                        slips_in(slips, quarters))
+
+
+# Competitors the loss mix names.
+TOP_COMPETITORS = 5
+
+
+@dataclass(frozen=True)
+class Slips:
+    """The slips out of the rates trend's quarters and the rates window's, read once (a scan
+    of the history per quarter) for the window's rates, the trend and the diagnosis."""
+
+    trend: list[Period]
+    window: list[Period]
+    cube: pa.Table | None
+
+    def window_frame(self, con: duckdb.DuckDBPyConnection, view: View) -> pd.DataFrame:
+        """`slipped_by_period` for the window's quarters through the view's filters."""
+        return slipped_by_period(con, self.window, view.as_of, view.filters, self.cube)
+
+
+def read_slips(con: duckdb.DuckDBPyConnection, view: View, window: tuple[date, date]) -> Slips:
+    """The trend's quarters, the window's quarters and the slips cube over both."""
+    fy_start = view.period.fy_start_month
+    trend = trend_quarters(view.as_of, fy_start)
+    in_window = window_quarters(*window, fy_start)
+    quarters = sorted({*trend, *in_window}, key=lambda q: q.start)
+    return Slips(trend, in_window, slips_cube(con, quarters, view.as_of))
+
+
+def rates_trend(con: duckdb.DuckDBPyConnection, view: View, slips: Slips) -> pd.DataFrame:
+    """Close, win and slippage-adjusted close rate per quarter of the trend (the Rates page's
+    trend). Grain: one row per quarter, `rates_by_period`'s columns with `with_slips`'."""
+    return with_slips(rates_by_period(con, slips.trend, view.as_of, view.filters),
+                      slipped_by_period(con, slips.trend, view.as_of, view.filters, slips.cube))
+
+
+def top_competitors(con: duckdb.DuckDBPyConnection, view: View, window: tuple[date, date],
+                    n: int = TOP_COMPETITORS) -> pd.DataFrame:
+    """The competitors the most deals were lost to in the rates window, with our win rate
+    against each (won / (won + lost to competition), by count). Grain: one row per competitor,
+    most losses first, `rates_by`'s columns."""
+    frame = rates_by(con, *window, view.as_of, "competitor", view.filters)
+    frame = frame[(frame["competitor"] != "(none)") & (frame["lost_competition_count"] > 0)]
+    return frame.sort_values(["lost_competition_count", "lost_competition_amount",
+                              "competitor"], ascending=[False, False, True]).head(n)

@@ -18,7 +18,7 @@ from sales.explorer import DealQuery, export_rows
 from sales.inblood import board_page, board_summary
 from sales.periods import parse_period
 from sales.pivots import cell_deals
-from sales.report import build_report
+from sales.report import full_report, with_movement
 from sales.rollup import category_rollup, rollup_by
 from sales.settings import load_settings
 from sales.stages import TOTAL_CATEGORIES
@@ -45,8 +45,9 @@ def test_a_selection_inside_a_scope_never_widens_it():
 def test_a_scoped_view_is_the_scope_on_every_query_path(metrics_con, asked):
     scoped, analyst = View(Q4, A, asked, scope=T1), View(Q4, A, T1)
     assert category_rollup(metrics_con, scoped) == category_rollup(metrics_con, analyst)
-    report = build_report(metrics_con, scoped, include_movement=True)
-    assert report == build_report(metrics_con, analyst, include_movement=True)
+    report = with_movement(metrics_con, full_report(metrics_con, scoped), None).as_report()
+    assert report == with_movement(metrics_con, full_report(metrics_con, analyst),
+                                   None).as_report()
     # T1: Closed D1 500; Commit D2 100 (D10 closes in January); the T1 month targets 350.
     assert report["categories"]["Closed"]["amount"] == 500
     assert report["target"] == 350
@@ -64,7 +65,7 @@ def test_a_view_outside_the_scope_shows_nothing(metrics_con):
     assert board_summary(metrics_con, outside, settings).closed_won == 0
     prep = prepare_call(metrics_con, outside)
     assert all(m.start == 0 and m.end == 0 for m in prep.movement.values())
-    report = build_report(metrics_con, outside)
+    report = full_report(metrics_con, outside).as_report()
     assert report["in_blood"]["number"] == 0 and report["target"] is None
 
 

@@ -16,12 +16,12 @@ import pytest
 from pypdf import PdfReader
 
 from sales.boardpack.export import find_browser
-from sales.boardpack.figures import board_keys
 from sales.boardpack.sections import lookup
 from sales.cli import main
 from sales.periods import QUARTER, parse_period, period_containing
 from sales.query import default_as_of
 from sales.rates import default_window
+from sales.report import board_figures
 from sales.settings import load_settings
 from sales.view import View
 from tests.helpers import d, private_copy, run_page
@@ -36,8 +36,8 @@ needs_browser = pytest.mark.skipif(find_browser() is None,
 @pytest.fixture
 def fixture_keys(metrics_con) -> dict:
     view = View(parse_period("FY2026-Q4"), d("2026-11-20"))
-    return board_keys(metrics_con, view, load_settings(metrics_con),
-                      default_window(view.period))
+    return board_figures(metrics_con, view, load_settings(metrics_con),
+                         default_window(view.period)).as_report()
 
 
 def test_make_or_break_deals_are_the_largest_in_and_out(fixture_keys):
@@ -194,6 +194,19 @@ def test_without_a_browser_it_says_so_and_writes_the_rest(demo_file, demo_view, 
     assert "not written: PNG: no Chromium found" in captured.err
 
 
+def test_a_format_asked_for_and_not_written_is_an_error(demo_file, demo_view, tmp_path, capsys,
+                                                        monkeypatch):
+    monkeypatch.setenv("CHROMIUM_PATH", str(tmp_path / "no-such-chromium"))
+    period, _ = demo_view
+    out = tmp_path / "pack"
+    assert main(["board-pack", "--db", str(demo_file), "--period", period, "--out", str(out),
+                 "--format", "pdf,xlsx"]) == 1
+    captured = capsys.readouterr()
+    assert "not written: PDF: no Chromium found" in captured.err
+    assert [Path(p).suffix for p in captured.out.split()] == [".xlsx"]  # the rest is written
+    assert sorted(p.suffix for p in out.iterdir()) == [".xlsx"]
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["--period", "FY2026-Q9"], "FY2026-Q9"),
     (["--period", "FY2026-Q4", "--segment", "Nope"], "--segment Nope: not in the data"),
@@ -223,9 +236,11 @@ def test_the_page_draws_every_section_and_says_when_there_is_no_browser(demo_db,
                                             "3 Convincing or closing?", "4 The diagnosis",
                                             "5 Track record"]
     assert any("PDF and PNG need a browser" in w.value for w in at.warning)
-    assert all(b.disabled for b in at.button if b.label.startswith("Make the"))
     assert [b.label for b in at.get("download_button")] == ["HTML (interactive, offline)",
                                                             "XLSX (the figures)"]
+    # Asking for the PDF anyway is an error that says why, not a silent skip.
+    at.button(key="board_pack_make_pdf").click().run()
+    assert any("The PDF could not be made: no Chromium found" in e.value for e in at.error)
 
 
 @needs_browser

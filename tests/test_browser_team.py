@@ -18,7 +18,7 @@ from sales import formatting as fmt
 from sales.db import connect, open_current
 from sales.periods import QUARTER, period_containing
 from sales.query import default_as_of
-from sales.report import build_report
+from sales.report import headline
 from sales.view import Filters, View
 from tests.test_browser import _free_port, browser, serving  # noqa: F401 - shared fixtures
 
@@ -148,7 +148,7 @@ def test_a_manager_sees_the_team_even_when_the_url_asks_for_another(team, browse
     con = open_current(database)
     as_of = default_as_of(con)
     period = period_containing(as_of, QUARTER, 1)
-    expected = build_report(con, View(period, as_of, Filters.of(team=mine)), full=False)
+    expected = headline(con, View(period, as_of, Filters.of(team=mine))).as_report()
     con.close()
     page = _signed_in(browser, url, MANAGER)
     _wait_title(page, "Overview")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sales import diagnosis
-from sales.boardpack.figures import board_keys
 from sales.diagnosis import SegmentFacts, diagnose
 from sales.periods import parse_period
 from sales.rates import default_window
+from sales.report import board_figures
 from sales.settings import Settings, load_settings
 from sales.view import View
 from tests.helpers import d
@@ -74,7 +74,7 @@ def test_each_segment_of_the_fixture_gets_its_verdict(metrics_con):
     #   no coverage → not enough data.
     view = View(parse_period("FY2026-Q4"), d("2026-11-20"))
     settings = load_settings(metrics_con)
-    keys = board_keys(metrics_con, view, settings, default_window(view.period))
+    keys = board_figures(metrics_con, view, settings, default_window(view.period)).as_report()
     found = {row["segment"]: row for row in keys["diagnosis"]["segments"]}
     assert {s: row["verdict"] for s, row in found.items()} == {
         "Enterprise": diagnosis.PIPELINE, "Mid-Market": diagnosis.NOT_ENOUGH_DATA,

@@ -9,7 +9,7 @@ import pytest
 from sales import editors
 from sales.editors import EditError
 from sales.periods import parse_period
-from sales.report import build_report
+from sales.report import full_report
 from sales.settings import load_settings
 from sales.targets import target_for_view
 from sales.view import View
@@ -27,7 +27,7 @@ def test_stage_map_edit_changes_the_numbers(metrics_con):
                         "where stage = '4-Proposal'")
     editors.save_stage_map(metrics_con, table, by="test")
     view = View(parse_period("FY2026-Q4"), d("2026-11-20"))
-    report = build_report(metrics_con, view)
+    report = full_report(metrics_con, view).as_report()
     assert report["categories"]["Commit"]["amount"] == 500.0
 
 

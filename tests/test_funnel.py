@@ -101,11 +101,11 @@ def test_the_handbook_reading(con):
 
 def test_the_report_carries_the_funnel_and_capacity(con):
     from sales.periods import parse_period
-    from sales.report import build_report
+    from sales.report import full_report
     from sales.view import View
 
     # As of 2026-11-20 the FY2026-Q4 report's window is FY2025-Q4 … FY2026-Q3: F1–F4 closed.
-    report = build_report(con, View(parse_period("FY2026-Q4"), A))
+    report = full_report(con, View(parse_period("FY2026-Q4"), A)).as_report()
     funnel_keys, capacity_keys = report["funnel"], report["capacity"]
     # Won F1 (35 days, 100) and F4 (52 days, 300): median 43.5 days, average 200, 2 of 4.
     assert (funnel_keys["cohort"], funnel_keys["won"], funnel_keys["won_share"]) == (4, 2, 0.5)

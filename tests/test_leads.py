@@ -41,7 +41,7 @@ from sales.followups import (
 from sales.ingest import leads as lead_import
 from sales.leads import lead_pipeline, lead_review, same_points
 from sales.periods import parse_period
-from sales.report import build_report
+from sales.report import full_report
 from sales.view import Filters, View
 from tests.helpers import d, seed
 
@@ -133,7 +133,7 @@ def view(as_of: date = NOW, **filters) -> View:
 
 
 def test_every_lead_key_by_hand(leads_con):
-    found = build_report(leads_con, view())["leads"]
+    found = full_report(leads_con, view()).as_report()["leads"]
     assert found["loaded"] is True
     # MQL date in 10-01 … 11-20: L1 L2 L3 L4 L5 L6 L7 L10 L11 = 9 (L8 is Q3, L9 never).
     assert found["mql"] == {"count": 9}
@@ -212,7 +212,7 @@ def test_the_call_review_funnel_and_comparison(leads_con):
 def test_no_leads_is_null_safe_and_says_how_to_load(tmp_path):
     con = connect(tmp_path / "empty.duckdb")
     seed(con, DEALS)
-    found = build_report(con, view())
+    found = full_report(con, view()).as_report()
     assert found["leads"]["loaded"] is False
     assert found["leads"]["mql"] == {"count": None}
     assert found["leads"]["now"]["open"] == {"count": None}
@@ -256,7 +256,7 @@ def raise_and_close(con) -> dict[str, int]:
 
 def test_every_follow_up_key_by_hand(leads_con):
     raise_and_close(leads_con)
-    found = build_report(leads_con, view())["follow_ups"]
+    found = full_report(leads_con, view()).as_report()["follow_ups"]
     # Open at 11-20: F1, F2 (F3, F4 closed; F5 is the EMEA call's) = 2; overdue: F1 (due 11-10).
     # Closed after the last call (11-13) up to 11-20: F3 = 1 (F4 closed at the 11-13 call).
     assert found == {"open": {"count": 2}, "overdue": {"count": 1},

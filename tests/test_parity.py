@@ -10,7 +10,7 @@ import pytest
 from sales import formatting as fmt
 from sales.periods import QUARTER, period_containing
 from sales.query import default_as_of
-from sales.report import build_report
+from sales.report import full_report, with_movement
 from sales.settings import load_settings
 from sales.view import Filters, View
 from tests.helpers import private_copy, run_page, tiles
@@ -172,7 +172,7 @@ def test_page_tiles_equal_the_report(page, filters, demo_db, demo_report_con, mo
     as_of = default_as_of(con)
     fy_start = load_settings(con).fiscal_year_start_month
     view = View(period_containing(as_of, QUARTER, fy_start), as_of, Filters.of(**session))
-    report = build_report(con, view, include_movement=True)
+    report = with_movement(con, full_report(con, view), None).as_report()
     expected = TILES[page]
     for start, value in expected.items():
         labels = [label for label in shown if label.startswith(start)]

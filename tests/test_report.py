@@ -11,7 +11,7 @@ from sales.db import connect
 from sales.inblood import ALARM, NOTE, OVER, WARNING, commit_risk_level
 from sales.periods import parse_period
 from sales.rates import window_quarters
-from sales.report import build_report
+from sales.report import full_report
 from sales.settings import load_settings
 from sales.smb import IN_BLOOD, SUBMISSIONS, BottomUp, smb_forecast, smb_view, top_down_bottom_up
 from sales.sql import Sql, sql
@@ -58,7 +58,7 @@ def range_con(tmp_path):
 
 
 def test_smb_forecast_range_and_report_keys(range_con):
-    report = build_report(range_con, View(Q4, A))["smb_forecast"]
+    report = full_report(range_con, View(Q4, A)).as_report()["smb_forecast"]
     # r_Commit pooled = (100 + 400) / (200 + 400) = 5/6; Best Case 0 / 200 = 0; Pipeline and
     # the new pipeline have no history: fallback 0.30 each, and E = 0 (nothing created after R).
     assert report["commit"] == pytest.approx(
@@ -99,7 +99,7 @@ def test_the_report_is_for_the_view_as_filtered(range_con):
     mid = View(Q4, A, Filters.of(segment="Mid-Market"))
     assert smb_view(mid, settings) is None
     assert smb_forecast(range_con, mid, settings).total == 0  # no Mid-Market deal at all
-    report = build_report(range_con, mid)
+    report = full_report(range_con, mid).as_report()
     assert (report["coverage"]["smb"], report["coverage"]["smb_required"]) == (None, None)
     both = View(Q4, A, Filters.of(segment=["SMB", "Mid-Market"]))
     assert smb_view(both, settings).filters == Filters.of(segment="SMB")
@@ -109,7 +109,7 @@ def test_smb_coverage_in_the_report(range_con):
     from tests.helpers import add_target
 
     add_target(range_con, "FY2026-Q4", "segment", "SMB", 1000)
-    coverage = build_report(range_con, View(Q4, A))["coverage"]
+    coverage = full_report(range_con, View(Q4, A)).as_report()["coverage"]
     # (Closed 0 + Commit 1,000 + Best Case 500 + Pipeline 200 + E 0) / 1,000 = 1.7; SMB's close
     # rate over FY2025-Q4 … FY2026-Q3: C2a, C3a, C3b won, C2b and B2 lost (no decision) → 3/5,
     # so 1 / 0.6 = 1.67× required.
@@ -131,7 +131,7 @@ def test_rates_keys_count_slips_over_the_window(tmp_path):
     from tests.test_slipped import build
 
     con = build(tmp_path / "slip.duckdb")
-    rates = build_report(con, View(Q4, d("2026-10-15")))["rates"]
+    rates = full_report(con, View(Q4, d("2026-10-15"))).as_report()["rates"]
     # Window FY2025-Q4 … FY2026-Q3: S3 won 300; S4 lost 50 (no reason, no competitor: no
     # decision); Q3's slips S1 150 + S2 200. Close rate 1 / 2 (300 / 350); adjusted 1 / 4
     # (300 / 700); 1 / 0.5 = 2.0× and 1 / 0.25 = 4.0× required.
@@ -146,8 +146,8 @@ def test_rates_keys_count_slips_over_the_window(tmp_path):
     assert (rates["required_coverage"], rates["slippage_adjusted_required_coverage"]) == (2, 4)
     assert rates["loss_share"] == {"no_decision": 1.0, "competition": 0.0}
     # A window of Aug … Dec holds the ends of Q3 and Q4: Q4's slip S7 (40, as of 10-15) joins.
-    wide = build_report(con, View(Q4, d("2026-10-15")), window=(d("2026-08-01"),
-                                                                 d("2026-12-31")))["rates"]
+    wide = full_report(con, View(Q4, d("2026-10-15")),
+                       window=(d("2026-08-01"), d("2026-12-31"))).as_report()["rates"]
     assert wide["slipped"] == {"amount": 390.0, "count": 3}
     con.close()
 

@@ -21,7 +21,7 @@ from sales.crm import salesforce, stage_probabilities
 from sales.db import connect
 from sales.ingest import ImportRequest, read_bytes, run_import
 from sales.periods import QUARTER, period_containing
-from sales.report import build_report
+from sales.report import full_report, with_movement
 from sales.view import Filters, View
 from tests.crm_fakes import TOKEN, FakeSalesforce, Scenario, tls_server
 
@@ -326,10 +326,10 @@ def test_weekly_syncs_give_the_same_report_as_weekly_imports(org, tmp_path):
     assert a.execute("select count(*) from snapshot_dates").fetchall()[0][0] == 12
     for as_of in (weeks[-1], weeks[1], WEEK0 - timedelta(weeks=3)):
         view = View(period_containing(as_of, QUARTER, 1), as_of, Filters())
-        assert build_report(a, view, include_movement=True) == build_report(
-            b, view, include_movement=True)
-    report = build_report(a, View(period_containing(weeks[-1], QUARTER, 1), weeks[-1],
-                                  Filters()), include_movement=True)
+        assert (with_movement(a, full_report(a, view), None).as_report()
+                == with_movement(b, full_report(b, view), None).as_report())
+    last = View(period_containing(weeks[-1], QUARTER, 1), weeks[-1], Filters())
+    report = with_movement(a, full_report(a, last), None).as_report()
     assert report["categories"]["Commit"]["count"] > 0  # the scenario is not empty
     a.close()
     b.close()

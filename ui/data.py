@@ -61,7 +61,6 @@ from sales import (
 )
 from sales import accuracy as accuracy_in_past
 from sales import freshness as data_freshness
-from sales.boardpack import build as boardpack
 from sales.crm import sync as crm_sync
 from sales.db import data_version
 from sales.ingest import quality
@@ -185,12 +184,7 @@ def _slips(con: Con, periods: list, as_of: date, filters: Filters) -> pd.DataFra
 
 # --- Forecast ---------------------------------------------------------------------------------
 
-def _headline(con: Con, view: View) -> dict:
-    """The report's headline keys for the view (what the Overview shows)."""
-    return report.build_report(con, view, full=False)
-
-
-headline = _cached(_headline)
+headline = _cached(report.headline)
 board_summary = _cached(inblood.board_summary)
 call_history = _cached(calls.call_history)
 call_diff = _cached(calls.call_diff)
@@ -262,7 +256,7 @@ def _smb_forecast(con: Con, view: View, settings: Settings) -> smb.SmbForecast:
 smb_forecast = _cached(_smb_forecast)
 
 
-board_report = _cached(boardpack.board_report)
+board_report = _cached(report.board_report)
 opportunity_count = _cached(db.opportunity_count)
 # Above this many opportunities the board pack's report (every snapshot of five quarters: the
 # same point of each, the track record, the slips) takes seconds, so the page prepares it when

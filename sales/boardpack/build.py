@@ -1,5 +1,5 @@
-"""The board pack for a view: its report (`build_report(..., board=True)`), its sections, and
-the files — HTML, PDF, PNG per chart, XLSX — for the command and the page."""
+"""The board pack for a view: its report (`sales.report.board_report`), its sections, and the
+files — HTML, PDF, PNG per chart, XLSX — for the command and the page."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import duckdb
 from sales.boardpack import document
 from sales.boardpack.export import NO_BROWSER, BrowserError, find_browser, write_pdf, write_pngs
 from sales.boardpack.sections import Chart, Section, footer, sections
-from sales.report import build_report
+from sales.report import Report, board_report
 from sales.view import View
 
 FORMATS = ("html", "pdf", "png", "xlsx")
@@ -67,18 +67,12 @@ class Pack:
         return document.xlsx_document(self.sections, about)
 
 
-def board_report(con: duckdb.DuckDBPyConnection, view: View, use_saved_call: bool = True,
-                 progress: Progress | None = None) -> dict:
-    """The report the pack reads: the board's keys and the headline ones it draws, by the
-    same functions as `report` (`only_board` skips the keys it does not read)."""
-    return build_report(con, view, use_saved_call=use_saved_call, board=True, only_board=True,
-                        progress=progress)
-
-
-def pack_from_report(report: dict, generated_at: datetime | None = None) -> Pack:
-    """The pack's sections and footer for a report made by `board_report`."""
+def pack_from_report(report: Report, generated_at: datetime | None = None) -> Pack:
+    """The pack's sections and footer for a report made by `sales.report.board_report`: each
+    figure is read from the report's keys, as `report --format json` prints them."""
     when = (generated_at or datetime.now()).isoformat(sep=" ", timespec="minutes")
-    return Pack(report, sections(report), footer(report, when), when)
+    keys = report.as_report()
+    return Pack(keys, sections(keys), footer(keys, when), when)
 
 
 def build_pack(con: duckdb.DuckDBPyConnection, view: View, use_saved_call: bool = True,

@@ -1,7 +1,8 @@
-"""The board pack's sections, made from a report (`build_report(..., board=True)`) and nothing
-else: each figure a section shows or draws is read from a report key through `Figures`, which
-records it (chart, figure, exact value, report key) for the section's XLSX sheet, so the
-workbook says where every number comes from and a test can compare it with `report`.
+"""The board pack's sections, made from a report's keys (`sales.report.board_report`) and
+nothing else: each figure a section shows or draws is read from a report key through
+`Figures`, which records it (chart, figure, exact value, report key) for the section's XLSX
+sheet, so the workbook says where every number comes from and a test can compare it with
+`report`.
 
 Sections in the order a board conversation runs: the call, enough at-bats?, convincing or
 closing?, the diagnosis, the track record.
@@ -338,7 +339,7 @@ BUILDERS = (the_call, at_bats, convincing, diagnosis, track_record)
 
 
 def sections(report: dict) -> list[Section]:
-    """The pack's five sections for a report made with `board=True`."""
+    """The pack's five sections for the keys of `sales.report.board_report`."""
     return [build(report) for build in BUILDERS]
 
 
