@@ -4,9 +4,9 @@ navigation."""
 import streamlit as st
 
 from sales.access import MANAGE_DATA
-from ui import auth, network, sidebar
+from ui import auth, sidebar, streamlit_hooks
 
-network.send_without_delay()  # once per process: renders reach browsers without a 40 ms wait
+streamlit_hooks.install()  # once per process: deep links and renders without a 40 ms wait
 st.set_page_config(page_title="Sales forecast", page_icon=":material/monitoring:", layout="wide")
 me = auth.gate(entry=True)  # the sign-in screen, or "no access yet", stop here
 

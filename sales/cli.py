@@ -4,7 +4,7 @@ sync | export | access`."""
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -40,16 +40,6 @@ def _add_view_arguments(parser: argparse.ArgumentParser, period_help: str) -> No
     for dimension in FILTER_DIMENSIONS:
         parser.add_argument(f"--{dimension}", action="extend", nargs="+", default=None,
                             metavar="V", help=f"only these {dimension} values (repeatable)")
-
-
-def _counts(text: str) -> list[int]:
-    try:
-        counts = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        counts = []
-    if not counts or min(counts) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a list of session counts like 1,8,16")
-    return counts
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -108,20 +98,9 @@ def _parser() -> argparse.ArgumentParser:
                               metavar="V", help=f"only these {dimension} values (repeatable)")
     backtest.add_argument("--format", choices=FORMATS, default="json")
 
-    bench = commands.add_parser("bench", help="measure the performance budgets at a size")
-    bench.add_argument("--opportunities", type=int, default=None,
-                       help="size of the demo to build (default 1,000,000)")
-    bench.add_argument("--db", type=Path, default=None,
-                       help="measure this database (built there if missing; default "
-                            "bench/bench-N.duckdb)")
-    bench.add_argument("--json", type=Path, default=None, metavar="FILE",
-                       help="also write the figures as JSON")
-    bench.add_argument("--runs", type=int, default=5, help="repeats per timing (median)")
-    bench.add_argument("--sessions", type=_counts, default=None, metavar="K,K,...",
-                       help="also drive a real `streamlit run` server with K concurrent "
-                            "sessions each (e.g. 1,8,16,32)")
-    bench.add_argument("--sessions-duration", type=float, default=None, metavar="S",
-                       help="seconds each number of sessions runs (default 60)")
+    # Listed for --help only: main() hands `bench` and its arguments to `python -m bench`.
+    commands.add_parser("bench", add_help=False,
+                        help="measure the performance budgets at a size (`python -m bench`)")
 
     export = commands.add_parser("export", help="the deal explorer's rows to a CSV or XLSX file")
     export.add_argument("what", choices=["deals"], help="what to export")
@@ -268,20 +247,14 @@ def _run_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_bench(args: argparse.Namespace) -> int:
-    from sales.bench import DEFAULT_OPPORTUNITIES, DEFAULT_SESSIONS_DURATION_S, run_bench, table
-
-    if args.runs < 1 or (args.opportunities is not None and args.opportunities < 1):
-        raise UsageError("--runs and --opportunities must be at least 1")
-    duration = args.sessions_duration or DEFAULT_SESSIONS_DURATION_S
-    if duration <= 0:
-        raise UsageError("--sessions-duration must be positive")
-    result = run_bench(args.opportunities or DEFAULT_OPPORTUNITIES, args.db, args.runs,
-                       progress=ProgressBar(), sessions=args.sessions, sessions_duration=duration)
-    print(table(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-    return 0
+def _hand_off_to_bench(arguments: list[str]) -> None:
+    """Become `python -m bench` with the same arguments: the benchmarks are tooling, kept out
+    of this package, and the command others script against stays as it was."""
+    root = str(Path(__file__).resolve().parent.parent)  # where `bench` sits beside `sales`
+    path = os.environ.get("PYTHONPATH")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, path]) if path else root}
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "bench", *arguments], env)
 
 
 def _run_export(args: argparse.Namespace) -> int:
@@ -327,9 +300,12 @@ def _run_access(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        _hand_off_to_bench(argv[1:])
     args = _parser().parse_args(argv)
     try:
-        return {"demo": _run_demo, "report": _run_report, "bench": _run_bench,
+        return {"demo": _run_demo, "report": _run_report,
                 "board-pack": _run_board_pack, "backtest": _run_backtest,
                 "import": _run_import, "export": _run_export,
                 "access": _run_access, "sync": _run_sync}[args.command](args)

@@ -5,8 +5,8 @@ an error rather than a fast render."""
 import asyncio
 import shutil
 
-from ui import load
-from ui.load import RenderError, Session
+from bench import load
+from bench.load import RenderError, Session
 
 
 class _Reading(Session):

@@ -73,7 +73,7 @@ R = TypeVar("R")
 Con = duckdb.DuckDBPyConnection
 # Cached results across every session and function. A page asks ten or so questions per view,
 # and a Monday morning's managers each keep a handful of views (their team, a segment, a
-# region) on every page: a few hundred entries thrashed under load (ui/load.py), so the cache
+# region) on every page: a few hundred entries thrashed under load (bench/load.py), so the cache
 # holds thousands. Entries are aggregates or one capped page of deals, so this is tens of MB.
 CACHED_RESULTS = 4096
 
@@ -93,7 +93,7 @@ def fingerprint(value: object) -> str | None:
     """A string that is equal for equal arguments and differs for different ones, built from
     the plain values our questions take (views, filters, periods, settings, dates, tuples);
     None for anything else. Streamlit's own hashing of the same arguments walks them through
-    pickle and was a tenth of a warm render (ui/load.py's profile)."""
+    pickle and was a tenth of a warm render (bench/load.py's profile)."""
     if isinstance(value, _FLAT):
         return f"{type(value).__name__}:{value!r}"
     if isinstance(value, tuple | list | frozenset | set):

@@ -7,24 +7,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from sales.view import View
-from ui import auth, state, widgets
-
-
-def _route_through_app() -> None:
-    """Make a deep link to a page run through app.py's navigation.
-
-    Streamlit treats a `pages/` folder beside the entry script as the old multipage layout
-    until some session has called `st.navigation`; a server whose first request is a link such
-    as /pipeline would then run the page alone, without the sidebar. The flag it keeps is
-    internal, so this is guarded: if Streamlit changes it, deep links degrade, nothing breaks.
-    """
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # pragma: no cover - a Streamlit without it has no such mode
-        return
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+from ui import auth, state, streamlit_hooks, widgets
 
 
 def start(title: str, needs_data: bool = True, caption: str | Callable[[], str] = "",
@@ -33,7 +16,7 @@ def start(title: str, needs_data: bool = True, caption: str | Callable[[], str] 
     needs one), title it and return the sidebar's view within the user's scope; with no data,
     show how to get some and stop. A `caption` that reads the database is passed as a function:
     it is asked once the session may see data."""
-    _route_through_app()
+    streamlit_hooks.install()  # a fresh server's first run may be this page, alone
     me = auth.gate()
     if permission is not None:
         auth.require(me, permission, f"The {title} page")

@@ -1,7 +1,7 @@
-"""Many people at once — the session load of `python -m sales bench --sessions 1,8,16,32`.
+"""Many people at once — the session load of `python -m bench --sessions 1,8,16,32`.
 
-Run as `python -m ui.load --db PATH --sessions 1,8,16,32 [--duration S]`; prints one JSON object.
-It starts a real `streamlit run app.py` server over the database and drives it with K clients
+Run as `python -m bench.load --db PATH --sessions 1,8,16,32 [--duration S]`; prints one
+JSON object. It starts a real `streamlit run app.py` server over the database and drives it with K clients
 that speak Streamlit's own websocket protocol (the `BackMsg` / `ForwardMsg` protobufs a browser
 exchanges with the server, from the installed `streamlit.proto`). Each client is a manager with
 a team of their own: it opens a session, loads a page, then loops — change a filter or the page,
@@ -12,7 +12,7 @@ the rerun request to the script-finished message, so it includes queueing behind
 Before the clients start, one client visits every view the run will use, so caches are warm as
 they are on a Monday morning after the first few people. A calibration step first renders every
 page cold through the same protocol, so its figures can be set beside the single-session page
-timings of `python -m ui.bench` (they should agree within noise: the harness measures the app,
+timings of `python -m bench.pages` (they should agree within noise: the harness measures the app,
 not itself).
 """
 
@@ -310,7 +310,7 @@ async def run_sessions(url: str, sessions: int, seconds: float, seed: int = 7) -
 
 async def calibrate(url: str, changes: list[dict]) -> dict[str, float]:
     """Each page's re-render after a filter change no earlier render asked for, as
-    `python -m ui.bench` times it (median over `changes`), through the websocket."""
+    `python -m bench.pages` times it (median over `changes`), through the websocket."""
     session = Session(url)
     await session.open()
     await session.render("")
@@ -324,8 +324,8 @@ async def calibrate(url: str, changes: list[dict]) -> dict[str, float]:
 
 
 def _changes(url: str, runs: int) -> list[dict]:
-    """The filter changes `ui.bench` uses, from the options the app offers."""
-    from ui.bench import _filter_changes
+    """The filter changes `bench.pages` uses, from the options the app offers."""
+    from bench.pages import _filter_changes
 
     async def options() -> dict:
         session = Session(url)
@@ -357,7 +357,7 @@ def measure(database: Path, counts: list[int], seconds: float, runs: int = 3,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ui.load")
+    parser = argparse.ArgumentParser(prog="python -m bench.load")
     parser.add_argument("--db", required=True, type=Path)
     parser.add_argument("--sessions", default="1,8,16,32",
                         help="comma-separated numbers of concurrent sessions")

@@ -1,7 +1,8 @@
-"""`python -m sales bench`: the SPEC budgets measured at a given size, side by side with the
-way a typical dashboard computes the same headline numbers (everything loaded into pandas).
+"""`python -m bench` (or `python -m sales bench`): the SPEC budgets measured at a given size,
+side by side with the way a typical dashboard computes the same headline numbers (everything
+loaded into pandas).
 
-Pages are timed in a separate process (`python -m ui.bench`), which plays the app process:
+Pages are timed in a separate process (`python -m bench.pages`), which plays the app process:
 its peak resident memory is the app's. Everything else is timed here.
 """
 
@@ -191,7 +192,7 @@ def time_board_pack(db: Path, period: Period) -> float:
 
 def time_pages(db: Path, runs: int) -> dict:
     """Run the page timings in their own process (the app process) and read its JSON."""
-    return _child_json([sys.executable, "-m", "ui.bench", "--db", str(db), "--runs", str(runs)])
+    return _child_json([sys.executable, "-m", "bench.pages", "--db", str(db), "--runs", str(runs)])
 
 
 def _child_json(command: list[str]) -> dict:
@@ -204,15 +205,15 @@ def _child_json(command: list[str]) -> dict:
 
 
 def time_sessions(db: Path, counts: list[int], seconds: float, runs: int) -> dict:
-    """K concurrent sessions against a real `streamlit run` server (`python -m ui.load`, which
+    """K concurrent sessions against a real `streamlit run` server (`python -m bench.load`, which
     speaks Streamlit's websocket protocol); its JSON."""
-    return _child_json([sys.executable, "-m", "ui.load", "--db", str(db), "--sessions",
+    return _child_json([sys.executable, "-m", "bench.load", "--db", str(db), "--sessions",
                         ",".join(str(c) for c in counts), "--duration", str(seconds),
                         "--runs", str(runs)])
 
 
 def harness_check(pages: dict, calibration: dict) -> dict:
-    """The load harness's cold re-render of each page beside `ui.bench`'s figure for it: they
+    """The load harness's cold re-render of each page beside `bench.pages`'s figure for it: they
     time the same work (the harness adds the app's frame and the network), so agreeing within
     noise — 0.1 s, or half the page's time — says the harness measures the app, not itself."""
     check = {}

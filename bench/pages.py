@@ -1,6 +1,6 @@
-"""Page timings in a process of their own — the "app process" of `python -m sales bench`.
+"""Page timings in a process of their own — the "app process" of `python -m bench`.
 
-Run as `python -m ui.bench --db PATH [--runs N]`; prints one JSON object: per page the first
+Run as `python -m bench.pages --db PATH [--runs N]`; prints one JSON object: per page the first
 render in a warm process (caches and held intermediates cleared, connection and imports warm)
 and the re-render after a filter change (median of N changes, each to a filter value not seen
 before, so nothing comes from the cache), the in-blood toggle, and this process's peak resident
@@ -112,7 +112,7 @@ def peak_rss_mb() -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ui.bench")
+    parser = argparse.ArgumentParser(prog="python -m bench.pages")
     parser.add_argument("--db", required=True)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
