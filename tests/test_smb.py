@@ -1,5 +1,5 @@
-"""The SMB weighted forecast (SPEC item 7) on the SPEC's worked example and a hand-computed
-fixture; top-down against bottom-up."""
+"""The SMB weighted forecast (docs/metrics.md#7-smb-weighted-forecast) on its worked example and
+a hand-computed fixture; top-down against bottom-up."""
 
 from __future__ import annotations
 
@@ -204,7 +204,7 @@ def test_one_held_history_serves_every_filter(demo_db, tmp_path):
 
 
 def test_smb_coverage_counts_the_expected_new_pipeline(con):
-    # SPEC item 3: (Closed + Commit + Best Case + Pipeline + E) / target on the SMB method.
+    # docs/metrics.md#3-smb-coverage: (Closed + Commit + Best Case + Pipeline + E) / target on the SMB method.
     from sales.coverage import SMB_METHOD, coverage_by
     from tests.helpers import add_target
 
