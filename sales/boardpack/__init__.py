@@ -1,4 +1,4 @@
-"""The board pack: the forecast as a leadership-ready document (issue 13).
+"""The board pack: the forecast as a leadership-ready document.
 
 `figures` adds the report keys the pack draws (`report --format json` carries them, so every
 figure in the pack is a report key); `sections` turns a report into the pack's five sections;
