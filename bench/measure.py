@@ -1,6 +1,6 @@
-"""`python -m bench` (or `python -m sales bench`): the SPEC budgets measured at a given size,
-side by side with the way a typical dashboard computes the same headline numbers (everything
-loaded into pandas).
+"""`python -m bench` (or `python -m sales bench`): the budgets (docs/budgets.md#budgets) measured
+at a given size, side by side with the way a typical dashboard computes the same headline numbers
+(everything loaded into pandas).
 
 Pages are timed in a separate process (`python -m bench.pages`), which plays the app process:
 its peak resident memory is the app's. Everything else is timed here.
@@ -37,12 +37,12 @@ from sales.view import View
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OPPORTUNITIES = 1_000_000
-DEMO_BUDGET_OPPORTUNITIES = 100_000  # SPEC: a 100,000-opportunity demo builds in ≤ 30 s
-# SPEC "Budgets", for the table's verdict column.
+DEMO_BUDGET_OPPORTUNITIES = 100_000  # budget: a 100,000-opportunity demo builds in ≤ 30 s
+# docs/budgets.md#budgets, for the table's verdict column.
 BUDGETS = {"first_render_s": 2.0, "rerender_s": 0.5, "in_blood_toggle_s": 0.2,
            "peak_rss_mb": 1536.0, "demo_build_s": 30.0, "backtest_s": 10.0}
-# Many sessions at once (issue "Monday 9 a.m."): p95 latency per number of sessions, and the
-# server's memory under the heaviest load.
+# Many sessions at once (the Monday-morning call, when a team opens the app together): p95
+# latency per number of sessions, and the server's memory under the heaviest load.
 SESSION_BUDGETS = {16: 1.0, 32: 3.0}
 SESSION_RSS_BUDGET_MB = 2048.0
 DEFAULT_SESSIONS_DURATION_S = 60.0
@@ -137,7 +137,7 @@ def baseline(con: duckdb.DuckDBPyConnection, view: View, runs: int) -> dict[str,
 
 def time_backtest(con: duckdb.DuckDBPyConnection, as_of: date, runs: int) -> float:
     """`python -m sales backtest`'s work: every method over the four completed quarters before
-    as-of, company-wide (issue #14's budget: ≤ 10 s at 1,000,000 opportunities)."""
+    as-of, company-wide (budget: ≤ 10 s at 1,000,000 opportunities, docs/budgets.md#budgets)."""
     from sales.backtest import backtest, default_periods
     from sales.view import Filters
 
@@ -175,7 +175,7 @@ def time_import(demo_path: Path) -> float:
     return rows / (time.perf_counter() - start)
 
 
-# Issue 13: the board pack command with every format (figures, HTML, PDF, PNG, XLSX).
+# The board pack command with every format (figures, HTML, PDF, PNG, XLSX): leadership waits on it.
 BOARD_PACK_BUDGET_S = 30.0
 
 
@@ -229,7 +229,7 @@ def harness_check(pages: dict, calibration: dict) -> dict:
 def run_bench(opportunities: int = DEFAULT_OPPORTUNITIES, db: Path | None = None,
               runs: int = 5, progress: Progress | None = None, sessions: list[int] | None = None,
               sessions_duration: float = DEFAULT_SESSIONS_DURATION_S) -> dict:
-    """Every figure issue #6 asks for, as a dict with the documented JSON keys."""
+    """Every figure docs/budgets.md#budgets names, as a dict with the documented JSON keys."""
     say = progress or (lambda fraction, message: None)
     path = Path(db) if db else ROOT / "bench" / f"bench-{opportunities}.duckdb"
     result: dict = {}

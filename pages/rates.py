@@ -31,8 +31,9 @@ tiles[2].metric("Win rate (deals)", fmt.pct(win_count), border=True,
 tiles[3].metric("Coverage this close rate needs", fmt.multiple(required_coverage(close_count)),
                 border=True, help="1 / close rate: a 33% close rate needs 3× pipeline, 25% needs 4×.")
 
-# Slips count against the close rate too (SPEC item 6): a deal pushed out of its quarter was
-# not closed there, and coverage that counted on it was short.
+# Slips count against the close rate too (docs/metrics.md#6-slippage-adjusted-close-rate): a
+# deal pushed out of its quarter was not closed there, and coverage that counted on it was
+# short.
 adjusted_amount, adjusted = found.adjusted_close_rate()
 tiles = st.columns(4)
 tiles[0].metric("Close rate, slippage-adjusted (deals)", fmt.pct(adjusted), border=True,

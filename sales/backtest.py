@@ -1,17 +1,20 @@
 """Which forecast method would have called it? Every method replayed on our own history.
 
 For each completed period P and each week w = 1 … ceil(days(P) / 7) of it, seen as of
-A_w = P's first day + 7·(w − 1) days (the state at the latest snapshot on or before A_w, SPEC
-"Periods"), each method gives the number it would have forecast then:
+A_w = P's first day + 7·(w − 1) days (the state at the latest snapshot on or before A_w,
+docs/data-model.md#snapshots-and-history-intervals), each method gives the number it would
+have forecast then:
 
 - `commit`: Closed + Commit (open, qualified, closing in P);
 - `best_case`: Closed + Commit + Best Case;
-- `default_rules`: the in-blood number under the default rules in settings (SPEC item 8);
+- `default_rules`: the in-blood number under the default rules in settings
+  (docs/metrics.md#8-in-blood-number);
 - `saved_calls`: the in-blood number of the latest call saved on or before A_w for P and the
   view's filter scope (what the call committed to: closed won then + the deals it included);
 - `submissions`: the sum of each owner's latest submission on or before A_w (the owners of the
   view's deals when it is filtered, `sales.smb.bottom_up`);
-- `smb_weighted`: SPEC item 7 at A_w for the view as filtered (not narrowed to SMB);
+- `smb_weighted`: docs/metrics.md#7-smb-weighted-forecast at A_w for the view as filtered
+  (not narrowed to SMB);
 - `stage_weighted`: Closed + Σ open, qualified amount × its stage's probability (the stage
   map's `probability`; a stage without one counts at its category's).
 
@@ -480,8 +483,9 @@ def submissions(seen: Seen, settings: Settings) -> float | None:
 
 
 def smb_weighted(seen: Seen, settings: Settings) -> float | None:
-    """SPEC item 7: Closed + Σ r_C·C + r_new·E, the rates pooled over the past periods read
-    (the fallback rate where a term had no amount), E their mean created pipeline."""
+    """docs/metrics.md#7-smb-weighted-forecast: Closed + Σ r_C·C + r_new·E, the rates pooled
+    over the past periods read (the fallback rate where a term had no amount), E their mean
+    created pipeline."""
     if seen.snapshot is None:
         return None
     rates, fallback = {}, fallback_rates(settings)

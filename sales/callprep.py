@@ -1,4 +1,4 @@
-"""The weekly forecast call (issue #4): everything the call reviews, between the last call and now.
+"""The weekly forecast call: everything the call reviews, between the last call and now.
 
 The last call is a snapshot: by default the latest a week or more before as-of, or any earlier
 snapshot the manager picks. The deals that changed between the two snapshots

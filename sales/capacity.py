@@ -1,11 +1,11 @@
-"""Rep capacity (SPEC item 13): how many new qualified opportunities a rep must take on each
+"""docs/metrics.md#13-rep-capacity: how many new qualified opportunities a rep must take on each
 month to keep a full book, from how long deals take to win or to lose.
 
     months to close = days to close / 30;   months to lose = months to close / 2
     months on average = win rate × months to close + (1 − win rate) × months to lose
     qualified opportunities needed per month = active-opportunity capacity / months on average
 
-Days to close is the sales cycle of won deals (created → closed, SPEC item 11), read from the
+Days to close is the won deals' cycle (created → closed, docs/metrics.md#11-funnel-and-velocity), from the
 data; the capacity (how many open opportunities one rep can work at once) is the manager's.
 """
 
@@ -35,7 +35,7 @@ DATA, GUESS = "data", "guess"
 
 @dataclass(frozen=True)
 class Capacity:
-    """The arithmetic of item 13 for one set of inputs."""
+    """The arithmetic of docs/metrics.md#13-rep-capacity for one set of inputs."""
 
     days_to_close: float
     win_rate: float
@@ -91,7 +91,7 @@ def pace(con: duckdb.DuckDBPyConnection, window_start: date, window_end: date, a
 
 @dataclass(frozen=True)
 class CapacityPlan:
-    """SPEC item 13 with the data's inputs, as the Rates page starts it: the won deals' median
+    """Rep capacity with the data's inputs, as the Rates page starts it: the won deals' median
     cycle and the trailing win rate by count (each a guess where the window has none), and the
     capacity from settings (`rep_capacity`); with what reps take on now."""
 

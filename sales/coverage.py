@@ -1,6 +1,6 @@
-"""Coverage: enterprise and remaining coverage (SPEC item 2), SMB coverage against 1 / close
-rate (item 3), by dimension, against past quarters at the same offset, and rep annual coverage
-(item 12)."""
+"""Coverage: enterprise and remaining coverage (docs/metrics.md#2-enterprise-coverage),
+SMB coverage against 1 / close rate (docs/metrics.md#3-smb-coverage), by dimension, against past
+quarters at the same offset, and rep annual coverage (docs/metrics.md#12-rep-annual-coverage)."""
 
 from __future__ import annotations
 
@@ -57,9 +57,9 @@ HEALTHY, WATCH, SHORT, NO_TARGET = "healthy", "watch", "short", "no target"
 WATCH_SHARE = 0.8
 ENTERPRISE_METHOD, SMB_METHOD = "enterprise", "SMB"
 COVERAGE_DIMENSIONS = ("segment", "region", "team", "owner")
-# Rep annual coverage (SPEC item 12) against the rep_coverage_low / _high band.
+# Rep annual coverage (docs/metrics.md#12-rep-annual-coverage) against the rep_coverage_low / _high band.
 THIN, IN_BAND, COMFORTABLE, NO_QUOTA = "thin", "healthy", "comfortable", "no quota"
-# Quarters the trend compares the current one with (SPEC: the last four).
+# Quarters the trend compares the current one with (docs/metrics.md#2-enterprise-coverage: the last four).
 TREND_QUARTERS = 4
 TREND_STEP_DAYS = 7
 
@@ -95,7 +95,7 @@ def _close_rates(con: duckdb.DuckDBPyConnection, view: View, dimension: str | No
 
 @dataclass(frozen=True)
 class SmbCoverage:
-    """SPEC item 3 for the view's segments on the SMB method (`sales.smb.smb_view`): (Closed +
+    """docs/metrics.md#3-smb-coverage for the SMB-method segments (`sales.smb.smb_view`): (Closed +
     Commit + Best Case + Pipeline + expected new pipeline) / target, against the multiple the
     trailing close rate (by count) requires, 1 / close rate. Grain: the view's period."""
 
@@ -275,7 +275,7 @@ def coverage_trend(con: duckdb.DuckDBPyConnection, view: View, settings: Setting
                    quarters: int = TREND_QUARTERS, events: pa.Table | None = None
                    ) -> pd.DataFrame:
     """Coverage through the view's quarter so far, and through each of the `quarters` before it
-    at the same offsets (SPEC "same offset": Period.same_offset), from the snapshots.
+    at the same offsets (docs/data-model.md#periods-and-as-of: Period.same_offset), from the snapshots.
 
     Grain: one row per (quarter, offset in days): weekly from the quarter's first day, plus
     as-of's offset. The current quarter stops at as-of. Columns: quarter, current, offset_days,
@@ -348,14 +348,14 @@ def same_week(trend: pd.DataFrame, as_of_offset: int | None = None) -> pd.DataFr
 
 def rep_annual_coverage(con: duckdb.DuckDBPyConnection, view: View,
                         settings: Settings) -> pd.DataFrame:
-    """SPEC item 12 per owner: (closed won in the fiscal year + open qualified pipeline closing
+    """Rep annual coverage per owner: (closed won in the fiscal year + open qualified pipeline closing
     in it) / annual quota (the sum of the owner's four quarter targets).
 
     Grain: one row per owner with deals in the fiscal year in the view (and, with no filter,
     every owner with a quota). Columns: owner, team, closed_won, open_pipeline, quota (NaN
     where owner targets do not fit the view: `sales.targets.targets_fit`, or the owner has
     none), coverage, health (thin below rep_coverage_low, healthy up to rep_coverage_high,
-    comfortable above).
+    comfortable above; docs/metrics.md#12-rep-annual-coverage).
     """
     fy_start, fy_end = fiscal_year_range(view.period.fiscal_year, view.period.fy_start_month)
     deals = deals_sql(state_key(con, view.as_of), view.filters)

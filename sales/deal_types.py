@@ -1,4 +1,4 @@
-"""Deal types (SPEC "Data model"): New Business, Expansion, Renewal. New business and expansion
+"""Deal types (docs/data-model.md#deals): New Business, Expansion, Renewal. New business and expansion
 are reviewed together on the forecast call, renewals apart.
 
 CRMs spell them many ways; the import reads the common spellings (`SPELLINGS`), Salesforce's

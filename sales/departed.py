@@ -1,4 +1,4 @@
-"""Deals deleted from the CRM keep the descriptive fields they last had (SPEC "Periods").
+"""Deals deleted from the CRM keep the descriptive fields they last had (docs/data-model.md#deleted-deals).
 
 The opportunities table is the current state, so a full export that no longer has a deal
 removes it there; its history stays, and without its region, team, type or channel a filtered

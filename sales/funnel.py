@@ -1,5 +1,6 @@
-"""Funnel and velocity (SPEC item 11): how far deals get, how long each stage takes, how long a
-win takes and how big it is — for the qualified deals that closed (won or lost) in a window.
+"""Funnel and velocity (docs/metrics.md#11-funnel-and-velocity): how far deals get, how long
+each stage takes, how long a win takes and how big it is — for the qualified deals that closed
+(won or lost) in a window.
 
 A deal reached a stage if it was ever seen in it or in a later one (small deals skip stages),
 and a won deal reached them all; conversion is the share of the deals reaching a stage that

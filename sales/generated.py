@@ -1,6 +1,6 @@
-"""Pipeline generated (SPEC item 10): the deals that became qualified in a window — on their
-sales_accepted_date at their amount, or without one on the first snapshot that saw them in a
-qualified stage, at their amount then — "net qualified pipeline created".
+"""Pipeline generated (docs/metrics.md#10-pipeline-generated): the deals that became qualified
+in a window — on their sales_accepted_date at their amount, or without one on the first snapshot
+that saw them in a qualified stage, at their amount then — "net qualified pipeline created".
 
 Three windows are read at once: since the last call, the fiscal quarter to date, and the
 view's period (up to as-of), each through the view's filters, deals as they stand at as-of.

@@ -1,4 +1,5 @@
-"""The in-blood number (SPEC item 8): deal-by-deal decisions, their starting point, and totals.
+"""The in-blood number (docs/metrics.md#8-in-blood-number): deal-by-deal decisions, their
+starting point, and totals.
 
 A manager starts from the period's latest saved call for the same filter scope (else from the
 default rules in settings): each open Commit / Best Case / Pipeline deal closing in the period
@@ -33,9 +34,9 @@ from sales.view import ZERO, Measure, View
 DEFAULT_RULES = "default rules"
 # A deal pushed this many times into a later period is flagged: a pattern, not bad luck.
 PUSH_FLAG_COUNT = 2
-# Commit not yet in a redlining stage (SPEC item 8's commit risk) grows louder as the period
-# ends: a note before the last third of the period, a warning (and each such deal flagged on
-# the board) in its last third, an alarm in its last sixth.
+# Commit not yet in a redlining stage (commit risk, docs/metrics.md#8-in-blood-number) grows
+# louder as the period ends: a note before the last third of the period, a warning (and each
+# such deal flagged on the board) in its last third, an alarm in its last sixth.
 COMMIT_RISK_SHARE_LEFT = 1 / 3
 COMMIT_ALARM_SHARE_LEFT = 1 / 6
 NOTE, WARNING, ALARM, OVER = "note", "warning", "alarm", "over"
@@ -231,7 +232,7 @@ class Board:
     start_included: dict[str, float]
     call_id: int | None
     source: str
-    commit_risk: Measure = ZERO  # Commit not yet in a redlining stage (SPEC item 8)
+    commit_risk: Measure = ZERO  # Commit not yet in a redlining stage (docs/metrics.md#8-in-blood-number)
 
 
 def board_summary(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,

@@ -1,4 +1,5 @@
-"""Forecast movement since the last call (SPEC item 9): why each category's amount changed.
+"""Forecast movement since the last call (docs/metrics.md#9-forecast-movement): why each
+category's amount changed.
 
 Between two snapshots S0 (the last call) and S1 (now), for category C and period P: start is the
 open, qualified deals in C with close_date in P at S0, end the same at S1, and every deal that

@@ -22,7 +22,7 @@ from sales.view import FILTER_DIMENSIONS, Filters
 DESCRIPTIVE_FILTERS = tuple(d for d in FILTER_DIMENSIONS if d != "owner")
 # Dimensions a roll-up may group by: the filters, and competitor and stage.
 GROUP_DIMENSIONS = (*FILTER_DIMENSIONS, "competitor", "stage")
-# What the deal is, as the CRM last described it (SPEC "Periods": a deal deleted since keeps
+# What the deal is, as the CRM last described it (docs/data-model.md#deleted-deals: a deal deleted since keeps
 # the fields it last had, from `departed_opportunities`).
 DESCRIPTIVE_COLUMNS = ("name", "account_name", "account_employees", "segment", "region", "team",
                        "type", "channel", "created_date", "sales_accepted_date", "lost_reason",
@@ -73,7 +73,7 @@ def latest_snapshot(con: duckdb.DuckDBPyConnection) -> date | None:
 
 
 def default_as_of(con: duckdb.DuckDBPyConnection) -> date:
-    """SPEC: as-of defaults to the latest snapshot date, else today."""
+    """As-of defaults to the latest snapshot date, else today (docs/data-model.md#periods-and-as-of)."""
     return latest_snapshot(con) or date.today()
 
 

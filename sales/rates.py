@@ -1,4 +1,5 @@
-"""Close rate and win rate over a window of closed, qualified deals (SPEC items 4 and 5)."""
+"""Close rate and win rate over a window of closed, qualified deals (docs/metrics.md#4-close-rate,
+docs/metrics.md#5-win-rate)."""
 
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ class Outcomes:
         return _rate(self.won, self.won + self.lost_competition + self.lost_no_decision)
 
     def slippage_adjusted_close_rate(self, slipped: Measure) -> tuple[float | None, float | None]:
-        """won / (won + lost to competition + lost to no decision + slipped) (SPEC item 6),
-        by amount and by count; `slipped` sums the slips out of the window's periods."""
+        """won / (won + lost to competition + lost to no decision + slipped), by amount and by
+        count (docs/metrics.md#6-slippage-adjusted-close-rate); `slipped` sums the slips
+        out of the window's periods."""
         return _rate(self.won, self.won + self.lost_competition + self.lost_no_decision + slipped)
 
     def loss_shares(self) -> tuple[float | None, float | None]:
@@ -167,8 +169,9 @@ def rates_by(con: duckdb.DuckDBPyConnection, window_start: date, window_end: dat
 
 def with_slips(trend: pd.DataFrame, slips: pd.DataFrame) -> pd.DataFrame:
     """`rates_by_period` with each period's slips (`sales.slippage.slipped_by_period`) and its
-    slippage-adjusted close rate (SPEC item 6): won / (won + lost to competition + lost to no
-    decision + slipped), by count and by amount. Grain: one row per period, in order."""
+    slippage-adjusted close rate (docs/metrics.md#6-slippage-adjusted-close-rate): won / (won +
+    lost to competition + lost to no decision + slipped), by count and by amount. Grain: one row
+    per period, in order."""
     frame = trend.merge(slips, on="period", how="left")
     frame["slipped_count"] = frame["slipped_count"].fillna(0).astype(int)
     frame["slipped_amount"] = frame["slipped_amount"].fillna(0.0).astype(float)
@@ -213,8 +216,9 @@ def window_quarters(window_start: date, window_end: date, fy_start_month: int) -
 
 @dataclass(frozen=True)
 class WindowRates:
-    """SPEC items 4-6 over a window: the outcomes of the qualified deals closed in it and the
-    slips out of its quarters (`window_quarters`). Grain: the window, through the filters."""
+    """The rates of docs/metrics.md#4-close-rate to 6 over a window: the outcomes of the
+    qualified deals closed in it and the slips out of its quarters (`window_quarters`). Grain:
+    the window, through the filters."""
 
     outcomes: Outcomes
     slipped: Measure

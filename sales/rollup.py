@@ -1,4 +1,4 @@
-"""Forecast-category roll-up (SPEC item 1): amount and count per category for a period, and
+"""Category roll-up (docs/metrics.md#1-category-roll-up): amount and count per category for a period, and
 closed won in a period, the one definition every page and report reads."""
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def category_rollup(con: duckdb.DuckDBPyConnection, view: View) -> dict[str, Mea
 
 
 def closed_won(con: duckdb.DuckDBPyConnection, view: View) -> Measure:
-    """Closed won in the view's period as of its date: won deals with close_date in it (SPEC
-    item 1's Closed; an actual, once the period is over)."""
+    """Closed won in the view's period as of its date: won deals with close_date in it (the
+    Closed of docs/metrics.md#1-category-roll-up; an actual, once the period is over)."""
     deals = deals_in_period(con, view)
     amount, count = con.cursor().execute(*sql(
         f"select coalesce(sum(amount), 0), count(*) from ({deals}) where category = $closed",  # noqa: S608

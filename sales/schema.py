@@ -164,7 +164,7 @@ def _v2(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _v3(con: duckdb.DuckDBPyConnection) -> None:
-    # SPEC "Periods": a deal deleted from the CRM since keeps the descriptive fields it last
+    # docs/data-model.md#deleted-deals: a deal deleted from the CRM since keeps the descriptive fields it last
     # had, so past views, filters and movement's "removed" still see it. `departed_on` is the
     # as-of date of the first full picture without it. The same columns as opportunities (a
     # later step that adds a column to one adds it to both); `known_opportunities` is every
@@ -202,7 +202,7 @@ def _v4(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _leads_and_follow_ups(con: duckdb.DuckDBPyConnection) -> None:
-    # The lead pipeline and follow-ups of the weekly call (issue 15). Leads are stored like
+    # The lead pipeline and follow-ups of the weekly call. Leads are stored like
     # opportunities: `leads` is every lead seen in a full leads export, as the latest one
     # described it, and `lead_history` its status, owner, conversion and reason as changes
     # between lead snapshots (`valid_from` inclusive, `valid_to` exclusive, null while

@@ -1,5 +1,5 @@
-"""What a deal's history says about it: push count and slips (SPEC item 6), days in its current
-stage.
+"""What a deal's history says about it: push count and slips
+(docs/metrics.md#6-slippage-adjusted-close-rate), days in its current stage.
 
 Both read the change rows of `opportunity_history` up to a date: for a given set of deals (a
 list of the top N costs one scan however large the database), or for every deal open at that
@@ -77,11 +77,12 @@ def open_deal_facts(con: duckdb.DuckDBPyConnection, snapshot: date | None,
 
 def slips_cube_sql(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date
                    ) -> Sql | None:
-    """The slips out of each period (SPEC item 6) for every view at once: a deal slipped out of
-    Q if it was open, qualified and due in Q at some snapshot within Q, and at Q's end — or at
-    as-of for a period still running — is still open with a close date after Q. It counts once
-    per period, at its amount (and with its owner) in the last snapshot within Q that had it due
-    there. None when no period has a snapshot to read.
+    """The slips out of each period (docs/metrics.md#6-slippage-adjusted-close-rate) for every
+    view at once: a deal slipped out of Q if it was open, qualified and due in Q at some
+    snapshot within Q, and at Q's end — or at as-of for a period still running — is still open
+    with a close date after Q. It counts once per period, at its amount (and with its owner) in
+    the last snapshot within Q that had it due there. None when no period has a snapshot to
+    read.
 
     Grain: one row per (period, segment, region, team, type, channel, owner). Columns: those,
     slipped_count, slipped_amount. One scan per period with its dates as constants: faster than

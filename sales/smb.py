@@ -1,4 +1,4 @@
-"""The SMB weighted forecast (SPEC item 7) and top-down against bottom-up.
+"""The SMB weighted forecast (docs/metrics.md#7-smb-weighted-forecast) and top-down against bottom-up.
 
 Small deals are too many to settle one by one, so the SMB method forecasts from history:
 
@@ -400,7 +400,7 @@ class TopDownBottomUp:
 
 def top_down_bottom_up(forecast: SmbForecast, submitted: BottomUp | None, in_blood: float,
                        settings: Settings) -> TopDownBottomUp:
-    """SPEC item 7's comparison, with the bottom-up's fallback to the in-blood number."""
+    """Top-down against bottom-up, with the bottom-up's fallback to the in-blood number."""
     if submitted is None:
         value, source, owners = in_blood, IN_BLOOD, 0
     else:

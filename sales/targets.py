@@ -1,4 +1,4 @@
-"""Plan: which target applies to a view (SPEC "targets")."""
+"""Plan: which target applies to a view (docs/data-model.md#targets)."""
 
 from __future__ import annotations
 

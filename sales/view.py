@@ -14,7 +14,7 @@ from sales.sql import Sql, sql
 
 # The dimensions a view can be filtered by, each a column of the deals relation
 # (`sales.query.deals_sql`) under the same name. Owner is the deal's state (deals change
-# hands); the others are descriptive fields of the deal (SPEC "Periods").
+# hands); the others are descriptive fields of the deal (docs/data-model.md#deleted-deals).
 FILTER_DIMENSIONS = ("segment", "region", "team", "owner", "type", "channel")
 # The value a filter takes when a view asks for something outside its scope: no deal has it,
 # so the view shows nothing rather than falling back to "all".

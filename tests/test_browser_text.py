@@ -1,6 +1,6 @@
 """Text from data and from users reads as text in the real browser: an owner named with
 Markdown and a link, and a saved call whose name and note are Markdown, render literally with
-no live link (issue "Foreign and hostile input", item 6)."""
+no live link: a value from a CRM export must not become a phishing link on a shared screen."""
 
 from __future__ import annotations
 

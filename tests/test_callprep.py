@@ -1,4 +1,4 @@
-"""The forecast call's sections (issue #4) on a hand-computed fixture of seven deals over three
+"""The forecast call's sections on a hand-computed fixture of seven deals over three
 weekly snapshots; every number below is worked out in the comments."""
 
 from datetime import datetime

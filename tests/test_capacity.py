@@ -1,4 +1,4 @@
-"""Rep capacity (SPEC item 13) on the SPEC's worked example, and the pace read from data."""
+"""Rep capacity (docs/metrics.md#13-rep-capacity) on its worked example, and the pace read from data."""
 
 import pytest
 
@@ -15,7 +15,7 @@ def test_the_spec_worked_example():
     assert (worked.months_to_close, worked.months_to_lose) == (6, 3)
     assert worked.months_on_average == pytest.approx(4)
     assert worked.needed_per_month == pytest.approx(10)
-    # The SPEC rounds 33% to a third: at 0.33 exactly it is 3.99 months, 10.03 a month.
+    # The example rounds 33% to a third: at 0.33 exactly it is 3.99 months, 10.03 a month.
     assert Capacity(180, 0.33, 40).needed_per_month == pytest.approx(40 / 3.99)
     assert Capacity(0, 0.5, 40).needed_per_month is None  # no cycle, nothing to divide
 

@@ -1,4 +1,4 @@
-"""A deal deleted in the CRM keeps the descriptive fields it last had (SPEC "Periods"): past
+"""A deal deleted in the CRM keeps the descriptive fields it last had (docs/data-model.md#deleted-deals): past
 views, filters and movement's "removed" still see it."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Files that leave the app (issue 12): every CSV and XLSX the product writes neutralises cells
+"""Files that leave the app: every CSV and XLSX the product writes neutralises cells
 that a spreadsheet would run as formulas, through the one writer in sales.export; and
 `python -m sales export deals`, the deal explorer's export from the command line.
 

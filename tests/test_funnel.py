@@ -1,4 +1,4 @@
-"""Funnel and velocity (SPEC item 11) on a hand-computed fixture."""
+"""Funnel and velocity (docs/metrics.md#11-funnel-and-velocity) on a hand-computed fixture."""
 
 import pytest
 

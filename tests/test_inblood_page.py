@@ -27,7 +27,7 @@ def test_ticking_deals_moves_the_totals_then_saving_keeps_them(fixture_db):
     assert not at.exception
     # Default rules: Closed 500 + Commit 600 = 1,100; upside Best Case 900.
     assert metrics(at)["In-blood number"] == "$1.1K" and metrics(at)["Upside"] == "$900"
-    # The SPEC example: drop D4 (Commit 300), include D5 (Best Case 400) → 1,200 and 800.
+    # docs/metrics.md#8-in-blood-number: drop D4 (Commit 300), include D5 (Best Case 400) → 1,200 and 800.
     at = tick(at, {"D4": False, "D5": True})
     tiles = metrics(at)
     assert (tiles["In-blood number"], tiles["Upside"]) == ("$1.2K", "$800")

@@ -1,4 +1,4 @@
-"""Foreign and hostile input (issue 12): amounts in every number format read as written or
+"""Foreign and hostile input: amounts in every number format read as written or
 refused, repeated headers, encodings, files that are not tables, and dates outside the range we
 accept. Each case imports a real file into a real database, as a user would."""
 

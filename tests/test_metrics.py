@@ -107,7 +107,7 @@ def test_close_and_win_rates(metrics_con):
 def test_required_coverage_is_one_over_the_close_rate():
     from sales.rates import required_coverage
 
-    # SPEC item 4: 33% → about 3×, 25% → 4×; no close rate, no requirement.
+    # docs/metrics.md#4-close-rate: 33% → about 3×, 25% → 4×; no close rate, no requirement.
     assert required_coverage(0.25) == 4.0
     assert required_coverage(1 / 3) == pytest.approx(3.0)
     assert required_coverage(None) is None and required_coverage(0.0) is None
@@ -126,8 +126,8 @@ def test_in_blood_default_rules(metrics_con):
 
 
 def test_spec_in_blood_example(tmp_path):
-    # SPEC item 8: Closed 500; Commit 100, 200, 300 (300 excluded); Best Case 400 (included), 500
-    # → in-blood 500 + 100 + 200 + 400 = 1,200; upside 300 + 500 = 800.
+    # docs/metrics.md#8-in-blood-number: Closed 500; Commit 100, 200, 300 (300 excluded); Best
+    # Case 400 (included), 500 → in-blood 500 + 100 + 200 + 400 = 1,200; upside 300 + 500 = 800.
     from sales.db import connect
 
     con = connect(tmp_path / "spec.duckdb")

@@ -1,4 +1,4 @@
-"""Forecast movement (SPEC item 9) on a hand-computed fixture: every part, the outflow
+"""Forecast movement (docs/metrics.md#9-forecast-movement) on a hand-computed fixture: every part, the outflow
 precedence, filters, and start + parts = end to the cent."""
 
 from decimal import Decimal

@@ -14,8 +14,8 @@ from sales.periods import (
 
 
 def test_spec_example_fiscal_year_starting_in_february():
-    # SPEC: start month 2 → FY2027 = 2026-02-01 … 2027-01-31, Q1 = Feb–Apr, Q4 = Nov–Jan,
-    # and 2026-11-22 is in FY2027-Q4.
+    # docs/data-model.md#periods-and-as-of: start month 2 → FY2027 = 2026-02-01 … 2027-01-31,
+    # Q1 = Feb–Apr, Q4 = Nov–Jan, and 2026-11-22 is in FY2027-Q4.
     assert fiscal_year_range(2027, 2) == (date(2026, 2, 1), date(2027, 1, 31))
     q1 = parse_period("FY2027-Q1", 2)
     assert (q1.start, q1.end) == (date(2026, 2, 1), date(2026, 4, 30))

@@ -1,4 +1,4 @@
-"""The report's keys beyond the headline (issue "One source for every number"): each worked out
+"""The report's keys beyond the headline (the pages read their numbers from it): each worked out
 by hand on a small fixture, and the pieces the pages used to compute themselves."""
 
 import json
@@ -170,7 +170,8 @@ def test_commit_risk_grows_louder_as_the_period_ends(as_of, level):
 
 
 def test_capacity_plan_from_the_data_and_its_guesses():
-    # The SPEC's example from data: a 180-day median cycle and a win rate of 1/3 → 10 a month.
+    # docs/metrics.md#13-rep-capacity's example from data: a 180-day median cycle and a win rate
+    # of 1/3 → 10 a month.
     found = capacity_plan(Pace(180.0, 12, 3.5, 4), 1 / 3, 40)
     assert found.plan.needed_per_month == pytest.approx(10)
     assert found.as_report()["accepted_per_rep_month"] == 3.5

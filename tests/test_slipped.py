@@ -1,4 +1,5 @@
-"""Slipped deals and the slippage-adjusted close rate (SPEC item 6) on a hand-computed fixture."""
+"""Slipped deals and the slippage-adjusted close rate
+(docs/metrics.md#6-slippage-adjusted-close-rate) on a hand-computed fixture."""
 
 import pytest
 

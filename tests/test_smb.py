@@ -1,5 +1,5 @@
-"""The SMB weighted forecast (SPEC item 7) on the SPEC's worked example and a hand-computed
-fixture; top-down against bottom-up."""
+"""The SMB weighted forecast (docs/metrics.md#7-smb-weighted-forecast) on its worked example and
+a hand-computed fixture; top-down against bottom-up."""
 
 from __future__ import annotations
 
@@ -34,6 +34,51 @@ def test_the_spec_worked_example():
     amounts = {"Commit": 1_000_000, "Best Case": 2_000_000, "Pipeline": 2_000_000}
     rates = {"Commit": 0.9, "Best Case": 0.6, "Pipeline": 0.3, NEW: 0.3}
     assert weighted_forecast(0, amounts, rates, 1_000_000) == pytest.approx(3_000_000)
+
+
+# The worked example's rates learned from one past quarter, FY2026-Q3, read at R3 (2026-08-14,
+# R = 2026-08-20). id: (created, picture at R3, at Q3's end, now); amounts in thousands.
+SPEC_LIVES = {
+    # Commit at R3: 900 won, 100 lost → r_Commit = 900 / 1,000 = 0.9.
+    "HC1": ("2026-07-01", (PROP, "Commit", 900, "2026-09-10"), (WON, "Closed", 900, "2026-09-10"),
+            (WON, "Closed", 900, "2026-09-10")),
+    "HC2": ("2026-07-01", (PROP, "Commit", 100, "2026-09-12"), (LOST, "Omitted", 100, "2026-09-12"),
+            (LOST, "Omitted", 100, "2026-09-12")),
+    # Best Case at R3: 600 won, 400 lost → r_BestCase = 0.6.
+    "HB1": ("2026-07-02", (TECH, "Best Case", 600, "2026-09-15"), (WON, "Closed", 600, "2026-09-15"),
+            (WON, "Closed", 600, "2026-09-15")),
+    "HB2": ("2026-07-02", (TECH, "Best Case", 400, "2026-09-16"), (LOST, "Omitted", 400, "2026-09-16"),
+            (LOST, "Omitted", 400, "2026-09-16")),
+    # Pipeline at R3: 300 won, 700 lost → r_Pipeline = 0.3.
+    "HP1": ("2026-07-03", (DISC, "Pipeline", 300, "2026-09-20"), (WON, "Closed", 300, "2026-09-20"),
+            (WON, "Closed", 300, "2026-09-20")),
+    "HP2": ("2026-07-03", (DISC, "Pipeline", 700, "2026-09-21"), (LOST, "Omitted", 700, "2026-09-21"),
+            (LOST, "Omitted", 700, "2026-09-21")),
+    # Created after R, due in Q3: E_Q3 = 300 + 700 = 1,000, r_new = 300 / 1,000 = 0.3.
+    "HN1": ("2026-09-01", None, (WON, "Closed", 300, "2026-09-25"), (WON, "Closed", 300, "2026-09-25")),
+    "HN2": ("2026-09-02", None, (LOST, "Omitted", 700, "2026-09-26"),
+            (LOST, "Omitted", 700, "2026-09-26")),
+    # This quarter, now: Commit 1,000, Best Case 2,000, Pipeline 2,000, nothing closed.
+    "C1": ("2026-10-02", None, None, (PROP, "Commit", 1000, "2026-12-01")),
+    "B1": ("2026-10-03", None, None, (TECH, "Best Case", 2000, "2026-12-15")),
+    "P1": ("2026-10-04", None, None, (DISC, "Pipeline", 2000, "2026-12-20")),
+}
+
+
+def test_the_spec_worked_example_from_history(tmp_path):
+    con = connect(tmp_path / "spec.duckdb")
+    seed_lives(con, {i: (created, list(pictures)) for i, (created, *pictures) in SPEC_LIVES.items()},
+               [R3, END3, A], owner="Ann", account_employees=40)  # SMB
+    forecast = smb_forecast(con, View(Q4, A), load_settings(con))
+    terms = {t.name: t for t in forecast.terms}
+    assert {n: round(t.rate, 9) for n, t in terms.items()} == {
+        "Commit": 0.9, "Best Case": 0.6, "Pipeline": 0.3, NEW: 0.3}
+    assert {t.source for t in terms.values()} == {HISTORY} and forecast.periods_used == 1
+    # E = the mean of E_Q over the periods read (Q3 only; the three before have no snapshot).
+    assert (forecast.closed, forecast.expected_new) == (0, 1000)
+    # 0 + 0.9 × 1,000 + 0.6 × 2,000 + 0.3 × 2,000 + 0.3 × 1,000 = 900 + 1,200 + 600 + 300 = 3,000.
+    assert forecast.total == pytest.approx(3000)
+    con.close()
 
 
 # id: (created, picture at R3, at Q3's end, now); a picture is (stage, category, amount, close)
@@ -159,7 +204,7 @@ def test_one_held_history_serves_every_filter(demo_db, tmp_path):
 
 
 def test_smb_coverage_counts_the_expected_new_pipeline(con):
-    # SPEC item 3: (Closed + Commit + Best Case + Pipeline + E) / target on the SMB method.
+    # docs/metrics.md#3-smb-coverage: (Closed + Commit + Best Case + Pipeline + E) / target on the SMB method.
     from sales.coverage import SMB_METHOD, coverage_by
     from tests.helpers import add_target
 

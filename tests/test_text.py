@@ -1,4 +1,4 @@
-"""Text from data and from users shows as text (issue "Foreign and hostile input", item 6): no
+"""Text from data and from users shows as text (a CRM value is not trusted markup): no
 Markdown, HTML, link or directive from a value reaches a caption, a banner or a chart."""
 
 import re

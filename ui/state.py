@@ -32,7 +32,7 @@ from sales.settings import Settings, load_settings
 from sales.view import FILTER_DIMENSIONS, Filters, View
 
 # DuckDB's buffer pool otherwise grows towards 80% of the machine's memory; the app process
-# must stay under 1.5 GB (SPEC "Budgets") with Python, pandas and Streamlit on top of it.
+# must stay under 1.5 GB (docs/budgets.md#budgets) with Python, pandas and Streamlit on top of it.
 APP_DUCKDB_MEMORY_LIMIT = "900MB"
 # First-run demo size: big enough for every page to show something true, small enough to
 # build in a few seconds on a laptop.

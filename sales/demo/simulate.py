@@ -6,9 +6,9 @@ stages 4-Proposal, 5-Negotiating, 6-Awaiting Signature and the close. The path i
 backward from the close a win would have, so Commit is reached only weeks before it (segment
 `commit_days`) and Best Case before that (`best_days`): what sits in Commit mostly closes that
 quarter (~75% of Commit deals do), Best Case less (~30%), Pipeline rarely (~12%; in long
-Enterprise cycles almost never, as the SPEC says). Lost deals stop at their top stage, mostly
-early, and linger there: no decisions longest, Enterprise deals often stalled in evaluation.
-They are the stale Pipeline and Best Case that pad coverage.
+Enterprise cycles almost never: docs/metrics.md#2-enterprise-coverage leaves it out). Lost deals
+stop at their top stage, mostly early, and linger there: no decisions longest, Enterprise deals
+often stalled in evaluation. They are the stale Pipeline and Best Case that pad coverage.
 
 Close dates. The date a rep shows is a story of its own: optimistic at first (`optimism`),
 pushed when it comes up (by a month or a quarter, often onto a quarter end) until the deal

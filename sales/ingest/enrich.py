@@ -1,7 +1,7 @@
 """Accounts and owners files: employees, segment, region and team joined onto an export.
 
 A value in the export itself wins over the enrichment file (an explicit segment in the data
-wins, SPEC "Data model"); the file fills what the export leaves empty. Keys match after trimming
+wins, docs/data-model.md#segments); the file fills what the export leaves empty. Keys match after trimming
 and ignoring case, so "Acme Corp" and "acme corp " join.
 """
 

@@ -406,7 +406,7 @@ def write(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, as_of: date,
         if latest is not None and as_of < latest:
             return _history_only(con, state, as_of, latest)
         # Deals the export no longer has leave the current state (keeping their descriptive
-        # fields, SPEC "Periods"), then upsert: measured on 100,000 deals, a
+        # fields, docs/data-model.md#deleted-deals), then upsert: measured on 100,000 deals, a
         # delete-all-and-insert spends 2 s committing index changes, this 0.4 s in all.
         gone = replace_current(con, "import_deals", as_of)
         con.execute(f"insert or replace into opportunities ({', '.join(TABLE_COLUMNS)}) "

@@ -1,7 +1,7 @@
 """Checking and importing uploaded files in a process of their own, for the Import page.
 
 A million-row export takes ~1.5 GB to check and ~2.5 GB to import in pandas and DuckDB; in the
-app's process that would outgrow the memory budget (SPEC "Budgets": the app stays under 1.5 GB)
+app's process that would outgrow the memory budget (docs/budgets.md#budgets: the app stays under 1.5 GB)
 and keep it for the life of the server. Here it is given back to the system when the job ends.
 
     python -m sales.ingest.worker JOB.pickle RESULT.pickle
