@@ -117,3 +117,9 @@ def empty_db(tmp_path):
     path = tmp_path / "empty.duckdb"
     connect(path).close()
     return path
+
+
+@pytest.fixture
+def fixture_db(seeded_path, monkeypatch):
+    monkeypatch.setenv("SALES_DB", str(seeded_path))
+    return seeded_path

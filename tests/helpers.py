@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pandas as pd
+from streamlit.testing.v1 import AppTest
 
-from sales.db import bump_data_version
+from sales.db import bump_data_version, connect
 from sales.departed import replace_current
 from sales.losses import reclassify_losses
 from sales.segments import segment_for
@@ -103,10 +105,6 @@ def private_copy(path, folder) -> duckdb.DuckDBPyConnection:
 def run_page(script: str, database, monkeypatch, **session):
     """Render pages/`script` under AppTest against the database file, with session values set
     first; fails with the page's exception if it raised one."""
-    from streamlit.testing.v1 import AppTest
-
-    from tests.test_pages import ROOT, TIMEOUT
-
     monkeypatch.setenv("SALES_DB", str(database))
     at = AppTest.from_file(str(ROOT / "pages" / script), default_timeout=TIMEOUT)
     for key, value in session.items():
@@ -127,3 +125,60 @@ def plain(markdown: str) -> str:
     import re
 
     return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+TIMEOUT = 60
+
+
+def run(script: str, **session) -> AppTest:
+    at = AppTest.from_file(str(ROOT / script), default_timeout=TIMEOUT)
+    for key, value in session.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def content(path: Path | str) -> dict[str, list[tuple]]:
+    """Every table's rows, sorted: two files with equal content give equal results."""
+    con = open_database(path)
+    try:
+        return {t: sorted(con.execute(f"select * from {t}").fetchall(), key=repr) for t in TABLES}
+    finally:
+        con.close()
+
+
+def open_database(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """Read-only; or, when this process's app connection holds the file, a connection like it
+    (DuckDB refuses a second configuration of a file in one process)."""
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.ConnectionException:
+        return connect(path)
+
+
+def page(script: str, **session) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / script), default_timeout=TIMEOUT)
+    for key, value in session.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def upload(at: AppTest, *files, mapping=None) -> AppTest:
+    at.file_uploader[0].set_value([(p.name, p.read_bytes(), "text/csv") for p in files])
+    if mapping is not None:
+        at.file_uploader[1].set_value((mapping.name, mapping.read_bytes(), "application/toml"))
+    return at.run()
+
+
+# Every table a user's data lives in, compared row by row ("unchanged in content").
+TABLES = ("opportunities", "opportunity_history", "snapshot_dates", "stage_map", "loss_reason_map",
+          "targets", "forecast_calls", "forecast_call_decisions", "submissions", "settings", "meta")

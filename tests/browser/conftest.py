@@ -1,0 +1,72 @@
+"""The browser tests' shared parts: Debian's Chromium driven by Playwright, and `streamlit run`
+on a free port. Every test in this folder is slow (a real server and a real browser)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from bench import load
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which(
+    "chromium-browser")
+
+
+# Flags for a sandboxed machine with no network but loopback (background services would
+# otherwise keep trying to reach the internet).
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@contextmanager
+def serving(database: Path, port: int | None = None, host: str = "127.0.0.1",
+            options: tuple[str, ...] = ()) -> Iterator[str]:
+    """`streamlit run app.py` on a (free) port over `database`, with more Streamlit `options`
+    (`--secrets.files …`); yields its URL. The same server the load bench starts."""
+    with load.serving(database, port, host, options) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def app_url(demo_db, tmp_path_factory):
+    # The server gets a copy: a page test in this process may hold the shared demo file open
+    # for writing, and DuckDB lets one process write a file.
+    database = tmp_path_factory.mktemp("browser") / "demo.duckdb"
+    shutil.copyfile(demo_db, database)
+    with serving(database) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium missing in CI: .ci/run should have installed it")
+        pytest.skip("Chromium not found: install it (Debian: `apt-get install chromium`) or set "
+                    "CHROMIUM_PATH; .ci/run installs it in CI")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+
+@pytest.fixture(scope="session")
+def serve():
+    """`serving(database, port=None, host=..., options=())` for a test's own server."""
+    return serving
+
+
+def pytest_collection_modifyitems(items):
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.browser)
