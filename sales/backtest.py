@@ -41,7 +41,7 @@ import pyarrow as pa
 
 from sales import formatting as fmt
 from sales.export import csv_bytes
-from sales.inblood import default_includes
+from sales.inblood import default_totals
 from sales.periods import QUARTER, Period, period_containing
 from sales.query import DESCRIPTIVE_FILTERS, KNOWN_DEALS, deals_sql, report_category_sql, state_key
 from sales.rollup import rollup_at
@@ -49,6 +49,7 @@ from sales.smb import FALLBACK_SETTINGS, NEW, weighted_forecast
 from sales.sql import rows_sql, sql
 from sales.stages import (
     BEST_CASE,
+    CATEGORY_COLUMNS,
     CATEGORY_PROBABILITIES,
     CLOSED,
     COMMIT,
@@ -99,6 +100,13 @@ def week_count(period: Period) -> int:
 def week_day(period: Period, week: int) -> date:
     """A_w: the day week w of the period is seen from (its first day + 7·(w − 1))."""
     return period.start + timedelta(days=7 * (week - 1))
+
+
+def week_of(period: Period, day: date) -> int:
+    """The week of the period a day falls in: the latest w whose A_w is on or before it (1 for
+    the period's first seven days). What is saved or snapshotted that day counts from week
+    w + 1, unless the day is A_w itself."""
+    return (day - period.start).days // 7 + 1
 
 
 def default_periods(as_of: date, fy_start_month: int, kind: str = QUARTER,
@@ -464,8 +472,8 @@ def default_rules(seen: Seen, settings: Mapping[str, object]) -> float | None:
     """The in-blood number under the default rules: Closed + the categories they include."""
     if seen.snapshot is None:
         return None
-    included = default_includes(dict(settings))
-    return seen.amount(CLOSED) + sum(seen.amount(c) for c in OPEN_CATEGORIES if included[c])
+    return default_totals(seen.amount(CLOSED), {c: seen.amount(c) for c in OPEN_CATEGORIES},
+                          dict(settings)).number
 
 
 def saved_calls(seen: Seen, settings: Mapping[str, object]) -> float | None:
@@ -674,15 +682,16 @@ def seen_by_key(found: list[Key], part: Slice, calls: pd.DataFrame, submitted: p
 
 
 def run(found: list[Key], part: Slice, settings: Mapping[str, object], calls: pd.DataFrame,
-        submitted: pd.DataFrame) -> Backtest:
-    """The backtest of one slice of the cube, with the slice's calls and the submissions."""
+        submitted: pd.DataFrame, methods: tuple[str, ...] = METHODS) -> Backtest:
+    """The backtest of one slice of the cube, with the slice's calls and the submissions
+    (`methods`: the ones to replay, all by default)."""
     periods = tuple(dict.fromkeys(k.period.label for k in found))
     actual_rows = part.sums[part.sums["part"] == ACTUAL]
     actual = {p: float(actual_rows.loc[actual_rows["period"] == p, "amount"].sum())
               for p in periods}
     records = []
     for seen in seen_by_key(found, part, calls, submitted):
-        for method in METHODS:
+        for method in methods:
             forecast = METHOD_FUNCTIONS[method](seen, settings)
             records.append((method, seen.period, seen.week, seen.as_of, seen.snapshot, forecast,
                             actual[seen.period], error(forecast, actual[seen.period])))
@@ -706,6 +715,55 @@ def backtest(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
 def snapshot_dates_of(con: duckdb.DuckDBPyConnection) -> list[date]:
     return [r[0] for r in con.cursor().execute(
         "select snapshot_date from snapshot_dates order by 1").fetchall()]
+
+
+# --- The track record: saved calls against the default rules (board pack, In-blood page) ------
+
+TRACK_METHODS = (SAVED_CALLS, DEFAULT_RULES)
+_SUBMISSION_COLUMNS = ["period", "week", "owner", "forecast"]
+
+
+def track_record(con: duckdb.DuckDBPyConnection, view: View, settings: Mapping[str, object],
+                 n: int = DEFAULT_PERIODS) -> Backtest:
+    """The saved calls and the default rules replayed at every week of the n completed periods
+    of the view's kind before its as-of, through its filters (the backtest of TRACK_METHODS:
+    no past period is read, as no SMB rate is needed)."""
+    periods = tuple(default_periods(view.as_of, view.period.fy_start_month, view.period.kind, n))
+    found = keys(snapshot_dates_of(con), list(periods), 0)
+    part = slices(con, cube(con, periods, view.as_of, 0), view.filters)[None]
+    return run(found, part, settings, calls_at(con, periods, view.filters),
+               pd.DataFrame(columns=_SUBMISSION_COLUMNS), TRACK_METHODS)
+
+
+def error_by_week(result: Backtest) -> pd.DataFrame:
+    """The mean absolute error of each method of the result by week of the period.
+
+    Grain: one row per week where any method has one: week, then one column per method
+    (`result`'s, in METHODS order) holding its mean |error| over the periods (NaN: none)."""
+    shown = [m for m in METHODS if m in set(result.frame["method"])]
+    rows = [{"week": week, **{m: result.mae.get((m, week), (math.nan, 0))[0] for m in shown}}
+            for week in sorted({w for _, w in result.mae})]
+    return pd.DataFrame(rows, columns=["week", *shown])
+
+
+def rules_by_snapshot(con: duckdb.DuckDBPyConnection, view: View, settings: Mapping[str, object]
+                      ) -> pd.DataFrame:
+    """The default rules at each snapshot inside the view's period (the board pack's week by
+    week of the period under way).
+
+    Grain: one row per snapshot date in the period: closed won then (closed_won), the open
+    category amounts then (commit, best_case, pipeline), and the rules' in_blood number and
+    upside (`sales.inblood.default_totals`)."""
+    days = [r[0] for r in con.cursor().execute(
+        "select snapshot_date from snapshot_dates where snapshot_date between ? and ? "
+        "order by 1", [view.period.start, view.period.end]).fetchall()]
+    frame = rollup_at(con, view, days)
+    rules = [default_totals(float(row[CLOSED]), {c: float(row[c]) for c in OPEN_CATEGORIES},
+                            dict(settings)) for row in frame.to_dict("records")]
+    frame = frame.rename(columns={"day": "snapshot_date", **CATEGORY_COLUMNS})
+    frame["in_blood"] = [r.number for r in rules]
+    frame["upside"] = [r.upside for r in rules]
+    return frame[["snapshot_date", *CATEGORY_COLUMNS.values(), "in_blood", "upside"]]
 
 
 # --- Reading it -----------------------------------------------------------------------------------

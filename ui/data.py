@@ -59,7 +59,6 @@ from sales import (
     smb,
     targets,
 )
-from sales import accuracy as accuracy_in_past
 from sales import freshness as data_freshness
 from sales.boardpack import build as boardpack
 from sales.crm import sync as crm_sync
@@ -195,7 +194,7 @@ call_history = _cached(calls.call_history)
 call_diff = _cached(calls.call_diff)
 gone_since_call = _cached(calls.gone_since_call)
 call_export = _cached(calls.call_export)
-accuracy = _cached(accuracy_in_past.accuracy)
+track_record = _cached(backtest.track_record)
 saved_call_on = _cached(callprep.saved_call_on)
 last_call_choices = _cached(callprep.last_call_choices)
 default_last_call = _cached(callprep.default_last_call)

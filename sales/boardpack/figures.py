@@ -20,13 +20,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sales import diagnosis
-from sales.accuracy import accuracy, accuracy_by_week, rules_by_snapshot, week_of
+from sales import backtest, diagnosis
 from sales.calls import call_history
 from sales.coverage import coverage_by, rep_annual_coverage
 from sales.freshness import last_load
 from sales.generated import generated_by_period
-from sales.inblood import board_sql, default_includes, in_blood, latest_call
+from sales.inblood import board_sql, in_blood, latest_call
 from sales.periods import Period
 from sales.query import latest_snapshot, snapshot_dates, snapshot_on_or_before
 from sales.rates import (
@@ -39,7 +38,7 @@ from sales.rates import (
 from sales.rollup import closed_won
 from sales.slippage import slipped_by_period, slips_cube
 from sales.sql import sql
-from sales.stages import CATEGORY_COLUMNS, FORECASTABLE_CATEGORIES
+from sales.stages import FORECASTABLE_CATEGORIES
 from sales.targets import target_for_view
 from sales.view import View, ratio
 
@@ -117,20 +116,18 @@ def weekly(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, objec
            ) -> list[dict]:
     """How the in-blood number moved week by week in the view's period up to as-of: the last
     call saved in each week (its number and upside, `sales.calls.call_history`), and the
-    default rules at the last snapshot of each week (`sales.accuracy.rules_by_snapshot`).
+    default rules at the last snapshot of each week (`sales.backtest.rules_by_snapshot`).
     Grain: one row per (week of the period, source), in week order."""
     rows = []
     calls = call_history(con, view)
     for call in calls[calls["call_date"] <= view.as_of].itertuples(index=False):
-        rows.append((week_of(view.period, call.call_date), call.call_date, SAVED_CALL,
-                     float(call.in_blood), float(call.upside)))
-    rules = rules_by_snapshot(con, view, settings)
-    included = default_includes(settings)
+        rows.append((backtest.week_of(view.period, call.call_date), call.call_date,
+                     SAVED_CALL, float(call.in_blood), float(call.upside)))
+    rules = backtest.rules_by_snapshot(con, view, settings)
     for snap in rules[rules["snapshot_date"] <= view.as_of].to_dict("records"):
-        upside = sum(snap[CATEGORY_COLUMNS[c]] for c in FORECASTABLE_CATEGORIES
-                     if not included[c])
-        rows.append((week_of(view.period, snap["snapshot_date"]), snap["snapshot_date"],
-                     DEFAULT_RULES, float(snap["in_blood"]), float(upside)))
+        day = snap["snapshot_date"]
+        rows.append((backtest.week_of(view.period, day), day, DEFAULT_RULES,
+                     float(snap["in_blood"]), float(snap["upside"])))
     frame = pd.DataFrame(rows, columns=["week", "date", "source", "number", "upside"])
     frame = (frame.sort_values(["week", "source", "date"], kind="stable")
              .drop_duplicates(["week", "source"], keep="last"))
@@ -273,19 +270,17 @@ def segment_diagnosis(con: duckdb.DuckDBPyConnection, view: View, settings: dict
 
 def track_record(con: duckdb.DuckDBPyConnection, view: View, settings: dict[str, object]
                  ) -> dict:
-    """The accuracy of past calls (`sales.accuracy`): per week of the period, how far saved
-    calls and the default rules were from what closed, over the completed periods before the
-    view's; and which week of the period as-of is in."""
-    table = accuracy(con, view, settings)
-    by_week = accuracy_by_week(table)
-    for source in (SAVED_CALL, DEFAULT_RULES):
-        if source not in by_week:
-            by_week[source] = float("nan")
-    return {"periods": sorted(set(table["period"])) if len(table) else [],
-            "week_now": week_of(view.period, view.as_of) if view.as_of >= view.period.start
-            else None,
-            "by_week": _records(by_week, {"week": "week", SAVED_CALL: "saved_call",
-                                          DEFAULT_RULES: "default_rules"})}
+    """The accuracy of past calls (`sales.backtest.track_record`): per week of the period, how
+    far saved calls and the default rules were from what closed (the mean |error| over the
+    completed periods before the view's, each seen from the week's first day); and which week
+    of the period as-of is in."""
+    result = backtest.track_record(con, view, settings)
+    by_week = backtest.error_by_week(result)
+    return {"periods": sorted(set(result.frame.dropna(subset=["forecast"])["period"])),
+            "week_now": backtest.week_of(view.period, view.as_of)
+            if view.as_of >= view.period.start else None,
+            "by_week": _records(by_week, {"week": "week", backtest.SAVED_CALLS: "saved_call",
+                                          backtest.DEFAULT_RULES: "default_rules"})}
 
 
 def freshness(con: duckdb.DuckDBPyConnection) -> dict:
