@@ -827,24 +827,37 @@ def within_from(result: Backtest, method: str, within: float = WITHIN_SHARE
 def verdict(result: Backtest, within: float = WITHIN_SHARE) -> str | None:
     """Which method wins, and from which week, in one clause; None without any error.
 
-    The winner is `winner`'s; the clause says from which week its error stays within
-    `within`, or how far off it is on average when it never does."""
+    The winner is `winner`'s; the clause says from which week of the period its error stays
+    within `within` (and how close it stays), or how far off it is on average when it never
+    does. The clause is plain text: it holds no value from data."""
     best = winner(result)
     if best is None:
         return None
     method, mae = best
-    name = _SENTENCE_NAMES[method]
-    comes, is_, beats = (("come", "are", "beat") if method in _PLURAL
-                         else ("comes", "is", "beats"))
-    said = f"the {name} {comes} closest ({mae:.0%} off on average)"
+    plural = method in _PLURAL
+    said = f"the {_SENTENCE_NAMES[method]} {'come' if plural else 'comes'} closest " \
+           f"({mae:.0%} off on average)"
     stays = within_from(result, method, within)
     if stays is not None:
-        start, worst = stays
-        said += f" and {is_} within {math.ceil(round(worst * 100, 9)):.0f}% from week {start}"
+        said += " and " + _stays(result, *stays, plural)
     leads = best_from(result, method)
     if leads is not None and 1 < leads <= max(result.best()) - 2:  # a lead worth naming
-        said += f", and {beats} every other method from week {leads}"
+        said += f", and {'beat' if plural else 'beats'} every other method from week {leads}"
     return said
+
+
+def _stays(result: Backtest, start: int, worst: float, plural: bool) -> str:
+    """'stays within 7% of the actual from week 9 of the period on': the worst error from
+    `start` rounded up to a whole percent; an error that rounds to 0 matches the actual, and a
+    start in the period's last week says so rather than "from … on"."""
+    percent = math.ceil(round(worst * 100, 9))
+    if percent == 0:
+        how = "match the actual" if plural else "matches the actual"
+    else:
+        how = f"{'stay' if plural else 'stays'} within {percent}% of the actual"
+    if start == max(result.weeks):
+        return f"{how} in the period's last week (week {start})"
+    return f"{how} from week {start} of the period on"
 
 
 def best_from(result: Backtest, method: str) -> int | None:
@@ -861,10 +874,12 @@ def best_from(result: Backtest, method: str) -> int | None:
 _PLURAL = {SAVED_CALLS, SUBMISSIONS}
 
 
-def verdicts(results: Mapping[str, Backtest], within: float = WITHIN_SHARE) -> str:
+def verdicts(results: Mapping[str, Backtest], within: float = WITHIN_SHARE,
+             escape: Callable[[str], str] = str) -> str:
     """One sentence over several slices (segment → its backtest): 'For SMB the …; for
-    Enterprise the ….'"""
-    parts = [f"for {name} {said}" for name, result in results.items()
+    Enterprise the ….' The slice names are data: `escape` writes them for the medium the
+    sentence goes to (`sales.formatting.text` for a Streamlit Markdown element)."""
+    parts = [f"for {escape(name)} {said}" for name, result in results.items()
              if (said := verdict(result, within))]
     if not parts:
         return "No completed period with an outcome to judge the methods by yet."
@@ -912,5 +927,5 @@ def _markdown(result: Backtest) -> str:
                      + (METHOD_LABELS[winner] if winner else fmt.NOT_AVAILABLE) + " |")
     said = verdict(result)
     if said:
-        lines += ["", fmt.text(said[0].upper() + said[1:] + ".")]
+        lines += ["", said[0].upper() + said[1:] + "."]  # plain text: no value from data
     return "\n".join(lines) + "\n"

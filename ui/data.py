@@ -59,6 +59,7 @@ from sales import (
     smb,
     targets,
 )
+from sales import formatting as fmt
 from sales import freshness as data_freshness
 from sales.boardpack import build as boardpack
 from sales.crm import sync as crm_sync
@@ -391,8 +392,10 @@ def _forecast_backtest(con: Con, view: View, settings: dict[str, object], kind: 
 
 
 def _backtest_verdict(con: Con, view: View, settings: dict[str, object], kind: str) -> str:
-    """Which method wins when, per segment of the view, in one sentence."""
-    return backtest.verdicts(_backtest_runs(con, view, settings, kind, "segment"))
+    """Which method wins when, per segment of the view, in one sentence for Streamlit's
+    Markdown (the segment names escaped)."""
+    return backtest.verdicts(_backtest_runs(con, view, settings, kind, "segment"),
+                             escape=fmt.text)
 
 
 forecast_backtest = _cached(_forecast_backtest)
