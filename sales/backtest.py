@@ -88,8 +88,6 @@ DEFAULT_PERIODS = 4
 WITHIN_SHARE = 0.10
 # Parts of the cube.
 STATE, RATED, CREATED, ACTUAL = "state", "rated", "new", "actual"
-_CUBE_COLUMNS = ("period", "week", "part", "kind", "past", *DESCRIPTIVE_FILTERS, "owner",
-                 "amount", "weighted", "won", "deals")
 
 
 def week_count(period: Period) -> int:

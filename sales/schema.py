@@ -267,15 +267,11 @@ def _leads_and_follow_ups(con: duckdb.DuckDBPyConnection) -> None:
                      for s in default_lead_statuses()])
 
 
-
-# Where a stage's probability came from: the shipped stage lists, a CRM import (its own
-# per-deal probability), or an analyst's edit (which an import never overwrites).
-PROBABILITY_SOURCES = ("default", "import", "analyst")
-
-
 def _stage_probabilities(con: duckdb.DuckDBPyConnection) -> None:
     # The stage-weighted forecast (sales.backtest): each stage's probability, in percent, and
-    # where it came from. Shipped stages get their list's default; others stay empty (they
+    # where it came from (probability_source): 'default' from the shipped stage lists,
+    # 'import' from a CRM's own per-deal probability, 'analyst' from an edit (which an import
+    # never overwrites). Shipped stages get their list's default; others stay empty (they
     # count at their category's, sales.stages.CATEGORY_PROBABILITIES) until an import or an
     # analyst sets one.
     con.execute("alter table stage_map add column if not exists probability double")
