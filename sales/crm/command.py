@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 
 from sales.audit import command_line_user
-from sales.crm.sync import EXIT_BUSY, EXIT_FAILED, EXIT_USAGE, SyncError, run_sync
+from sales.crm.sync import SyncError, run_sync
 from sales.db import DatabaseBusy, db_path
+from sales.exits import EXIT_BUSY, EXIT_REFUSED, EXIT_USAGE
 from sales.ingest.mapping import MappingError, load_mapping
 from sales.ingest.run import ImportRejected
 from sales.progress import ProgressBar
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace, env=None) -> int:
         from sales.ingest.command import print_rejection
 
         print_rejection(rejected.plan, path)
-        return EXIT_FAILED
+        return EXIT_REFUSED
     except DatabaseBusy as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BUSY

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sales.audit import command_line_user
 from sales.db import DatabaseBusy, db_path
+from sales.exits import EXIT_BUSY, EXIT_REFUSED, EXIT_USAGE
 from sales.ingest.headers import MAIN_KINDS
 from sales.ingest.mapping import MappingError, load_mapping
 from sales.ingest.readers import ReadError, read_path
@@ -20,8 +21,6 @@ from sales.ingest.rejects import rejects_path, write_rejects
 from sales.ingest.run import ImportRejected, ImportRequest, Plan, run_import
 from sales.ingest.validate import render
 from sales.progress import ProgressBar
-
-EXIT_REJECTED, EXIT_USAGE, EXIT_BUSY = 1, 2, 3
 
 
 def add_arguments(parser: argparse.ArgumentParser, date_type) -> None:
@@ -65,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         result = run_import(path, request, progress=bar)
     except ImportRejected as rejected:
         print_rejection(rejected.plan, path)
-        return EXIT_REJECTED
+        return EXIT_REFUSED
     except DatabaseBusy as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BUSY
