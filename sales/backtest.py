@@ -54,6 +54,7 @@ from sales.stages import (
     CLOSED,
     COMMIT,
     OPEN_CATEGORIES,
+    stage_flag_sql,
 )
 from sales.view import FILTER_DIMENSIONS, Filters, View, ratio
 
@@ -239,9 +240,9 @@ def cube_sql(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
             select s.opportunity_id, {_MONTH} as month, s.valid_from, s.valid_to,
                    s.amount, {report_category_sql()} as kind,
                    coalesce(m.probability, cp.probability, 0) / 100 as probability,
-                   coalesce(m.qualified, true) as qualified,
-                   coalesce(m.closed, false) as closed,
-                   coalesce(m.closed, false) and coalesce(m.won, false) as won,
+                   {stage_flag_sql("qualified")} as qualified,
+                   {stage_flag_sql("closed")} as closed,
+                   {stage_flag_sql("closed")} and {stage_flag_sql("won")} as won,
                    s.owner, o.dgid, o.created_date, hash(o.dgid, s.owner) as gid
             from opportunity_history s
             left join stage_map m on m.stage = s.stage

@@ -41,7 +41,7 @@ from sales.query import (
 )
 from sales.rollup import deals_in_period
 from sales.sql import Sql, sql
-from sales.stages import OPEN_CATEGORIES
+from sales.stages import OPEN_CATEGORIES, stage_flag_sql
 from sales.view import View
 
 INFLOWS = ("new", "moved_in", "pulled_in")
@@ -139,8 +139,8 @@ def _side_sql(side: str, state: str, stage: str) -> str:
                case when {state}.opportunity_id is not null then {report_category_sql(state, stage)} end
                    as {side}_category, {state}.amount as {side}_amount,
                {state}.close_date as {side}_close, {state}.owner as {side}_owner,
-               coalesce({stage}.closed, false) as {side}_closed,
-               coalesce({stage}.won, false) as {side}_won"""
+               {stage_flag_sql('closed', stage)} as {side}_closed,
+               {stage_flag_sql('won', stage)} as {side}_won"""
 
 
 def changed_deals_sql(then_read: date | None, now_read: date | None) -> Sql:

@@ -17,6 +17,7 @@ import pyarrow as pa
 from sales.periods import Period, fiscal_quarter_sql
 from sales.query import DESCRIPTIVE_FILTERS, KNOWN_DEALS, snapshot_dates
 from sales.sql import Sql, sql
+from sales.stages import stage_flag_sql
 from sales.view import Filters
 
 
@@ -32,12 +33,12 @@ def history_facts_sql(ids: list[str] | str | None, as_of: date, fy_start_month: 
     unbroken run in its latest stage; the first snapshot that saw it when it never changed).
     """
     if ids is None:
-        chosen = sql("""opportunity_id in (
+        chosen = sql(f"""opportunity_id in (
                             select h.opportunity_id from opportunity_history h
                             left join stage_map m using (stage)
                             where h.valid_from <= $facts_day
                               and (h.valid_to is null or h.valid_to > $facts_day)
-                              and not coalesce(m.closed, false))""")
+                              and not {stage_flag_sql('closed')})""")  # noqa: S608
     elif isinstance(ids, str):
         chosen = sql(f"opportunity_id in ({ids})")
     else:
@@ -100,7 +101,7 @@ def slips_cube_sql(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of:
                    arg_max(s.owner, s.valid_from) as owner
             from opportunity_history s left join stage_map m on m.stage = s.stage
             where s.valid_from <= $slip_{i}_last and (s.valid_to is null or s.valid_to > $slip_{i}_first)
-              and coalesce(m.qualified, true) and not coalesce(m.closed, false)
+              and {stage_flag_sql('qualified')} and not {stage_flag_sql('closed')}
               and s.close_date between $slip_{i}_start and $slip_{i}_end
               and s.opportunity_id in (
                   select e.opportunity_id from opportunity_history e

@@ -41,7 +41,7 @@ from sales.query import (
 )
 from sales.rollup import category_rollup, deals_in_period
 from sales.sql import rows_sql, sql
-from sales.stages import BEST_CASE, CLOSED, COMMIT, OPEN_CATEGORIES, PIPELINE
+from sales.stages import BEST_CASE, CLOSED, COMMIT, OPEN_CATEGORIES, PIPELINE, stage_flag_sql
 from sales.view import View, ratio
 
 NEW = "New pipeline"
@@ -260,7 +260,7 @@ def history_cube_sql(con: duckdb.DuckDBPyConnection, period: Period, as_of: date
                           and (s.valid_to is null or s.valid_to > p.snap_r)
             left join stage_map m on m.stage = s.stage
             where s.close_date between p.q_start and p.q_end
-              and coalesce(m.qualified, true) and not coalesce(m.closed, false)),
+              and {stage_flag_sql('qualified')} and not {stage_flag_sql('closed')}),
         created as (
             select p.period, $new_kind as kind, s.opportunity_id, s.owner,
                    s.amount as then_amount, p.q_start, p.q_end
@@ -270,7 +270,7 @@ def history_cube_sql(con: duckdb.DuckDBPyConnection, period: Period, as_of: date
             join {KNOWN_DEALS} c on c.opportunity_id = s.opportunity_id
             left join stage_map m on m.stage = s.stage
             where s.close_date between p.q_start and p.q_end
-              and coalesce(m.qualified, true) and c.created_date > p.r_day),
+              and {stage_flag_sql('qualified')} and c.created_date > p.r_day),
         counted as ({chosen})
         select b.period, b.kind, {dimensions}, b.owner,
                sum(b.then_amount)::double as then_amount,
