@@ -46,6 +46,7 @@ from sales.periods import QUARTER, Period, period_containing
 from sales.query import DESCRIPTIVE_FILTERS, KNOWN_DEALS, deals_sql, report_category_sql, state_key
 from sales.rollup import rollup_at
 from sales.smb import FALLBACK_SETTINGS, NEW, weighted_forecast
+from sales.snapshots import standing_sql
 from sales.sql import rows_sql, sql
 from sales.stages import (
     BEST_CASE,
@@ -276,8 +277,7 @@ def cube_sql(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
         at_end as (
             select pm.past, h.* from h join past_months pm using (month)
             join (select distinct past, snap_end from pasts) e
-              on e.past = pm.past and h.valid_from <= e.snap_end
-             and (h.valid_to is null or h.valid_to > e.snap_end)
+              on e.past = pm.past and {standing_sql("e.snap_end", "h")}
             where h.qualified),
         created_then as (
             select w.past, w.week, $created_part as part, $new_kind as kind, a.gid,
@@ -295,8 +295,7 @@ def cube_sql(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
                    x.valid_from as won_from, x.valid_to as won_to, sum(x.amount) as won
             from open_then o
             join wins x on x.opportunity_id = o.opportunity_id and x.past = o.past
-            join past_weeks w on w.past = o.past and o.valid_from <= w.snap_r
-                             and (o.valid_to is null or o.valid_to > w.snap_r)
+            join past_weeks w on w.past = o.past and {standing_sql("w.snap_r", "o")}
             group by all),
         created_won as (
             select w.past, w.week, $created_part as part, $new_kind as kind, a.gid,

@@ -40,6 +40,7 @@ from sales.query import (
     state_key,
 )
 from sales.rollup import deals_in_period
+from sales.snapshots import standing_sql
 from sales.sql import Sql, sql
 from sales.stages import OPEN_CATEGORIES, stage_flag_sql
 from sales.view import View
@@ -172,8 +173,7 @@ def changed_deals_sql(then_read: date | None, now_read: date | None) -> Sql:
               where valid_from <= $then_read and valid_to > $then_read
                 and valid_to <= $now_read) t
         full join (select * from opportunity_history  -- begun since S0, valid at S1
-                   where valid_from > $then_read and valid_from <= $now_read
-                     and (valid_to is null or valid_to > $now_read)) n
+                   where valid_from > $then_read and {standing_sql("$now_read")}) n
                on n.opportunity_id = t.opportunity_id
         left join {KNOWN_DEALS} o
                on o.opportunity_id = coalesce(t.opportunity_id, n.opportunity_id)

@@ -13,7 +13,7 @@ from datetime import date
 
 import duckdb
 
-from sales.snapshots import STATE_COLUMNS
+from sales.snapshots import STATE_COLUMNS, standing_sql
 from sales.sql import Sql, sql
 from sales.stages import CLOSED, OMITTED, PIPELINE, UNQUALIFIED, stage_flag_sql
 from sales.view import FILTER_DIMENSIONS, Filters
@@ -100,8 +100,7 @@ def state_relation(snapshot: date | None) -> Sql:
     if snapshot is None:
         return sql(f"select {_STATE_LIST} from opportunities")  # noqa: S608 - constant columns
     return sql(f"""select {_STATE_LIST} from opportunity_history
-                   where valid_from <= $state_day
-                     and (valid_to is null or valid_to > $state_day)""",  # noqa: S608
+                   where {standing_sql("$state_day")}""",  # noqa: S608
                state_day=snapshot)
 
 

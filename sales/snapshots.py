@@ -18,12 +18,14 @@ import pandas as pd
 STATE_COLUMNS = ("opportunity_id", "stage", "forecast_category", "amount", "close_date", "owner")
 
 
-def standing_sql(day: str, row: str = "") -> str:
+def standing_sql(day: str, row: str = "", until: str | None = None) -> str:
     """SQL true for a history row (alias `row`, none for bare columns) standing on `day` (an
     SQL expression: a bound parameter or a column): valid_from <= day < valid_to, where a null
-    valid_to is a row still standing today."""
+    valid_to is a row still standing today. With `until`, standing on any day from `day` to
+    `until`."""
     at = f"{row}." if row else ""
-    return f"({at}valid_from <= {day} and ({at}valid_to is null or {at}valid_to > {day}))"
+    last = until or day
+    return f"({at}valid_from <= {last} and ({at}valid_to is null or {at}valid_to > {day}))"
 
 
 @dataclass(frozen=True)
