@@ -62,12 +62,8 @@ def run(args: argparse.Namespace) -> int:
     folder = args.rejects or path.resolve().parent
     try:
         result = run_import(path, request, progress=bar)
-    except ImportRejected as rejected:
-        print_rejection(rejected.plan, path)
-        return EXIT_REFUSED
-    except DatabaseBusy as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BUSY
+    except (ImportRejected, DatabaseBusy) as error:
+        return print_refusal(error, path)
     for line in result.plan.summary():
         print(line)
     if result.warnings:
@@ -85,6 +81,16 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     print(f"Imported into {path} (data version {result.data_version}).")
     return 0
+
+
+def print_refusal(error: ImportRejected | DatabaseBusy, path: Path) -> int:
+    """Say on stderr why nothing was written (the checks' findings, or the busy database) and
+    return the exit status for it (the import's and the sync's)."""
+    if isinstance(error, ImportRejected):
+        print_rejection(error.plan, path)
+        return EXIT_REFUSED
+    print(f"error: {error}", file=sys.stderr)
+    return EXIT_BUSY
 
 
 def print_rejection(plan: Plan, path: Path) -> None:
