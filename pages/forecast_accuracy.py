@@ -41,7 +41,7 @@ st.caption("Each method's forecast at the start of every week of the period (the
            "say that week (no snapshot yet, no saved call for this filter, no submission) is "
            "left out of that week's average.")
 with st.spinner("Judging the methods per segment…"):
-    st.info(fmt.text(backtest_verdict(view, settings, kind)))  # segment names are data
+    st.info(backtest_verdict(view, settings, kind))  # segment names escaped for Markdown
 
 best = backtest.winner(result)
 tiles = st.columns(3)

@@ -3,9 +3,9 @@
 import plotly.graph_objects as go
 import streamlit as st
 
+from sales import backtest
 from sales import formatting as fmt
 from sales.access import SAVE_CALLS
-from sales.accuracy import accuracy_by_week
 from sales.calls import save_call
 from sales.export import XLSX_MIME, csv_bytes, xlsx_bytes
 from sales.inblood import (
@@ -21,7 +21,6 @@ from sales.inblood import (
 from sales.stages import COMMIT, OPEN_CATEGORIES
 from ui import auth, board, page, state, widgets
 from ui.data import (
-    accuracy,
     board_members,
     board_page,
     board_summary,
@@ -31,6 +30,7 @@ from ui.data import (
     filter_options,
     follow_ups_of_call,
     gone_since_call,
+    track_record,
 )
 
 PAGE_SIZES = (50, 100, 200, 500)
@@ -278,24 +278,29 @@ def _gone() -> None:
 
 
 def _accuracy() -> None:
-    table = accuracy(view, settings)
-    if table.empty or table["actual"].eq(0).all():
+    result = track_record(view, settings)
+    table = result.frame.dropna(subset=["error"])
+    if table.empty:
         st.caption("No completed periods with outcomes yet for this view.")
         return
     figure = go.Figure()
-    for (period, source), part in table.groupby(["period", "source"]):
-        figure.add_scatter(x=part.week, y=part.ratio, name=f"{period} {source}",
-                           mode="lines+markers" if source == "saved call" else "lines",
-                           line_dash="solid" if source == "saved call" else "dot")
-    figure.add_hline(y=1.0, line_color="grey", annotation_text="what actually closed")
-    figure.update_layout(xaxis_title="Week of the period", yaxis_title="In-blood ÷ actual",
-                         yaxis_tickformat=".0%", height=360, margin=dict(t=10))
+    for (period, method), part in table.groupby(["period", "method"]):
+        call = method == backtest.SAVED_CALLS
+        figure.add_scatter(x=part.week, y=part.error,
+                           name=f"{period} {backtest.METHOD_LABELS[method]}",
+                           mode="lines+markers" if call else "lines",
+                           line_dash="solid" if call else "dot")
+    figure.add_hline(y=0.0, line_color="grey", annotation_text="what actually closed")
+    figure.update_layout(xaxis_title="Week of the period (seen from its first day)",
+                         yaxis_title="In-blood against actual", yaxis_tickformat="+.0%",
+                         height=360, margin=dict(t=10))
     st.plotly_chart(figure, width="stretch")
-    by_week = accuracy_by_week(table)
+    by_week = backtest.error_by_week(result)
     st.caption("Average distance from the outcome by week of the period (lower is better): "
                "saved calls against the default rules.")
-    widgets.table(by_week, "accuracy-by-week.csv",
-                  **{c: widgets.percent_column(c) for c in by_week.columns if c != "week"})
+    widgets.table(by_week, "accuracy-by-week.csv", week="Week",
+                  **{m: widgets.percent_column(backtest.METHOD_LABELS[m])
+                     for m in by_week.columns if m != "week"})
     st.page_link("pages/forecast_accuracy.py", icon=":material/model_training:",
                  label="Forecast accuracy: saved calls against every other forecast method, "
                        "week by week and by segment")

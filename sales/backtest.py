@@ -44,19 +44,23 @@ import pyarrow as pa
 
 from sales import formatting as fmt
 from sales.export import csv_bytes
-from sales.inblood import default_includes
+from sales.inblood import default_totals
 from sales.periods import QUARTER, Period, period_containing
 from sales.query import DESCRIPTIVE_FILTERS, KNOWN_DEALS, deals_sql, report_category_sql, state_key
+from sales.records import records
 from sales.rollup import rollup_at
 from sales.settings import Settings
 from sales.smb import NEW, fallback_rates, weighted_forecast
+from sales.snapshots import standing_sql
 from sales.sql import rows_sql, sql
 from sales.stages import (
     BEST_CASE,
+    CATEGORY_COLUMNS,
     CATEGORY_PROBABILITIES,
     CLOSED,
     COMMIT,
     OPEN_CATEGORIES,
+    stage_flag_sql,
 )
 from sales.view import FILTER_DIMENSIONS, Filters, View, ratio
 
@@ -91,8 +95,6 @@ DEFAULT_PERIODS = 4
 WITHIN_SHARE = 0.10
 # Parts of the cube.
 STATE, RATED, CREATED, ACTUAL = "state", "rated", "new", "actual"
-_CUBE_COLUMNS = ("period", "week", "part", "kind", "past", *DESCRIPTIVE_FILTERS, "owner",
-                 "amount", "weighted", "won", "deals")
 
 
 def week_count(period: Period) -> int:
@@ -103,6 +105,13 @@ def week_count(period: Period) -> int:
 def week_day(period: Period, week: int) -> date:
     """A_w: the day week w of the period is seen from (its first day + 7·(w − 1))."""
     return period.start + timedelta(days=7 * (week - 1))
+
+
+def week_of(period: Period, day: date) -> int:
+    """The week of the period a day falls in: the latest w whose A_w is on or before it (1 for
+    the period's first seven days). What is saved or snapshotted that day counts from week
+    w + 1, unless the day is A_w itself."""
+    return (day - period.start).days // 7 + 1
 
 
 def default_periods(as_of: date, fy_start_month: int, kind: str = QUARTER,
@@ -237,9 +246,9 @@ def cube_sql(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
             select s.opportunity_id, {_MONTH} as month, s.valid_from, s.valid_to,
                    s.amount, {report_category_sql()} as kind,
                    coalesce(m.probability, cp.probability, 0) / 100 as probability,
-                   coalesce(m.qualified, true) as qualified,
-                   coalesce(m.closed, false) as closed,
-                   coalesce(m.closed, false) and coalesce(m.won, false) as won,
+                   {stage_flag_sql("qualified")} as qualified,
+                   {stage_flag_sql("closed")} as closed,
+                   {stage_flag_sql("closed")} and {stage_flag_sql("won")} as won,
                    s.owner, o.dgid, o.created_date, hash(o.dgid, s.owner) as gid
             from opportunity_history s
             left join stage_map m on m.stage = s.stage
@@ -273,8 +282,7 @@ def cube_sql(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
         at_end as (
             select pm.past, h.* from h join past_months pm using (month)
             join (select distinct past, snap_end from pasts) e
-              on e.past = pm.past and h.valid_from <= e.snap_end
-             and (h.valid_to is null or h.valid_to > e.snap_end)
+              on e.past = pm.past and {standing_sql("e.snap_end", "h")}
             where h.qualified),
         created_then as (
             select w.past, w.week, $created_part as part, $new_kind as kind, a.gid,
@@ -292,8 +300,7 @@ def cube_sql(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
                    x.valid_from as won_from, x.valid_to as won_to, sum(x.amount) as won
             from open_then o
             join wins x on x.opportunity_id = o.opportunity_id and x.past = o.past
-            join past_weeks w on w.past = o.past and o.valid_from <= w.snap_r
-                             and (o.valid_to is null or o.valid_to > w.snap_r)
+            join past_weeks w on w.past = o.past and {standing_sql("w.snap_r", "o")}
             group by all),
         created_won as (
             select w.past, w.week, $created_part as part, $new_kind as kind, a.gid,
@@ -468,8 +475,8 @@ def default_rules(seen: Seen, settings: Settings) -> float | None:
     """The in-blood number under the default rules: Closed + the categories they include."""
     if seen.snapshot is None:
         return None
-    included = default_includes(settings)
-    return seen.amount(CLOSED) + sum(seen.amount(c) for c in OPEN_CATEGORIES if included[c])
+    return default_totals(seen.amount(CLOSED), {c: seen.amount(c) for c in OPEN_CATEGORIES},
+                          settings).number
 
 
 def saved_calls(seen: Seen, settings: Settings) -> float | None:
@@ -679,15 +686,16 @@ def seen_by_key(found: list[Key], part: Slice, calls: pd.DataFrame, submitted: p
 
 
 def run(found: list[Key], part: Slice, settings: Settings, calls: pd.DataFrame,
-        submitted: pd.DataFrame) -> Backtest:
-    """The backtest of one slice of the cube, with the slice's calls and the submissions."""
+        submitted: pd.DataFrame, methods: tuple[str, ...] = METHODS) -> Backtest:
+    """The backtest of one slice of the cube, with the slice's calls and the submissions
+    (`methods`: the ones to replay, all by default)."""
     periods = tuple(dict.fromkeys(k.period.label for k in found))
     actual_rows = part.sums[part.sums["part"] == ACTUAL]
     actual = {p: float(actual_rows.loc[actual_rows["period"] == p, "amount"].sum())
               for p in periods}
     records = []
     for seen in seen_by_key(found, part, calls, submitted):
-        for method in METHODS:
+        for method in methods:
             forecast = METHOD_FUNCTIONS[method](seen, settings)
             records.append((method, seen.period, seen.week, seen.as_of, seen.snapshot, forecast,
                             actual[seen.period], error(forecast, actual[seen.period])))
@@ -711,6 +719,67 @@ def backtest(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
 def snapshot_dates_of(con: duckdb.DuckDBPyConnection) -> list[date]:
     return [r[0] for r in con.cursor().execute(
         "select snapshot_date from snapshot_dates order by 1").fetchall()]
+
+
+# --- The track record: saved calls against the default rules (board pack, In-blood page) ------
+
+TRACK_METHODS = (SAVED_CALLS, DEFAULT_RULES)
+_SUBMISSION_COLUMNS = ["period", "week", "owner", "forecast"]
+
+
+def track_record(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
+                 n: int = DEFAULT_PERIODS) -> Backtest:
+    """The saved calls and the default rules replayed at every week of the n completed periods
+    of the view's kind before its as-of, through its filters (the backtest of TRACK_METHODS:
+    no past period is read, as no SMB rate is needed)."""
+    periods = tuple(default_periods(view.as_of, view.period.fy_start_month, view.period.kind, n))
+    found = keys(snapshot_dates_of(con), list(periods), 0)
+    part = slices(con, cube(con, periods, view.as_of, 0), view.filters)[None]
+    return run(found, part, settings, calls_at(con, periods, view.filters),
+               pd.DataFrame(columns=_SUBMISSION_COLUMNS), TRACK_METHODS)
+
+
+def error_by_week(result: Backtest) -> pd.DataFrame:
+    """The mean absolute error of each method of the result by week of the period.
+
+    Grain: one row per week where any method has one: week, then one column per method
+    (`result`'s, in METHODS order) holding its mean |error| over the periods (NaN: none)."""
+    shown = [m for m in METHODS if m in set(result.frame["method"])]
+    rows = [{"week": week, **{m: result.mae.get((m, week), (math.nan, 0))[0] for m in shown}}
+            for week in sorted({w for _, w in result.mae})]
+    return pd.DataFrame(rows, columns=["week", *shown])
+
+
+def track_record_keys(con: duckdb.DuckDBPyConnection, view: View, settings: Settings) -> dict:
+    """The report's `accuracy` keys (the board pack's track record): `track_record`'s mean
+    |error| by week for saved calls and the default rules, the periods it read, and which
+    week of the period as-of is in."""
+    result = track_record(con, view, settings)
+    by_week = error_by_week(result)
+    return {"periods": sorted(set(result.frame.dropna(subset=["forecast"])["period"])),
+            "week_now": week_of(view.period, view.as_of)
+            if view.as_of >= view.period.start else None,
+            "by_week": records(by_week, {"week": "week", SAVED_CALLS: "saved_call",
+                                         DEFAULT_RULES: "default_rules"})}
+
+def rules_by_snapshot(con: duckdb.DuckDBPyConnection, view: View, settings: Settings
+                      ) -> pd.DataFrame:
+    """The default rules at each snapshot inside the view's period (the board pack's week by
+    week of the period under way).
+
+    Grain: one row per snapshot date in the period: closed won then (closed_won), the open
+    category amounts then (commit, best_case, pipeline), and the rules' in_blood number and
+    upside (`sales.inblood.default_totals`)."""
+    days = [r[0] for r in con.cursor().execute(
+        "select snapshot_date from snapshot_dates where snapshot_date between ? and ? "
+        "order by 1", [view.period.start, view.period.end]).fetchall()]
+    frame = rollup_at(con, view, days)
+    rules = [default_totals(float(row[CLOSED]), {c: float(row[c]) for c in OPEN_CATEGORIES},
+                            settings) for row in frame.to_dict("records")]
+    frame = frame.rename(columns={"day": "snapshot_date", **CATEGORY_COLUMNS})
+    frame["in_blood"] = [r.number for r in rules]
+    frame["upside"] = [r.upside for r in rules]
+    return frame[["snapshot_date", *CATEGORY_COLUMNS.values(), "in_blood", "upside"]]
 
 
 # --- Reading it -----------------------------------------------------------------------------------
@@ -774,24 +843,37 @@ def within_from(result: Backtest, method: str, within: float = WITHIN_SHARE
 def verdict(result: Backtest, within: float = WITHIN_SHARE) -> str | None:
     """Which method wins, and from which week, in one clause; None without any error.
 
-    The winner is `winner`'s; the clause says from which week its error stays within
-    `within`, or how far off it is on average when it never does."""
+    The winner is `winner`'s; the clause says from which week of the period its error stays
+    within `within` (and how close it stays), or how far off it is on average when it never
+    does. The clause is plain text: it holds no value from data."""
     best = winner(result)
     if best is None:
         return None
     method, mae = best
-    name = _SENTENCE_NAMES[method]
-    comes, is_, beats = (("come", "are", "beat") if method in _PLURAL
-                         else ("comes", "is", "beats"))
-    said = f"the {name} {comes} closest ({mae:.0%} off on average)"
+    plural = method in _PLURAL
+    said = f"the {_SENTENCE_NAMES[method]} {'come' if plural else 'comes'} closest " \
+           f"({mae:.0%} off on average)"
     stays = within_from(result, method, within)
     if stays is not None:
-        start, worst = stays
-        said += f" and {is_} within {math.ceil(round(worst * 100, 9)):.0f}% from week {start}"
+        said += " and " + _stays(result, *stays, plural)
     leads = best_from(result, method)
     if leads is not None and 1 < leads <= max(result.best()) - 2:  # a lead worth naming
-        said += f", and {beats} every other method from week {leads}"
+        said += f", and {'beat' if plural else 'beats'} every other method from week {leads}"
     return said
+
+
+def _stays(result: Backtest, start: int, worst: float, plural: bool) -> str:
+    """'stays within 7% of the actual from week 9 of the period on': the worst error from
+    `start` rounded up to a whole percent; an error that rounds to 0 matches the actual, and a
+    start in the period's last week says so rather than "from … on"."""
+    percent = math.ceil(round(worst * 100, 9))
+    if percent == 0:
+        how = "match the actual" if plural else "matches the actual"
+    else:
+        how = f"{'stay' if plural else 'stays'} within {percent}% of the actual"
+    if start == max(result.weeks):
+        return f"{how} in the period's last week (week {start})"
+    return f"{how} from week {start} of the period on"
 
 
 def best_from(result: Backtest, method: str) -> int | None:
@@ -808,10 +890,12 @@ def best_from(result: Backtest, method: str) -> int | None:
 _PLURAL = {SAVED_CALLS, SUBMISSIONS}
 
 
-def verdicts(results: Mapping[str, Backtest], within: float = WITHIN_SHARE) -> str:
+def verdicts(results: Mapping[str, Backtest], within: float = WITHIN_SHARE,
+             escape: Callable[[str], str] = str) -> str:
     """One sentence over several slices (segment → its backtest): 'For SMB the …; for
-    Enterprise the ….'"""
-    parts = [f"for {name} {said}" for name, result in results.items()
+    Enterprise the ….' The slice names are data: `escape` writes them for the medium the
+    sentence goes to (`sales.formatting.text` for a Streamlit Markdown element)."""
+    parts = [f"for {escape(name)} {said}" for name, result in results.items()
              if (said := verdict(result, within))]
     if not parts:
         return "No completed period with an outcome to judge the methods by yet."
@@ -859,5 +943,5 @@ def _markdown(result: Backtest) -> str:
                      + (METHOD_LABELS[winner] if winner else fmt.NOT_AVAILABLE) + " |")
     said = verdict(result)
     if said:
-        lines += ["", fmt.text(said[0].upper() + said[1:] + ".")]
+        lines += ["", said[0].upper() + said[1:] + "."]  # plain text: no value from data
     return "\n".join(lines) + "\n"

@@ -25,7 +25,7 @@ import pyarrow as pa
 from sales import movement as moves
 from sales.calls import CALL_TOTALS
 from sales.deals import MAX_DEAL_ROWS
-from sales.inblood import DEFAULT_RULES, call_source, default_includes
+from sales.inblood import DEFAULT_RULES, call_source, default_totals
 from sales.movement import (
     UNCHANGED,
     Movement,
@@ -46,7 +46,6 @@ from sales.slippage import history_facts_sql
 from sales.sql import Sql, sql
 from sales.stages import (
     CLOSED,
-    FORECASTABLE_CATEGORIES,
     OPEN_CATEGORIES,
     TOTAL_CATEGORIES,
 )
@@ -400,10 +399,9 @@ def forecast_at_last_call(prep: CallPrep, saved: SavedCall | None,
     if saved is not None:
         closed = saved.closed_won if saved.closed_won is not None else then[CLOSED].amount
         return Forecast(closed + saved.included, saved.upside, call_source(saved.saved_at))
-    include = default_includes(settings)
-    included = sum(then[c].amount for c in OPEN_CATEGORIES if include[c])
-    upside = sum(then[c].amount for c in FORECASTABLE_CATEGORIES if not include[c])
-    return Forecast(then[CLOSED].amount + included, upside, DEFAULT_RULES)
+    rules = default_totals(then[CLOSED].amount, {c: then[c].amount for c in OPEN_CATEGORIES},
+                           settings)
+    return Forecast(rules.number, rules.upside, DEFAULT_RULES)
 
 
 def changes_since(prep: CallPrep, then: Forecast, now: Forecast) -> dict[str, float]:

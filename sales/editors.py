@@ -19,7 +19,7 @@ from sales.lead_statuses import LEAD_GROUPS
 from sales.losses import LOSS_CLASSES, reclassify_losses
 from sales.periods import QUARTER, parse_period, period_choices
 from sales.settings import SETTINGS, SETTINGS_BY_NAME, load_settings, save_setting
-from sales.stages import FORECAST_CATEGORIES
+from sales.stages import FORECAST_CATEGORIES, closed_lost_sql
 from sales.targets import TARGET_SCOPES
 
 STAGE_COLUMNS = ("stage", "sort_order", "forecast_category", "qualified", "closed", "won",
@@ -223,17 +223,17 @@ def save_lead_statuses(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, *, b
 def loss_reason_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Mapped lost reasons with deal counts, then the unmapped reasons of lost deals (class
     empty) so they can be mapped in place. Grain: one row per reason."""
-    return con.cursor().execute("""
+    return con.cursor().execute(f"""
         with lost as (
             select lower(trim(o.lost_reason)) as reason, count(*) as deals
             from opportunities o
-            join stage_map m on m.stage = o.stage and m.closed and not m.won
+            join stage_map m on m.stage = o.stage and {closed_lost_sql()}
             where nullif(trim(o.lost_reason), '') is not null
             group by 1
         ), unmapped as (
             select any_value(trim(o.lost_reason)) as lost_reason
             from opportunities o
-            join stage_map m on m.stage = o.stage and m.closed and not m.won
+            join stage_map m on m.stage = o.stage and {closed_lost_sql()}
             where nullif(trim(o.lost_reason), '') is not null
               and lower(trim(o.lost_reason)) not in
                   (select lower(trim(lost_reason)) from loss_reason_map)
@@ -244,7 +244,7 @@ def loss_reason_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         union all
         select u.lost_reason, null, l.deals
         from unmapped u join lost l on l.reason = lower(u.lost_reason)
-        order by 2 nulls first, 3 desc, 1""").df()
+        order by 2 nulls first, 3 desc, 1""").df()  # noqa: S608 - fixed SQL
 
 
 def save_loss_reasons(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, *, by: str) -> None:

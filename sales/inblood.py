@@ -13,7 +13,7 @@ forecast range is [in-blood, in-blood + upside].
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -306,6 +306,17 @@ def totals(board: Board, changes: dict[str, Change]) -> Totals:
     number = board.closed_won + sum(included.values())
     upside = sum(board.totals[c] - included[c] for c in FORECASTABLE_CATEGORIES)
     return Totals(number, upside, board.closed_won, sum(included.values()))
+
+
+def default_totals(closed_won: float, open_amounts: Mapping[str, float],
+                   settings: Settings) -> Totals:
+    """The in-blood number under the default rules, from closed won and the open amount per
+    category (a missing category counts 0): closed won + the categories the rules include;
+    upside = the forecastable categories they leave out. Grain: one period at one date."""
+    include = default_includes(settings)
+    included = sum(open_amounts.get(c, 0.0) for c in OPEN_CATEGORIES if include[c])
+    upside = sum(open_amounts.get(c, 0.0) for c in FORECASTABLE_CATEGORIES if not include[c])
+    return Totals(closed_won + included, upside, closed_won, included)
 
 
 def board_page(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,

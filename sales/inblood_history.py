@@ -10,14 +10,13 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from sales.accuracy import rules_by_snapshot, week_of
+from sales.backtest import rules_by_snapshot, week_of
 from sales.calls import call_history
-from sales.inblood import DEFAULT_RULES, InBlood, default_includes, in_blood
+from sales.inblood import DEFAULT_RULES, InBlood, in_blood
 from sales.periods import Period
 from sales.query import snapshot_dates, snapshot_on_or_before
 from sales.rollup import closed_won
 from sales.settings import Settings
-from sales.stages import CATEGORY_COLUMNS, FORECASTABLE_CATEGORIES
 from sales.targets import target_for_view
 from sales.view import View
 
@@ -74,7 +73,7 @@ def weekly(con: duckdb.DuckDBPyConnection, view: View, settings: Settings
            ) -> pd.DataFrame:
     """How the in-blood number moved week by week in the view's period up to as-of: the last
     call saved in each week (its number and upside, `sales.calls.call_history`), and the
-    default rules at the last snapshot of each week (`sales.accuracy.rules_by_snapshot`).
+    default rules at the last snapshot of each week (`sales.backtest.rules_by_snapshot`).
     Grain: one row per (week of the period, source), in week order; columns week, date,
     source, number, upside, range_high."""
     rows = []
@@ -83,12 +82,10 @@ def weekly(con: duckdb.DuckDBPyConnection, view: View, settings: Settings
         rows.append((week_of(view.period, call.call_date), call.call_date, SAVED_CALL,
                      float(call.in_blood), float(call.upside)))
     rules = rules_by_snapshot(con, view, settings)
-    included = default_includes(settings)
     for snap in rules[rules["snapshot_date"] <= view.as_of].to_dict("records"):
-        upside = sum(snap[CATEGORY_COLUMNS[c]] for c in FORECASTABLE_CATEGORIES
-                     if not included[c])
-        rows.append((week_of(view.period, snap["snapshot_date"]), snap["snapshot_date"],
-                     DEFAULT_RULES, float(snap["in_blood"]), float(upside)))
+        day = snap["snapshot_date"]
+        rows.append((week_of(view.period, day), day, DEFAULT_RULES, float(snap["in_blood"]),
+                     float(snap["upside"])))
     frame = pd.DataFrame(rows, columns=["week", "date", "source", "number", "upside"])
     frame = (frame.sort_values(["week", "source", "date"], kind="stable")
              .drop_duplicates(["week", "source"], keep="last"))

@@ -41,8 +41,9 @@ from sales.query import (
     state_key,
 )
 from sales.rollup import deals_in_period
+from sales.snapshots import standing_sql
 from sales.sql import Sql, sql
-from sales.stages import OPEN_CATEGORIES
+from sales.stages import OPEN_CATEGORIES, stage_flag_sql
 from sales.view import View
 
 INFLOWS = ("new", "moved_in", "pulled_in")
@@ -140,8 +141,8 @@ def _side_sql(side: str, state: str, stage: str) -> str:
                case when {state}.opportunity_id is not null then {report_category_sql(state, stage)} end
                    as {side}_category, {state}.amount as {side}_amount,
                {state}.close_date as {side}_close, {state}.owner as {side}_owner,
-               coalesce({stage}.closed, false) as {side}_closed,
-               coalesce({stage}.won, false) as {side}_won"""
+               {stage_flag_sql('closed', stage)} as {side}_closed,
+               {stage_flag_sql('won', stage)} as {side}_won"""
 
 
 def changed_deals_sql(then_read: date | None, now_read: date | None) -> Sql:
@@ -173,8 +174,7 @@ def changed_deals_sql(then_read: date | None, now_read: date | None) -> Sql:
               where valid_from <= $then_read and valid_to > $then_read
                 and valid_to <= $now_read) t
         full join (select * from opportunity_history  -- begun since S0, valid at S1
-                   where valid_from > $then_read and valid_from <= $now_read
-                     and (valid_to is null or valid_to > $now_read)) n
+                   where valid_from > $then_read and {standing_sql("$now_read")}) n
                on n.opportunity_id = t.opportunity_id
         left join {KNOWN_DEALS} o
                on o.opportunity_id = coalesce(t.opportunity_id, n.opportunity_id)

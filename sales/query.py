@@ -13,9 +13,9 @@ from datetime import date
 
 import duckdb
 
-from sales.snapshots import STATE_COLUMNS
+from sales.snapshots import STATE_COLUMNS, standing_sql
 from sales.sql import Sql, sql
-from sales.stages import CLOSED, OMITTED, PIPELINE, UNQUALIFIED
+from sales.stages import CLOSED, OMITTED, PIPELINE, UNQUALIFIED, stage_flag_sql
 from sales.view import FILTER_DIMENSIONS, Filters
 
 # The filter dimensions the deal itself holds; owner is its state's (deals change hands).
@@ -37,9 +37,9 @@ def report_category_sql(state: str = "s", stage: str = "m") -> str:
     in a stage before SAL/SAO → Unqualified, else its own forecast category (the stage's when
     it has none)."""
     return f"""case
-        when coalesce({stage}.closed, false) and coalesce({stage}.won, false) then '{CLOSED}'
-        when coalesce({stage}.closed, false) then '{OMITTED}'
-        when not coalesce({stage}.qualified, true) then '{UNQUALIFIED}'
+        when {stage_flag_sql('closed', stage)} and {stage_flag_sql('won', stage)} then '{CLOSED}'
+        when {stage_flag_sql('closed', stage)} then '{OMITTED}'
+        when not {stage_flag_sql('qualified', stage)} then '{UNQUALIFIED}'
         else coalesce({state}.forecast_category, {stage}.forecast_category, '{PIPELINE}')
     end"""
 
@@ -100,8 +100,7 @@ def state_relation(snapshot: date | None) -> Sql:
     if snapshot is None:
         return sql(f"select {_STATE_LIST} from opportunities")  # noqa: S608 - constant columns
     return sql(f"""select {_STATE_LIST} from opportunity_history
-                   where valid_from <= $state_day
-                     and (valid_to is null or valid_to > $state_day)""",  # noqa: S608
+                   where {standing_sql("$state_day")}""",  # noqa: S608
                state_day=snapshot)
 
 
@@ -111,8 +110,8 @@ def _deal_columns(state: str, described: str) -> str:
     return ", ".join([
         *(f"{state}.{c}" for c in STATE_COLUMNS),
         *(f"{described}.{c}" for c in DESCRIPTIVE_COLUMNS),
-        "coalesce(m.qualified, true) as qualified", "coalesce(m.closed, false) as closed",
-        "coalesce(m.won, false) as won", "coalesce(m.redlining, false) as redlining",
+        *(f"{stage_flag_sql(flag)} as {flag}" for flag in ("qualified", "closed", "won",
+                                                            "redlining")),
         f"{report_category_sql(state, 'm')} as category",
     ])
 

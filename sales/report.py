@@ -23,6 +23,7 @@ import pandas as pd
 
 from sales import diagnosis, funnel
 from sales import formatting as fmt
+from sales.backtest import track_record_keys
 from sales.callprep import (
     Forecast,
     call_report,
@@ -76,7 +77,6 @@ from sales.smb import (
 )
 from sales.stages import CLOSED, OMITTED, OPEN_CATEGORIES, REPORT_CATEGORIES, UNQUALIFIED
 from sales.targets import target_for_view
-from sales.track_record import track_record
 from sales.view import Measure, View, ratio
 
 FORMATS = ("json", "csv", "markdown")
@@ -378,7 +378,7 @@ def board_figures(con: duckdb.DuckDBPyConnection, view: View, settings: Settings
                 for facts in diagnosis.segment_facts(con, view, window, slips, covered)]
     say(0.4, "The track record of past calls")
     return BoardFigures(past, moves, by_segment, generated, trend, competitors, settings, reps,
-                        deals, verdicts, track_record(con, view, settings), last_change(con))
+                        deals, verdicts, track_record_keys(con, view, settings), last_change(con))
 
 
 def board_report(con: duckdb.DuckDBPyConnection, view: View, use_saved_call: bool = True,

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import duckdb
 
 from sales.lead_statuses import LEAD_GROUPS, default_lead_statuses
+from sales.snapshots import standing_sql
 from sales.stages import default_stage_map
 
 _BASE_TABLES = """
@@ -78,13 +79,6 @@ create table if not exists opportunity_history (
 create table if not exists snapshot_dates (
     snapshot_date date primary key
 );
-create or replace view opportunity_snapshots as
-select d.snapshot_date, h.opportunity_id, h.stage, h.forecast_category, h.amount,
-       h.close_date, h.owner
-from snapshot_dates d
-join opportunity_history h
-  on h.valid_from <= d.snapshot_date
- and (h.valid_to is null or d.snapshot_date < h.valid_to);
 create table if not exists targets (
     period varchar not null,
     scope varchar not null
@@ -122,6 +116,15 @@ create table if not exists submissions (
 );
 """
 
+# Every picture taken: the history rows standing on each snapshot date.
+_SNAPSHOTS_VIEW = f"""
+create or replace view opportunity_snapshots as
+select d.snapshot_date, h.opportunity_id, h.stage, h.forecast_category, h.amount,
+       h.close_date, h.owner
+from snapshot_dates d
+join opportunity_history h on {standing_sql("d.snapshot_date", "h")}
+"""  # noqa: S608 - fixed SQL
+
 # Lost reasons the shipped loss_reason_map knows. A lost deal naming a competitor is competition
 # whatever its reason; an unmapped reason counts as no_decision and is listed for mapping.
 DEFAULT_LOSS_REASONS = {
@@ -147,6 +150,7 @@ DEFAULT_LOSS_REASONS = {
 
 def _v1(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_BASE_TABLES)
+    con.execute(_SNAPSHOTS_VIEW)
     con.executemany(
         "insert or ignore into stage_map values (?, ?, ?, ?, ?, ?, ?)",
         [[s.stage, s.sort_order, s.forecast_category, s.qualified, s.closed, s.won, s.redlining]
@@ -267,15 +271,11 @@ def _leads_and_follow_ups(con: duckdb.DuckDBPyConnection) -> None:
                      for s in default_lead_statuses()])
 
 
-
-# Where a stage's probability came from: the shipped stage lists, a CRM import (its own
-# per-deal probability), or an analyst's edit (which an import never overwrites).
-PROBABILITY_SOURCES = ("default", "import", "analyst")
-
-
 def _stage_probabilities(con: duckdb.DuckDBPyConnection) -> None:
     # The stage-weighted forecast (sales.backtest): each stage's probability, in percent, and
-    # where it came from. Shipped stages get their list's default; others stay empty (they
+    # where it came from (probability_source): 'default' from the shipped stage lists,
+    # 'import' from a CRM's own per-deal probability, 'analyst' from an edit (which an import
+    # never overwrites). Shipped stages get their list's default; others stay empty (they
     # count at their category's, sales.stages.CATEGORY_PROBABILITIES) until an import or an
     # analyst sets one.
     con.execute("alter table stage_map add column if not exists probability double")

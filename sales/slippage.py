@@ -16,7 +16,9 @@ import pyarrow as pa
 
 from sales.periods import Period, fiscal_quarter_sql
 from sales.query import DESCRIPTIVE_FILTERS, KNOWN_DEALS, snapshot_dates
+from sales.snapshots import standing_sql
 from sales.sql import Sql, sql
+from sales.stages import stage_flag_sql
 from sales.view import Filters
 
 
@@ -32,12 +34,11 @@ def history_facts_sql(ids: list[str] | str | None, as_of: date, fy_start_month: 
     unbroken run in its latest stage; the first snapshot that saw it when it never changed).
     """
     if ids is None:
-        chosen = sql("""opportunity_id in (
+        chosen = sql(f"""opportunity_id in (
                             select h.opportunity_id from opportunity_history h
                             left join stage_map m using (stage)
-                            where h.valid_from <= $facts_day
-                              and (h.valid_to is null or h.valid_to > $facts_day)
-                              and not coalesce(m.closed, false))""")
+                            where {standing_sql("$facts_day", "h")}
+                              and not {stage_flag_sql('closed')})""")  # noqa: S608
     elif isinstance(ids, str):
         chosen = sql(f"opportunity_id in ({ids})")
     else:
@@ -100,13 +101,13 @@ def slips_cube_sql(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of:
                    arg_max(s.amount, s.valid_from) as amount,
                    arg_max(s.owner, s.valid_from) as owner
             from opportunity_history s left join stage_map m on m.stage = s.stage
-            where s.valid_from <= $slip_{i}_last and (s.valid_to is null or s.valid_to > $slip_{i}_first)
-              and coalesce(m.qualified, true) and not coalesce(m.closed, false)
+            where {standing_sql(f"$slip_{i}_first", "s", until=f"$slip_{i}_last")}
+              and {stage_flag_sql('qualified')} and not {stage_flag_sql('closed')}
               and s.close_date between $slip_{i}_start and $slip_{i}_end
               and s.opportunity_id in (
                   select e.opportunity_id from opportunity_history e
                   left join stage_map em on em.stage = e.stage
-                  where e.valid_from <= $slip_{i}_at and (e.valid_to is null or e.valid_to > $slip_{i}_at)
+                  where {standing_sql(f"$slip_{i}_at", "e")}
                     and not coalesce(em.closed, false) and e.close_date > $slip_{i}_end)
             group by s.opportunity_id""", **{  # noqa: S608 - fixed SQL; values are bound
             f"slip_{i}_period": p.label, f"slip_{i}_last": inside[-1],

@@ -41,8 +41,9 @@ from sales.query import (
 )
 from sales.rollup import category_rollup, deals_in_period
 from sales.settings import Settings
+from sales.snapshots import standing_sql
 from sales.sql import rows_sql, sql
-from sales.stages import BEST_CASE, CLOSED, COMMIT, OPEN_CATEGORIES, PIPELINE
+from sales.stages import BEST_CASE, CLOSED, COMMIT, OPEN_CATEGORIES, PIPELINE, stage_flag_sql
 from sales.view import View, ratio
 
 NEW = "New pipeline"
@@ -261,21 +262,19 @@ def history_cube_sql(con: duckdb.DuckDBPyConnection, period: Period, as_of: date
             select p.period, {report_category_sql()} as kind, s.opportunity_id, s.owner,
                    s.amount as then_amount, p.q_start, p.q_end
             from opportunity_history s
-            join periods p on s.valid_from <= p.snap_r
-                          and (s.valid_to is null or s.valid_to > p.snap_r)
+            join periods p on {standing_sql("p.snap_r", "s")}
             left join stage_map m on m.stage = s.stage
             where s.close_date between p.q_start and p.q_end
-              and coalesce(m.qualified, true) and not coalesce(m.closed, false)),
+              and {stage_flag_sql('qualified')} and not {stage_flag_sql('closed')}),
         created as (
             select p.period, $new_kind as kind, s.opportunity_id, s.owner,
                    s.amount as then_amount, p.q_start, p.q_end
             from opportunity_history s
-            join periods p on s.valid_from <= p.snap_end
-                          and (s.valid_to is null or s.valid_to > p.snap_end)
+            join periods p on {standing_sql("p.snap_end", "s")}
             join {KNOWN_DEALS} c on c.opportunity_id = s.opportunity_id
             left join stage_map m on m.stage = s.stage
             where s.close_date between p.q_start and p.q_end
-              and coalesce(m.qualified, true) and c.created_date > p.r_day),
+              and {stage_flag_sql('qualified')} and c.created_date > p.r_day),
         counted as ({chosen})
         select b.period, b.kind, {dimensions}, b.owner,
                sum(b.then_amount)::double as then_amount,

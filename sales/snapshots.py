@@ -9,18 +9,55 @@ always equal the pictures taken.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import duckdb
 import pandas as pd
 
 STATE_COLUMNS = ("opportunity_id", "stage", "forecast_category", "amount", "close_date", "owner")
-_TRACKED = ("stage", "forecast_category", "amount", "close_date", "owner")
-_CHANGED = " or ".join(f"h.{c} is distinct from n.{c}" for c in _TRACKED)
-# True when a row carries the same state as the row before it in window `w`: history keeps one
-# row per stretch of unchanged state, so consecutive equal states are folded into one.
-SAME_STATE_AS_PREVIOUS = "\n and ".join(
-    f"lag({c}) over w is not distinct from {c}" for c in _TRACKED)
+
+
+def standing_sql(day: str, row: str = "", until: str | None = None) -> str:
+    """SQL true for a history row (alias `row`, none for bare columns) standing on `day` (an
+    SQL expression: a bound parameter or a column): valid_from <= day < valid_to, where a null
+    valid_to is a row still standing today. With `until`, standing on any day from `day` to
+    `until`."""
+    at = f"{row}." if row else ""
+    last = until or day
+    return f"({at}valid_from <= {last} and ({at}valid_to is null or {at}valid_to > {day}))"
+
+
+@dataclass(frozen=True)
+class History:
+    """A change-based history: its table, the dates its pictures were taken, the temp table a
+    new picture is staged in and the state a picture holds (the key first). Names are this
+    package's constants (`OPPORTUNITY_HISTORY`, `sales.lead_snapshots.LEAD_HISTORY`), never
+    input: they are pasted into SQL."""
+
+    table: str
+    dates: str
+    staged: str
+    columns: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return self.columns[0]
+
+    @property
+    def tracked(self) -> tuple[str, ...]:
+        return self.columns[1:]
+
+    @property
+    def same_as_previous(self) -> str:
+        """SQL true when a row carries the same state as the row before it in window `w`:
+        history keeps one row per stretch of unchanged state, so equal states fold into one."""
+        return "\n and ".join(f"lag({c}) over w is not distinct from {c}" for c in self.tracked)
+
+
+OPPORTUNITY_HISTORY = History("opportunity_history", "snapshot_dates", "new_state",
+                              STATE_COLUMNS)
+SAME_STATE_AS_PREVIOUS = OPPORTUNITY_HISTORY.same_as_previous
 
 
 def record_snapshot(con: duckdb.DuckDBPyConnection, snapshot_date: date, state: pd.DataFrame) -> None:
@@ -39,85 +76,96 @@ def record_snapshot(con: duckdb.DuckDBPyConnection, snapshot_date: date, state: 
                        from new_state_frame""")
     finally:
         con.unregister("new_state_frame")
-    latest = con.execute("select max(snapshot_date) from snapshot_dates").fetchone()[0]
-    if latest is not None and snapshot_date == latest:
-        unrecord_latest(con, latest)  # a new export of the same day: replace it, cheaply
-        _append(con, snapshot_date)
-    elif latest is None or snapshot_date > latest:
-        _append(con, snapshot_date)
+    record_staged(con, OPPORTUNITY_HISTORY, snapshot_date)
+
+
+def record_staged(con: duckdb.DuckDBPyConnection, history: History, day: date) -> None:
+    """Make the picture staged in `history.staged` the one at `day` and drop the staging
+    table: after the latest picture, close what changed and open its successors; on the
+    latest date again, take that picture back out first; before it, re-derive every interval."""
+    latest = con.execute(f"select max(snapshot_date) from {history.dates}").fetchone()[0]  # noqa: S608
+    if latest is not None and day == latest:
+        unrecord_latest(con, latest, history)  # a new export of the same day: replace it
+        _append(con, history, day)
+    elif latest is None or day > latest:
+        _append(con, history, day)
     else:
-        _rebuild_with(con, snapshot_date)
-    con.execute("insert or ignore into snapshot_dates values (?)", [snapshot_date])
-    con.execute("drop table new_state")
+        _rebuild_with(con, history, day)
+    con.execute(f"insert or ignore into {history.dates} values (?)", [day])  # noqa: S608
+    con.execute(f"drop table {history.staged}")
 
 
-def unrecord_latest(con: duckdb.DuckDBPyConnection, latest: date) -> None:
+def unrecord_latest(con: duckdb.DuckDBPyConnection, latest: date,
+                    history: History = OPPORTUNITY_HISTORY) -> None:
     """Take the latest picture back out of the change-based history, exactly as if it had never
     been recorded: rows that began at `latest` go, rows that ended there reopen. Exact because
     the intervals are canonical; re-deriving every interval from every picture would give the
     same, slowly on a large history."""
-    con.execute("delete from opportunity_history where valid_from = ?", [latest])
-    con.execute("update opportunity_history set valid_to = null where valid_to = ?", [latest])
-    con.execute("delete from snapshot_dates where snapshot_date = ?", [latest])
+    con.execute(f"delete from {history.table} where valid_from = ?", [latest])  # noqa: S608
+    con.execute(f"update {history.table} set valid_to = null where valid_to = ?",  # noqa: S608
+                [latest])
+    con.execute(f"delete from {history.dates} where snapshot_date = ?", [latest])  # noqa: S608
 
 
-def _append(con: duckdb.DuckDBPyConnection, day: date) -> None:
-    # Close current rows whose deal vanished or changed, then open rows for what is new.
+def _append(con: duckdb.DuckDBPyConnection, history: History, day: date) -> None:
+    # Close current rows whose key vanished or changed, then open rows for what is new.
+    key = history.key
+    changed = " or ".join(f"h.{c} is distinct from n.{c}" for c in history.tracked)
     con.execute(f"""
-        update opportunity_history h set valid_to = ?
+        update {history.table} h set valid_to = ?
         where h.valid_to is null and not exists (
-            select 1 from new_state n
-            where n.opportunity_id = h.opportunity_id and not ({_CHANGED}))
-    """, [day])  # noqa: S608 - column names are constants
-    con.execute("""
-        insert into opportunity_history
-        select n.opportunity_id, ?, null, n.stage, n.forecast_category, n.amount, n.close_date,
-               n.owner
-        from new_state n
-        where not exists (select 1 from opportunity_history h
-                          where h.opportunity_id = n.opportunity_id and h.valid_to is null)
-    """, [day])  # noqa: S608
+            select 1 from {history.staged} n
+            where n.{key} = h.{key} and not ({changed}))
+    """, [day])  # noqa: S608 - names are constants
+    con.execute(f"""
+        insert into {history.table}
+        select n.{key}, ?, null, {", ".join(f"n.{c}" for c in history.tracked)}
+        from {history.staged} n
+        where not exists (select 1 from {history.table} h
+                          where h.{key} = n.{key} and h.valid_to is null)
+    """, [day])  # noqa: S608 - names are constants
 
 
-def _rebuild_with(con: duckdb.DuckDBPyConnection, day: date) -> None:
-    """Re-derive every interval from all pictures, with `day`'s picture replaced by new_state.
+def _rebuild_with(con: duckdb.DuckDBPyConnection, history: History, day: date) -> None:
+    """Re-derive every interval from all pictures, with `day`'s picture replaced by the staged
+    one.
 
     A run is a stretch of consecutive snapshots with the same state; it ends at the next
     snapshot date (exclusive), or stays open (null) when it reaches the latest snapshot.
     """
-    columns = ", ".join(STATE_COLUMNS)
+    key, columns = history.key, ", ".join(history.columns)
+    rebuilt = f"rebuilt_{history.table}"
     con.execute(f"""
-        create or replace temp table rebuilt_history as
+        create or replace temp table {rebuilt} as
         with dates as (
             select snapshot_date, row_number() over (order by snapshot_date) as idx,
                    lead(snapshot_date) over (order by snapshot_date) as next_date
-            from (select snapshot_date from snapshot_dates union select ?::date)
+            from (select snapshot_date from {history.dates} union select ?::date)
         ),
         pictures as (
-            select snapshot_date, {columns} from opportunity_snapshots where snapshot_date <> ?
+            select d.snapshot_date, {", ".join(f"h.{c}" for c in history.columns)}
+            from {history.dates} d join {history.table} h on {standing_sql("d.snapshot_date", "h")}
+            where d.snapshot_date <> ?
             union all
-            select ?::date, {columns} from new_state
+            select ?::date, {columns} from {history.staged}
         ),
         marked as (
             select p.*, d.idx, d.next_date,
-                   case when lag(d.idx) over w = d.idx - 1 and {SAME_STATE_AS_PREVIOUS}
+                   case when lag(d.idx) over w = d.idx - 1 and {history.same_as_previous}
                         then 0 else 1 end as starts_run
             from pictures p join dates d using (snapshot_date)
-            window w as (partition by opportunity_id order by snapshot_date)
+            window w as (partition by {key} order by snapshot_date)
         ),
         runs as (
-            select *, sum(starts_run) over (partition by opportunity_id order by snapshot_date)
-                      as run
+            select *, sum(starts_run) over (partition by {key} order by snapshot_date) as run
             from marked
         )
-        select opportunity_id, min(snapshot_date) as valid_from,
+        select {key}, min(snapshot_date) as valid_from,
                arg_max_null(next_date, snapshot_date) as valid_to,
-               any_value(stage) as stage, any_value(forecast_category) as forecast_category,
-               any_value(amount) as amount, any_value(close_date) as close_date,
-               any_value(owner) as owner
-        from runs group by opportunity_id, run
-    """, [day, day, day])  # noqa: S608 - column names are constants
-    con.execute("delete from opportunity_history")
-    con.execute("insert into opportunity_history select * from rebuilt_history order by "
-                "opportunity_id, valid_from")
-    con.execute("drop table rebuilt_history")
+               {", ".join(f"any_value({c}) as {c}" for c in history.tracked)}
+        from runs group by {key}, run
+    """, [day, day, day])  # noqa: S608 - names are constants
+    con.execute(f"delete from {history.table}")  # noqa: S608
+    con.execute(f"insert into {history.table} select * from {rebuilt} "  # noqa: S608
+                f"order by {key}, valid_from")
+    con.execute(f"drop table {rebuilt}")

@@ -25,6 +25,21 @@ TOTAL_CATEGORIES = (CLOSED, *OPEN_CATEGORIES)
 # Each counted category as a column of a table (closed means closed won).
 CATEGORY_COLUMNS = {CLOSED: "closed_won", COMMIT: "commit", BEST_CASE: "best_case",
                     PIPELINE: "pipeline"}
+# A deal whose stage the stage map does not list (a CRM's new stage, before an analyst maps
+# it) reads as a qualified, open, not won, not redlining stage: each flag's SQL default.
+_FLAG_DEFAULTS = {"qualified": "true", "closed": "false", "won": "false", "redlining": "false"}
+
+
+def stage_flag_sql(flag: str, stage: str = "m") -> str:
+    """SQL for one stage-map flag of the stage_map alias `stage`, its default when the stage
+    is not mapped (the alias comes from a left join)."""
+    return f"coalesce({stage}.{flag}, {_FLAG_DEFAULTS[flag]})"
+
+
+def closed_lost_sql(stage: str = "m") -> str:
+    """SQL true for a closed stage that is not won (a lost, unqualified or duplicate deal); an
+    unmapped stage or a won flag not set is not won, as `stage_flag_sql` reads them."""
+    return f"({stage_flag_sql('closed', stage)} and not {stage_flag_sql('won', stage)})"
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ from sales import (
     smb,
     targets,
 )
-from sales import accuracy as accuracy_in_past
+from sales import formatting as fmt
 from sales import freshness as data_freshness
 from sales.crm import sync as crm_sync
 from sales.db import data_version
@@ -190,7 +190,7 @@ call_history = _cached(calls.call_history)
 call_diff = _cached(calls.call_diff)
 gone_since_call = _cached(calls.gone_since_call)
 call_export = _cached(calls.call_export)
-accuracy = _cached(accuracy_in_past.accuracy)
+track_record = _cached(backtest.track_record)
 saved_call_on = _cached(callprep.saved_call_on)
 last_call_choices = _cached(callprep.last_call_choices)
 default_last_call = _cached(callprep.default_last_call)
@@ -387,8 +387,10 @@ def _forecast_backtest(con: Con, view: View, settings: Settings, kind: str
 
 
 def _backtest_verdict(con: Con, view: View, settings: Settings, kind: str) -> str:
-    """Which method wins when, per segment of the view, in one sentence."""
-    return backtest.verdicts(_backtest_runs(con, view, settings, kind, "segment"))
+    """Which method wins when, per segment of the view, in one sentence for Streamlit's
+    Markdown (the segment names escaped)."""
+    return backtest.verdicts(_backtest_runs(con, view, settings, kind, "segment"),
+                             escape=fmt.text)
 
 
 forecast_backtest = _cached(_forecast_backtest)

@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 
 from sales.audit import command_line_user
-from sales.crm.sync import EXIT_BUSY, EXIT_FAILED, EXIT_USAGE, SyncError, run_sync
+from sales.crm.sync import SyncError, run_sync
 from sales.db import DatabaseBusy, db_path
+from sales.exits import EXIT_USAGE
 from sales.ingest.mapping import MappingError, load_mapping
 from sales.ingest.run import ImportRejected
 from sales.progress import ProgressBar
@@ -74,14 +75,10 @@ def run(args: argparse.Namespace, env=None) -> int:
     except SyncError as error:
         print(f"error: {error} ({path} is unchanged)", file=sys.stderr)
         return error.status
-    except ImportRejected as rejected:
-        from sales.ingest.command import print_rejection
+    except (ImportRejected, DatabaseBusy) as error:
+        from sales.ingest.command import print_refusal
 
-        print_rejection(rejected.plan, path)
-        return EXIT_FAILED
-    except DatabaseBusy as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BUSY
+        return print_refusal(error, path)
     for line in outcome.lines():
         print(line)
     if outcome.result.warnings:

@@ -26,15 +26,14 @@ from typing import Any
 import urllib3
 from hubspot import HubSpot
 
-from sales.crm.sync import EXIT_USAGE, LINK, Fetched, Progress, SyncError, weekly_day
+from sales.crm.retry import call_with_retries, retries
+from sales.crm.sync import LINK, Fetched, Progress, SyncError, weekly_day
+from sales.exits import EXIT_USAGE
 from sales.ingest.mapping import Mapping as ImportMapping
 
 SOURCE, LABEL = "hubspot", "HubSpot"
 ENV_VARS = ("HUBSPOT_ACCESS_TOKEN", "HUBSPOT_API_BASE")
 DEFAULT_HOST = "https://api.hubapi.com"
-# Waits before each retry of a call HubSpot refused for load (429) or failed (5xx, a dropped
-# connection): about a minute in all.
-RETRY_DELAYS_S = (2.0, 4.0, 8.0, 16.0, 32.0)
 PAGE = 100           # deals per page (the API's maximum)
 HISTORY_PAGE = 50    # deals per page with property history (the API's maximum)
 BATCH = 100          # companies / associations per batch read
@@ -94,6 +93,14 @@ def _category(error: Exception) -> str:
         return ""
 
 
+def _retryable(error: Exception) -> bool:
+    """Load (429), a server error, or no answer at all, unless TLS verification failed."""
+    status = _status(error)
+    return status == 429 or status >= 500 or (
+        status == 0 and not isinstance(error, urllib3.exceptions.SSLError)
+        and "CERTIFICATE_VERIFY_FAILED" not in str(getattr(error, "reason", "")))
+
+
 def _translate(error: Exception, doing: str) -> SyncError:
     status = _status(error)
     if isinstance(error, urllib3.exceptions.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(
@@ -108,12 +115,12 @@ def _translate(error: Exception, doing: str) -> SyncError:
         return SyncError(f"HubSpot refused {doing} ({_category(error) or 'MISSING_SCOPES'}): "
                          f"give the private app the scopes {_SCOPES}")
     if status == 429:
-        return SyncError(f"HubSpot's rate limit held for {len(RETRY_DELAYS_S)} retries while "
+        return SyncError(f"HubSpot's rate limit held for {retries()} retries while "
                          f"{doing}; try again later (the private app's limits are in its "
                          "settings)")
     if status >= 500:
         return SyncError(f"HubSpot kept failing while {doing} (HTTP {status}) after "
-                         f"{len(RETRY_DELAYS_S)} retries; try again later")
+                         f"{retries()} retries; try again later")
     if status:
         return SyncError(f"HubSpot rejected {doing} (HTTP {status} "
                          f"{_category(error) or ''}".rstrip() + ")")
@@ -129,19 +136,14 @@ class Portal:
         self.sleep = sleep
 
     def call(self, doing: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict:
-        for attempt in range(len(RETRY_DELAYS_S) + 1):
-            try:
-                response = fn(*args, _preload_content=False, **kwargs)
-                return json.loads(response.data or b"{}")
-            except Exception as error:  # noqa: BLE001 - each API package has its own classes
-                status = _status(error)
-                retry = status == 429 or status >= 500 or (
-                    status == 0 and not isinstance(error, urllib3.exceptions.SSLError)
-                    and "CERTIFICATE_VERIFY_FAILED" not in str(getattr(error, "reason", "")))
-                if attempt == len(RETRY_DELAYS_S) or not retry:
-                    raise _translate(error, doing) from None
-            self.sleep(RETRY_DELAYS_S[attempt])
-        raise AssertionError("unreachable")
+        def answer() -> dict:
+            response = fn(*args, _preload_content=False, **kwargs)
+            return json.loads(response.data or b"{}")
+
+        # Any exception: each API package the client wraps has its own classes.
+        return call_with_retries(answer, retryable=_retryable,
+                                 translate=lambda error: _translate(error, doing),
+                                 sleep=self.sleep)
 
 
 class HubSpotReader:

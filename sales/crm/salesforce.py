@@ -38,14 +38,13 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from sales.crm.sync import EXIT_USAGE, Fetched, Progress, SyncError, weekly_day
+from sales.crm.retry import call_with_retries, retries
+from sales.crm.sync import Fetched, Progress, SyncError, weekly_day
+from sales.exits import EXIT_USAGE
 from sales.ingest.mapping import Mapping as ImportMapping
 
 SOURCE, LABEL = "salesforce", "Salesforce"
 API_VERSION = "59.0"
-# Waits before each retry of a call Salesforce refused for load (REQUEST_LIMIT_EXCEEDED, a 5xx,
-# a dropped connection): about a minute in all before the sync gives up and says so.
-RETRY_DELAYS_S = (2.0, 4.0, 8.0, 16.0, 32.0)
 # Connect and read timeouts of one API call (a page of 2,000 records comes back in seconds).
 TIMEOUT_S = (15, 300)
 # --bulk: records per result chunk of a Bulk API 2.0 job, and the first wait for the job.
@@ -200,7 +199,7 @@ def _translate(error: Exception, doing: str) -> SyncError:
                          "variables, which sign in again on each sync")
     if code == "REQUEST_LIMIT_EXCEEDED":
         return SyncError("Salesforce's API request limit is used up (REQUEST_LIMIT_EXCEEDED) "
-                         f"and stayed so after {len(RETRY_DELAYS_S)} retries; try again when "
+                         f"and stayed so after {retries()} retries; try again when "
                          "the org's 24-hour allowance frees up (Setup › Company Information "
                          "shows it)")
     if code in ("API_DISABLED_FOR_ORG", "API_CURRENTLY_DISABLED"):
@@ -216,7 +215,7 @@ def _translate(error: Exception, doing: str) -> SyncError:
         return SyncError(f"Salesforce rejected {doing} ({code}): {message[:200]}")
     if isinstance(error, SalesforceGeneralError):
         return SyncError(f"Salesforce kept failing while {doing} (HTTP {error.status}) after "
-                         f"{len(RETRY_DELAYS_S)} retries; try again later")
+                         f"{retries()} retries; try again later")
     return SyncError(f"Salesforce failed while {doing}: {type(error).__name__}")
 
 
@@ -231,15 +230,14 @@ class Org:
         self.retries = 0
 
     def call(self, doing: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        for attempt in range(len(RETRY_DELAYS_S) + 1):
-            try:
-                return fn(*args, timeout=TIMEOUT_S, **kwargs)
-            except (SalesforceError, requests.RequestException) as error:
-                if attempt == len(RETRY_DELAYS_S) or not _retryable(error):
-                    raise _translate(error, doing) from None
-            self.retries += 1
-            self.sleep(RETRY_DELAYS_S[attempt])
-        raise AssertionError("unreachable")
+        return call_with_retries(lambda: fn(*args, timeout=TIMEOUT_S, **kwargs),
+                                 retryable=_retryable,
+                                 translate=lambda error: _translate(error, doing),
+                                 sleep=self.sleep, on_retry=self._count_retry,
+                                 catch=(SalesforceError, requests.RequestException))
+
+    def _count_retry(self) -> None:
+        self.retries += 1
 
     def describe(self, sobject: str) -> dict:
         """The object's fields by name and its relationships by name (cached)."""

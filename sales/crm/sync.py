@@ -32,6 +32,7 @@ import pandas as pd
 
 from sales import audit
 from sales.db import open_current, swap_in
+from sales.exits import EXIT_REFUSED
 from sales.ingest.mapping import Mapping
 from sales.ingest.opportunities import set_crm_probabilities
 from sales.ingest.readers import Source
@@ -42,9 +43,6 @@ Progress = Callable[[float, str], None]
 _FETCH_SHARE = 0.6
 # The history rebuilt on a first sync: one snapshot a week, ending at the sync's as-of date.
 BACKFILL_STEP_DAYS = 7
-# Exit statuses, as the import's: 1 refused (the CRM said no, or the checks failed), 2 a bad
-# command line, mapping or missing credentials, 3 the database stayed busy.
-EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 1, 2, 3
 # The canonical text columns a picture row holds (the import's opportunity columns).
 # Fields of a picture row that start with this are the reader's links (a deal's company id,
 # its owner's id): stored with the picture for the next sync, never imported.
@@ -57,7 +55,7 @@ class SyncError(Exception):
     """A sync that could not be done; the message is one line naming what to fix and never
     holds a credential. Nothing was written."""
 
-    def __init__(self, message: str, status: int = EXIT_FAILED) -> None:
+    def __init__(self, message: str, status: int = EXIT_REFUSED) -> None:
         super().__init__(message)
         self.status = status
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sales.audit import command_line_user
 from sales.db import DatabaseBusy, db_path
+from sales.exits import EXIT_BUSY, EXIT_REFUSED, EXIT_USAGE
 from sales.ingest.headers import MAIN_KINDS
 from sales.ingest.mapping import MappingError, load_mapping
 from sales.ingest.readers import ReadError, read_path
@@ -20,8 +21,6 @@ from sales.ingest.rejects import rejects_path, write_rejects
 from sales.ingest.run import ImportRejected, ImportRequest, Plan, run_import
 from sales.ingest.validate import render
 from sales.progress import ProgressBar
-
-EXIT_REJECTED, EXIT_USAGE, EXIT_BUSY = 1, 2, 3
 
 
 def add_arguments(parser: argparse.ArgumentParser, date_type) -> None:
@@ -63,12 +62,8 @@ def run(args: argparse.Namespace) -> int:
     folder = args.rejects or path.resolve().parent
     try:
         result = run_import(path, request, progress=bar)
-    except ImportRejected as rejected:
-        print_rejection(rejected.plan, path)
-        return EXIT_REJECTED
-    except DatabaseBusy as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BUSY
+    except (ImportRejected, DatabaseBusy) as error:
+        return print_refusal(error, path)
     for line in result.plan.summary():
         print(line)
     if result.warnings:
@@ -86,6 +81,16 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     print(f"Imported into {path} (data version {result.data_version}).")
     return 0
+
+
+def print_refusal(error: ImportRejected | DatabaseBusy, path: Path) -> int:
+    """Say on stderr why nothing was written (the checks' findings, or the busy database) and
+    return the exit status for it (the import's and the sync's)."""
+    if isinstance(error, ImportRejected):
+        print_rejection(error.plan, path)
+        return EXIT_REFUSED
+    print(f"error: {error}", file=sys.stderr)
+    return EXIT_BUSY
 
 
 def print_rejection(plan: Plan, path: Path) -> None:

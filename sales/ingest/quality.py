@@ -8,38 +8,42 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from sales.losses import QUALIFIED_LOSS_SQL
+from sales.stages import stage_flag_sql
+
 # A check lists at most this many deals on screen; the explorer has the rest.
 MAX_LISTED = 200
 
+_CLOSED = stage_flag_sql("closed")
 # name → (label, condition on `o` joined with stage map `m`, what it means, what to do).
 # Fixed text only: the conditions are pasted into SQL.
 CHECKS: dict[str, tuple[str, str, str, str]] = {
     "open_without_close_date": (
         "Open, no close date",
-        "not coalesce(m.closed, false) and o.close_date is null",
+        f"not {_CLOSED} and o.close_date is null",
         "Left out of every period view.",
         "Give them an expected close date in the CRM and import again."),
     "close_date_passed": (
         "Open, close date passed",
-        "not coalesce(m.closed, false) and o.close_date < $as_of",
+        f"not {_CLOSED} and o.close_date < $as_of",
         "Still open after the date they were meant to close.",
         "Move the close date forward or close the deal in the CRM."),
     "open_zero_amount": (
         "Open, no amount",
-        "not coalesce(m.closed, false) and coalesce(o.amount, 0) = 0",
+        f"not {_CLOSED} and coalesce(o.amount, 0) = 0",
         "They count as 0 in every total.",
         "Fill in the deal value in the CRM."),
     "lost_zero_amount": (
         "Lost, amount 0",
-        "m.closed and not m.won and m.qualified and coalesce(o.amount, 0) = 0",
+        f"{QUALIFIED_LOSS_SQL} and coalesce(o.amount, 0) = 0",
         "Rates by amount count them as nothing.",
         "Rates by count are unaffected; export the value at loss if the CRM keeps it."),
     "unmapped_loss_reason": (
         "Lost reason not mapped",
-        """m.closed and not m.won and m.qualified and nullif(trim(o.competitor), '') is null
+        f"""{QUALIFIED_LOSS_SQL} and nullif(trim(o.competitor), '') is null
            and nullif(trim(o.lost_reason), '') is not null
            and lower(trim(o.lost_reason)) not in
-               (select lower(trim(lost_reason)) from loss_reason_map)""",
+               (select lower(trim(lost_reason)) from loss_reason_map)""",  # noqa: S608
         "Counted as no decision.",
         "Map the reasons on the Maps page (loss reasons)."),
     "no_segment": (

@@ -28,7 +28,6 @@ from sales.ingest.headers import repeated_label
 
 _DELIMITERS = (",", ";", "\t", "|")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
-CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 _NOT_A_TABLE = "is not a CSV or Excel file"
 # Control characters no text file holds (tab, line feeds, form feed, carriage return and the
 # DOS end-of-file mark 0x1A are text). A NUL anywhere, or more than 1% of these in the first

@@ -43,9 +43,6 @@ from sales.ingest.validate import ERROR, WARNING, Finding, Findings
 
 Progress = Callable[[float, str], None]
 _ORDER = {OPPORTUNITIES: 0, HISTORY: 1, TARGETS: 2, SUBMISSIONS: 3, LEADS: 4}
-# Findings keep at most this many rows when a plan is summarised for the screen (the full
-# list goes to the rejects file); a 100,000-row mistake must not be pickled into a cache.
-SUMMARY_ROWS = 200
 
 
 class ImportRejected(Exception):

@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import pandas as pd
 import pytest
 
 from sales import backtest as bt
+from sales import formatting as fmt
 from sales.cli import main
 from sales.db import connect
 from sales.inblood import in_blood
@@ -348,3 +350,37 @@ def test_the_readme_documents_every_method_and_key():
     for key in ("`periods`", "`actual.<P>`", "`methods.<method>.<P>.w<w>.error`",
                 "`summary.<method>.w<w>`", "`best.w<w>`"):
         assert key in readme, key
+
+
+def _one_method(errors: list[float]) -> bt.Backtest:
+    """A backtest of one period P where only Closed + Commit has a forecast: week w's error is
+    errors[w − 1] against an actual of 100."""
+    frame = pd.DataFrame(
+        [(bt.COMMIT_METHOD, "P", week, date(2026, 1, 1), date(2026, 1, 1), 100 * (1 + e), 100.0,
+          e) for week, e in enumerate(errors, start=1)],
+        columns=["method", "period", "week", "as_of", "snapshot_date", "forecast", "actual",
+                 "error"])
+    return bt.Backtest(("P",), {"P": 100.0}, frame)
+
+
+def test_the_verdict_says_what_the_week_means():
+    # Errors 50%, 5%, 0%: 55% / 3 = 18% off on average; from week 2 every error is at most
+    # 10%, the worst 5%.
+    assert bt.verdict(_one_method([0.5, 0.05, 0.0])) == (
+        "the Closed + Commit comes closest (18% off on average) and stays within 5% of the "
+        "actual from week 2 of the period on")
+    # Within 10% only in the last week, and exact there: (50% + 30% + 0) / 3 = 27%.
+    assert bt.verdict(_one_method([0.5, 0.3, 0.0])) == (
+        "the Closed + Commit comes closest (27% off on average) and matches the actual in the "
+        "period's last week (week 3)")
+
+
+def test_the_verdict_is_escaped_for_the_medium_it_goes_to():
+    result = _one_method([0.5, 0.05, 0.0])
+    # The command line writes plain Markdown: the sentence's own parentheses stay as they are.
+    markdown = bt.render(result, "markdown")
+    assert "comes closest (18% off on average)" in markdown and "\\" not in markdown
+    # The page writes to Streamlit's Markdown: only the slice name (data) is escaped.
+    sentence = bt.verdicts({"SMB*": result}, escape=fmt.text)
+    assert sentence.startswith("For SMB\\* the Closed + Commit comes closest (18% off")
+    assert bt.verdicts({"SMB*": result}).startswith("For SMB* the ")

@@ -1,10 +1,12 @@
 """The in-blood board, saved calls and accuracy, on hand-computed fixtures."""
 
+import math
 from datetime import datetime
 
 import pytest
 
-from sales.accuracy import accuracy, accuracy_by_week, rules_by_snapshot
+from sales.backtest import DEFAULT_RULES as DEFAULT_RULES_METHOD
+from sales.backtest import SAVED_CALLS, error_by_week, rules_by_snapshot, track_record
 from sales.calls import call_diff, call_export, call_history, gone_since_call, save_call
 from sales.db import connect, write_transaction
 from sales.inblood import (
@@ -16,6 +18,7 @@ from sales.inblood import (
     board_sql,
     board_summary,
     changes_for,
+    default_totals,
     in_blood,
     totals,
 )
@@ -221,17 +224,32 @@ def test_accuracy_of_calls_and_rules(flags_con):
          at="2026-11-13 10:00:00", as_of=S2)
     rules = rules_by_snapshot(flags_con, view(), settings)
     assert list(rules.in_blood) == [200, 300, 650]
-    table = accuracy(flags_con, View(parse_period("FY2027-Q1"), d("2027-01-05")), settings, n=1)
-    assert set(table.period) == {"FY2026-Q4"}
-    calls = table[table.source == "saved call"]
-    # The call as of S2: closed 0 + included P1 100 + W1 100 (E2 excluded; C1, E1 Best Case
-    # out) = 200 against 100 actual → ratio 2.0.
-    assert list(calls.in_blood) == [200] and list(calls.ratio) == [2.0]
-    assert list(calls.week) == [7]  # 2026-11-13 is day 43 of the quarter → week 7
-    by_week = accuracy_by_week(table).set_index("week")
-    # Week 7: rules at S2 300 / 100 − 1 = 200% off; the call 200 / 100 − 1 = 100% off.
-    assert by_week.loc[7, "default rules"] == pytest.approx(2.0)
-    assert by_week.loc[7, "saved call"] == pytest.approx(1.0)
+    result = track_record(flags_con, View(parse_period("FY2027-Q1"), d("2027-01-05")),
+                          settings, n=1)
+    assert result.periods == ("FY2026-Q4",)
+    # Week w is seen from its first day A_w = 2026-10-01 + 7·(w − 1): A_7 = 11-12 reads S1
+    # (11-06), A_8 = 11-19 reads S2 (11-13), A_9 … A_14 read S3 (11-20); weeks 1–6 come before
+    # the first snapshot. The call (dated S2, 11-13, day 43) is first seen at A_8. It is
+    # closed 0 + included P1 100 + W1 100 (E2 excluded; C1, E1 Best Case out) = 200.
+    by_week = error_by_week(result).set_index("week")
+    assert list(by_week.index) == list(range(7, 15))
+    # Week 7: rules 200 / 100 − 1 = 100% off, no call yet; week 8: rules 300 → 200% off, the
+    # call 200 → 100% off; weeks 9–14: rules 650 → 550% off, the call still 100% off.
+    assert by_week.loc[7, DEFAULT_RULES_METHOD] == pytest.approx(1.0)
+    assert math.isnan(by_week.loc[7, SAVED_CALLS])
+    assert by_week.loc[8, DEFAULT_RULES_METHOD] == pytest.approx(2.0)
+    assert by_week.loc[8, SAVED_CALLS] == pytest.approx(1.0)
+    assert by_week.loc[14, DEFAULT_RULES_METHOD] == pytest.approx(5.5)
+    assert by_week.loc[14, SAVED_CALLS] == pytest.approx(1.0)
+
+
+def test_the_default_rules_number_and_upside(metrics_con):
+    # Default settings: Commit in, Best Case and Pipeline out. Closed 500 + Commit 600 =
+    # 1,100; upside = Best Case 900 (Pipeline is neither); a missing category counts 0.
+    settings = load_settings(metrics_con)
+    found = default_totals(500, {"Commit": 600, "Best Case": 900, "Pipeline": 600}, settings)
+    assert found == (1100, 900, 500, 600)
+    assert default_totals(0, {"Best Case": 50}, settings)[:2] == (0, 50)
 
 
 def test_an_import_keeps_every_call_and_decision(tmp_path):

@@ -1,9 +1,17 @@
+import duckdb
 import pytest
 
 from sales.db import connect
 from sales.query import deals_sql
 from sales.segments import segment_for
-from sales.stages import CLOSED, OMITTED, UNQUALIFIED, default_stage_map
+from sales.stages import (
+    CLOSED,
+    OMITTED,
+    UNQUALIFIED,
+    closed_lost_sql,
+    default_stage_map,
+    stage_flag_sql,
+)
 from tests.helpers import seed
 
 
@@ -83,3 +91,20 @@ def test_loss_classes(tmp_path):
     found = dict(con.execute("select opportunity_id, loss_class from opportunities").fetchall())
     assert found == {"C": "competition", "D": "excluded", "N": "no_decision",
                      "U": "no_decision", "W": None}
+
+
+def test_a_missing_stage_flag_reads_as_its_default():
+    # A stage the map does not list reaches SQL as nulls through a left join: it is open,
+    # qualified, not won, not redlining. A closed stage whose won flag is null is lost (not
+    # won), like report_category_sql reads it; a null closed flag is open, so not lost.
+    con = duckdb.connect()
+    rows = con.execute(f"""
+        select closed, won, {closed_lost_sql("m")} as lost, {stage_flag_sql("qualified")} as q,
+               {stage_flag_sql("redlining")} as r
+        from (values (true, null, null, null), (true, true, true, false),
+                     (true, false, true, false), (null, null, null, null),
+                     (false, null, null, null))
+             m(closed, won, qualified, redlining)""").fetchall()
+    assert [(lost, q, r) for *_, lost, q, r in rows] == [
+        (True, True, False), (False, True, False), (True, True, False),
+        (False, True, False), (False, True, False)]

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from sales import cli
-from sales.crm import hubspot
+from sales.crm import hubspot, retry
 from tests.sales.crm.fakes import HUBSPOT_MAPPING, HUBSPOT_TOKEN, FakeHubSpot, tls_server
 
 
@@ -28,7 +28,7 @@ def portal(tmp_path, monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", bundle)
     monkeypatch.setenv("HUBSPOT_API_BASE", server.url_for("/").rstrip("/"))
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", HUBSPOT_TOKEN)
-    monkeypatch.setattr(hubspot, "RETRY_DELAYS_S", (0.0, 0.0, 0.0))
+    monkeypatch.setattr(retry, "RETRY_DELAYS_S", (0.0, 0.0, 0.0))
     mapping = tmp_path / "hubspot.toml"
     mapping.write_text(HUBSPOT_MAPPING)
     yield fake, mapping

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from sales import cli
-from sales.crm import salesforce, stage_probabilities
+from sales.crm import retry, salesforce, stage_probabilities
 from sales.db import connect
 from sales.ingest import ImportRequest, read_bytes, run_import
 from sales.periods import QUARTER, period_containing
@@ -40,7 +40,7 @@ def org(tmp_path, monkeypatch):
     monkeypatch.setenv("SALESFORCE_ACCESS_TOKEN", TOKEN)
     for name in _OTHER_VARS:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(salesforce, "RETRY_DELAYS_S", (0.0, 0.0, 0.0))
+    monkeypatch.setattr(retry, "RETRY_DELAYS_S", (0.0, 0.0, 0.0))
     yield fake
     fake.release.set()
     server.clear()
