@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import trustme
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -491,3 +492,14 @@ def one_deal(**fields) -> dict:
 
 def numbered(n: int, **fields) -> dict:
     return one_deal(Id=f"006D{n:014d}", Name=f"Deal {n}", **fields)
+
+
+def deals(db: Path) -> dict[str, tuple]:
+    """The synced deals' fields the sync tests compare, by id."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {r[0]: r[1:] for r in con.execute(
+            "select opportunity_id, name, account_name, account_employees, owner, team, stage, "
+            "forecast_category, amount, close_date, region from opportunities").fetchall()}
+    finally:
+        con.close()

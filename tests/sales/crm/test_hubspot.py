@@ -11,7 +11,7 @@ import pytest
 
 from sales import cli
 from sales.crm import hubspot, retry
-from tests.sales.crm.fakes import HUBSPOT_MAPPING, HUBSPOT_TOKEN, FakeHubSpot, tls_server
+from tests.sales.crm.fakes import HUBSPOT_MAPPING, HUBSPOT_TOKEN, FakeHubSpot, deals, tls_server
 
 
 @pytest.fixture
@@ -50,16 +50,6 @@ def deal(n: int, stage: str = "qualifiedtobuy", amount: str = "50000",
 
 def sync(db, mapping, *options: str) -> int:
     return cli.main(["sync", "hubspot", "--db", str(db), "--mapping", str(mapping), *options])
-
-
-def deals(db) -> dict[str, tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return {r[0]: r[1:] for r in con.execute(
-            "select opportunity_id, name, account_name, account_employees, owner, team, stage, "
-            "forecast_category, amount, close_date, region from opportunities").fetchall()}
-    finally:
-        con.close()
 
 
 def test_deals_with_stage_labels_companies_and_owners(portal, tmp_path, capsys):

@@ -24,7 +24,7 @@ from sales.periods import QUARTER, period_containing
 from sales.report import full_report, with_movement
 from sales.view import Filters, View
 from tests.helpers import ROOT
-from tests.sales.crm.fakes import TOKEN, FakeSalesforce, Scenario, numbered, one_deal, tls_server
+from tests.sales.crm.fakes import TOKEN, FakeSalesforce, Scenario, deals, numbered, one_deal, tls_server
 
 WEEK0 = date(2026, 10, 5)
 _OTHER_VARS = [v for v in salesforce.ENV_VARS if v not in salesforce.TOKEN_FLOW]
@@ -49,20 +49,6 @@ def org(tmp_path, monkeypatch):
 
 def sync(db: Path, *options: str) -> int:
     return cli.main(["sync", "salesforce", "--db", str(db), *options])
-
-
-def deals(db: Path) -> dict[str, tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return {r[0]: r[1:] for r in con.execute(
-            "select opportunity_id, name, account_name, account_employees, owner, team, stage, "
-            "forecast_category, amount, close_date, region from opportunities").fetchall()}
-    finally:
-        con.close()
-
-
-
-
 
 
 def test_paging_relationship_fields_and_the_snapshot(org, tmp_path, capsys):
