@@ -10,7 +10,7 @@ when a fresh server's first request is a link such as /pipeline, that run execut
 pages/pipeline.py alone, without app.py's sidebar filters or page list. No config option or
 API turns the legacy mode off (docs/upstream/streamlit-pages-directory.md), so the first run
 clears the flag and starts again; every later run, in every session, goes through app.py.
-tests/test_browser.py's deep-link test fails the day Streamlit changes the flag.
+tests/browser/test_app.py's deep-link test fails the day Streamlit changes the flag.
 
 **Renders reach the browser without Nagle's delay.** Streamlit 1.67 binds its listening socket
 as `socket.socket(family)`, so Python reports its protocol as 0 rather than IPPROTO_TCP, and

@@ -1,7 +1,7 @@
 """ui.streamlit_hooks' socket hook: TCP_NODELAY set on a listening socket made as Streamlit
 makes its own reaches the connections accepted afterwards, and the ones already accepted get it
 too; sockets on other ports are left as they were. (The deep-link hook is tested end to end in
-tests/test_browser.py: a fresh server's first request.)"""
+tests/browser/test_app.py: a fresh server's first request.)"""
 
 import socket
 import sys
