@@ -22,6 +22,7 @@ def frame_with(at: AppTest, column: str):
     return next(df.value for df in at.dataframe if column in df.value.columns)
 
 
+@pytest.mark.slow
 def test_segments_against_their_lines(page_db):
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     assert not at.exception, [e.value for e in at.exception]

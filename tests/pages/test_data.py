@@ -52,6 +52,7 @@ def fixture_db(tmp_path, monkeypatch):
     return path
 
 
+@pytest.mark.slow
 def test_upload_preview_and_import(empty):
     at = page("data_import.py", import_as_of=d("2026-11-20"))
     assert not at.exception
@@ -70,6 +71,7 @@ def test_upload_preview_and_import(empty):
     assert metrics(page("database.py"))["Opportunities"] == "8"
 
 
+@pytest.mark.slow
 def test_a_bad_file_shows_the_report_and_cannot_be_imported(fixture_db):
     before = content(fixture_db)
     at = upload(page("data_import.py"), FIXTURES / "bad" / "unknown_stage.csv")
@@ -82,6 +84,7 @@ def test_a_bad_file_shows_the_report_and_cannot_be_imported(fixture_db):
     assert content(fixture_db) == before
 
 
+@pytest.mark.slow
 def test_skip_invalid_imports_the_rest_and_offers_the_rejected_rows(empty):
     at = page("data_import.py", import_skip_invalid=True)
     at = upload(at, FIXTURES / "bad" / "unknown_stage.csv")
@@ -178,6 +181,7 @@ def test_a_bad_stage_map_edit_is_explained_and_not_saved(fixture_db):
     assert con.execute("select won from stage_map where stage = '4-Proposal'").fetchone() == (False,)
 
 
+@pytest.mark.slow
 def test_an_uploaded_mapping_never_reads_server_files(empty):
     mapping = ROOT / "mappings" / "maven.toml"
     at = upload(page("data_import.py"), FIXTURES / "maven" / "sales_pipeline.csv", mapping=mapping)
@@ -207,6 +211,7 @@ def test_checking_and_importing_run_outside_the_app_process(empty, monkeypatch):
     assert open_database(empty).execute("select count(*) from opportunities").fetchone()[0] == 8
 
 
+@pytest.mark.slow
 def test_a_worker_that_fails_is_reported_not_hidden(empty, tmp_path):
     from ui.importer import IMPORT, Job, WorkerFailed, _run_worker
 

@@ -74,6 +74,7 @@ def test_sync_now_with_progress_and_the_last_sync(empty_db, tmp_path, monkeypatc
     con.close()
 
 
+@pytest.mark.slow
 def test_a_refused_sync_is_one_message(empty_db, tmp_path, monkeypatch):
     server, bundle = tls_server(tmp_path)
     org = FakeSalesforce(opportunities=[numbered(1)])

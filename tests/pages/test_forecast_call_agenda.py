@@ -58,6 +58,7 @@ def test_without_leads_the_section_says_how_to_load_them(demo_copy, monkeypatch)
     assert "Open follow-ups" in [m.label for m in at.metric]  # the call goes on
 
 
+@pytest.mark.slow
 def test_a_follow_up_is_saved_with_the_call_and_closed_with_a_note(demo_copy, monkeypatch):
     at = run_page(PAGE, demo_copy, monkeypatch)
     before = int(next(m.value for m in at.metric if m.label == "Open follow-ups"))

@@ -165,6 +165,7 @@ def demo_report_con(demo_db, tmp_path_factory):
 
 @pytest.mark.parametrize("filters", FILTERS, ids=["no filter", "EMEA"])
 @pytest.mark.parametrize("page", list(TILES))
+@pytest.mark.slow
 def test_page_tiles_equal_the_report(page, filters, demo_db, demo_report_con, monkeypatch):
     session = {**SESSIONS.get(page, {}), **filters}
     shown = tiles(run_page(page, demo_db, monkeypatch, **session))

@@ -154,6 +154,7 @@ def test_an_expired_identity_is_signed_out(team_db):
     assert not at.metric and "Sign in" in [b.label for b in at.button]
 
 
+@pytest.mark.slow
 def test_a_viewer_sees_the_numbers_but_not_the_data_pages(team_db):
     at = _run("app.py", signed_in("viewer@example.com"))
     assert at.metric  # the Overview

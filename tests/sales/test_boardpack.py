@@ -159,6 +159,7 @@ def test_the_command_writes_all_four_formats(demo_file, demo_view, tmp_path, cap
     assert assert_workbook_equals_report(out / f"{stem}.xlsx", report) > 100
 
 
+@pytest.mark.slow
 def test_the_workbook_equals_the_report_for_a_filtered_view(demo_file, demo_view, tmp_path,
                                                             capsys):
     period, as_of = demo_view

@@ -38,6 +38,7 @@ def fixture_path(seeded_path):
     return str(seeded_path)
 
 
+@pytest.mark.slow
 def test_report_json_on_the_demo_has_every_key(demo_db):
     # As a script would run it: a separate process, default period and as-of.
     out = subprocess.run([sys.executable, "-m", "sales", "report", "--db", str(demo_db),
@@ -87,6 +88,7 @@ def test_report_filters_as_of_and_window(fixture_path, capsys):
     assert r["rates"]["window_start"] == "2026-03-01"
 
 
+@pytest.mark.slow
 def test_csv_and_markdown(fixture_path, capsys):
     assert main(["report", "--db", fixture_path, "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -115,6 +117,7 @@ def test_report_without_a_database(tmp_path, capsys):
     assert not (tmp_path / "missing.duckdb").exists()
 
 
+@pytest.mark.slow
 def test_demo_command_builds_with_progress(tmp_path):
     path = tmp_path / "cli-demo.duckdb"
     result = subprocess.run([sys.executable, "-m", "sales", "demo", "--db", str(path),

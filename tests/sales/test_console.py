@@ -92,6 +92,7 @@ def test_types_the_page_shows_come_back_as_values(held):
     assert result.cut is None and not result.truncated
 
 
+@pytest.mark.slow
 def test_the_sql_page_says_what_it_cut(held, monkeypatch):
     from tests.helpers import page
 

@@ -294,6 +294,7 @@ def test_a_restart_keeps_every_call(tmp_path):
     assert list(history.in_blood) == [800, 1100]  # 500 + 300 (D4 out); 500 + 600
 
 
+@pytest.mark.slow
 def test_held_open_deal_facts_give_the_same_board(demo_db, tmp_path):
     # The app holds pushes and days in stage for every open deal per snapshot; the board, its
     # flags, bulk members and the call's key deals must read the same as computing them.

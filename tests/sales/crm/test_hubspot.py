@@ -196,6 +196,7 @@ def test_a_property_missing_from_the_portal_is_named(portal, tmp_path, capsys):
     assert not db.exists()
 
 
+@pytest.mark.slow
 def test_more_changes_than_a_search_pages_reads_everything(portal, tmp_path, capsys,
                                                            monkeypatch):
     fake, mapping = portal
@@ -223,6 +224,7 @@ def test_tls_is_verified(portal, tmp_path, capsys, monkeypatch):
     assert "TLS verification failed" in err and "REQUESTS_CA_BUNDLE" in err
 
 
+@pytest.mark.slow
 def test_a_company_or_owner_change_reaches_its_deals_incrementally(portal, tmp_path, capsys):
     """HubSpot does not date a deal by its company's or owner's changes: the incremental read
     re-reads the companies changed since and every owner, and re-links the stored deals."""

@@ -51,6 +51,7 @@ def sync(db: Path, *options: str) -> int:
     return cli.main(["sync", "salesforce", "--db", str(db), *options])
 
 
+@pytest.mark.slow
 def test_paging_relationship_fields_and_the_snapshot(org, tmp_path, capsys):
     org.page_size = 2  # 5 deals → 3 pages through nextRecordsUrl
     org.opportunities = [numbered(n) for n in range(1, 5)] + [
@@ -112,6 +113,7 @@ def test_a_field_missing_from_the_org_is_named(org, tmp_path, capsys):
     assert not db.exists()
 
 
+@pytest.mark.slow
 def test_incremental_merge_and_deletions(org, tmp_path, capsys):
     org.opportunities = [numbered(n) for n in range(1, 4)]
     db = tmp_path / "f.duckdb"
@@ -180,6 +182,7 @@ def test_missing_permission_names_the_fix(org, tmp_path, capsys):
     assert "INSUFFICIENT_ACCESS" in err and "permission set" in err
 
 
+@pytest.mark.slow
 def test_rate_limit_and_server_errors_are_retried(org, tmp_path, capsys):
     org.page_size = 1
     org.opportunities = [numbered(1), numbered(2)]
@@ -450,6 +453,7 @@ def test_a_change_to_the_account_alone_is_read_incrementally(org, tmp_path, caps
     con.close()
 
 
+@pytest.mark.slow
 def test_bulk_reads_the_same_picture_through_a_bulk_api_job(org, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(salesforce, "BULK_PAGE", 2)  # 5 deals: three result chunks by locator
     monkeypatch.setattr(salesforce, "BULK_WAIT_S", 0)

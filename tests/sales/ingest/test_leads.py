@@ -131,6 +131,7 @@ def test_a_lead_column_in_columns_says_where_it_goes():
         parse_mapping('[lead_statuses]\n"Working" = "hot"\n')
 
 
+@pytest.mark.slow
 def test_each_import_is_a_lead_snapshot(tmp_path):
     path = tmp_path / "db.duckdb"
     first = "lead_id,status,mql_date\nA,MQL,2026-10-01\nB,MQL,2026-10-02\n"

@@ -137,6 +137,7 @@ def test_maven_report_matches_the_hand_count(maven, capsys):
         "number": 32139.0, "upside": 0.0, "source": "default rules"}
 
 
+@pytest.mark.slow
 def test_maven_teams_regions_and_segments_come_from_the_enrichment_files(maven, capsys):
     # sales_teams.csv: East = Violet Mclelland and Corliss Cosme → M05 won 26,768 in Q4.
     r = report(capsys, maven, "--period", "FY2017-Q4", "--region", "East")
