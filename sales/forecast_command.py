@@ -17,8 +17,8 @@ from pathlib import Path
 
 from sales.db import DatabaseBusy, db_path, open_current, swap_in
 from sales.exits import EXIT_BUSY, EXIT_REFUSED, EXIT_USAGE
-from sales.periods import parse_period
 from sales.people_calls import CallError, people_call_history, submit_call
+from sales.periods import parse_period
 
 HISTORY_FORMATS = ("table", "json", "csv")
 
