@@ -181,3 +181,26 @@ def test_the_hierarchy_and_calls_survive_a_reimport(path):
                  "--as-of", "2026-02-27"]) == 0
     after = content(path)
     assert all(after[t] == rows for t, rows in saved.items())
+
+
+def test_backtest_people_keys(path, capsys):
+    # FY2026-Q1 seen from 2026-04-15: A_w = Jan 1 + 7·(w − 1), so w6 = Feb 5, w7 = Feb 12.
+    # Actual = closed won in Q1 of the subtree at as-of: Ann 100, Mia 100 (Ann's A1), Dee 150,
+    # Ned 70 + 150 = 220, Vic 320, Bob 0.
+    assert main(["backtest", "--periods", "FY2026-Q1", "--as-of", "2026-04-15",
+                 "--db", str(path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    ann = report["people"]["Ann"]["FY2026-Q1"]
+    # w5 (Jan 29): no call yet. w6: 250 (02-02) → (250 − 100) / 100 = 1.5; w7 on: 280 → 1.8.
+    assert ann["w5"] == {"forecast": None, "actual": 100.0, "error": None}
+    assert ann["w6"] == {"forecast": 250.0, "actual": 100.0, "error": 1.5}
+    assert ann["w13"] == {"forecast": 280.0, "actual": 100.0, "error": pytest.approx(1.8)}
+    # Ann over w6–w13: (1.5 + 7 × 1.8) / 8 = 14.1 / 8 = 1.7625, all over: bias the same.
+    assert report["people_summary"]["Ann"] == {"mean_abs_error": pytest.approx(1.7625),
+                                               "bias": pytest.approx(1.7625), "weeks": 8}
+    # Vic's 5,000 of 02-12 08:00 is his latest by the end of w7's day: (5,000 − 320) / 320.
+    assert report["people"]["Vic"]["FY2026-Q1"]["w7"]["error"] == pytest.approx(14.625)
+    # Bob's subtree won nothing: no error to judge him by.
+    assert report["people_summary"]["Bob"] == {"mean_abs_error": None, "bias": None, "weeks": 0}
+    # Dee under Ned at as-of: 200 against 150 from w7 → +1/3 for seven weeks.
+    assert report["people_summary"]["Dee"]["bias"] == pytest.approx(1 / 3)
