@@ -74,10 +74,18 @@ TABLE_NOTES = {
     "forecast_calls": "Saved in-blood calls: period, call date, who, note, filter scope.",
     "forecast_call_decisions": "Per saved call and deal: included, reason, amount and category "
                                "at that moment.",
-    "submissions": "Reps' bottom-up numbers: period, owner, date, forecast, upside.",
+    "submissions": "Retired: the reps' numbers before people's calls (copied into people_calls "
+                   "by the schema upgrade; no longer written or read).",
+    "users": "The people in the forecast hierarchy: name (as the deals' owner field spells it), "
+             "email, title.",
+    "memberships": "Who reported to whom, effective-dated: name, manager, valid_from inclusive, "
+                   "valid_to exclusive (null while current).",
+    "people_calls": "Each person's call for a period (never overwritten): forecast, upside, "
+                    "note, submitted_at and by whom.",
+    "people_call_deals": "The Commit and Best Case deals a person's call counts on.",
     "settings": "Settings stored as text (defaults apply to names not stored).",
     "meta": "schema_version and data_version.",
-    "access": "Who may sign in (team mode): email, role (viewer, manager, analyst) and scope "
+    "access": "Who may sign in (team mode): email, role (viewer, rep, manager, analyst) and scope "
               "(teams, regions, owners), who granted it and when.",
     "audit_log": "Every write: when, who, what (import, edit, saved call, access, demo, "
                  "follow-up, sync) and a short summary.",

@@ -13,7 +13,13 @@ from sales.db import connect
 from sales.editors import EditError
 from sales.ingest import ImportRequest, read_bytes
 from sales.ingest.run import run_import
-from sales.schema import MIGRATIONS, SCHEMA_VERSION, schema_version, upgrade
+from sales.schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    _stage_probabilities,
+    schema_version,
+    upgrade,
+)
 from sales.stages import (
     GENERIC_STAGES,
     HANDBOOK_STAGES,
@@ -50,7 +56,8 @@ def test_a_new_file_has_the_default_probabilities(tmp_path):
 def test_the_migration_adds_probabilities_and_keeps_the_map(tmp_path):
     path = tmp_path / "old.duckdb"
     con = duckdb.connect(str(path))
-    upgrade(con, MIGRATIONS[:-1])  # a file from before the probability step
+    before = MIGRATIONS.index(_stage_probabilities)
+    upgrade(con, MIGRATIONS[:before])  # a file from before the probability step
     con.execute("update stage_map set forecast_category = 'Best Case' where stage = '4-Proposal'")
     con.execute("insert into stage_map values ('Custom', 999, 'Pipeline', true, false, false, "
                 "false)")
