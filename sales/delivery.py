@@ -235,9 +235,9 @@ def record(cur: duckdb.DuckDBPyConnection, outcome: Outcome, by: str,
     cur.execute("insert into delivery_log values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [outcome.run_id, outcome.kind, outcome.channel, outcome.recipient, at,
                  outcome.ok, len(outcome.alerts), outcome.message[:500], by])
-    if not outcome.ok:
-        return
     keys = [(a.opportunity_id, a.rule, a.change) for a in outcome.alerts] + list(outcome.once)
+    if not outcome.ok or not keys:
+        return
     cur.executemany("insert or ignore into alerts_sent values (?, ?, ?, ?, ?, ?)",
                     [[outcome.recipient, oid, rule, change, at, outcome.run_id]
                      for oid, rule, change in keys])
