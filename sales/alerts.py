@@ -1,4 +1,4 @@
-"""Deal alerts (docs/metrics.md#20-deal-alerts): the deals a manager should hear about between
+"""Deal alerts (docs/metrics.md#15-deal-alerts): the deals a manager should hear about between
 two weekly calls, each by a rule in the settings that can be turned off and has its threshold.
 
 - pushed_out: in Commit for the period at the last call, still open, close date now after the

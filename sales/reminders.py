@@ -1,4 +1,4 @@
-"""Who owes a call this week (docs/metrics.md#21-call-reminders): the digest lists them, and
+"""Who owes a call this week (docs/metrics.md#16-call-reminders): the digest lists them, and
 a reminder goes to each before the call is due.
 
 The week's due moment is the period's next due moment (`call_due_weekday` at `call_due_time`,
