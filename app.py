@@ -38,6 +38,7 @@ if me.may(MANAGE_DATA):  # the pages that change data, open it raw or describe a
         st.Page("pages/database.py", title="Database", icon=":material/database:"),
         st.Page("pages/data_import.py", title="Import", icon=":material/upload_file:"),
         st.Page("pages/data_sync.py", title="CRM sync", icon=":material/sync:"),
+        st.Page("pages/data_delivery.py", title="Delivery", icon=":material/outgoing_mail:"),
         st.Page("pages/data_settings.py", title="Maps, targets & settings",
                 icon=":material/tune:"),
         st.Page("pages/data_sql.py", title="SQL", icon=":material/terminal:"),

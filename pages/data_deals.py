@@ -20,7 +20,8 @@ view = page.start("Deal explorer", caption="every deal, not only this period's; 
                   "filters and as-of apply")
 
 search, stages, categories, statuses = st.columns([2, 2, 2, 1])
-text = search.text_input("Search id, name or account", key="deals_search")
+text = search.text_input("Search id, name or account", key="deals_search",
+                         bind="query-params")  # the digest links a deal by its id
 picked_stages = stages.multiselect("Stage", explorer_stages(), key="deals_stages",
                                    placeholder="All")
 picked_categories = categories.multiselect("Category", REPORT_CATEGORIES, key="deals_categories",

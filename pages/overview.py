@@ -1,9 +1,9 @@
 """Overview: are we going to make the quarter?"""
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from sales import formatting as fmt
+from sales.charts import categories_by_segment
 from sales.outlook import outlook
 from sales.report import categories_frame
 from sales.stages import CLOSED, TOTAL_CATEGORIES
@@ -74,21 +74,7 @@ if shown.empty:
     st.info(f"No deals close in {view.period.label} for this filter — widen the filter or pick "
             "another period.")
 else:
-    figure = go.Figure()
-    for category in TOTAL_CATEGORIES:
-        part = shown[shown.category == category]
-        figure.add_bar(x=part.segment.map(fmt.chart_text), y=part.amount, name=category,
-                       marker_color=widgets.CATEGORY_COLOURS[category],
-                       customdata=part["count"],
-                       hovertemplate="%{x}: $%{y:,.0f} in %{customdata} deals")
-    targets = segment_targets(view)
-    if targets:
-        figure.add_scatter(x=[fmt.chart_text(s) for s in targets], y=list(targets.values()), mode="markers",
-                           name="Target", marker=dict(symbol="line-ew-open", size=40,
-                                                      color="black", line=dict(width=3)),
-                           hovertemplate="%{x} target: $%{y:,.0f}")
-    figure.update_layout(barmode="stack", yaxis_title="Amount", yaxis_tickprefix="$",
-                         legend_orientation="h", margin=dict(t=10), height=380)
+    figure = categories_by_segment(by_segment, segment_targets(view))
     st.plotly_chart(figure, width="stretch")
 
 st.subheader(f"Roll-up for {view.period.label}")

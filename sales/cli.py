@@ -1,5 +1,6 @@
 """The command line: `python -m sales demo | report | board-pack | backtest | bench | import |
-sync | export | access | forecast`."""
+sync | export | access | forecast | digest | alerts |
+reminders`."""
 
 from __future__ import annotations
 
@@ -125,7 +126,21 @@ def _parser() -> argparse.ArgumentParser:
 
     add_forecast_arguments(commands.add_parser("forecast", help="people's forecast calls: "
                                                                 "submit one, or list them"))
+    from sales import digest_command
+
+    digest_command.add_digest_arguments(commands.add_parser(
+        "digest", help="the Monday digest by e-mail (each grant its own scope) or Slack"))
+    digest_command.add_alerts_arguments(commands.add_parser(
+        "alerts", help="the deal alerts the rules in settings raise"))
+    digest_command.add_reminders_arguments(commands.add_parser(
+        "reminders", help="remind users without a call this week before it is due"))
     return parser
+
+
+def _run_delivery(args: argparse.Namespace) -> int:
+    from sales.digest_command import run
+
+    return run(args)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -318,7 +333,9 @@ def main(argv: list[str] | None = None) -> int:
         return {"demo": _run_demo, "report": _run_report,
                 "board-pack": _run_board_pack, "backtest": _run_backtest,
                 "import": _run_import, "export": _run_export,
-                "access": _run_access, "sync": _run_sync, "forecast": _run_forecast}[args.command](args)
+                "access": _run_access, "sync": _run_sync, "forecast": _run_forecast,
+                "digest": _run_delivery, "alerts": _run_delivery,
+                "reminders": _run_delivery}[args.command](args)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -25,6 +25,7 @@ from sales import diagnosis, funnel
 from sales import formatting as fmt
 from sales.backtest import track_record_keys
 from sales.callprep import (
+    CallPrep,
     Forecast,
     call_report,
     forecast_at_last_call,
@@ -403,11 +404,24 @@ def with_movement(con: duckdb.DuckDBPyConnection, report: Report, since: date | 
                   ) -> Report:
     """The report with the movement since the last call (`since`, as `full_report` takes it)
     against the headline's in-blood number now."""
+    return _moved(con, report, since)[0]
+
+
+def _moved(con: duckdb.DuckDBPyConnection, report: Report, since: date | None
+           ) -> tuple[Report, CallPrep]:
     view, blood = report.headline.view, report.headline.in_blood
     prep = prepare_call(con, view, since)
     then = forecast_at_last_call(prep, saved_call_on(con, view, prep.since), load_settings(con))
     now = Forecast(blood.number, blood.upside, blood.source)
-    return replace(report, movement=call_report(prep, then, now))
+    return replace(report, movement=call_report(prep, then, now)), prep
+
+
+def digest_report(con: duckdb.DuckDBPyConnection, view: View, since: date | None = None
+                  ) -> tuple[Report, CallPrep]:
+    """What the digest sends (`sales.digest`): the Overview's headline with the movement since
+    the last call, and the call's preparation the movement came from, whose deal lists (won,
+    lost, slipped, cut, new) the digest names."""
+    return _moved(con, Report(headline(con, view), None), since)
 
 
 def command_report(con: duckdb.DuckDBPyConnection, view: View,

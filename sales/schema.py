@@ -380,10 +380,39 @@ def _people_calls(con: duckdb.DuckDBPyConnection) -> None:
         from submissions order by submitted_date, owner, period""")
 
 
+def _delivery(con: duckdb.DuckDBPyConnection) -> None:
+    # Delivery (sales.delivery): every message the digest, alerts and reminders handed to a mail
+    # server or Slack, or failed to (with the server's message), one row per recipient and
+    # run; and each alert (recipient, deal, rule, change) written only once the server accepted
+    # the message carrying it, so a rerun never sends it twice. Both live in the file, so
+    # imports (built on a copy of it) and restarts keep them. No credential is ever stored.
+    con.execute("""
+        create table if not exists delivery_log (
+            run_id varchar not null,
+            kind varchar not null,
+            channel varchar not null,
+            recipient varchar not null,
+            sent_at timestamp not null,
+            ok boolean not null,
+            alerts integer not null default 0,
+            message varchar not null default '',
+            sent_by varchar not null default ''
+        );
+        create table if not exists alerts_sent (
+            recipient varchar not null,
+            opportunity_id varchar not null,
+            rule varchar not null,
+            change varchar not null,
+            sent_at timestamp not null,
+            run_id varchar not null,
+            primary key (recipient, opportunity_id, rule, change)
+        );""")
+
+
 # Index i upgrades a file at version i to version i + 1. Append; never edit a shipped step.
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _v1, _v2, _v3, _v4, _leads_and_follow_ups, _crm_sync, _stage_probabilities,
-    _people_calls]
+    _people_calls, _delivery]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

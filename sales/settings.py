@@ -74,6 +74,35 @@ class Settings:
         "UTC", "The IANA time zone (e.g. Europe/Berlin) calls' times and due moments are read "
                "in; a time without a zone is in it.")
 
+    app_url: str = setting(
+        "http://localhost:8501", "The app's address as recipients reach it: the digest and the "
+                                 "alerts link to the view and to each deal under it.")
+    alert_pushed_out: bool = setting(
+        True, "Alert: a deal in Commit at the last call whose close date moved past the period.")
+    alert_amount_cut: bool = setting(
+        True, "Alert: an open deal's amount cut by at least alert_amount_cut_share since the "
+              "last call.")
+    alert_amount_cut_share: float = setting(
+        0.10, "Alert threshold: the share of its amount a deal must lose to be flagged as cut "
+              "(0.10 = 10%).")
+    alert_stalled: bool = setting(
+        True, "Alert: an open deal in the period stuck in its stage for alert_stalled_days or "
+              "more.")
+    alert_stalled_days: int = setting(
+        30, "Alert threshold: days in the same stage after which an open deal counts as stalled.")
+    alert_close_passed: bool = setting(
+        True, "Alert: an open deal whose close date has passed (before as-of) without a win or "
+              "a loss.")
+    alert_renewal_at_risk: bool = setting(
+        True, "Alert: an open renewal in the period flagged At Risk (sent once per deal).")
+    alert_new_deal: bool = setting(
+        True, "Alert: a deal created since the last call with an amount of at least "
+              "alert_new_deal_amount.")
+    alert_new_deal_amount: float = setting(
+        100_000.0, "Alert threshold: the amount at or above which a new deal is flagged.")
+    reminder_hours_before: int = setting(
+        24, "Call reminders go to users without a call this week from this many hours before "
+            "the call's due moment until it.")
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -154,6 +183,9 @@ def load_settings(con: duckdb.DuckDBPyConnection) -> Settings:
     return Settings(**values)
 
 
+_SHARES = {"alert_amount_cut_share"}
+
+
 def save_setting(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None:
     """Validate and store one setting; raises ValueError naming the problem."""
     setting = SETTINGS_BY_NAME.get(name)
@@ -163,6 +195,10 @@ def save_setting(con: duckdb.DuckDBPyConnection, name: str, value: object) -> No
     parsed = setting.parse(text)
     if name == "fiscal_year_start_month" and not 1 <= int(parsed) <= 12:
         raise ValueError("fiscal_year_start_month must be between 1 and 12")
+    if name == "app_url" and not str(parsed).startswith(("http://", "https://")):
+        raise ValueError("app_url must start with http:// or https://")
+    if name in _SHARES and not 0 < float(parsed) < 1:
+        raise ValueError(f"{name} must be between 0 and 1 (0.10 = 10%)")
     _check_call_setting(name, str(parsed))
     con.execute(
         "insert or replace into settings (name, value) values (?, ?)", [name, text]

@@ -39,6 +39,7 @@ from sales import (
     console,
     coverage,
     db,
+    delivery,
     editors,
     explorer,
     followups,
@@ -416,6 +417,7 @@ access_grants = _cached(access.grants)
 access_grant = _cached(access.grant_for)
 audit_trail = _cached(audit.trail)
 last_syncs = _cached(crm_sync.last_syncs)
+last_delivery_runs = _cached(delivery.last_runs)
 crm_stage_probabilities = _cached(crm_sync.stage_probabilities)
 
 

@@ -8,20 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from sales import formatting as fmt
+from sales.charts import CATEGORY_COLOURS  # noqa: F401 - the pages' colours, from one place
 from sales.export import csv_bytes
-from sales.stages import BEST_CASE, CLOSED, COMMIT, OMITTED, PIPELINE, UNQUALIFIED
 from sales.view import View
 from ui.state import database_path
-
-# One colour per report category, used by every chart so a category looks the same everywhere.
-CATEGORY_COLOURS = {
-    CLOSED: "#1b9e77",
-    COMMIT: "#2c7fb8",
-    BEST_CASE: "#7fcdbb",
-    PIPELINE: "#c7e9b4",
-    UNQUALIFIED: "#d9d9d9",
-    OMITTED: "#fc9272",
-}
 
 
 def empty_database() -> None:
