@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from sales import retry
 from sales.alerts import Alert
 
 SMTP_VARIABLES = ("SMTP_HOST", "SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD", "SMTP_STARTTLS",
@@ -133,19 +134,14 @@ def configured(env: dict[str, str]) -> list[tuple[str, bool]]:
 
 def _retrying(send: Callable[[], None], retryable: Callable[[Exception], bool],
               sleep: Callable[[float], None]) -> None:
-    for attempt in range(len(RETRY_DELAYS_S) + 1):
-        try:
-            send()
-            return
-        except Refused:
-            raise
-        except Exception as error:  # noqa: BLE001 - sorted by `retryable` below
-            if not retryable(error):
-                raise Refused(_said(error)) from None
-            if attempt == len(RETRY_DELAYS_S):
-                raise DeliveryError(f"gave up after {attempt + 1} tries: {_said(error)}"
-                                    ) from None
-        sleep(RETRY_DELAYS_S[attempt])
+    """`send()`, retried through `sales.retry` while the server is busy or unreachable; a
+    refusal is `Refused` at once, an outage that outlasts RETRY_DELAYS_S a `DeliveryError`."""
+    retry.call_with_retries(
+        send, delays=RETRY_DELAYS_S, sleep=sleep,
+        retryable=lambda error: not isinstance(error, Refused) and retryable(error),
+        translate=lambda error: error if isinstance(error, Refused) else Refused(_said(error)),
+        exhausted=lambda error, tries: DeliveryError(f"gave up after {tries} tries: "
+                                                     f"{_said(error)}"))
 
 
 def _said(error: Exception) -> str:
