@@ -44,11 +44,13 @@ from sales import (
     followups,
     funnel,
     generated,
+    hierarchy,
     inblood,
     lead_snapshots,
     leads,
     losses,
     movement,
+    people_calls,
     pivots,
     plan,
     query,
@@ -58,6 +60,7 @@ from sales import (
     slippage,
     smb,
     targets,
+    team_rollup,
 )
 from sales import formatting as fmt
 from sales import freshness as data_freshness
@@ -283,6 +286,17 @@ def board_pack_prepared(view: View) -> None:
     prepared.add((database_path(), version(), view))
 
 
+# --- The people's calls: the hierarchy, each person's call, their team's roll-up --------------
+# A submitted call is a write through `ui.state.writing`, which moves the data version on: the
+# next render of every session misses these and shows it.
+
+hierarchy_at = _cached(hierarchy.hierarchy_at)
+people_rollup = _cached(team_rollup.team_rollup)
+calls_over_period = _cached(team_rollup.calls_over_period)
+people_call_history = _cached(people_calls.people_call_history)
+latest_people_calls = _cached(people_calls.latest_calls)
+
+
 # --- Pipeline ---------------------------------------------------------------------------------
 
 rollup_by = _cached(rollup.rollup_by)
@@ -414,6 +428,7 @@ attainment = _cached(plan.attainment)
 filter_options = _cached(query.distinct_values)
 access_grants = _cached(access.grants)
 access_grant = _cached(access.grant_for)
+access_scope = _cached(access.scope_for)
 audit_trail = _cached(audit.trail)
 last_syncs = _cached(crm_sync.last_syncs)
 crm_stage_probabilities = _cached(crm_sync.stage_probabilities)

@@ -1,0 +1,136 @@
+"""The Roll-up page as a manager reads it, on the hand-computed fixture of conftest.py with a
+hierarchy and calls on top: each person's call beside their pipeline, a manager's adjustment,
+drilling in, submitting a call and seeing it."""
+
+from datetime import datetime
+
+import pytest
+
+from sales import people_calls
+from sales.db import connect
+from sales.hierarchy import User, replace_hierarchy
+from sales.people_calls import people_call_history, submit_call
+from tests.helpers import d, metrics, run_page
+
+# FY2026-Q4 as of 2026-11-20 (conftest.py). Dee (VP) ← Ann; Dee ← Eve ← Bob, Cat.
+# Each one's deals in the period: Ann Closed 500 (D1), Commit 100 (D2), Pipeline 600 (D7);
+# Bob Commit 500 (D3 200 + D4 300); Cat Best Case 900 (D5 400 + D6 500).
+PEOPLE = [User("Dee", "dee@example.com", None, "VP Sales"),
+          User("Ann", "ann@example.com", "Dee", "AE"),
+          User("Eve", "eve@example.com", "Dee", "Manager"),
+          User("Bob", "bob@example.com", "Eve", "AE"),
+          User("Cat", "cat@example.com", "Eve", "AE")]
+# Calls are due Mondays 12:00: the latest due moment before as-of is Mon 16 Nov 12:00.
+CALLS = [("Ann", 600, 0, "2026-11-09 13:00", "Ann"),    # a week earlier
+         ("Ann", 700, 100, "2026-11-17 09:00", "Ann"),  # on time; +100 on the week
+         ("Cat", 300, 400, "2026-11-18 10:00", "Eve"),  # entered by her manager
+         ("Eve", 900, 0, "2026-11-18 11:00", "Eve")]    # Bob has none: stale, the CRM's 500
+
+
+@pytest.fixture
+def rollup_db(seeded_path):
+    con = connect(seeded_path)
+    with con.cursor() as cur:
+        replace_hierarchy(cur, PEOPLE, d("2026-10-01"), "test")
+        for user, forecast, upside, at, by in CALLS:
+            submit_call(cur, user, "FY2026-Q4", forecast, upside,
+                        at=datetime.fromisoformat(at), by=by)
+    con.close()
+    return seeded_path
+
+
+def test_the_top_reads_each_direct_beside_their_pipeline(rollup_db, monkeypatch):
+    at = run_page("rollup.py", rollup_db, monkeypatch)
+    assert at.selectbox(key="rollup_root").value == "Dee"  # local mode: from the top
+    tiles = metrics(at)
+    # Dee has no call: team's calls = Ann 700 + Eve 900 = 1,600, no adjustment; Dee's part of
+    # the CRM under the default rules: Closed 500 + Commit 600 = 1,100.
+    assert tiles["Call"] == "—"
+    assert tiles["Team's calls"] == "$1.6K"
+    assert tiles["Adjustment"] == "—"
+    assert tiles["Without adjustments"] == "$1.6K"
+    assert tiles["Their pipeline says"] == "$1.1K"
+    rows = at.dataframe[0].value.set_index("user")
+    assert list(rows.index) == ["Ann", "Eve"]
+    ann, eve = rows.loc["Ann"], rows.loc["Eve"]
+    assert (ann.forecast, ann.upside, ann.change_since_week) == (700, 100, 100)  # 700 − 600
+    assert not ann.stale and ann.source == "call"
+    assert (ann.closed, ann["commit"], ann.pipeline, ann.in_blood) == (500, 100, 600, 600)
+    # Eve: 900 against her team's Bob 500 (no call: Closed + Commit) + Cat 300 = 800 → +100.
+    assert (eve.forecast, eve.team_forecast, eve.adjustment) == (900, 800, 100)
+    assert eve.without_adjustment == 800
+    assert (eve["commit"], eve.best_case, eve.in_blood) == (500, 900, 500)
+
+
+def test_drilling_into_a_manager_reroots_on_their_team(rollup_db, monkeypatch):
+    at = run_page("rollup.py", rollup_db, monkeypatch, rollup_root="Eve")
+    tiles = metrics(at)
+    assert (tiles["Call"], tiles["Team's calls"], tiles["Adjustment"]) == ("$900", "$800", "$100")
+    rows = at.dataframe[0].value.set_index("user")
+    assert rows.loc["Bob", "stale"] and rows.loc["Bob", "source"] == "crm"
+    assert rows.loc["Bob", "effective_forecast"] == 500
+    assert rows.loc["Cat", "forecast"] == 300 and not rows.loc["Cat", "stale"]
+    assert any("Reports to Dee" in c.value for c in at.caption)
+
+
+def test_a_reps_deals(rollup_db, monkeypatch):
+    at = run_page("rollup.py", rollup_db, monkeypatch, rollup_root="Bob")
+    deals = at.dataframe[0].value  # Bob has no reports: his deals
+    assert sorted(deals.opportunity_id) == ["D3", "D4"]  # 200 + 300 Commit
+
+
+def test_a_manager_submits_a_call_for_a_direct_and_sees_it(rollup_db, monkeypatch):
+    # The page records a call at this moment: the day before as-of, here.
+    monkeypatch.setattr(people_calls, "now_in", lambda settings: datetime(2026, 11, 19, 15))
+    at = run_page("rollup.py", rollup_db, monkeypatch, rollup_root="Eve")
+    at.selectbox(key="call_by").select("Eve").run()
+    at.selectbox(key="call_user").select("Bob")
+    at.number_input(key="call_forecast").set_value(450.0)
+    at.number_input(key="call_upside").set_value(50.0)
+    [b for b in at.button if b.label == "Submit call"][0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("submitted for Bob" in s.value and "by Eve" in s.value for s in at.success)
+    rows = at.dataframe[0].value.set_index("user")
+    # Bob now calls 450: Eve's team 450 + 300 = 750; her 900 adjusts it by +150.
+    assert rows.loc["Bob", "forecast"] == 450 and not rows.loc["Bob", "stale"]
+    assert metrics(at)["Adjustment"] == "$150"
+    con = connect(rollup_db)
+    calls = people_call_history(con, "FY2026-Q4", "Bob")
+    con.close()
+    assert list(calls.submitted_by) == ["Eve"]
+
+
+def test_a_rep_calls_for_themselves_only(rollup_db, monkeypatch):
+    at = run_page("rollup.py", rollup_db, monkeypatch, rollup_root="Eve")
+    at.selectbox(key="call_by").select("Bob").run()
+    assert at.selectbox(key="call_user").options == ["Bob"]
+
+
+def test_a_refused_call_says_why_and_writes_nothing(rollup_db, monkeypatch):
+    monkeypatch.setattr(people_calls, "now_in", lambda settings: datetime(2027, 1, 4, 9))
+    at = run_page("rollup.py", rollup_db, monkeypatch)
+    at.selectbox(key="call_by").select("Dee").run()
+    at.number_input(key="call_forecast").set_value(2000.0)
+    [b for b in at.button if b.label == "Submit call"][0].click().run()
+    assert any("Not submitted" in e.value and "ended on" in e.value for e in at.error), \
+        [e.value for e in at.error]
+    con = connect(rollup_db)
+    assert len(people_call_history(con, "FY2026-Q4")) == len(CALLS)
+    con.close()
+
+
+def test_no_hierarchy_says_how_to_import_one(fixture_db, monkeypatch):
+    at = run_page("rollup.py", fixture_db, monkeypatch)
+    shown = " ".join(i.value for i in at.info)
+    assert "python -m sales import" in shown and "--kind hierarchy" in shown
+    assert "Access" in shown
+
+
+def test_a_call_after_the_views_day_says_when_it_counts(rollup_db, monkeypatch):
+    monkeypatch.setattr(people_calls, "now_in", lambda settings: datetime(2026, 11, 23, 15))
+    at = run_page("rollup.py", rollup_db, monkeypatch)
+    at.selectbox(key="call_by").select("Dee").run()
+    at.number_input(key="call_forecast").set_value(2000.0)
+    [b for b in at.button if b.label == "Submit call"][0].click().run()
+    assert any("counts from 23 Nov 2026 on" in s.value for s in at.success)
+    assert metrics(at)["Call"] == "—"  # as of 20 Nov, Dee had not called yet
