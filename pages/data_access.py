@@ -17,9 +17,9 @@ from ui.data import access_grants, filter_options, hierarchy_at
 ROLE_HELP = {
     access.VIEWER: "leadership: every Forecast, Pipeline, Diagnostics and Planning page, the "
                    "deal explorer and exports; changes nothing",
-    access.MANAGER: "a viewer who also saves in-blood calls; with no scope typed, their part "
-                    "of the hierarchy below",
-    access.REP: "their own deals and calls; submits their own call",
+    access.REP: "their own deals and calls, and submits their own forecast call",
+    access.MANAGER: "their team (from the hierarchy, or a scope given here): saves in-blood "
+                    "calls and submits their own and their team's forecast calls",
     access.ANALYST: "everything: imports, maps, targets, settings, SQL, access and the audit",
 }
 

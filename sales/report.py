@@ -77,6 +77,7 @@ from sales.smb import (
 )
 from sales.stages import CLOSED, OMITTED, OPEN_CATEGORIES, REPORT_CATEGORIES, UNQUALIFIED
 from sales.targets import target_for_view
+from sales.team_rollup import rollup_report
 from sales.view import Measure, View, ratio
 
 FORMATS = ("json", "csv", "markdown")
@@ -249,6 +250,7 @@ class Report:
     details: Details | None = None
     board: BoardFigures | None = None
     movement: dict[str, object] | None = None  # `sales.callprep.call_report`
+    rollup: dict[str, dict[str, object]] | None = None  # `sales.team_rollup.rollup_report`
 
     def as_report(self) -> dict:
         """The report as a plain dict: numbers as floats/ints, dates as ISO text, None if
@@ -264,6 +266,8 @@ class Report:
             report.update(self.board.as_report())
         if self.movement is not None:
             report["movement"] = self.movement
+        if self.rollup is not None:
+            report["rollup"] = self.rollup
         return report
 
 
@@ -336,7 +340,8 @@ def _full(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
     top = _full_headline(con, view, settings, window, use_saved_call, slips)
     forecast = smb_forecast(con, view, settings)
     return Report(top, _smb_method(con, view, settings, forecast),
-                  _details(con, view, settings, window, since, forecast, top.in_blood))
+                  _details(con, view, settings, window, since, forecast, top.in_blood),
+                  rollup=rollup_report(con, view, settings))
 
 
 def full_report(con: duckdb.DuckDBPyConnection, view: View,

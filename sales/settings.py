@@ -7,6 +7,8 @@ import contextlib
 import dataclasses
 import typing
 from dataclasses import dataclass
+from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
@@ -62,6 +64,50 @@ class Settings:
         0.85, "Bottom-up (submissions) below this share of top-down hints at sandbagging.")
     happy_ears_band: float = setting(
         1.15, "Bottom-up (submissions) above this share of top-down hints at happy ears.")
+    call_due_weekday: str = setting(
+        "Monday", "The weekday people's forecast calls are due (Monday … Sunday); a call older "
+                  "than the latest due moment on or before as-of is stale.")
+    call_due_time: str = setting(
+        "12:00", "The time of day (HH:MM, 24-hour, in the `timezone` setting) calls are due on "
+                 "`call_due_weekday`.")
+    timezone: str = setting(
+        "UTC", "The IANA time zone (e.g. Europe/Berlin) calls' times and due moments are read "
+               "in; a time without a zone is in it.")
+
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def due_weekday(settings: Settings) -> int:
+    """`call_due_weekday` as Python's weekday number (Monday 0)."""
+    return [d.lower() for d in WEEKDAYS].index(settings.call_due_weekday.strip().lower())
+
+
+def due_time(settings: Settings) -> time:
+    """`call_due_time` as a time of day."""
+    return time.fromisoformat(settings.call_due_time.strip())
+
+
+def zone(settings: Settings) -> ZoneInfo:
+    """The `timezone` setting as a zone."""
+    return ZoneInfo(settings.timezone.strip())
+
+
+def _check_call_setting(name: str, text: str) -> None:
+    """The call settings' values: a weekday's name, an HH:MM time, an IANA zone."""
+    probe = Settings(**{name: text}) if name in _CALL_SETTINGS else None
+    if probe is None:
+        return
+    try:
+        _CALL_SETTINGS[name](probe)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError(f"{name}: {text!r} is not {_CALL_SHAPES[name]}") from None
+
+
+_CALL_SETTINGS = {"call_due_weekday": due_weekday, "call_due_time": due_time, "timezone": zone}
+_CALL_SHAPES = {"call_due_weekday": "a weekday such as Monday",
+                "call_due_time": "a time such as 12:00",
+                "timezone": "a time zone such as UTC or Europe/Berlin"}
 
 
 @dataclass(frozen=True)
@@ -102,7 +148,9 @@ def load_settings(con: duckdb.DuckDBPyConnection) -> Settings:
         if declared is not None:
             # A hand-edited bad value falls back to the default rather than break every page.
             with contextlib.suppress(ValueError):
-                values[name] = declared.parse(text)
+                parsed = declared.parse(text)
+                _check_call_setting(name, str(parsed))
+                values[name] = parsed
     return Settings(**values)
 
 
@@ -115,6 +163,7 @@ def save_setting(con: duckdb.DuckDBPyConnection, name: str, value: object) -> No
     parsed = setting.parse(text)
     if name == "fiscal_year_start_month" and not 1 <= int(parsed) <= 12:
         raise ValueError("fiscal_year_start_month must be between 1 and 12")
+    _check_call_setting(name, str(parsed))
     con.execute(
         "insert or replace into settings (name, value) values (?, ?)", [name, text]
     )
