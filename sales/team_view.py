@@ -72,3 +72,17 @@ def hierarchy_frame(tree: Hierarchy) -> pd.DataFrame:
         [{"user": n, "email": tree.users[n].email, "manager": tree.users[n].manager,
           "title": tree.users[n].title, "directs": len(tree.directs(n))} for n in tree.order()],
         columns=["user", "email", "manager", "title", "directs"])
+
+
+def change(now: float | None, then: float | None) -> float | None:
+    """now − then, None unless both are known (a call the week before, say)."""
+    return None if now is None or then is None else now - then
+
+
+def viewer_for_tiles(tree: Hierarchy, email: str | None, team_mode: bool) -> str | None:
+    """Whose call the Forecast call page's tiles show: the signed-in person's; locally, the
+    top of the hierarchy when there is one top (else nobody: there is no single viewer)."""
+    if team_mode:
+        return home_of(tree, email)
+    tops = tree.tops()
+    return tops[0] if len(tops) == 1 else None

@@ -10,7 +10,7 @@ from sales import people_calls
 from sales.db import connect
 from sales.hierarchy import User, replace_hierarchy
 from sales.people_calls import people_call_history, submit_call
-from tests.helpers import d, metrics, run_page
+from tests.helpers import d, metrics, run_page, tiles
 
 # FY2026-Q4 as of 2026-11-20 (conftest.py). Dee (VP) ← Ann; Dee ← Eve ← Bob, Cat.
 # Each one's deals in the period: Ann Closed 500 (D1), Commit 100 (D2), Pipeline 600 (D7);
@@ -134,3 +134,13 @@ def test_a_call_after_the_views_day_says_when_it_counts(rollup_db, monkeypatch):
     [b for b in at.button if b.label == "Submit call"][0].click().run()
     assert any("counts from 23 Nov 2026 on" in s.value for s in at.success)
     assert metrics(at)["Call"] == "—"  # as of 20 Nov, Dee had not called yet
+
+
+def test_the_forecast_call_tiles_gain_the_viewers_call_and_team(rollup_db, monkeypatch):
+    at = run_page("forecast_call.py", rollup_db, monkeypatch)
+    shown = tiles(at)
+    # Locally the viewer is the one top, Dee: no call. Her team now Ann 700 + Eve 900 = 1,600;
+    # at the last call (13 Nov): Ann 600 + Eve's roll-up (Bob Commit 500 + Cat nothing yet —
+    # D5 was Pipeline then) 500 = 1,100 → +500.
+    assert shown["Dee's call"] == ("—", "")
+    assert shown["Their team's roll-up"] == ("$1.6K", "$500")
