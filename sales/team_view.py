@@ -3,6 +3,8 @@ row per person, the number before a manager's adjustment, and who may submit a c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
 from sales.hierarchy import Hierarchy, User
@@ -86,3 +88,13 @@ def viewer_for_tiles(tree: Hierarchy, email: str | None, team_mode: bool) -> str
         return home_of(tree, email)
     tops = tree.tops()
     return tops[0] if len(tops) == 1 else None
+
+
+def included_deals(members: pd.DataFrame, changes: Mapping[str, object]) -> tuple[str, ...]:
+    """The deals a call counts on, from the in-blood board: the `members` (Commit and Best
+    Case deals: opportunity_id, start_included) that are included once the session's
+    `changes` (opportunity id → `sales.inblood.Change`) are applied, sorted."""
+    return tuple(sorted(
+        row.opportunity_id for row in members.itertuples(index=False)
+        if (changes[row.opportunity_id].included if row.opportunity_id in changes
+            else bool(row.start_included))))

@@ -144,3 +144,24 @@ def test_the_forecast_call_tiles_gain_the_viewers_call_and_team(rollup_db, monke
     # D5 was Pipeline then) 500 = 1,100 → +500.
     assert shown["Dee's call"] == ("—", "")
     assert shown["Their team's roll-up"] == ("$1.6K", "$500")
+
+
+def test_a_call_from_the_board_counts_on_the_deals_ticked(rollup_db, monkeypatch):
+    monkeypatch.setattr(people_calls, "now_in", lambda settings: datetime(2026, 11, 19, 15))
+    at = run_page("inblood.py", rollup_db, monkeypatch)
+    editor = at.data_editor[0]
+    rows = list(editor.value["Opportunity"])
+    at.session_state[editor.key] = {"edited_rows": {rows.index("D5"): {"Include": True}},
+                                    "added_rows": [], "deleted_rows": []}
+    at.run()
+    at.selectbox(key="board_call_by").select("Eve").run()
+    # Default rules plus D5: Closed 500 + Commit 600 + D5 400 = 1,500; upside D6 500.
+    suggested = {n.label: n.value for n in at.number_input if n.form_id == "board_call"}
+    assert suggested == {"Forecast": 1500, "Upside": 500}
+    [b for b in at.button if b.label == "Submit call"][0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("counting on 4 deals" in s.value for s in at.success)
+    con = connect(rollup_db)
+    call = people_call_history(con, "FY2026-Q4", "Eve").iloc[-1]
+    con.close()
+    assert (call.forecast, list(call.deals)) == (1500, ["D2", "D3", "D4", "D5"])
