@@ -50,7 +50,7 @@ from sales.query import DESCRIPTIVE_FILTERS, KNOWN_DEALS, deals_sql, report_cate
 from sales.records import records
 from sales.rollup import rollup_at
 from sales.settings import Settings
-from sales.smb import NEW, fallback_rates, weighted_forecast
+from sales.smb import MANAGERS_AT, NEW, fallback_rates, weighted_forecast
 from sales.snapshots import standing_sql
 from sales.sql import rows_sql, sql
 from sales.stages import (
@@ -414,18 +414,23 @@ def calls_at(con: duckdb.DuckDBPyConnection, periods: tuple[Period, ...], filter
 
 
 def submissions_at(con: duckdb.DuckDBPyConnection, periods: tuple[Period, ...]) -> pd.DataFrame:
-    """Each owner's latest submission on or before each A_w for the period.
+    """Each rep's latest call (`sales.people_calls`) submitted by the end of each A_w for the
+    period (people with direct reports then are left out: their call is their team's number,
+    `sales.smb.bottom_up`).
 
-    Grain: one row per (period, week, owner) with a submission: forecast."""
+    Grain: one row per (period, week, owner) with a call: forecast."""
     wanted = [{"period": p.label, "week": w, "day": week_day(p, w)}
               for p in periods for w in range(1, week_count(p) + 1)]
     weeks = rows_sql("submission_weeks", wanted)
+    managers = MANAGERS_AT.format(day="k.day")
     return con.cursor().execute(*sql(
-        f"""select k.period, k.week, s.owner, s.forecast::double as forecast
+        f"""select k.period, k.week, s.user_name as owner, s.forecast::double as forecast
             from {weeks} k
-            join submissions s on s.period = k.period and s.submitted_date <= k.day
-            qualify row_number() over (partition by k.period, k.week, s.owner
-                                       order by s.submitted_date desc) = 1""",  # noqa: S608
+            join people_calls s on s.period = k.period
+                               and s.submitted_at < k.day::date + interval 1 day
+            where s.user_name not in ({managers})
+            qualify row_number() over (partition by k.period, k.week, s.user_name
+                                       order by s.submitted_at desc, s.call_id desc) = 1""",  # noqa: S608
         weeks)).df()
 
 

@@ -17,9 +17,10 @@ from sales.ingest.validate import ERROR, Findings
 
 OPPORTUNITIES, HISTORY, TARGETS, SUBMISSIONS = "opportunities", "history", "targets", "submissions"
 LEADS = "leads"
+HIERARCHY = "hierarchy"
 ACCOUNTS, OWNERS = "accounts", "owners"
 # Kinds that are imported on their own; accounts and owners files only enrich an export.
-MAIN_KINDS = (OPPORTUNITIES, HISTORY, TARGETS, SUBMISSIONS, LEADS)
+MAIN_KINDS = (OPPORTUNITIES, HISTORY, TARGETS, SUBMISSIONS, LEADS, HIERARCHY)
 KINDS = (*MAIN_KINDS, ACCOUNTS, OWNERS)
 
 _OPPORTUNITY_ALIASES: dict[str, tuple[str, ...]] = {
@@ -139,10 +140,23 @@ _LEAD_ALIASES: dict[str, tuple[str, ...]] = {
                       "Disqualified_Reason__c", "Status_Reason__c"),
 }
 
+# The sales hierarchy: one row per user (sales.hierarchy). A Salesforce User export names the
+# manager by `Manager.Name` (a report's `Manager`), or by `ManagerId` alongside the users' `Id`
+# (translated to names through the file's own rows). `Username` is Salesforce's login, not the
+# name deals carry, so it is not an alias of `user`.
+_HIERARCHY_ALIASES: dict[str, tuple[str, ...]] = {
+    "user": ("user", "name", "Full Name", "User Full Name", "Owner Name", "Sales Rep"),
+    "email": ("email", "Email Address", "E-mail", "User Email"),
+    "manager": ("manager", "Manager.Name", "Manager Name", "Manager Full Name", "Reports To",
+                "ManagerId", "Manager ID"),
+    "title": ("title", "Job Title", "Role", "UserRole.Name"),
+    "user_id": ("user_id", "Id", "User ID", "User 18 Digit ID"),
+}
+
 ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     OPPORTUNITIES: _OPPORTUNITY_ALIASES, HISTORY: _HISTORY_ALIASES, TARGETS: _TARGET_ALIASES,
     SUBMISSIONS: _SUBMISSION_ALIASES, ACCOUNTS: _ACCOUNT_ALIASES, OWNERS: _OWNER_ALIASES,
-    LEADS: _LEAD_ALIASES,
+    LEADS: _LEAD_ALIASES, HIERARCHY: _HIERARCHY_ALIASES,
 }
 
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -151,6 +165,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     TARGETS: ("period", "scope", "amount"),
     SUBMISSIONS: ("period", "owner", "submitted_date", "forecast"),
     LEADS: ("lead_id", "status"),
+    HIERARCHY: ("user", "email", "manager"),
     ACCOUNTS: (),
     OWNERS: ("owner_key",),
 }
@@ -258,6 +273,8 @@ def detect_kind(headers: list[str], explicit: dict[str, str] | None = None,
         found, _, _ = resolve(headers, kind, explicit, strict=False)
         if marker in found and _has_required(headers, kind, explicit):
             return kind
+    if _has_required(headers, HIERARCHY, None) and not folded & {"stage", "stagename"}:
+        return HIERARCHY
     deals, _, _ = resolve(headers, OPPORTUNITIES, explicit, strict=False)
     if "opportunity_id" in deals and {"stage", "amount", "close_date", "forecast_category"} & set(deals):
         return OPPORTUNITIES  # a missing stage column is then reported, not guessed around
