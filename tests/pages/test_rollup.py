@@ -8,7 +8,7 @@ import pytest
 
 from sales import people_calls
 from sales.db import connect
-from sales.hierarchy import User, replace_hierarchy
+from sales.hierarchy import User, hierarchy_at, replace_hierarchy
 from sales.people_calls import people_call_history, submit_call
 from tests.helpers import d, metrics, run_page, tiles
 
@@ -165,3 +165,28 @@ def test_a_call_from_the_board_counts_on_the_deals_ticked(rollup_db, monkeypatch
     call = people_call_history(con, "FY2026-Q4", "Eve").iloc[-1]
     con.close()
     assert (call.forecast, list(call.deals)) == (1500, ["D2", "D3", "D4", "D5"])
+
+
+def _save_person(at, name: str, manager: str | None, effective: str):
+    form = [s for s in at.selectbox if s.form_id == "hierarchy_person"]
+    form[0].select(name)
+    form[1].select(manager)
+    [x for x in at.date_input if x.form_id == "hierarchy_person"][0].set_value(d(effective))
+    [b for b in at.button if b.label == "Save person"][0].click().run()
+    return at
+
+
+def test_an_analyst_moves_a_rep_and_a_cycle_is_refused(rollup_db, monkeypatch):
+    at = run_page("data_access.py", rollup_db, monkeypatch)
+    at = _save_person(at, "Bob", "Ann", "2026-11-16")
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Bob saved in the hierarchy from 16 Nov 2026" in s.value for s in at.success)
+    con = connect(rollup_db)
+    assert hierarchy_at(con, d("2026-11-15")).manager_of("Bob") == "Eve"  # history kept
+    assert hierarchy_at(con, d("2026-11-16")).manager_of("Bob") == "Ann"
+    con.close()
+    at = _save_person(at, "Dee", "Cat", "2026-11-16")  # Cat → Eve → Dee → Cat
+    assert any("Nothing changed" in e.value and "cycle" in e.value for e in at.error)
+    con = connect(rollup_db)
+    assert hierarchy_at(con, d("2026-11-20")).manager_of("Dee") is None
+    con.close()
