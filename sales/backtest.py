@@ -35,7 +35,7 @@ import functools
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import duckdb
@@ -45,6 +45,7 @@ import pyarrow as pa
 from sales import formatting as fmt
 from sales.export import csv_bytes
 from sales.inblood import default_totals
+from sales.people_accuracy import people_accuracy, people_report
 from sales.periods import QUARTER, Period, period_containing
 from sales.query import DESCRIPTIVE_FILTERS, KNOWN_DEALS, deals_sql, report_category_sql, state_key
 from sales.records import records
@@ -541,6 +542,9 @@ class Backtest:
     periods: tuple[str, ...]
     actual: Mapping[str, float]
     frame: pd.DataFrame
+    # `sales.people_accuracy.people_report`: the people's calls against their subtrees'
+    # outcomes (the command line's backtest; the page reads it on its own).
+    people: Mapping[str, dict] | None = None
 
     @functools.cached_property
     def mae(self) -> dict[tuple[str, int], tuple[float, int]]:
@@ -593,7 +597,8 @@ class Backtest:
         return {"periods": list(self.periods),
                 "actual": {p: float(self.actual[p]) for p in self.periods},
                 "methods": methods, "summary": summary,
-                "best": {f"w{w}": m for w, m in self.best().items()}}
+                "best": {f"w{w}": m for w, m in self.best().items()},
+                **(dict(self.people) if self.people is not None else {})}
 
 
 def _method_order(column: pd.Series) -> pd.Series:
@@ -718,7 +723,11 @@ def backtest(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
     chosen = tuple(periods)
     found = keys(snapshot_dates_of(con), list(chosen), count)
     part = slices(con, cube(con, chosen, as_of, count), filters)[None]
-    return run(found, part, settings, calls_at(con, chosen, filters), submissions_at(con, chosen))
+    result = run(found, part, settings, calls_at(con, chosen, filters),
+                 submissions_at(con, chosen))
+    weeks = {p.label: [week_day(p, w) for w in range(1, week_count(p) + 1)] for p in chosen}
+    people = people_report(people_accuracy(con, list(chosen), as_of, filters, weeks))
+    return replace(result, people=people)
 
 
 def snapshot_dates_of(con: duckdb.DuckDBPyConnection) -> list[date]:

@@ -94,7 +94,13 @@ class Hierarchy:
 
 def hierarchy_at(con: duckdb.DuckDBPyConnection, day: date) -> Hierarchy:
     """The hierarchy as it stood at the end of `day`."""
-    rows = con.cursor().execute(
+    return hierarchy_in(con.cursor(), day)
+
+
+def hierarchy_in(cur: duckdb.DuckDBPyConnection, day: date) -> Hierarchy:
+    """`hierarchy_at` read on `cur` itself: inside a write transaction, what it has written
+    so far counts (a new cursor would not see it)."""
+    rows = cur.execute(
         """select m.name, u.email, m.manager, u.title
            from memberships m left join users u using (name)
            where m.valid_from <= $day and (m.valid_to is null or m.valid_to > $day)""",

@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 
 from sales import audit
-from sales.hierarchy import hierarchy_at
+from sales.hierarchy import hierarchy_in
 from sales.periods import Period, parse_period
 from sales.settings import Settings, due_time, due_weekday, load_settings, zone
 
@@ -80,7 +80,7 @@ def submit_call(con: duckdb.DuckDBPyConnection, user: str, period: str, forecast
         raise CallError(str(error)) from None
     if label.end < at.date():
         raise CallError(f"{label.label} ended on {label.end}, before {at:%Y-%m-%d %H:%M}")
-    tree = hierarchy_at(con, at.date())
+    tree = hierarchy_in(con, at.date())
     if user not in tree.users:
         raise CallError(f"unknown user '{user}': not in the hierarchy on {at.date()}")
     if by != user and by not in tree.chain(user):

@@ -30,7 +30,8 @@ import pandas as pd
 from sales.hierarchy import Hierarchy, hierarchy_at
 from sales.inblood import default_totals
 from sales.people_calls import PersonCall, calls_by, end_of, is_stale, latest_due
-from sales.rollup import deals_in_period, rollup_at
+from sales.query import latest_snapshot
+from sales.rollup import category_rollup, deals_in_period, rollup_at
 from sales.settings import Settings
 from sales.sql import sql
 from sales.stages import BEST_CASE, CLOSED, COMMIT, OPEN_CATEGORIES, PIPELINE
@@ -176,7 +177,13 @@ def calls_over_period(con: duckdb.DuckDBPyConnection, view: View, user: str) -> 
     days = [d for d in days if view.period.start <= d <= end]
     if not days:
         return pd.DataFrame(columns=columns)
-    levels = rollup_at(con, subtree_view(view, tree, user), days).set_index("day")
+    narrowed = subtree_view(view, tree, user)
+    if snapshots or latest_snapshot(con) is not None:
+        levels = rollup_at(con, narrowed, days).set_index("day")
+    else:  # deals without history: they stand as they are on every day
+        now = category_rollup(con, narrowed)
+        levels = pd.DataFrame({c: [now[c].amount] * len(days) for c in _AMOUNT_KEYS},
+                              index=days)
     rows = []
     for day in days:
         standing = [c for c in mine if c.submitted_at < end_of(day)]
