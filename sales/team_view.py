@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from sales.hierarchy import Hierarchy, User
+from sales.people_accuracy import PersonWeek
 from sales.team_rollup import PersonRollup
 
 # The table's columns, in the order a manager reads them: the person's word, then what their
@@ -98,3 +99,48 @@ def included_deals(members: pd.DataFrame, changes: Mapping[str, object]) -> tupl
         row.opportunity_id for row in members.itertuples(index=False)
         if (changes[row.opportunity_id].included if row.opportunity_id in changes
             else bool(row.start_included))))
+
+
+ACCURACY_COLUMNS = ("user", "title", "role", "weeks", "mean_abs_error", "bias",
+                    "team_raw_mean_abs_error", "adjustment_helped")
+
+
+def accuracy_frame(found: Mapping[str, Mapping[str, Mapping[int, PersonWeek]]],
+                   tree: Hierarchy) -> pd.DataFrame:
+    """Who calls it right (`sales.people_accuracy.people_accuracy`'s weeks): per person the
+    mean |error| and the bias (mean signed error) of their calls; for a manager, beside it,
+    the mean |error| the raw sum of their direct reports' calls would have had over the same
+    weeks (those where the manager and every direct report had a call), and whether their
+    adjustment brought the number closer.
+
+    Grain: one row per person with at least one judged week, closest first."""
+    rows = []
+    for name, by_period in found.items():
+        own = [x.error for weeks in by_period.values() for x in weeks.values()
+               if x.error is not None]
+        if not own:
+            continue
+        directs = tree.directs(name)
+        pairs = [(x.error, _raw_error(found, directs, period, week, x.actual))
+                 for period, weeks in by_period.items() for week, x in weeks.items()
+                 if x.error is not None and directs]
+        pairs = [(mine, raw) for mine, raw in pairs if raw is not None]
+        raw_mae = sum(abs(raw) for _, raw in pairs) / len(pairs) if pairs else None
+        mine_mae = sum(abs(mine) for mine, _ in pairs) / len(pairs) if pairs else None
+        user = tree.users.get(name)
+        rows.append({"user": name, "title": user.title if user else None,
+                     "role": "manager" if directs else "rep", "weeks": len(own),
+                     "mean_abs_error": sum(abs(e) for e in own) / len(own),
+                     "bias": sum(own) / len(own), "team_raw_mean_abs_error": raw_mae,
+                     "adjustment_helped": None if raw_mae is None else mine_mae < raw_mae})
+    frame = pd.DataFrame(rows, columns=list(ACCURACY_COLUMNS))
+    return frame.sort_values(["mean_abs_error", "user"], kind="stable", ignore_index=True)
+
+
+def _raw_error(found, directs: list[str], period: str, week: int, actual: float
+               ) -> float | None:
+    """(Σ the direct reports' calls − actual) / actual that week; None unless each had one."""
+    calls = [found.get(d, {}).get(period, {}).get(week) for d in directs]
+    if not actual or any(c is None or c.forecast is None for c in calls):
+        return None
+    return (sum(c.forecast for c in calls) - actual) / actual

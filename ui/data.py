@@ -50,6 +50,7 @@ from sales import (
     leads,
     losses,
     movement,
+    people_accuracy,
     people_calls,
     pivots,
     plan,
@@ -61,6 +62,7 @@ from sales import (
     smb,
     targets,
     team_rollup,
+    team_view,
 )
 from sales import formatting as fmt
 from sales import freshness as data_freshness
@@ -407,6 +409,17 @@ def _backtest_verdict(con: Con, view: View, settings: Settings, kind: str) -> st
                              escape=fmt.text)
 
 
+def _people_accuracy(con: Con, view: View, kind: str) -> pd.DataFrame:
+    """Who calls it right: each person's calls on the completed periods the Forecast accuracy
+    page replays, against what their part of the hierarchy closed (`sales.team_view`)."""
+    periods = _backtest_periods(view, kind)
+    weeks = {p.label: [backtest.week_day(p, w) for w in range(1, backtest.week_count(p) + 1)]
+             for p in periods}
+    found = people_accuracy.people_accuracy(con, list(periods), view.as_of, view.filters, weeks)
+    return team_view.accuracy_frame(found, hierarchy.hierarchy_at(con, view.as_of))
+
+
+people_accuracy_frame = _cached(_people_accuracy)
 forecast_backtest = _cached(_forecast_backtest)
 backtest_verdict = _cached(_backtest_verdict)
 window_rates = _cached(_window_rates)

@@ -10,6 +10,7 @@ from sales import people_calls
 from sales.db import connect
 from sales.hierarchy import User, hierarchy_at, replace_hierarchy
 from sales.people_calls import people_call_history, submit_call
+from tests.cases import rollup as rollup_case
 from tests.helpers import d, metrics, run_page, tiles
 
 # FY2026-Q4 as of 2026-11-20 (conftest.py). Dee (VP) ← Ann; Dee ← Eve ← Bob, Cat.
@@ -190,3 +191,43 @@ def test_an_analyst_moves_a_rep_and_a_cycle_is_refused(rollup_db, monkeypatch):
     con = connect(rollup_db)
     assert hierarchy_at(con, d("2026-11-20")).manager_of("Dee") is None
     con.close()
+
+
+# --- On the domain's hand-computed company (tests/cases/rollup.py).
+
+@pytest.fixture
+def company(tmp_path):
+    path = tmp_path / "company.duckdb"
+    rollup_case.build(path).close()
+    return path
+
+
+def test_a_manager_reads_her_team_on_the_hand_computed_company(company, monkeypatch):
+    at = run_page("rollup.py", company, monkeypatch, as_of=rollup_case.A,
+                  period=rollup_case.PERIOD, rollup_root="Mia")
+    # Mia's team at 11 Feb: Ann 280 + Bob 250 = 530 (Dee moved to Ned on 1 Feb); her own M1
+    # Commit 40 → 570 without adjustments; her call 600 adjusts it by +30. Her part of the
+    # CRM: Closed 100 (A1) + Commit 200 + 300 + 40 = 640.
+    assert metrics(at) == {"Call": "$600", "Team's calls": "$530", "Adjustment": "$30",
+                           "Without adjustments": "$570", "Their pipeline says": "$640"}
+    rows = at.dataframe[0].value.set_index("user")
+    assert list(rows.index) == ["Ann", "Bob"]
+    # Ann 280, +30 on her call of 2 Feb, on time; Bob's 11:59 call missed Monday's noon.
+    assert (rows.loc["Ann", "forecast"], rows.loc["Ann", "change_since_week"]) == (280, 30)
+    assert not rows.loc["Ann", "stale"] and rows.loc["Bob", "stale"]
+
+
+def test_who_calls_it_right_on_the_hand_computed_company(company, monkeypatch):
+    at = run_page("forecast_accuracy.py", company, monkeypatch, as_of=d("2026-04-15"),
+                  period="FY2026-Q2")
+    people = next(df.value for df in at.dataframe if "adjustment_helped" in df.value)
+    people = people.set_index("user")
+    # FY2026-Q1, weeks from 1 Jan: Ann's calls stand at week 6 (5 Feb: 250) and weeks 7–13
+    # (280) against her closed won 100 → errors 1.5 and 7 × 1.8: mean 14.1 / 8 = 1.7625.
+    assert people.loc["Ann", "mean_abs_error"] == pytest.approx(1.7625)
+    assert people.loc["Ann", "role"] == "rep"
+    # Mia: 600 from week 7 against her team's 100 → 5.0; the raw sum Ann 280 + Bob 250 =
+    # 530 → 4.3 over the same weeks: her adjustment took the number further off.
+    assert people.loc["Mia", "mean_abs_error"] == pytest.approx(5.0)
+    assert people.loc["Mia", "team_raw_mean_abs_error"] == pytest.approx(4.3)
+    assert not people.loc["Mia", "adjustment_helped"]
