@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import duckdb
 import pandas as pd
 
-from sales.hierarchy import Hierarchy, User
-from sales.people_accuracy import PersonWeek
+from sales import backtest
+from sales.hierarchy import Hierarchy, User, hierarchy_at
+from sales.people_accuracy import PersonWeek, people_accuracy
 from sales.team_rollup import PersonRollup
+from sales.view import View
 
 # The table's columns, in the order a manager reads them: the person's word, then what their
 # pipeline says.
@@ -144,3 +147,32 @@ def _raw_error(found, directs: list[str], period: str, week: int, actual: float
     if not actual or any(c is None or c.forecast is None for c in calls):
         return None
     return (sum(c.forecast for c in calls) - actual) / actual
+
+
+def top_calls_by_week(found: Mapping[str, Mapping[str, Mapping[int, PersonWeek]]],
+                      tree: Hierarchy) -> list[dict[str, object]]:
+    """The board pack's track record of the top of the hierarchy: per top user and week of
+    the period, the mean |error| of their calls over the periods that had one.
+
+    Grain: one record per (top user, week with a judged call): week, user, mean_abs_error."""
+    rows = []
+    for top in tree.tops():
+        by_week: dict[int, list[float]] = {}
+        for weeks in found.get(top, {}).values():
+            for week, x in weeks.items():
+                if x.error is not None:
+                    by_week.setdefault(week, []).append(abs(x.error))
+        rows += [{"week": week, "user": top, "mean_abs_error": sum(errors) / len(errors)}
+                 for week, errors in sorted(by_week.items())]
+    return rows
+
+
+def top_call_keys(con: duckdb.DuckDBPyConnection, view: View) -> list[dict[str, object]]:
+    """The report's `accuracy.top_calls`: `top_calls_by_week` over the completed periods the
+    track record reads (`sales.backtest.track_record`), through the view's filters."""
+    periods = backtest.default_periods(view.as_of, view.period.fy_start_month, view.period.kind,
+                                       backtest.DEFAULT_PERIODS)
+    weeks = {p.label: [backtest.week_day(p, w) for w in range(1, backtest.week_count(p) + 1)]
+             for p in periods}
+    found = people_accuracy(con, list(periods), view.as_of, view.filters, weeks)
+    return top_calls_by_week(found, hierarchy_at(con, view.as_of))
