@@ -275,7 +275,9 @@ def test_the_command_line_keys(two_months, capsys):
                         "--as-of", "2026-03-02")
     assert code == 0
     report = json.loads(out)
-    assert set(report) == {"periods", "actual", "methods", "summary", "best"}
+    assert set(report) == {"periods", "actual", "methods", "summary", "best", "people",
+                           "people_summary"}
+    assert report["people"] == report["people_summary"] == {}  # no hierarchy in this file
     assert report["periods"] == ["FY2026-M1", "FY2026-M2"]
     assert report["actual"] == {"FY2026-M1": 400.0, "FY2026-M2": 1000.0}
     assert set(report["methods"]) == set(bt.METHODS)
