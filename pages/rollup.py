@@ -93,8 +93,7 @@ if person.stale:
 st.caption(f"Their number: {fmt.money(person.effective_forecast)} from "
            f"{SOURCE_LABELS.get(person.source, person.source)}.")
 
-# --- A row per direct report: their word beside their pipeline.
-st.subheader("Direct reports")
+# --- A row per direct report: their word beside their pipeline; a person's calls over time.
 rows = rollup_frame(people, tree.directs(root))
 drilled = None
 
@@ -106,9 +105,11 @@ def _drill(key: str) -> None:
         st.session_state["rollup_root"] = rows.iloc[chosen[0]]["user"]
 
 
-if rows.empty:
-    st.caption(f"{fmt.text(root)} has no direct reports: their deals are below.")
-else:
+def team_table() -> str | None:
+    """The direct reports' rows; returns the one clicked, if any."""
+    if rows.empty:
+        st.caption(f"{fmt.text(root)} has no direct reports: their deals are below.")
+        return None
     # One selection per root: a re-rooted table starts with nothing picked.
     key = f"rollup_rows|{root}"
     picked = st.dataframe(
@@ -125,35 +126,48 @@ else:
                           file_name=f"{name}.xlsx", mime=XLSX_MIME, key="rollup_xlsx")
     chosen = picked.selection.rows if picked else []
     drilled = rows.iloc[chosen[0]]["user"] if chosen else None
+    return drilled
 
-# --- A person's calls across the period against their pipeline.
-st.subheader("Calls across the period")
-shown_people = [root, *tree.directs(root)]
-if st.session_state.get("rollup_person") not in shown_people:
-    st.session_state["rollup_person"] = drilled or root
-who = st.selectbox("Person", shown_people, key="rollup_person")
-history = calls_over_period(view, who)
-figure = go.Figure()
-for column, category in CHART_CATEGORIES.items():
-    if column in history and history[column].notna().any():
-        figure.add_scatter(x=history["date"], y=history[column], name=category,
-                           mode="lines", stackgroup="crm", line_width=0,
-                           fillcolor=widgets.CATEGORY_COLOURS[category])
-calls = history.dropna(subset=["forecast"]) if "forecast" in history else history.iloc[0:0]
-figure.add_scatter(x=calls["date"], y=calls["forecast"], name="Call", mode="lines+markers",
-                   line_color="black", line_shape="hv")
-figure.add_scatter(x=calls["date"], y=calls["forecast"] + calls["upside"],
-                   name="Call + upside", mode="lines+markers", line_color="black",
-                   line_dash="dot", line_shape="hv")
-figure.update_layout(yaxis_tickprefix="$", height=360, margin=dict(t=10),
-                     legend_orientation="h")
-st.plotly_chart(figure, width="stretch", key="rollup_chart")
-if calls.empty:
-    st.caption(f"{fmt.text(who)} has no call in {view.period.label} yet: the areas are their "
-               "part of the CRM at each snapshot.")
-else:
-    st.caption("Each call holds until the next (steps); the areas are their part of the CRM at "
-               "each snapshot — closed won, Commit, Best Case and Pipeline, stacked.")
+
+def calls_chart() -> None:
+    """A person's calls across the period against their part of the CRM (read from the
+    history: drawn only when its tab is open)."""
+    shown_people = [root, *tree.directs(root)]
+    if st.session_state.get("rollup_person") not in shown_people:
+        st.session_state["rollup_person"] = drilled or root
+    who = st.selectbox("Person", shown_people, key="rollup_person")
+    history = calls_over_period(view, who)
+    figure = go.Figure()
+    for column, category in CHART_CATEGORIES.items():
+        if column in history and history[column].notna().any():
+            figure.add_scatter(x=history["date"], y=history[column], name=category,
+                               mode="lines", stackgroup="crm", line_width=0,
+                               fillcolor=widgets.CATEGORY_COLOURS[category])
+    calls = history.dropna(subset=["forecast"]) if "forecast" in history else history.iloc[0:0]
+    figure.add_scatter(x=calls["date"], y=calls["forecast"], name="Call", mode="lines+markers",
+                       line_color="black", line_shape="hv")
+    figure.add_scatter(x=calls["date"], y=calls["forecast"] + calls["upside"],
+                       name="Call + upside", mode="lines+markers", line_color="black",
+                       line_dash="dot", line_shape="hv")
+    figure.update_layout(yaxis_tickprefix="$", height=360, margin=dict(t=10),
+                         legend_orientation="h")
+    st.plotly_chart(figure, width="stretch", key="rollup_chart")
+    if calls.empty:
+        st.caption(f"{fmt.text(who)} has no call in {view.period.label} yet: the areas are their "
+                   "part of the CRM at each snapshot.")
+    else:
+        st.caption("Each call holds until the next (steps); the areas are their part of the CRM at "
+                   "each snapshot — closed won, Commit, Best Case and Pipeline, stacked.")
+
+
+table_tab, chart_tab = st.tabs(["Direct reports", "Calls across the period"], key="rollup_tabs",
+                               on_change="rerun")  # only the open tab is computed
+if table_tab.open:
+    with table_tab:
+        drilled = team_table()
+if chart_tab.open:
+    with chart_tab:
+        calls_chart()
 
 # --- A rep's deals: the one clicked, or the root's own when they have no team.
 deals_of = root if rows.empty else drilled

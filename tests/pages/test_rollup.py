@@ -2,8 +2,11 @@
 hierarchy and calls on top: each person's call beside their pipeline, a manager's adjustment,
 drilling in, submitting a call and seeing it."""
 
+import base64
+import json
 from datetime import datetime
 
+import numpy
 import pytest
 
 from sales import people_calls
@@ -231,3 +234,24 @@ def test_who_calls_it_right_on_the_hand_computed_company(company, monkeypatch):
     assert people.loc["Mia", "mean_abs_error"] == pytest.approx(5.0)
     assert people.loc["Mia", "team_raw_mean_abs_error"] == pytest.approx(4.3)
     assert not people.loc["Mia", "adjustment_helped"]
+
+
+def _values(encoded) -> list[float]:
+    """A chart's numbers as Plotly writes them (a list, or typed binary)."""
+    if isinstance(encoded, dict):
+        return numpy.frombuffer(base64.b64decode(encoded["bdata"]), encoded["dtype"]).tolist()
+    return [float(v) for v in encoded]
+
+
+def test_a_persons_calls_across_the_period(company, monkeypatch):
+    at = run_page("rollup.py", company, monkeypatch, as_of=rollup_case.A,
+                  period=rollup_case.PERIOD, rollup_root="Mia",
+                  rollup_tabs="Calls across the period", rollup_person="Ann")
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    traces = {t["name"]: {"y": _values(t["y"])} for t in spec["data"]}
+    # Ann's calls: 250 from 2 Feb, 280 from 9 Feb (no snapshot: the days with a call, and
+    # as-of); upside 50 then 60. Her closed won A1 100 beneath them.
+    assert traces["Call"]["y"] == [250, 280, 280]
+    assert traces["Call + upside"]["y"] == [300, 340, 340]
+    assert traces["Closed"]["y"] == [100, 100, 100]
+    assert not at.dataframe  # the table's tab is closed: not computed
