@@ -255,3 +255,12 @@ def test_a_persons_calls_across_the_period(company, monkeypatch):
     assert traces["Call + upside"]["y"] == [300, 340, 340]
     assert traces["Closed"]["y"] == [100, 100, 100]
     assert not at.dataframe  # the table's tab is closed: not computed
+
+
+def test_the_demo_has_a_team_to_read(demo_db, monkeypatch):
+    at = run_page("rollup.py", demo_db, monkeypatch)
+    shown = metrics(at)
+    assert shown["Call"].startswith("$") and shown["Team's calls"].startswith("$")
+    rows = at.dataframe[0].value
+    assert len(rows) >= 2 and (rows["directs"] > 0).all()  # the top's leaders, each a team
+    assert rows["forecast"].notna().any()
