@@ -15,6 +15,7 @@ pages = {
         st.Page("pages/overview.py", title="Overview", icon=":material/target:", default=True),
         st.Page("pages/inblood.py", title="In-blood call", icon=":material/how_to_reg:"),
         st.Page("pages/forecast_call.py", title="Forecast call", icon=":material/record_voice_over:"),
+        st.Page("pages/rollup.py", title="Roll-up", icon=":material/account_tree:"),
         st.Page("pages/smb_forecast.py", title="SMB forecast", icon=":material/functions:"),
         st.Page("pages/board_pack.py", title="Board pack", icon=":material/slideshow:"),
     ],

@@ -1,12 +1,18 @@
-"""Access: who may sign in, with which role and within which teams, regions and owners."""
+"""Access: who may sign in, with which role and within which teams, regions and owners; and
+the sales hierarchy (who reports to whom) that scopes managers and reps."""
+
+from datetime import date
 
 import streamlit as st
 
 from sales import access
 from sales import formatting as fmt
 from sales.access import MANAGE_DATA, ROLES, AccessError
+from sales.hierarchy import HierarchyError, User, replace_hierarchy
+from sales.hierarchy import hierarchy_at as hierarchy_in
+from sales.team_view import hierarchy_frame, with_user, without_user
 from ui import auth, page, state, widgets
-from ui.data import access_grants, filter_options
+from ui.data import access_grants, filter_options, hierarchy_at
 
 ROLE_HELP = {
     access.VIEWER: "leadership: every Forecast, Pipeline, Diagnostics and Planning page, the "
@@ -42,7 +48,7 @@ def _write(change, done: str) -> None:
     try:
         with state.writing() as cur:
             change(cur)
-    except AccessError as error:
+    except (AccessError, HierarchyError) as error:
         st.error(f"Nothing changed: {fmt.text(error)}")
         return
     st.session_state["access_message"] = done
@@ -53,7 +59,7 @@ st.subheader("Grant or change")
 with st.form("grant_access", border=True):
     email = st.text_input("Email", placeholder="name@example.com")
     role = st.radio("Role", ROLES, horizontal=True, format_func=str.capitalize,
-                    captions=[ROLE_HELP[r] for r in ROLES])
+                    captions=[ROLE_HELP.get(r, "") for r in ROLES])
     left, middle, right = st.columns(3)
     teams = left.multiselect("Teams", filter_options("team"))
     regions = middle.multiselect("Regions", filter_options("region"))
@@ -72,3 +78,47 @@ if not grants.empty:
     if right.button("Revoke", key="revoke", width="stretch"):
         _write(lambda cur: access.revoke(cur, gone, by=auth.who()),
                f"Access for {fmt.text(gone)} revoked.")
+
+# --- The sales hierarchy: who reports to whom, from a day on.
+st.subheader("Sales hierarchy")
+today = date.today()
+tree = hierarchy_at(today)
+if not tree.users:
+    st.caption("No hierarchy yet. Import one from a terminal with `python -m sales import "
+               "people.csv --kind hierarchy` (columns `user,email,manager[,title]`), or add "
+               "people one by one below, the top first.")
+else:
+    widgets.table(hierarchy_frame(tree), "hierarchy.csv", user="Person", email="Email",
+                  manager="Manager", title="Title", directs="Reports")
+st.caption("A person is named as the deals' owner field spells them. A change takes effect on "
+           "the day given: the roll-up of earlier days keeps the old manager. Managers and reps "
+           "sign in with the email given here; grant them the `manager` or `rep` role above.")
+names = tree.order()
+with st.form("hierarchy_person", border=True):
+    st.markdown("**Add or change a person**")
+    left, middle = st.columns(2)
+    name = left.selectbox("Person", names, index=None, accept_new_options=True,
+                          placeholder="Pick someone, or type a new name")
+    manager = middle.selectbox("Manager", names, index=None,
+                               placeholder="None: the top of the hierarchy")
+    left, middle, right = st.columns(3)
+    email = left.text_input("Email", placeholder="Unchanged when left empty")
+    title = middle.text_input("Title", placeholder="Unchanged when left empty")
+    effective = right.date_input("From", value=today)
+    if st.form_submit_button("Save person", type="primary"):
+        known = tree.users.get(name or "")
+        person = User((name or "").strip(), email.strip() or (known.email if known else ""),
+                      manager, title.strip() or (known.title if known else None))
+        _write(lambda cur: replace_hierarchy(cur, with_user(hierarchy_in(cur, effective), person),
+                                             effective, auth.who()),
+               f"{fmt.text(person.name)} saved in the hierarchy from {effective:%d %b %Y}.")
+if names:
+    left, middle, right = st.columns([2, 1, 1], vertical_alignment="bottom")
+    leaving = left.selectbox("Remove from the hierarchy", names, key="hierarchy_remove",
+                             help="Move their reports to another manager first.")
+    leaving_from = middle.date_input("From", value=today, key="hierarchy_remove_from")
+    if right.button("Remove", key="hierarchy_remove_button", width="stretch"):
+        _write(lambda cur: replace_hierarchy(cur, without_user(
+                   hierarchy_in(cur, leaving_from), leaving),
+                                             leaving_from, auth.who()),
+               f"{fmt.text(leaving)} leaves the hierarchy from {leaving_from:%d %b %Y}.")

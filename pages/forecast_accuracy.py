@@ -9,7 +9,7 @@ from sales import formatting as fmt
 from sales.export import XLSX_MIME, xlsx_bytes
 from sales.periods import MONTH, QUARTER
 from ui import page, state, widgets
-from ui.data import backtest_verdict, forecast_backtest
+from ui.data import backtest_verdict, forecast_backtest, people_accuracy_frame
 
 KINDS = {QUARTER: "Quarters", MONTH: "Months"}
 # One colour per method, the same in both charts.
@@ -24,6 +24,30 @@ kind = st.segmented_control("Periods", list(KINDS), format_func=KINDS.get, defau
 with st.spinner("Replaying every forecast method on the history…"):
     result = forecast_backtest(view, settings, kind)
 
+
+def who_calls_it_right() -> None:
+    """Each person's own calls against what their part of the hierarchy closed (needs calls,
+    not snapshots: it shows even when no method had a snapshot to forecast with)."""
+    st.subheader("Who calls it right")
+    people = people_accuracy_frame(view, kind)
+    if people.empty:
+        st.caption(f"No one's call in {', '.join(result.periods)} can be judged yet: people's calls "
+                   "are submitted on the Roll-up page or with `python -m sales forecast submit`, "
+                   "and the hierarchy imported with `python -m sales import FILE --kind hierarchy`.")
+    else:
+        st.caption("Each person's latest call at the start of every week against what the deals "
+                   "owned by them or anyone below them closed won. Bias above zero: calls too high "
+                   "(happy ears); below: too low (sandbagging). For a manager, the raw sum of their "
+                   "direct reports' calls over the same weeks: did their adjustment bring the "
+                   "number closer?")
+        widgets.table(people, f"who-calls-it-right-{kind}.csv", user="Person", title="Title",
+                      role="Role", weeks="Weeks judged",
+                      mean_abs_error=widgets.percent_column("Average error"),
+                      bias=widgets.percent_column("Bias"),
+                      team_raw_mean_abs_error=widgets.percent_column("Team's raw sum: error"),
+                      adjustment_helped=st.column_config.CheckboxColumn("Adjustment helped"))
+
+
 if not any(result.actual.values()):
     st.info(f"Nothing closed won in {', '.join(result.periods)} for this view, so no method "
             "can be judged yet — widen the filters, pick months, or import more history.")
@@ -33,6 +57,7 @@ if not result.frame["forecast"].notna().any():
             "snapshot, saved call or submission from inside those periods. The backtest replays "
             "history — import older exports with `--as-of` their date, or a Salesforce "
             "OpportunityHistory export.")
+    who_calls_it_right()
     st.stop()
 
 st.caption("Each method's forecast at the start of every week of the period (the state at the "
@@ -110,3 +135,5 @@ st.download_button("Download XLSX",
                                        "By week": backtest.mean_error_by_week(result)}),
                    file_name=f"forecast-accuracy-{kind}.xlsx", mime=XLSX_MIME,
                    key="accuracy-xlsx")
+
+who_calls_it_right()

@@ -2,6 +2,7 @@
 renewals, what closed, how each category moved, the key deals, the pipeline generated, the lead
 pipeline, and the follow-ups carried from call to call."""
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import plotly.graph_objects as go
@@ -32,6 +33,8 @@ from sales.movement import (
     zoomed_axis,
 )
 from sales.stages import OPEN_CATEGORIES
+from sales.team_view import change as change_of
+from sales.team_view import viewer_for_tiles
 from ui import auth, page, state, widgets
 from ui.data import (
     board_summary,
@@ -41,9 +44,11 @@ from ui.data import (
     filter_options,
     follow_up_counts,
     follow_ups_export,
+    hierarchy_at,
     last_call_choices,
     lead_review,
     open_follow_ups,
+    people_rollup,
     pipeline_generated,
     saved_call_on,
 )
@@ -120,6 +125,39 @@ tiles[3].metric("Target", fmt.money(target), border=True,
                 prep.target_reason, delta_color="off", delta_arrow="off")
 st.caption(f"In-blood at the last call ({last_call:%d %b %Y}) from {then.source}; now from "
            f"{board.source}. Settle it deal by deal on the In-blood call page.")
+
+
+def people_tiles() -> None:
+    """The viewer's own call and their team's roll-up, now and at the last call."""
+    tree = hierarchy_at(view.as_of)
+    viewer = auth.identity()
+    mine = viewer_for_tiles(tree, viewer.who if viewer else None, bool(viewer and viewer.team_mode))
+    if mine is None:
+        return
+    now_row = people_rollup(view, settings).get(mine)
+    then_row = people_rollup(replace(view, as_of=last_call), settings).get(mine)
+    if now_row is None:
+        return
+    then_call = then_row.forecast if then_row else None
+    then_team = then_row.team_forecast if then_row else None
+    left, right, _, _ = st.columns(4)
+    moved = change_of(now_row.forecast, then_call)
+    left.metric(f"{fmt.text(mine)}'s call", fmt.money(now_row.forecast), border=True,
+                delta=fmt.money(moved) if moved is not None else None,
+                delta_description=since_label if moved is not None else None,
+                help=f"At the last call: {fmt.money(then_call)}. "
+                     + ("Stale: no call since the latest due moment." if now_row.stale else ""))
+    if now_row.team_forecast is not None:
+        team_moved = change_of(now_row.team_forecast, then_team)
+        right.metric("Their team's roll-up", fmt.money(now_row.team_forecast), border=True,
+                     delta=fmt.money(team_moved) if team_moved is not None else None,
+                     delta_description=since_label if team_moved is not None else None,
+                     help="The sum of the direct reports' numbers (each one's call, else their "
+                          f"team's roll-up, else their Closed + Commit); at the last call "
+                          f"{fmt.money(then_team)}. The Roll-up page has each person's.")
+
+
+people_tiles()
 
 # --- 2. New & Expansion vs Renewals, apart.
 st.subheader("New & Expansion and Renewals")

@@ -5,7 +5,7 @@ import streamlit as st
 
 from sales import backtest
 from sales import formatting as fmt
-from sales.access import SAVE_CALLS
+from sales.access import SAVE_CALLS, SUBMIT_CALL
 from sales.calls import save_call
 from sales.export import XLSX_MIME, csv_bytes, xlsx_bytes
 from sales.inblood import (
@@ -18,7 +18,9 @@ from sales.inblood import (
     days_left,
     totals,
 )
-from sales.stages import COMMIT, OPEN_CATEGORIES
+from sales.people_calls import CallError, submit_call
+from sales.stages import BEST_CASE, COMMIT, OPEN_CATEGORIES
+from sales.team_view import home_of, included_deals
 from ui import auth, board, page, state, widgets
 from ui.data import (
     board_members,
@@ -30,6 +32,7 @@ from ui.data import (
     filter_options,
     follow_ups_of_call,
     gone_since_call,
+    hierarchy_at,
     track_record,
 )
 
@@ -195,6 +198,49 @@ def _save(current: dict) -> None:
     st.rerun()
 
 
+def _submit_as_call(current: dict) -> None:
+    """One's own forecast call from the board: the number, and the Commit and Best Case deals
+    it counts on (those ticked Include)."""
+    me = auth.identity()
+    tree = hierarchy_at(view.as_of)
+    if me is None or not me.may(SUBMIT_CALL) or not tree.users:
+        return
+    mine = home_of(tree, me.who) if me.team_mode else None
+    if me.team_mode and mine is None:
+        return
+    now = totals(summary, current)
+    with st.expander("Submit as your forecast call"):
+        if not me.team_mode:
+            mine = st.selectbox("You are", tree.order(), key="board_call_by",
+                                help="Local mode has no sign-in: pick who is calling.")
+        members = board_members(view, settings, call_id, BoardFilter(categories=(COMMIT, BEST_CASE)))
+        deals = included_deals(members, current)
+        # Keyed by the board's totals: a tick moves the suggested numbers with it.
+        suggested = f"{now.number}|{now.upside}"
+        with st.form("board_call", border=False):
+            left, right = st.columns(2)
+            forecast = left.number_input("Forecast", min_value=0.0, value=float(now.number),
+                                         step=1000.0, key=f"board_call_forecast|{suggested}")
+            upside = right.number_input("Upside", min_value=0.0, value=float(now.upside),
+                                        step=1000.0, key=f"board_call_upside|{suggested}")
+            st.caption(f"Counts on the {len(deals):,} Commit and Best Case deals ticked "
+                       "Include; the Roll-up page shows the call beside your team's.")
+            sent = st.form_submit_button("Submit call", type="primary")
+    if not sent:
+        return
+    try:
+        with state.writing() as cur:
+            made = submit_call(cur, mine, view.period.label, forecast, upside, by=mine,
+                               deals=deals)
+    except CallError as error:
+        st.error(f"Not submitted, nothing changed: {fmt.text(error)}")
+        return
+    st.session_state["saved_call_message"] = (
+        f"Your call of {fmt.money(made.forecast, precise=True)} for {made.period} submitted, "
+        f"counting on {len(made.deals):,} deals.")
+    st.rerun()
+
+
 @st.fragment
 def live_board() -> None:
     """Toggles rerun only this part: totals, filters, the deal editor and saving."""
@@ -208,6 +254,7 @@ def live_board() -> None:
     _bulk(where)
     _editor(deals, matching, size, key)
     _save(current)
+    _submit_as_call(current)
 
 
 if message := st.session_state.pop("saved_call_message", None):

@@ -79,6 +79,7 @@ from sales.smb import (
 from sales.stages import CLOSED, OMITTED, OPEN_CATEGORIES, REPORT_CATEGORIES, UNQUALIFIED
 from sales.targets import target_for_view
 from sales.team_rollup import rollup_report
+from sales.team_view import top_call_keys
 from sales.view import Measure, View, ratio
 
 FORMATS = ("json", "csv", "markdown")
@@ -384,7 +385,10 @@ def board_figures(con: duckdb.DuckDBPyConnection, view: View, settings: Settings
                 for facts in diagnosis.segment_facts(con, view, window, slips, covered)]
     say(0.4, "The track record of past calls")
     return BoardFigures(past, moves, by_segment, generated, trend, competitors, settings, reps,
-                        deals, verdicts, track_record_keys(con, view, settings), last_change(con))
+                        deals, verdicts,
+                        {**track_record_keys(con, view, settings),
+                         "top_calls": top_call_keys(con, view)},
+                        last_change(con))
 
 
 def board_report(con: duckdb.DuckDBPyConnection, view: View, use_saved_call: bool = True,

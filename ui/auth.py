@@ -18,7 +18,7 @@ from sales import formatting as fmt
 from sales.access import Grant
 from sales.view import Filters
 from ui import state
-from ui.data import access_grant
+from ui.data import access_grant, access_scope
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,11 @@ class Identity:
         return self.grant is not None and self.grant.may(permission)
 
     def scope(self) -> Filters:
-        return self.grant.scope() if self.grant is not None else Filters()
+        """The deals this person may see: a manager's part of the hierarchy and a rep's own
+        deals as they stand at the view's as-of (`sales.access.scope_for`)."""
+        if self.grant is None or self.grant.role == access.ANALYST:
+            return Filters()
+        return access_scope(self.grant, state.view_as_of())
 
 
 def team_mode() -> bool:

@@ -45,11 +45,14 @@ from sales import (
     followups,
     funnel,
     generated,
+    hierarchy,
     inblood,
     lead_snapshots,
     leads,
     losses,
     movement,
+    people_accuracy,
+    people_calls,
     pivots,
     plan,
     query,
@@ -59,6 +62,8 @@ from sales import (
     slippage,
     smb,
     targets,
+    team_rollup,
+    team_view,
 )
 from sales import formatting as fmt
 from sales import freshness as data_freshness
@@ -284,6 +289,17 @@ def board_pack_prepared(view: View) -> None:
     prepared.add((database_path(), version(), view))
 
 
+# --- The people's calls: the hierarchy, each person's call, their team's roll-up --------------
+# A submitted call is a write through `ui.state.writing`, which moves the data version on: the
+# next render of every session misses these and shows it.
+
+hierarchy_at = _cached(hierarchy.hierarchy_at)
+people_rollup = _cached(team_rollup.team_rollup)
+calls_over_period = _cached(team_rollup.calls_over_period)
+people_call_history = _cached(people_calls.people_call_history)
+latest_people_calls = _cached(people_calls.latest_calls)
+
+
 # --- Pipeline ---------------------------------------------------------------------------------
 
 rollup_by = _cached(rollup.rollup_by)
@@ -394,6 +410,17 @@ def _backtest_verdict(con: Con, view: View, settings: Settings, kind: str) -> st
                              escape=fmt.text)
 
 
+def _people_accuracy(con: Con, view: View, kind: str) -> pd.DataFrame:
+    """Who calls it right: each person's calls on the completed periods the Forecast accuracy
+    page replays, against what their part of the hierarchy closed (`sales.team_view`)."""
+    periods = _backtest_periods(view, kind)
+    weeks = {p.label: [backtest.week_day(p, w) for w in range(1, backtest.week_count(p) + 1)]
+             for p in periods}
+    found = people_accuracy.people_accuracy(con, list(periods), view.as_of, view.filters, weeks)
+    return team_view.accuracy_frame(found, hierarchy.hierarchy_at(con, view.as_of))
+
+
+people_accuracy_frame = _cached(_people_accuracy)
 forecast_backtest = _cached(_forecast_backtest)
 backtest_verdict = _cached(_backtest_verdict)
 window_rates = _cached(_window_rates)
@@ -415,6 +442,7 @@ attainment = _cached(plan.attainment)
 filter_options = _cached(query.distinct_values)
 access_grants = _cached(access.grants)
 access_grant = _cached(access.grant_for)
+access_scope = _cached(access.scope_for)
 audit_trail = _cached(audit.trail)
 last_syncs = _cached(crm_sync.last_syncs)
 last_delivery_runs = _cached(delivery.last_runs)

@@ -205,10 +205,15 @@ def default_view_as_of() -> date:
     return _default_as_of(database_path(), version())
 
 
+def view_as_of() -> date:
+    """The sidebar's as-of; the latest snapshot's day when a page runs on its own."""
+    return st.session_state.get("as_of") or default_view_as_of()
+
+
 def current_view(scope: Filters = Filters()) -> View:
     """The view the sidebar selected, within the session's scope (`ui.auth.Identity.scope`); defaults
     when a page runs on its own."""
-    as_of = st.session_state.get("as_of") or default_view_as_of()
+    as_of = view_as_of()
     fy_start = fy_start_month()
     label = st.session_state.get("period")
     try:

@@ -204,11 +204,19 @@ def make_or_break(deals: list[dict]) -> go.Figure:
     return _style(figure, margin=dict(l=230, r=60, t=10, b=10), showlegend=False)
 
 
-def accuracy(rows: list[dict], week_now: int | None) -> go.Figure:
+def accuracy(rows: list[dict], week_now: int | None,
+             people: dict[str, list[tuple[int, float]]] | None = None) -> go.Figure:
+    """Saved calls and the default rules by week, and the top of the hierarchy's own calls
+    (`people`: name → [(week, mean |error|)]) dashed beside them."""
     rows = [r for r in rows if r["saved_call"] is not None or r["default_rules"] is not None]
-    if not rows:
+    if not rows and not people:
         return _empty("No completed period with saved calls or snapshots yet")
     figure = go.Figure()
+    for name, points in (people or {}).items():
+        figure.add_scatter(x=[w for w, _ in points], y=[e for _, e in points],
+                           name=f"{fmt.chart_text(name)}'s calls", mode="lines+markers",
+                           line=dict(color=GOOD, width=3, dash="dash"),
+                           hovertemplate="week %{x}: ±%{y:.0%}<extra></extra>")
     for key, name, colour in (("saved_call", "Saved calls", ACCENT),
                               ("default_rules", "Default rules", MUTED)):
         figure.add_scatter(x=[r["week"] for r in rows], y=[r[key] for r in rows], name=name,

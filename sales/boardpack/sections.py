@@ -325,13 +325,26 @@ def track_record(report: dict) -> Section:
                           else NOTHING, "average distance from what closed"),
                      Tile(f"Default rules at week {week_now}", f"±{fmt.pct(rules)}"
                           if rules is not None else NOTHING, "Commit in, Best Case out")]
+    people: dict[str, list[tuple[int, float]]] = {}
+    for i, row in enumerate(report["accuracy"].get("top_calls", [])):
+        key = f"accuracy.top_calls.{i}"
+        error = f.get(f"{key}.mean_abs_error", chart, f"week {row['week']} {row['user']}'s calls")
+        people.setdefault(row["user"], []).append((row["week"], error))
+        if row["week"] == week_now:
+            tiles.append(Tile(f"{row['user']}'s week-{week_now} call", f"±{fmt.pct(error)}",
+                              "the top of the hierarchy's own calls"))
     periods = ", ".join(report["accuracy"]["periods"]) or "none yet"
     notes = [f"Each saved call (and the default rules at each weekly snapshot) against what "
              f"finally closed won, over the completed periods {periods}: the average of "
              "|in-blood ÷ actual − 1| by week of the period. Lower is better."]
+    if people:
+        notes.append(f"{', '.join(people)}: the top of the sales hierarchy's own forecast "
+                     "calls (the latest at the start of each week) against what their whole "
+                     "organisation finally closed won, averaged the same way.")
     return Section(
         5, "track-record", "Track record", "How good is our number at this point of a quarter?",
-        tiles=tiles, charts=[Chart("accuracy-by-week", chart, charts.accuracy(rows, week_now))],
+        tiles=tiles, charts=[Chart("accuracy-by-week", chart,
+                                   charts.accuracy(rows, week_now, people))],
         notes=notes, figures=f.frame())
 
 

@@ -26,7 +26,12 @@ def test_the_demo_shows_every_method_and_who_wins(demo_db, monkeypatch):
     frame = at.dataframe[0].value
     assert set(frame["method"]) == set(bt.METHODS)
     assert frame["period"].nunique() == 4
-    assert [b.label for b in at.get("download_button")] == ["Download CSV", "Download XLSX"]
+    # Then who calls it right: the demo's reps and managers have called every week.
+    assert [b.label for b in at.get("download_button")] == ["Download CSV", "Download XLSX",
+                                                            "Download CSV"]
+    people = at.dataframe[1].value
+    assert set(people["role"]) == {"rep", "manager"}
+    assert people["adjustment_helped"].notna().any()
 
 
 def test_the_page_tiles_are_the_backtests(demo_db, monkeypatch):
