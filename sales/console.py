@@ -103,6 +103,10 @@ TABLE_NOTES = {
     "crm_records": "The CRM's records as the last sync read them (JSON text): the picture the "
                    "next incremental sync merges into. Never a credential.",
     "crm_stages": "Each CRM stage's probability as the CRM reports it.",
+    "delivery_log": "Every digest, alert and reminder message sent or refused: run, kind, "
+                    "channel, recipient, when, whether the server accepted it, its message.",
+    "alerts_sent": "Each alert a recipient has been sent (recipient, deal, rule, change), so a "
+                   "rerun sends it once.",
 }
 EXAMPLES = {
     "Pipeline by stage": "select stage, count(*) as deals, sum(amount) as amount\n"
