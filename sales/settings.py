@@ -62,6 +62,10 @@ class Settings:
         0.85, "Bottom-up (submissions) below this share of top-down hints at sandbagging.")
     happy_ears_band: float = setting(
         1.15, "Bottom-up (submissions) above this share of top-down hints at happy ears.")
+    corporate_currency: str = setting(
+        "USD", "The currency every amount is reported in (ISO code). A Salesforce sync sets it "
+               "to the org's corporate currency when it is not set yet; deals in other "
+               "currencies are converted (docs/data-model.md#currencies).")
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,10 @@ def save_setting(con: duckdb.DuckDBPyConnection, name: str, value: object) -> No
     parsed = setting.parse(text)
     if name == "fiscal_year_start_month" and not 1 <= int(parsed) <= 12:
         raise ValueError("fiscal_year_start_month must be between 1 and 12")
+    if name == "corporate_currency":
+        text = text.strip().upper()
+        if len(text) != 3 or not text.isalpha() or not text.isascii():
+            raise ValueError("corporate_currency must be a three-letter ISO code, e.g. USD")
     con.execute(
         "insert or replace into settings (name, value) values (?, ?)", [name, text]
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -21,10 +21,11 @@ import pandas as pd
 
 from sales import audit
 from sales.db import data_version, swap_in
-from sales.ingest import history, leads, opportunities, plans
+from sales.ingest import history, leads, opportunities, plans, rates
 from sales.ingest.formats import replaced_bytes
 from sales.ingest.headers import (
     ACCOUNTS,
+    CURRENCY_RATES,
     HISTORY,
     KINDS,
     LEADS,
@@ -42,7 +43,9 @@ from sales.ingest.rejects import rejected_rows
 from sales.ingest.validate import ERROR, WARNING, Finding, Findings
 
 Progress = Callable[[float, str], None]
-_ORDER = {OPPORTUNITIES: 0, HISTORY: 1, TARGETS: 2, SUBMISSIONS: 3, LEADS: 4}
+# Rates first: the deals of the same import convert at them.
+_ORDER = {CURRENCY_RATES: -1, OPPORTUNITIES: 0, HISTORY: 1, TARGETS: 2, SUBMISSIONS: 3,
+          LEADS: 4}
 
 
 class ImportRejected(Exception):
@@ -233,6 +236,11 @@ def plan(request: ImportRequest, reference: Reference) -> Plan:
     known = reference.with_mapping(request.mapping)
     extras = {f.kind: f.source for f in files if f.kind in (ACCOUNTS, OWNERS)}
     suggestions: list[str] = []
+    for f in files:  # a rate file in the same import is the table its deals convert at
+        if f.kind == CURRENCY_RATES:
+            f.prepared = rates.prepare(f.source, request.mapping, findings)
+            if f.prepared is not None:
+                known = replace(known, rates=f.prepared.table)
     for f in files:
         if f.kind == OPPORTUNITIES:
             f.prepared = opportunities.prepare(f.source, known, request.mapping, request.day,
@@ -295,7 +303,7 @@ def apply(con: duckdb.DuckDBPyConnection, plan: Plan,
     files = plan.main_files
     for index, f in enumerate(files):
         report(0.5 + 0.45 * index / len(files), f"Writing {f.name}")
-        reference = load_reference(con)
+        reference = load_reference(con, request.day)
         frame = f.prepared.frame
         if f.kind == OPPORTUNITIES:
             what = opportunities.write(con, frame, request.day, reference)
@@ -306,6 +314,8 @@ def apply(con: duckdb.DuckDBPyConnection, plan: Plan,
         elif f.kind == LEADS:
             what = leads.write(con, frame, request.day)
             done.append(f"{f.name}: {len(frame):,} leads → {what}")
+        elif f.kind == CURRENCY_RATES:
+            done.append(f"{f.name}: {rates.write(con, f.prepared, request.day)}")
         else:
             done.append(f"{f.name}: {plans.write(con, f.prepared)}")
     return done
@@ -363,7 +373,7 @@ def import_into(cur: duckdb.DuckDBPyConnection, request: ImportRequest,
     when the checks fail. The one validated path every import and CRM sync goes through."""
     report = progress or (lambda fraction, message: None)
     report(0.2, "Checking the files against the database")
-    checked = plan(request, load_reference(cur))
+    checked = plan(request, load_reference(cur, request.day))
     if not checked.ok:
         raise ImportRejected(checked)
     done = apply(cur, checked, report)
