@@ -187,7 +187,7 @@ def convert_sql(amount: str, currency: str, day: str, version: str) -> str:
                and r.iso_code = {code} and r.dated
                and r.start_date <= {day} and {day} < r.next_start_date),
             (select r.rate from currency_rates r where r.recorded_on = {version}
-               and r.iso_code = {code} and not r.dated))"""
+               and r.iso_code = {code} and not r.dated))"""  # noqa: S608 - ours
     return f"""case when {currency} = $corporate or {currency} is null then {amount}
         else round({amount} * coalesce({raw('$corporate')}, 1) / {raw(currency)}, 2) end"""
 
@@ -195,4 +195,4 @@ def convert_sql(amount: str, currency: str, day: str, version: str) -> str:
 def version_sql(day: str) -> str:
     """SQL: the recorded_on of the table as it stood on `day` (an SQL expression)."""
     return f"""coalesce((select max(recorded_on) from currency_rates where recorded_on <= {day}),
-                        (select min(recorded_on) from currency_rates))"""
+                        (select min(recorded_on) from currency_rates))"""  # noqa: S608

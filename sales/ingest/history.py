@@ -20,6 +20,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from sales.currency import CurrencyError, convert_sql, version_sql
 from sales.ingest.formats import amount_problem, number_format, read_dates
 from sales.ingest.headers import HISTORY, REQUIRED, expected_headers, report_repeated, resolve
 from sales.ingest.mapping import Mapping
@@ -28,7 +29,6 @@ from sales.ingest.readers import Source
 from sales.ingest.reference import Reference
 from sales.ingest.validate import ERROR, Findings
 from sales.ingest.values import POINT, clean_text, fold_value, parse_amounts, parse_categories, parse_flags
-from sales.currency import CurrencyError, convert_sql, version_sql
 from sales.settings import load_settings
 from sales.snapshots import (
     CURRENCY_COLUMNS,

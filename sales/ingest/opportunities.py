@@ -13,6 +13,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from sales.currency import is_code
 from sales.deal_types import DEAL_TYPES
 from sales.departed import remember, replace_current
 from sales.ingest.enrich import Joined, enrich
@@ -42,7 +43,6 @@ from sales.ingest.values import (
 )
 from sales.losses import reclassify_losses
 from sales.segments import fill_segments
-from sales.currency import is_code
 from sales.snapshots import CURRENCY_COLUMNS, STATE_COLUMNS, record_snapshot
 from sales.stages import CLOSED, OMITTED, PIPELINE
 
