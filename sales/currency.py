@@ -177,10 +177,17 @@ def display_factor(con: duckdb.DuckDBPyConnection, code: str, today: date) -> De
     return rate
 
 
-def convert_sql(amount: str, currency: str, day: str, version: str) -> str:
+# SQL: the corporate_currency setting, for queries that do not bind it.
+CORPORATE_SQL = (f"(select coalesce(max(value), '{DEFAULT_CORPORATE}') from settings "
+                 "where name = 'corporate_currency')")
+
+
+def convert_sql(amount: str, currency: str, day: str, version: str,
+                corporate: str = "$corporate") -> str:
     """SQL: `amount` in `currency` as corporate currency, to the cent, at the dated rate whose
     range holds `day` (else the static rate) of the table recorded on `version` (SQL
-    expressions; ours, never input). Needs the bound `$corporate`. Null without a rate."""
+    expressions; ours, never input; `corporate` the bound `$corporate` unless given). Null
+    without a rate."""
     def raw(code: str) -> str:
         return f"""coalesce(
             (select r.rate from currency_rates r where r.recorded_on = {version}
@@ -188,8 +195,8 @@ def convert_sql(amount: str, currency: str, day: str, version: str) -> str:
                and r.start_date <= {day} and {day} < r.next_start_date),
             (select r.rate from currency_rates r where r.recorded_on = {version}
                and r.iso_code = {code} and not r.dated))"""  # noqa: S608 - ours
-    return f"""case when {currency} = $corporate or {currency} is null then {amount}
-        else round({amount} * coalesce({raw('$corporate')}, 1) / {raw(currency)}, 2) end"""
+    return f"""case when {currency} = {corporate} or {currency} is null then {amount}
+        else round({amount} * coalesce({raw(corporate)}, 1) / {raw(currency)}, 2) end"""
 
 
 def version_sql(day: str) -> str:

@@ -40,6 +40,7 @@ from simple_salesforce.exceptions import (
 
 from sales.crm.retry import call_with_retries, retries
 from sales.crm.sync import Fetched, Progress, SyncError, weekly_day
+from sales.currency import CurrencyError, Rate, RateTable, check_rates
 from sales.exits import EXIT_USAGE
 from sales.ingest.mapping import Mapping as ImportMapping
 
@@ -315,6 +316,8 @@ class SalesforceReader:
                                 "Salesforce user: grant read access to it (field-level "
                                 "security in its profile or a permission set)")
         wanted = dict(DEFAULT_FIELDS)
+        if org.path_exists("Opportunity", "CurrencyIsoCode"):  # a multi-currency org
+            wanted["currency"] = "CurrencyIsoCode"
         named = dict(self.mapping.columns) if self.mapping else {}
         wanted.update(named)
         if "team" not in named and "team" in wanted and not org.path_exists(
@@ -371,14 +374,23 @@ class SalesforceReader:
         fetched = Fetched(records, [] if not since else deleted, mark, since is None,
                           ",".join(f"{c}={p}" for c, p in sorted(fields.items())), len(rows))
         fetched.probabilities = stage_probabilities(self.org)
+        if "currency" in fields:
+            progress(0.82, "Reading the currencies and their rates")
+            fetched.rates, fetched.corporate = org_rates(self.org)
+            self.notes.append(f"{len(fetched.rates.codes()):,} currencies, corporate "
+                              f"{fetched.corporate}"
+                              + (", dated rates by close date"
+                                 if any(r.dated for r in fetched.rates.rates) else ""))
         if backfill:
             progress(0.85, "Reading the opportunity history")
-            fetched.history = self.history(as_of)
+            currencies = {r["opportunity_id"]: r.get("currency") for r in records}
+            fetched.history = self.history(as_of, currencies)
         fetched.notes = list(self.notes)
         progress(1.0, f"Read {len(rows):,} opportunities")
         return fetched
 
-    def history(self, as_of: date) -> list[dict] | None:
+    def history(self, as_of: date, currencies: dict[str, str | None] | None = None
+                ) -> list[dict] | None:
         """OpportunityHistory as a weekly change log (changes after as-of left out), with the
         owner of each moment where OpportunityFieldHistory tracks owner changes; None with a
         note when the user cannot read the history."""
@@ -407,7 +419,9 @@ class SalesforceReader:
                         "amount": _text(row.get("Amount"), "amount"),
                         "close_date": _text(row.get("CloseDate"), "close_date"),
                         "owner": _owner_at(owners.get(row.get("OpportunityId"), []),
-                                           row["CreatedDate"])})
+                                           row["CreatedDate"]),
+                        # a history row's amount is in the deal's currency
+                        "currency": (currencies or {}).get(row.get("OpportunityId"))})
         tracked = sum(len(v) for v in owners.values())
         self.notes.append(f"history rebuilt from {len(rows):,} OpportunityHistory change(s)"
                           + (f" and {tracked:,} owner change(s)" if tracked else "")
@@ -479,6 +493,40 @@ def stage_probabilities(org: Org) -> dict[str, float]:
         return {}
     return {row[key]: float(row["DefaultProbability"]) / 100 for row in rows
             if row.get(key) and row.get("DefaultProbability") is not None}
+
+
+def org_rates(org: Org) -> tuple[RateTable, str]:
+    """The org's rate table (CurrencyType's static rates, DatedConversionRate's ranges where
+    advanced currency management keeps them) and its corporate currency. ConversionRate is
+    units of the currency per one unit of the corporate currency, as `sales.currency` reads it.
+    """
+    rows = org.query("reading CurrencyType", "SELECT IsoCode, ConversionRate, IsCorporate "
+                     "FROM CurrencyType", lambda read, total: None)
+    corporate = next((r["IsoCode"] for r in rows if r.get("IsCorporate") in (True, "true")),
+                     None)
+    if corporate is None:
+        raise SyncError("the org's CurrencyType names no corporate currency: check Setup › "
+                        "Company Information › Currencies")
+    rates = [Rate(r["IsoCode"], Decimal(str(r["ConversionRate"]))) for r in rows
+             if r.get("ConversionRate") is not None]
+    try:
+        readable = org.path_exists("DatedConversionRate", "NextStartDate")
+    except SyncError:
+        readable = False  # no advanced currency management
+    if readable:
+        dated = org.query("reading DatedConversionRate",
+                          "SELECT IsoCode, StartDate, NextStartDate, ConversionRate "
+                          "FROM DatedConversionRate", lambda read, total: None)
+        rates += [Rate(r["IsoCode"], Decimal(str(r["ConversionRate"])), True,
+                       date.fromisoformat(r["StartDate"][:10]),
+                       date.fromisoformat(r["NextStartDate"][:10]))
+                  for r in dated if r.get("ConversionRate") is not None]
+    try:
+        check_rates(rates)
+    except CurrencyError as error:
+        raise SyncError(f"Salesforce's rates cannot be used: {error}; nothing was changed"
+                        ) from None
+    return RateTable(tuple(rates)), corporate
 
 
 def org_stage_probabilities(env: Mapping[str, str] | None = None) -> dict[str, float]:

@@ -31,12 +31,14 @@ import duckdb
 import pandas as pd
 
 from sales import audit
+from sales.currency import CurrencyError, RateTable, store_rates
 from sales.db import open_current, swap_in
 from sales.exits import EXIT_REFUSED
 from sales.ingest.mapping import Mapping
 from sales.ingest.opportunities import set_crm_probabilities
 from sales.ingest.readers import Source
 from sales.ingest.run import ImportRequest, Result, import_into
+from sales.settings import save_setting
 
 Progress = Callable[[float, str], None]
 # Share of the progress bar spent reading the CRM; the rest is the check and write.
@@ -48,7 +50,7 @@ BACKFILL_STEP_DAYS = 7
 # its owner's id): stored with the picture for the next sync, never imported.
 LINK = "_"
 HISTORY_COLUMNS = ("opportunity_id", "changed_at", "row_id", "stage", "forecast_category",
-                   "amount", "close_date", "owner")
+                   "amount", "close_date", "owner", "currency")
 
 
 class SyncError(Exception):
@@ -80,6 +82,9 @@ class Fetched:
     history: list[dict[str, str | None]] | None = None
     probabilities: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # A multi-currency org's rate table and corporate currency (None: one currency).
+    rates: RateTable | None = None
+    corporate: str | None = None
     # Incremental reads: the stored records that changed through a related record (a company,
     # an owner), worked out from the previous picture inside the write (no network there).
     refresh: Callable[[dict[str, dict]], list[dict]] | None = None
@@ -181,11 +186,15 @@ def run_sync(path: str | Path, reader: Reader, as_of: date | None = None,
         if not picture:
             raise SyncError(f"{reader.label} has no opportunities to record (an empty picture "
                             "would remove every deal); nothing was changed")
+        _record_rates(cur, fetched, day)
         request = ImportRequest(_sources(reader.label, picture, fetched.history),
                                 _import_mapping(mapping), None, day,
                                 actor=actor or audit.command_line_user())
-        result = import_into(cur, request,
-                             lambda f, m: report(_FETCH_SHARE + (1 - _FETCH_SHARE) * f, m))
+        try:
+            result = import_into(cur, request,
+                                 lambda f, m: report(_FETCH_SHARE + (1 - _FETCH_SHARE) * f, m))
+        except CurrencyError as error:  # a history amount in a currency without a rate
+            raise SyncError(str(error)) from None
         seconds = time.monotonic() - clock
         outcome = SyncResult(result, day, fetched.full, fetched.read, changed, deleted,
                              len(picture), seconds, fetched.history is not None,
@@ -203,6 +212,22 @@ def run_sync(path: str | Path, reader: Reader, as_of: date | None = None,
     outcome = swap_in(path, build, progress=lambda f, m: report(_FETCH_SHARE, m))
     report(1.0, "Synced")
     return outcome
+
+
+def _record_rates(cur: duckdb.DuckDBPyConnection, fetched: Fetched, day: date) -> None:
+    """The org's rates as the table from `day` (the deals of this sync convert at them), and
+    its corporate currency as the setting when nobody has set one."""
+    if fetched.rates is None:
+        return
+    stored = cur.execute("select count(*) from settings where name = 'corporate_currency'"
+                         ).fetchall()[0][0]
+    if fetched.corporate and not stored:
+        save_setting(cur, "corporate_currency", fetched.corporate)
+    try:
+        store_rates(cur, fetched.rates, day)
+    except CurrencyError as error:
+        raise SyncError(f"the CRM's rates cannot be used: {error}; nothing was changed"
+                        ) from None
 
 
 def merge(previous: dict[str, dict], fetched: Fetched
