@@ -61,7 +61,8 @@ LAST_CALL_DAYS = 7
 
 PART_LABELS = {
     "new": "New", "moved_in": "Moved in", "pulled_in": "Pulled in", "amount_up": "Amount up",
-    "amount_down": "Amount down", "currency": "Currency", "moved_out": "Moved out", "slipped_out": "Slipped out",
+    "amount_down": "Amount down", "currency": "Currency", "moved_out": "Moved out",
+    "slipped_out": "Slipped out",
     "won": "Won", "lost": "Lost", "removed": "Removed",
 }
 PART_HELP = {
