@@ -178,8 +178,8 @@ def display_factor(con: duckdb.DuckDBPyConnection, code: str, today: date) -> De
 
 
 # SQL: the corporate_currency setting, for queries that do not bind it.
-CORPORATE_SQL = (f"(select coalesce(max(value), '{DEFAULT_CORPORATE}') from settings "
-                 "where name = 'corporate_currency')")  # noqa: S608 - a constant
+CORPORATE_SQL = ("(select coalesce(max(value), 'USD') from settings "
+                 "where name = 'corporate_currency')")
 
 
 def convert_sql(amount: str, currency: str, day: str, version: str,
