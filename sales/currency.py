@@ -203,3 +203,46 @@ def version_sql(day: str) -> str:
     """SQL: the recorded_on of the table as it stood on `day` (an SQL expression)."""
     return f"""coalesce((select max(recorded_on) from currency_rates where recorded_on <= {day}),
                         (select min(recorded_on) from currency_rates))"""  # noqa: S608
+
+
+# Every stored money column in the corporate currency, by table: what a display currency
+# scales (rates, counts and dates are not money).
+MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "opportunities": ("amount",),
+    "departed_opportunities": ("amount",),
+    "opportunity_history": ("amount",),
+    "targets": ("amount",),
+    "submissions": ("forecast", "upside"),
+    "forecast_call_decisions": ("amount",),
+    "forecast_calls": ("closed_won",),
+}
+
+
+def show_in(con: duckdb.DuckDBPyConnection, code: str, today: date
+            ) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """A read-only connection on the same file whose every corporate amount reads in `code` at
+    the latest rate in force `today` (the command line's `report --currency`), and the code;
+    `con` is closed when another is returned. CurrencyError without a rate.
+
+    The new connection is an in-memory database with a view over each of the file's tables
+    (the money columns scaled) and the file's own views on top of them, so every query and
+    every cursor reads the scaled amounts without a change to any metric."""
+    code = code.strip().upper()
+    factor = display_factor(con, code, today)
+    if code == corporate_currency(con):
+        return con, code
+    path = con.execute("select path from duckdb_databases() "
+                       "where database_name = current_database()").fetchall()[0][0]
+    con.close()
+    shown = duckdb.connect()
+    shown.execute("attach ? as stored (read_only)", [path])
+    for (table,) in shown.execute("select table_name from duckdb_tables() "
+                                  "where database_name = 'stored'").fetchall():
+        columns = MONEY_COLUMNS.get(table, ())
+        scaled = ", ".join(f"round({c} * {factor}, 2)::decimal(18, 2) as {c}" for c in columns)
+        body = f"select * replace ({scaled})" if columns else "select *"
+        shown.execute(f'create view "{table}" as {body} from stored.main."{table}"')  # noqa: S608
+    for (text,) in shown.execute("select sql from duckdb_views() "
+                                 "where database_name = 'stored' and not internal").fetchall():
+        shown.execute(text)  # the file's own views, over the scaled tables
+    return shown, code

@@ -186,10 +186,11 @@ def run_sync(path: str | Path, reader: Reader, as_of: date | None = None,
         if not picture:
             raise SyncError(f"{reader.label} has no opportunities to record (an empty picture "
                             "would remove every deal); nothing was changed")
-        _record_rates(cur, fetched, day)
+        corporate = _record_rates(cur, fetched, day)
         request = ImportRequest(_sources(reader.label, picture, fetched.history),
                                 _import_mapping(mapping), None, day,
-                                actor=actor or audit.command_line_user())
+                                actor=actor or audit.command_line_user(),
+                                rates=fetched.rates, corporate=corporate)
         try:
             result = import_into(cur, request,
                                  lambda f, m: report(_FETCH_SHARE + (1 - _FETCH_SHARE) * f, m))
@@ -214,13 +215,14 @@ def run_sync(path: str | Path, reader: Reader, as_of: date | None = None,
     return outcome
 
 
-def _record_rates(cur: duckdb.DuckDBPyConnection, fetched: Fetched, day: date) -> None:
+def _record_rates(cur: duckdb.DuckDBPyConnection, fetched: Fetched, day: date) -> str | None:
     """The org's rates as the table from `day` (the deals of this sync convert at them), and
-    its corporate currency as the setting when nobody has set one."""
+    its corporate currency as the setting when nobody has set one; returns the corporate
+    currency the sync converts into (None: the org has one currency)."""
     if fetched.rates is None:
-        return
-    stored = cur.execute("select count(*) from settings where name = 'corporate_currency'"
-                         ).fetchall()[0][0]
+        return None
+    stored = cur.execute("select value from settings where name = 'corporate_currency'"
+                         ).fetchall()
     if fetched.corporate and not stored:
         save_setting(cur, "corporate_currency", fetched.corporate)
     try:
@@ -228,6 +230,7 @@ def _record_rates(cur: duckdb.DuckDBPyConnection, fetched: Fetched, day: date) -
     except CurrencyError as error:
         raise SyncError(f"the CRM's rates cannot be used: {error}; nothing was changed"
                         ) from None
+    return stored[0][0] if stored else fetched.corporate
 
 
 def merge(previous: dict[str, dict], fetched: Fetched

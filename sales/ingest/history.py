@@ -29,7 +29,6 @@ from sales.ingest.readers import Source
 from sales.ingest.reference import Reference
 from sales.ingest.validate import ERROR, Findings
 from sales.ingest.values import POINT, clean_text, fold_value, parse_amounts, parse_categories, parse_flags
-from sales.settings import load_settings
 from sales.snapshots import (
     CURRENCY_COLUMNS,
     SAME_STATE_AS_PREVIOUS,
@@ -229,7 +228,7 @@ def write(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, as_of: date | Non
                                           "close_date", "owner", "currency"]])
     try:
         con.execute(f"create or replace temp table new_history as {_NEW_INTERVALS}",  # noqa: S608
-                    {"kept_from": kept_from, "corporate": load_settings(con).corporate_currency,
+                    {"kept_from": kept_from, "corporate": reference.corporate,
                      "as_of": as_of or last_day})
     finally:
         con.unregister("import_changes")

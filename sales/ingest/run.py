@@ -20,6 +20,7 @@ import duckdb
 import pandas as pd
 
 from sales import audit
+from sales.currency import RateTable
 from sales.db import data_version, swap_in
 from sales.ingest import history, leads, opportunities, plans, rates
 from sales.ingest.formats import replaced_bytes
@@ -71,6 +72,10 @@ class ImportRequest:
     # Whom the import is attributed to on the audit trail (default: the operating-system user
     # at the command line).
     actor: str = ""
+    # A CRM sync's rate table and corporate currency (docs/data-model.md#currencies), written
+    # in the same transaction: the checks convert at these rather than at the stored ones.
+    rates: RateTable | None = None
+    corporate: str | None = None
 
     @property
     def day(self) -> date:
@@ -303,7 +308,7 @@ def apply(con: duckdb.DuckDBPyConnection, plan: Plan,
     files = plan.main_files
     for index, f in enumerate(files):
         report(0.5 + 0.45 * index / len(files), f"Writing {f.name}")
-        reference = load_reference(con, request.day)
+        reference = _reference(con, request)
         frame = f.prepared.frame
         if f.kind == OPPORTUNITIES:
             what = opportunities.write(con, frame, request.day, reference)
@@ -319,6 +324,17 @@ def apply(con: duckdb.DuckDBPyConnection, plan: Plan,
         else:
             done.append(f"{f.name}: {plans.write(con, f.prepared)}")
     return done
+
+
+def _reference(con: duckdb.DuckDBPyConnection, request: ImportRequest) -> Reference:
+    """The database's reference data on the import's day, with a sync's own rates (a cursor
+    does not see what the sync's transaction wrote)."""
+    reference = load_reference(con, request.day)
+    if request.rates is not None:
+        reference = replace(reference, rates=request.rates)
+    if request.corporate:
+        reference = replace(reference, corporate=request.corporate)
+    return reference
 
 
 def _add_mapping_reference(con: duckdb.DuckDBPyConnection, mapping: Mapping | None) -> None:
@@ -373,7 +389,7 @@ def import_into(cur: duckdb.DuckDBPyConnection, request: ImportRequest,
     when the checks fail. The one validated path every import and CRM sync goes through."""
     report = progress or (lambda fraction, message: None)
     report(0.2, "Checking the files against the database")
-    checked = plan(request, load_reference(cur, request.day))
+    checked = plan(request, _reference(cur, request))
     if not checked.ok:
         raise ImportRejected(checked)
     done = apply(cur, checked, report)

@@ -66,6 +66,13 @@ _OBJECTS: dict[str, list[tuple[str, str | None, str | None]]] = {
                                 ("OldValue", None, None), ("NewValue", None, None)],
     "OpportunityStage": [("Id", None, None), ("ApiName", None, None),
                          ("MasterLabel", None, None), ("DefaultProbability", None, None)],
+    # A multi-currency org only (FakeSalesforce.currencies), with advanced currency
+    # management for the dated rates (FakeSalesforce.dated_rates).
+    "CurrencyType": [("Id", None, None), ("IsoCode", None, None), ("ConversionRate", None, None),
+                     ("IsCorporate", None, None), ("IsActive", None, None)],
+    "DatedConversionRate": [("Id", None, None), ("IsoCode", None, None),
+                            ("StartDate", None, None), ("NextStartDate", None, None),
+                            ("ConversionRate", None, None)],
 }
 _QUERY = re.compile(r"SELECT (?P<fields>.+?) FROM (?P<object>\w+)(?: WHERE (?:(?P<stamps>"
                     r"[\w.]*SystemModstamp >= \S+(?: OR [\w.]*SystemModstamp >= \S+)*)"
@@ -90,6 +97,11 @@ class FakeSalesforce:
     failures: list[tuple[int, list]] = field(default_factory=list)  # served before queries
     pause_on_more: bool = False
     requests: list[str] = field(default_factory=list)
+    # CurrencyType rows ({"IsoCode", "ConversionRate", "IsCorporate"}) and DatedConversionRate
+    # rows ({"IsoCode", "StartDate", "NextStartDate", "ConversionRate"}); None: the org has one
+    # currency (no CurrencyIsoCode, no currency objects), or no dated rates.
+    currencies: list[dict] | None = None
+    dated_rates: list[dict] | None = None
 
     def __post_init__(self) -> None:
         self._cursors: dict[str, list[dict]] = {}
@@ -108,7 +120,8 @@ class FakeSalesforce:
         path = request.path
         if path.endswith("/describe"):
             name = path.split("/")[-2]
-            if name not in _OBJECTS:
+            if name not in _OBJECTS or (name == "CurrencyType" and self.currencies is None) or (
+                    name == "DatedConversionRate" and self.dated_rates is None):
                 return _json([{"message": "The requested resource does not exist",
                                "errorCode": "NOT_FOUND"}], 404)
             return _json(self.describe(name))
@@ -135,8 +148,11 @@ class FakeSalesforce:
         return _json([{"message": "not found", "errorCode": "NOT_FOUND"}], 404)
 
     def describe(self, name: str) -> dict:
+        listed = list(_OBJECTS[name])
+        if self.currencies is not None and name in ("Opportunity", "OpportunityHistory"):
+            listed.append(("CurrencyIsoCode", None, None))
         fields = [{"name": f, "relationshipName": r, "referenceTo": [t] if t else []}
-                  for f, r, t in _OBJECTS[name] if f"{name}.{f}" not in self.hidden_fields]
+                  for f, r, t in listed if f"{name}.{f}" not in self.hidden_fields]
         return {"name": name, "fields": fields}
 
     def query(self, soql: str, deleted: bool) -> Response:
@@ -146,7 +162,9 @@ class FakeSalesforce:
         rows = {"Opportunity": self.opportunities, "OpportunityHistory": self.history,
                 "OpportunityFieldHistory": self.field_history,
                 "OpportunityStage": [{"ApiName": s, "MasterLabel": s, "DefaultProbability": p}
-                                     for s, p in PROBABILITIES.items()]}[match["object"]]
+                                     for s, p in PROBABILITIES.items()],
+                "CurrencyType": self.currencies or [],
+                "DatedConversionRate": self.dated_rates or []}[match["object"]]
         if not deleted:
             rows = [r for r in rows if not r.get("IsDeleted")]
         if match["field"]:
