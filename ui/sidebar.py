@@ -38,6 +38,11 @@ def render(me: Identity) -> None:
         for name in FILTER_DIMENSIONS:
             st.multiselect(_LABELS[name], filter_options(name, me.scope()), key=name,
                            bind="query-params", placeholder="All")
+        # Every screen says which currency its amounts are in (docs/data-model.md#currencies).
+        code = state.settings(state.database_path(), state.version()).corporate_currency
+        st.caption(f"Amounts in {fmt.text(code)}, the corporate currency; deals in other "
+                   "currencies are converted at their close date's rate (the Deals page shows "
+                   "each deal's own amount and currency).")
 
 
 def _who(me: Identity) -> None:
