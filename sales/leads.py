@@ -5,8 +5,8 @@ generated, and the reasons leads were recycled or junked.
 "The period's MQLs" are the leads, as they stand as of as-of (`sales.lead_snapshots`), whose
 MQL date falls in the period up to as-of; "where are they now" is their status group as of
 as-of. Filters on segment, region and owner apply to leads (the lead's own fields; owner is
-its owner as of as-of); team, type and channel are opportunity fields leads do not have, and a
-view scoped to teams sees no leads at all (a lead cannot be placed in a team).
+its owner as of as-of); a team (filter or scope) keeps the leads of the team's owners (the
+owners of its deals); type and channel are opportunity fields leads do not have.
 """
 
 from __future__ import annotations
@@ -145,9 +145,9 @@ def lead_condition(filters: Filters) -> Sql:
     condition = kept.condition()
     if not filters.team:
         return condition
-    return sql(f"""({condition}) and owner in (select owner from {KNOWN_DEALS}
-                                              where list_contains($lead_teams, team))""",
-               condition, lead_teams=list(filters.team))  # noqa: S608 - constant name
+    text = f"""({condition}) and owner in (select owner from {KNOWN_DEALS}
+                                          where list_contains($lead_teams, team))"""  # noqa: S608
+    return sql(text, condition, lead_teams=list(filters.team))
 
 
 def ignored_filters(view: View) -> list[str]:
