@@ -11,7 +11,9 @@ from ui.data import access_grants, filter_options
 ROLE_HELP = {
     access.VIEWER: "leadership: every Forecast, Pipeline, Diagnostics and Planning page, the "
                    "deal explorer and exports; changes nothing",
-    access.MANAGER: "a viewer who also saves in-blood calls",
+    access.REP: "their own deals and calls, and submits their own forecast call",
+    access.MANAGER: "their team (from the hierarchy, or a scope given here): saves in-blood "
+                    "calls and submits their own and their team's forecast calls",
     access.ANALYST: "everything: imports, maps, targets, settings, SQL, access and the audit",
 }
 

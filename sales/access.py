@@ -3,10 +3,14 @@
 - `viewer` (leadership): every Forecast, Pipeline, Diagnostics and Planning page, the deal
   explorer and exports; writes nothing.
 - `manager`: what a viewer has, plus saving in-blood calls.
+- `rep`: their own deals and calls (the deals they own, by the hierarchy's user their email
+  maps to), and submitting their own forecast call.
 - `analyst`: everything: imports, maps, targets and settings, the Database and SQL pages
   (they describe all of the data), access and the audit trail.
 
-A viewer or a manager may have a scope: teams, regions and owners. A deal is in the scope when
+A manager's scope is their subtree in the hierarchy at as-of (`scope_for`: the deals owned by
+them or anyone below them), unless their grant names a scope by hand. A viewer or a manager may
+have a scope by hand: teams, regions and owners. A deal is in the scope when
 it is in one of its teams, one of its regions and one of its owners (a dimension left empty
 does not limit). The scope is applied where views are made (`sales.view.View`), so every
 number, list and export stays inside it, and sidebar filters can narrow it, never widen it.
@@ -19,21 +23,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import duckdb
 import pandas as pd
 
 from sales import audit
+from sales.hierarchy import User, hierarchy_at
 from sales.query import distinct_values
-from sales.view import Filters
+from sales.view import NOTHING, Filters
 
-VIEWER, MANAGER, ANALYST = "viewer", "manager", "analyst"
-ROLES = (VIEWER, MANAGER, ANALYST)
-# What a role may do beyond reading the numbers in its scope.
-SAVE_CALLS, MANAGE_DATA = "save calls", "manage data"
-_MAY = {VIEWER: frozenset(), MANAGER: frozenset({SAVE_CALLS}),
-        ANALYST: frozenset({SAVE_CALLS, MANAGE_DATA})}
+VIEWER, MANAGER, ANALYST, REP = "viewer", "manager", "analyst", "rep"
+ROLES = (VIEWER, REP, MANAGER, ANALYST)
+# What a role may do beyond reading the numbers in its scope. SUBMIT_CALL: a forecast call of
+# one's own (and, for a manager, for those below them: `sales.people_calls.submit_call`).
+SAVE_CALLS, MANAGE_DATA, SUBMIT_CALL = "save calls", "manage data", "submit call"
+_MAY = {VIEWER: frozenset(), REP: frozenset({SUBMIT_CALL}),
+        MANAGER: frozenset({SAVE_CALLS, SUBMIT_CALL}),
+        ANALYST: frozenset({SAVE_CALLS, MANAGE_DATA, SUBMIT_CALL})}
 # The dimensions a scope may limit: the grant's field → the filter dimension.
 SCOPE_DIMENSIONS = {"teams": "team", "regions": "region", "owners": "owner"}
 # The identity of the one user of a local install (no sign-in configured).
@@ -115,6 +122,8 @@ def grant(con: duckdb.DuckDBPyConnection, email: str, role: str, teams: tuple[st
     scope = {"teams": _clean(teams), "regions": _clean(regions), "owners": _clean(owners)}
     if role == ANALYST and any(scope.values()):
         raise AccessError("an analyst sees everything: give a scope to a viewer or a manager")
+    if role == REP and any(scope.values()):
+        raise AccessError("a rep sees their own deals (from the hierarchy): give a rep no scope")
     for field, values in scope.items():
         _check_known(con, SCOPE_DIMENSIONS[field], values)
     before = grant_for(con, email)
@@ -127,6 +136,29 @@ def grant(con: duckdb.DuckDBPyConnection, email: str, role: str, teams: tuple[st
             else f"granted {email} {made.describe()}")
     audit.record(con, made.granted_by, audit.ACCESS, what, made.granted_at)
     return made
+
+
+def user_for(con: duckdb.DuckDBPyConnection, grant: Grant | None, day: date) -> User | None:
+    """The hierarchy's user a grant's email maps to on `day`; None without one."""
+    if grant is None:
+        return None
+    return hierarchy_at(con, day).user_for_email(grant.email)
+
+
+def scope_for(con: duckdb.DuckDBPyConnection, grant: Grant, day: date) -> Filters:
+    """The deals a grant may see on `day`: an analyst all; a rep the deals they own; a
+    manager their scope by hand when the grant names one, else the owners of their subtree in
+    the hierarchy at `day` (all, when their email maps to no user); a viewer their scope by
+    hand. A rep whose email maps to no user sees nothing."""
+    if grant.role == ANALYST:
+        return Filters()
+    if grant.role == VIEWER or (grant.role == MANAGER and grant.scope().active()):
+        return grant.scope()
+    tree = hierarchy_at(con, day)
+    user = tree.user_for_email(grant.email)
+    if grant.role == REP:
+        return Filters.of(owner=[user.name if user else NOTHING])
+    return Filters.of(owner=tree.subtree(user.name)) if user else grant.scope()
 
 
 def revoke(con: duckdb.DuckDBPyConnection, email: str, by: str = "") -> bool:

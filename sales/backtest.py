@@ -35,7 +35,7 @@ import functools
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import duckdb
@@ -45,12 +45,13 @@ import pyarrow as pa
 from sales import formatting as fmt
 from sales.export import csv_bytes
 from sales.inblood import default_totals
+from sales.people_accuracy import people_accuracy, people_report
 from sales.periods import QUARTER, Period, period_containing
 from sales.query import DESCRIPTIVE_FILTERS, KNOWN_DEALS, deals_sql, report_category_sql, state_key
 from sales.records import records
 from sales.rollup import rollup_at
 from sales.settings import Settings
-from sales.smb import NEW, fallback_rates, weighted_forecast
+from sales.smb import MANAGERS_AT, NEW, fallback_rates, weighted_forecast
 from sales.snapshots import standing_sql
 from sales.sql import rows_sql, sql
 from sales.stages import (
@@ -414,18 +415,23 @@ def calls_at(con: duckdb.DuckDBPyConnection, periods: tuple[Period, ...], filter
 
 
 def submissions_at(con: duckdb.DuckDBPyConnection, periods: tuple[Period, ...]) -> pd.DataFrame:
-    """Each owner's latest submission on or before each A_w for the period.
+    """Each rep's latest call (`sales.people_calls`) submitted by the end of each A_w for the
+    period (people with direct reports then are left out: their call is their team's number,
+    `sales.smb.bottom_up`).
 
-    Grain: one row per (period, week, owner) with a submission: forecast."""
+    Grain: one row per (period, week, owner) with a call: forecast."""
     wanted = [{"period": p.label, "week": w, "day": week_day(p, w)}
               for p in periods for w in range(1, week_count(p) + 1)]
     weeks = rows_sql("submission_weeks", wanted)
+    managers = MANAGERS_AT.format(day="k.day")
     return con.cursor().execute(*sql(
-        f"""select k.period, k.week, s.owner, s.forecast::double as forecast
+        f"""select k.period, k.week, s.user_name as owner, s.forecast::double as forecast
             from {weeks} k
-            join submissions s on s.period = k.period and s.submitted_date <= k.day
-            qualify row_number() over (partition by k.period, k.week, s.owner
-                                       order by s.submitted_date desc) = 1""",  # noqa: S608
+            join people_calls s on s.period = k.period
+                               and s.submitted_at < k.day::date + interval 1 day
+            where s.user_name not in ({managers})
+            qualify row_number() over (partition by k.period, k.week, s.user_name
+                                       order by s.submitted_at desc, s.call_id desc) = 1""",  # noqa: S608
         weeks)).df()
 
 
@@ -536,6 +542,9 @@ class Backtest:
     periods: tuple[str, ...]
     actual: Mapping[str, float]
     frame: pd.DataFrame
+    # `sales.people_accuracy.people_report`: the people's calls against their subtrees'
+    # outcomes (the command line's backtest; the page reads it on its own).
+    people: Mapping[str, dict] | None = None
 
     @functools.cached_property
     def mae(self) -> dict[tuple[str, int], tuple[float, int]]:
@@ -588,7 +597,8 @@ class Backtest:
         return {"periods": list(self.periods),
                 "actual": {p: float(self.actual[p]) for p in self.periods},
                 "methods": methods, "summary": summary,
-                "best": {f"w{w}": m for w, m in self.best().items()}}
+                "best": {f"w{w}": m for w, m in self.best().items()},
+                **(dict(self.people) if self.people is not None else {})}
 
 
 def _method_order(column: pd.Series) -> pd.Series:
@@ -713,7 +723,11 @@ def backtest(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
     chosen = tuple(periods)
     found = keys(snapshot_dates_of(con), list(chosen), count)
     part = slices(con, cube(con, chosen, as_of, count), filters)[None]
-    return run(found, part, settings, calls_at(con, chosen, filters), submissions_at(con, chosen))
+    result = run(found, part, settings, calls_at(con, chosen, filters),
+                 submissions_at(con, chosen))
+    weeks = {p.label: [week_day(p, w) for w in range(1, week_count(p) + 1)] for p in chosen}
+    people = people_report(people_accuracy(con, list(chosen), as_of, filters, weeks))
+    return replace(result, people=people)
 
 
 def snapshot_dates_of(con: duckdb.DuckDBPyConnection) -> list[date]:

@@ -28,7 +28,7 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
         "first_snapshot": first_snapshot, "last_snapshot": last_snapshot,
         "targets": cur.execute("select count(*) from targets").fetchone()[0],
         "forecast_calls": cur.execute("select count(*) from forecast_calls").fetchone()[0],
-        "submissions": cur.execute("select count(*) from submissions").fetchone()[0],
+        "submissions": cur.execute("select count(*) from people_calls").fetchone()[0],
         "leads": cur.execute("select count(*) from leads").fetchone()[0],
         "lead_snapshots": cur.execute("select count(*) from lead_snapshot_dates").fetchone()[0],
         "follow_ups": cur.execute("select count(*) from follow_ups").fetchone()[0],

@@ -1,5 +1,5 @@
 """The command line: `python -m sales demo | report | board-pack | backtest | bench | import |
-sync | export | access`."""
+sync | export | access | forecast`."""
 
 from __future__ import annotations
 
@@ -125,6 +125,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_access_arguments(commands.add_parser("access", help="who may sign in, and their role "
                                                             "and scope (team mode)"))
+    from sales.forecast_command import add_arguments as add_forecast_arguments
+
+    add_forecast_arguments(commands.add_parser("forecast", help="people's forecast calls: "
+                                                                "submit one, or list them"))
     return parser
 
 
@@ -309,6 +313,12 @@ def _run_access(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _run_forecast(args: argparse.Namespace) -> int:
+    from sales.forecast_command import run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
@@ -318,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         return {"demo": _run_demo, "report": _run_report,
                 "board-pack": _run_board_pack, "backtest": _run_backtest,
                 "import": _run_import, "export": _run_export,
-                "access": _run_access, "sync": _run_sync}[args.command](args)
+                "access": _run_access, "sync": _run_sync, "forecast": _run_forecast}[args.command](args)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -215,6 +215,7 @@ MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "submissions": ("forecast", "upside"),
     "forecast_call_decisions": ("amount",),
     "forecast_calls": ("closed_won",),
+    "people_calls": ("forecast", "upside"),
 }
 
 

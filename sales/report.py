@@ -77,6 +77,7 @@ from sales.smb import (
 )
 from sales.stages import CLOSED, OMITTED, OPEN_CATEGORIES, REPORT_CATEGORIES, UNQUALIFIED
 from sales.targets import target_for_view
+from sales.team_rollup import rollup_report
 from sales.view import Measure, View, ratio
 
 FORMATS = ("json", "csv", "markdown")
@@ -252,6 +253,7 @@ class Report:
     # The currency every amount is in: the corporate one, or a display currency
     # (docs/data-model.md#currencies).
     currency: str | None = None
+    rollup: dict[str, dict[str, object]] | None = None  # `sales.team_rollup.rollup_report`
 
     def as_report(self) -> dict:
         """The report as a plain dict: numbers as floats/ints, dates as ISO text, None if
@@ -269,6 +271,8 @@ class Report:
             report.update(self.board.as_report())
         if self.movement is not None:
             report["movement"] = self.movement
+        if self.rollup is not None:
+            report["rollup"] = self.rollup
         return report
 
 
@@ -342,6 +346,7 @@ def _full(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
     forecast = smb_forecast(con, view, settings)
     return Report(top, _smb_method(con, view, settings, forecast),
                   _details(con, view, settings, window, since, forecast, top.in_blood),
+                  rollup=rollup_report(con, view, settings),
                   currency=settings.corporate_currency)
 
 

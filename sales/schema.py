@@ -353,12 +353,71 @@ def _currencies(con: duckdb.DuckDBPyConnection) -> None:
             start_date date not null,
             next_start_date date not null
         )""")
+def _people_calls(con: duckdb.DuckDBPyConnection) -> None:
+    # The hierarchy and the people's calls (sales.hierarchy, sales.people_calls). Users are
+    # named as the deals' owner field spells them; memberships are effective-dated
+    # (`valid_from` inclusive, `valid_to` exclusive, null while standing), so a rep who moves
+    # team rolls up under the old manager before the move and the new one from it. Calls are
+    # append-only: a new call adds a row and the history stays. All live in the file, so
+    # imports (built on a copy of it) and restarts keep them. Email uniqueness is checked by
+    # the code that writes users (the hierarchy as it stands), not by an index a departed
+    # user's old address would trip.
+    con.execute("""
+        create table if not exists users (
+            name varchar primary key,
+            email varchar not null,
+            title varchar
+        );
+        create table if not exists memberships (
+            name varchar not null,
+            manager varchar,
+            valid_from date not null,
+            valid_to date
+        );
+        create sequence if not exists people_call_ids start 1;
+        create table if not exists people_calls (
+            call_id bigint primary key default nextval('people_call_ids'),
+            user_name varchar not null,
+            period varchar not null,
+            forecast decimal(18, 2) not null check (forecast >= 0),
+            upside decimal(18, 2) not null default 0 check (upside >= 0),
+            note varchar not null default '',
+            submitted_at timestamp not null,
+            submitted_by varchar not null
+        );
+        create table if not exists people_call_deals (
+            call_id bigint not null,
+            opportunity_id varchar not null,
+            primary key (call_id, opportunity_id)
+        );""")
+    # The `rep` role: the access table's check names the roles, so it is rebuilt with the
+    # grants copied across.
+    con.execute("""
+        create table access_with_reps (
+            email varchar primary key,
+            role varchar not null check (role in ('viewer', 'rep', 'manager', 'analyst')),
+            teams varchar[] not null default [],
+            regions varchar[] not null default [],
+            owners varchar[] not null default [],
+            granted_by varchar not null,
+            granted_at timestamp not null
+        );
+        insert into access_with_reps select * from access;
+        drop table access;
+        alter table access_with_reps rename to access;""")
+    # Yesterday's bottom-up numbers become calls by the owners they name (submitted at the
+    # file's date, 00:00, by the owner), so a file of an older schema keeps its reps' numbers.
+    con.execute("""
+        insert into people_calls (user_name, period, forecast, upside, note, submitted_at,
+                                  submitted_by)
+        select owner, period, forecast, upside, '', submitted_date::timestamp, owner
+        from submissions order by submitted_date, owner, period""")
 
 
 # Index i upgrades a file at version i to version i + 1. Append; never edit a shipped step.
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _v1, _v2, _v3, _v4, _leads_and_follow_ups, _crm_sync, _stage_probabilities,
-    _currencies]
+    _people_calls, _currencies]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -7,6 +7,8 @@ import contextlib
 import dataclasses
 import typing
 from dataclasses import dataclass
+from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
@@ -66,6 +68,50 @@ class Settings:
         "USD", "The currency every amount is reported in (ISO code). A Salesforce sync sets it "
                "to the org's corporate currency when it is not set yet; deals in other "
                "currencies are converted (docs/data-model.md#currencies).")
+    call_due_weekday: str = setting(
+        "Monday", "The weekday people's forecast calls are due (Monday … Sunday); a call older "
+                  "than the latest due moment on or before as-of is stale.")
+    call_due_time: str = setting(
+        "12:00", "The time of day (HH:MM, 24-hour, in the `timezone` setting) calls are due on "
+                 "`call_due_weekday`.")
+    timezone: str = setting(
+        "UTC", "The IANA time zone (e.g. Europe/Berlin) calls' times and due moments are read "
+               "in; a time without a zone is in it.")
+
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def due_weekday(settings: Settings) -> int:
+    """`call_due_weekday` as Python's weekday number (Monday 0)."""
+    return [d.lower() for d in WEEKDAYS].index(settings.call_due_weekday.strip().lower())
+
+
+def due_time(settings: Settings) -> time:
+    """`call_due_time` as a time of day."""
+    return time.fromisoformat(settings.call_due_time.strip())
+
+
+def zone(settings: Settings) -> ZoneInfo:
+    """The `timezone` setting as a zone."""
+    return ZoneInfo(settings.timezone.strip())
+
+
+def _check_call_setting(name: str, text: str) -> None:
+    """The call settings' values: a weekday's name, an HH:MM time, an IANA zone."""
+    probe = Settings(**{name: text}) if name in _CALL_SETTINGS else None
+    if probe is None:
+        return
+    try:
+        _CALL_SETTINGS[name](probe)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError(f"{name}: {text!r} is not {_CALL_SHAPES[name]}") from None
+
+
+_CALL_SETTINGS = {"call_due_weekday": due_weekday, "call_due_time": due_time, "timezone": zone}
+_CALL_SHAPES = {"call_due_weekday": "a weekday such as Monday",
+                "call_due_time": "a time such as 12:00",
+                "timezone": "a time zone such as UTC or Europe/Berlin"}
 
 
 @dataclass(frozen=True)
@@ -106,7 +152,9 @@ def load_settings(con: duckdb.DuckDBPyConnection) -> Settings:
         if declared is not None:
             # A hand-edited bad value falls back to the default rather than break every page.
             with contextlib.suppress(ValueError):
-                values[name] = declared.parse(text)
+                parsed = declared.parse(text)
+                _check_call_setting(name, str(parsed))
+                values[name] = parsed
     return Settings(**values)
 
 
@@ -123,6 +171,7 @@ def save_setting(con: duckdb.DuckDBPyConnection, name: str, value: object) -> No
         text = text.strip().upper()
         if len(text) != 3 or not text.isalpha() or not text.isascii():
             raise ValueError("corporate_currency must be a three-letter ISO code, e.g. USD")
+    _check_call_setting(name, str(parsed))
     con.execute(
         "insert or replace into settings (name, value) values (?, ?)", [name, text]
     )

@@ -337,26 +337,38 @@ def expected_new_by(con: duckdb.DuckDBPyConnection, view: View, count: int,
 
 @dataclass(frozen=True)
 class BottomUp:
-    """The reps' own numbers for the period: each owner's latest submission on or before A,
-    summed over the owners of the view's deals. Grain: the view's period."""
+    """The reps' own numbers for the period: each rep's latest call (`sales.people_calls`)
+    submitted by the end of A, summed over the owners of the view's deals. A manager's call
+    is their team's number, so people with direct reports in the hierarchy at A are left out
+    (without a hierarchy every caller counts). Grain: the view's period."""
 
     forecast: float
     upside: float
     owners: int
 
 
+# The people who had someone reporting to them at the end of `$as_of`: their calls are their
+# team's numbers, not a rep's own (the bottom-up and the backtest's `submissions` skip them).
+MANAGERS_AT = """select manager from memberships
+                 where manager is not null and valid_from <= {day}
+                   and (valid_to is null or valid_to > {day})"""
+
+
 def bottom_up(con: duckdb.DuckDBPyConnection, view: View) -> BottomUp | None:
-    """None when no owner in the view has submitted for the period."""
+    """None when no rep in the view has a call for the period."""
     owners = "true"
     parts = []
     if view.filters.active():  # the owners whose deals the view shows
         deals = deals_in_period(con, view)
         owners, parts = f"owner in (select owner from ({deals}) d)", [deals]  # noqa: S608
+    managers = MANAGERS_AT.format(day="$as_of")
     forecast, upside, count = con.cursor().execute(*sql(
         f"""with latest as (
-                select owner, forecast, upside from submissions
-                where period = $period and submitted_date <= $as_of
-                qualify row_number() over (partition by owner order by submitted_date desc) = 1)
+                select user_name as owner, forecast, upside from people_calls
+                where period = $period and submitted_at < $as_of + interval 1 day
+                  and user_name not in ({managers})
+                qualify row_number() over (partition by user_name
+                                           order by submitted_at desc, call_id desc) = 1)
             select sum(forecast)::double, sum(upside)::double, count(*) from latest
             where {owners}""",  # noqa: S608 - fixed SQL; values are bound
         *parts, period=view.period.label, as_of=view.as_of)).fetchall()[0]

@@ -85,6 +85,15 @@ def add_target(con: duckdb.DuckDBPyConnection, period: str, scope: str, value: s
     con.execute("insert into targets values (?, ?, ?, ?)", [period, scope, value, amount])
 
 
+def add_submissions(con: duckdb.DuckDBPyConnection, values: str) -> None:
+    """Reps' numbers as the submissions import writes them: each row of `values` (SQL rows of
+    period, owner, submitted date, forecast, upside) a call by its owner at the date, 00:00."""
+    con.execute(f"""insert into people_calls (user_name, period, forecast, upside, note,
+                                              submitted_at, submitted_by)
+                    select owner, period, forecast, upside, '', submitted::date::timestamp, owner
+                    from (values {values}) v(period, owner, submitted, forecast, upside)""")  # noqa: S608 - test SQL
+
+
 def _day(value: object) -> date | None:
     if value is None or isinstance(value, date):
         return value
@@ -181,4 +190,5 @@ def upload(at: AppTest, *files, mapping=None) -> AppTest:
 
 # Every table a user's data lives in, compared row by row ("unchanged in content").
 TABLES = ("opportunities", "opportunity_history", "snapshot_dates", "stage_map", "loss_reason_map",
-          "targets", "forecast_calls", "forecast_call_decisions", "submissions", "settings", "meta")
+          "targets", "forecast_calls", "forecast_call_decisions", "submissions", "settings", "meta", "users",
+          "memberships", "people_calls", "people_call_deals")

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from sales.demo import company as co
 from sales.demo.fiscal import Calendar
-from sales.demo.tables import codes, dates, insert
+from sales.demo.tables import codes, insert
 from sales.segments import SEGMENTS
 
 # Past quarters were attained at this range, per segment (target = won / attainment).
@@ -172,13 +172,43 @@ def _current_plan(trend: np.ndarray, closed: np.ndarray, commit: np.ndarray,
     return out
 
 
-# --- submissions ------------------------------------------------------------------------------
+# --- the hierarchy and the people's calls ------------------------------------------------------
+
+
+def demo_email(name: str) -> str:
+    """first.last@example.com from a demo name."""
+    return ".".join("".join(c for c in part if c.isalpha()) for part in name.lower().split()
+                    ) + "@example.com"
+
+
+def hierarchy_users() -> list[tuple[str, str, str | None, str]]:
+    """(name, email, manager, title): the reps under their team's manager, the managers under
+    their region's leader, the leaders under the top."""
+    users = [(co.TOP, demo_email(co.TOP), None, "Chief Revenue Officer")]
+    users += [(leader, demo_email(leader), co.TOP, f"VP Sales {region}")
+              for region, leader in co.REGION_LEADERS.items()]
+    for manager, _, region, reps in co.TEAMS:
+        users.append((manager, demo_email(manager), co.REGION_LEADERS[region], "Sales Manager"))
+        users += [(rep, demo_email(rep), manager, "Account Executive") for rep in reps]
+    return users
+
+
+def write_hierarchy(con: duckdb.DuckDBPyConnection, cal: Calendar) -> None:
+    """The hierarchy, standing since the first snapshot."""
+    users = hierarchy_users()
+    con.executemany("insert into users values (?, ?, ?)", [[n, e, t] for n, e, _, t in users])
+    con.executemany("insert into memberships values (?, ?, ?, null)",
+                    [[n, m, cal.snapshot(0)] for n, _, m, _ in users])
 
 
 def write_submissions(con: duckdb.DuckDBPyConnection, rng: np.random.Generator, h: dict,
                       cal: Calendar) -> None:
-    """Every rep, every snapshot: forecast ~ closed + commit (the rep's bias and noise), upside
-    ~ a share of best case, for the quarter holding the snapshot."""
+    """Every rep's weekly call, for the quarter holding each snapshot: forecast ~ closed +
+    commit (the rep's bias — sandbaggers under, happy ears over — and noise), upside ~ a share
+    of best case; then each manager's, leader's and the top's call: their team's sum moved by
+    their judgement (`MANAGER_ADJUSTMENT`). Due Mondays at 12:00 (the default setting): most
+    people call within hours of the due moment, managers after their reps; late submitters
+    days later, and some weeks not at all."""
     n_reps, n_snaps = len(co.REPS), len(cal.snap_days)
     stage, cat = h["stage"], h["cat"]
     open_q = co.OPEN_QUALIFIED[stage]
@@ -191,16 +221,69 @@ def write_submissions(con: duckdb.DuckDBPyConnection, rng: np.random.Generator, 
     for rep, factor in {**co.SANDBAGGERS, **co.HAPPY_EARS}.items():
         bias[rep] = factor
     noise = rng.normal(0.0, 0.04, (n_reps, n_snaps))
-    forecast = by["won"] + by["commit"] * np.clip(bias[:, None] + noise, 0.5, 1.6)
-    upside = by["best"] * rng.uniform(0.3, 0.6, (n_reps, n_snaps))
-    quarters, quarter_code = np.unique(cal.snap_quarter, return_inverse=True)
-    insert(con, "submissions", pa.table({
-        "period": codes(np.tile(quarter_code, n_reps), [cal.quarters[q].label for q in quarters]),
-        "owner": codes(np.repeat(np.arange(n_reps), n_snaps), co.REPS),
-        "submitted_date": dates(np.tile(cal.snap_days, n_reps)),
-        "forecast": np.round(forecast.ravel(), -2),
-        "upside": np.round(upside.ravel(), -2),
-    }))
+    forecast = np.round(by["won"] + by["commit"] * np.clip(bias[:, None] + noise, 0.5, 1.6), -2)
+    upside = np.round(by["best"] * rng.uniform(0.3, 0.6, (n_reps, n_snaps)), -2)
+    # Timing from a generator of its own, so the random stream of everything after (saved
+    # calls, leads) stays as it was.
+    timing = np.random.default_rng([rng.bit_generator.seed_seq.entropy, 22])
+    rows = []
+    labels = [q.label for q in cal.quarters]
+    latest = np.full(n_reps, np.nan)  # each rep's latest call in the quarter, as managers see it
+    pending = np.full(n_reps, np.nan)  # late calls, seen from the next week on
+    end = datetime.combine(cal.snapshot(n_snaps - 1), datetime.max.time())
+    for k in range(n_snaps):
+        due, last = _due_before(cal, k)
+        period = labels[cal.snap_quarter[k]]
+        if k and cal.snap_quarter[k] != cal.snap_quarter[k - 1]:
+            latest[:], pending[:] = np.nan, np.nan
+        latest = np.where(np.isnan(pending), latest, pending)
+        pending[:] = np.nan
+        for rep in range(n_reps):
+            if rep in co.LATE_REPS:  # days after the due moment, some weeks never
+                if timing.random() < 0.3:
+                    continue
+                at = due + timedelta(hours=timing.uniform(26, 80))
+                if at > end:
+                    continue  # not made yet
+            else:
+                at = min(due + timedelta(hours=timing.uniform(0.2, 6)), last)
+            rows.append((co.REPS[rep], period, forecast[rep, k], upside[rep, k], at, co.REPS[rep]))
+            if at <= last:
+                latest[rep] = forecast[rep, k]
+            else:
+                pending[rep] = forecast[rep, k]
+        team_sum = np.zeros(len(co.TEAMS))
+        np.add.at(team_sum, co.REP_TEAM, np.nan_to_num(latest))
+        leader_sum = {region: 0.0 for region in co.REGION_LEADERS}
+        for t, (manager, _, region, _) in enumerate(co.TEAMS):
+            called = round(team_sum[t] * co.MANAGER_ADJUSTMENT[manager], -2)
+            leader_sum[region] += called
+            at = min(due + timedelta(hours=timing.uniform(6, 9)), last)
+            rows.append((manager, period, called, 0.0, at, manager))
+        top_sum = 0.0
+        for region, leader in co.REGION_LEADERS.items():
+            called = round(leader_sum[region] * co.MANAGER_ADJUSTMENT[leader], -2)
+            top_sum += called
+            rows.append((leader, period, called, 0.0,
+                         min(due + timedelta(hours=timing.uniform(20, 24)), last), leader))
+        rows.append((co.TOP, period, round(top_sum * co.MANAGER_ADJUSTMENT[co.TOP], -2), 0.0,
+                     min(due + timedelta(hours=28), last), co.TOP))
+    rows.sort(key=lambda r: (r[4], r[0]))
+    insert(con, "people_calls_frame", pa.table({
+        "user_name": [r[0] for r in rows], "period": [r[1] for r in rows],
+        "forecast": [float(r[2]) for r in rows], "upside": [float(r[3]) for r in rows],
+        "submitted_at": [r[4] for r in rows], "submitted_by": [r[5] for r in rows]}))
+
+
+def _due_before(cal: Calendar, k: int) -> tuple[datetime, datetime]:
+    """The Monday 12:00 on or before snapshot k's day (within its quarter), and the last moment
+    of that day (a call made later is not in the snapshot's week)."""
+    snap = cal.snapshot(k)
+    monday = snap - timedelta(days=snap.weekday())
+    start = cal.quarters[cal.snap_quarter[k]].start
+    monday = max(monday, start)
+    due = datetime.combine(monday, datetime.min.time()) + timedelta(hours=12)
+    return due, datetime.combine(snap, datetime.max.time()).replace(microsecond=0)
 
 
 # --- saved calls ------------------------------------------------------------------------------

@@ -46,9 +46,11 @@ _INSERTS = {
     """,
     "snapshot_dates": "insert into snapshot_dates select snapshot_date from frame",
     "targets": "insert into targets select period, scope, scope_value, amount from frame",
-    "submissions": """
-        insert into submissions select period, owner, submitted_date, forecast, upside from frame
-    """,
+    "people_calls_frame": """
+        insert into people_calls (user_name, period, forecast, upside, note, submitted_at,
+                                  submitted_by)
+        select user_name, period, forecast::decimal(18, 2), upside::decimal(18, 2), '',
+               submitted_at, submitted_by from frame order by submitted_at, user_name""",
     "forecast_call_decisions": """
         insert into forecast_call_decisions
         select call_id, 'OPP-' || lpad(cast(deal + 1 as varchar), 7, '0'), included, reason,

@@ -18,9 +18,10 @@ from sales.ingest.validate import ERROR, Findings
 OPPORTUNITIES, HISTORY, TARGETS, SUBMISSIONS = "opportunities", "history", "targets", "submissions"
 LEADS = "leads"
 CURRENCY_RATES = "currency_rates"
+HIERARCHY = "hierarchy"
 ACCOUNTS, OWNERS = "accounts", "owners"
 # Kinds that are imported on their own; accounts and owners files only enrich an export.
-MAIN_KINDS = (OPPORTUNITIES, HISTORY, TARGETS, SUBMISSIONS, LEADS, CURRENCY_RATES)
+MAIN_KINDS = (OPPORTUNITIES, HISTORY, TARGETS, SUBMISSIONS, LEADS, HIERARCHY, CURRENCY_RATES)
 KINDS = (*MAIN_KINDS, ACCOUNTS, OWNERS)
 
 _OPPORTUNITY_ALIASES: dict[str, tuple[str, ...]] = {
@@ -156,10 +157,23 @@ _RATE_ALIASES: dict[str, tuple[str, ...]] = {
     "rate": ("rate", "ConversionRate", "Conversion Rate", "Exchange Rate"),
 }
 
+# The sales hierarchy: one row per user (sales.hierarchy). A Salesforce User export names the
+# manager by `Manager.Name` (a report's `Manager`), or by `ManagerId` alongside the users' `Id`
+# (translated to names through the file's own rows). `Username` is Salesforce's login, not the
+# name deals carry, so it is not an alias of `user`.
+_HIERARCHY_ALIASES: dict[str, tuple[str, ...]] = {
+    "user": ("user", "name", "Full Name", "User Full Name", "Owner Name", "Sales Rep"),
+    "email": ("email", "Email Address", "E-mail", "User Email"),
+    "manager": ("manager", "Manager.Name", "Manager Name", "Manager Full Name", "Reports To",
+                "ManagerId", "Manager ID"),
+    "title": ("title", "Job Title", "Role", "UserRole.Name"),
+    "user_id": ("user_id", "Id", "User ID", "User 18 Digit ID"),
+}
+
 ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     OPPORTUNITIES: _OPPORTUNITY_ALIASES, HISTORY: _HISTORY_ALIASES, TARGETS: _TARGET_ALIASES,
     SUBMISSIONS: _SUBMISSION_ALIASES, ACCOUNTS: _ACCOUNT_ALIASES, OWNERS: _OWNER_ALIASES,
-    LEADS: _LEAD_ALIASES, CURRENCY_RATES: _RATE_ALIASES,
+    LEADS: _LEAD_ALIASES, HIERARCHY: _HIERARCHY_ALIASES, CURRENCY_RATES: _RATE_ALIASES,
 }
 
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -169,6 +183,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     SUBMISSIONS: ("period", "owner", "submitted_date", "forecast"),
     LEADS: ("lead_id", "status"),
     CURRENCY_RATES: ("iso_code", "rate"),
+    HIERARCHY: ("user", "email", "manager"),
     ACCOUNTS: (),
     OWNERS: ("owner_key",),
 }
@@ -280,6 +295,8 @@ def detect_kind(headers: list[str], explicit: dict[str, str] | None = None,
         found, _, _ = resolve(headers, kind, explicit, strict=False)
         if marker in found and _has_required(headers, kind, explicit):
             return kind
+    if _has_required(headers, HIERARCHY, None) and not folded & {"stage", "stagename"}:
+        return HIERARCHY
     deals, _, _ = resolve(headers, OPPORTUNITIES, explicit, strict=False)
     if "opportunity_id" in deals and {"stage", "amount", "close_date", "forecast_category"} & set(deals):
         return OPPORTUNITIES  # a missing stage column is then reported, not guessed around

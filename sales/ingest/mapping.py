@@ -40,12 +40,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sales.deal_types import DEAL_TYPES
-from sales.ingest.headers import ALIASES, LEADS, OPPORTUNITIES
+from sales.ingest.headers import ALIASES, HIERARCHY, LEADS, OPPORTUNITIES
 from sales.lead_statuses import LEAD_GROUPS
 from sales.losses import LOSS_CLASSES
 from sales.stages import FORECAST_CATEGORIES
 
-_TOP_LEVEL = {"date_format", "decimal", "format", "columns", "stages", "categories",
+_TOP_LEVEL = {"user_columns", "date_format", "decimal", "format", "columns", "stages", "categories",
               "loss_reasons", "types", "accounts", "owners", "lead_columns", "lead_statuses"}
 _FORMAT_KEYS = ("decimal", "date_format")
 _STAGE_FLAGS = ("qualified", "closed", "won", "redlining")
@@ -98,6 +98,8 @@ class Mapping:
     folder: str = ""
     name: str = "mapping"
     lead_columns: tuple[tuple[str, str], ...] = ()
+    # A hierarchy file's headers (`[user_columns] user = "Full Name"`), beside the aliases.
+    user_columns: tuple[tuple[str, str], ...] = ()
     # lead status → (group, accepted)
     lead_statuses: tuple[tuple[str, tuple[str, bool]], ...] = ()
 
@@ -152,6 +154,7 @@ def parse_mapping(text: str, name: str = "mapping", folder: str = "") -> Mapping
         date_format=date_format, decimal=decimal, folder=folder, name=name,
         lead_columns=_columns(data.get("lead_columns", {}), name, LEADS, "lead_columns"),
         lead_statuses=_lead_statuses(data.get("lead_statuses", {}), name),
+        user_columns=_columns(data.get("user_columns", {}), name, HIERARCHY, "user_columns"),
     )
 
 

@@ -1,8 +1,9 @@
 """Targets and submissions files: the plan per period and scope, and reps' bottom-up numbers.
 
 A targets file replaces the targets of the periods it names (a revised plan drops rows that
-are gone) and leaves other periods alone; a submissions file adds or updates submissions by
-(period, owner, submitted date). Both are idempotent.
+are gone) and leaves other periods alone; a submissions file adds or updates the people's
+calls by (period, owner, submitted date): each row is a call by its owner, submitted at the
+file's date, 00:00. Both are idempotent.
 """
 
 from __future__ import annotations
@@ -158,11 +159,21 @@ def write(con: duckdb.DuckDBPyConnection, prepared: PreparedPlan) -> str:
                            select period, scope, scope_value, amount::decimal(18, 2)
                            from import_plan""")
             return f"{len(frame):,} targets for {', '.join(periods)}"
-        con.execute("""insert or replace into submissions
-                       select period, owner, submitted_date::date, forecast::decimal(18, 2),
-                              upside::decimal(18, 2)
-                       from import_plan""")
-        return f"{len(frame):,} submissions"
+        # Each row is a call by the owner it names, submitted at the file's date, 00:00
+        # (sales.people_calls). Importing the file again replaces those calls rather than
+        # adding them twice; calls made in the app are never touched.
+        con.execute("""delete from people_calls c using import_plan p
+                       where c.user_name = p.owner and c.period = p.period
+                         and c.submitted_at = p.submitted_date::date::timestamp
+                         and c.submitted_by = p.owner""")
+        con.execute("""insert into people_calls (user_name, period, forecast, upside, note,
+                                                 submitted_at, submitted_by)
+                       select owner, period, forecast::decimal(18, 2), upside::decimal(18, 2),
+                              '', submitted_date::date::timestamp, owner
+                       from import_plan order by submitted_date, owner, period""")
+        con.execute("delete from people_call_deals where call_id not in "
+                    "(select call_id from people_calls)")
+        return f"{len(frame):,} submissions (calls by their owners)"
     finally:
         con.unregister("import_plan")
 

@@ -22,11 +22,12 @@ import pandas as pd
 from sales import audit
 from sales.currency import RateTable
 from sales.db import data_version, swap_in
-from sales.ingest import history, leads, opportunities, plans, rates
+from sales.ingest import history, leads, opportunities, plans, rates, users
 from sales.ingest.formats import replaced_bytes
 from sales.ingest.headers import (
     ACCOUNTS,
     CURRENCY_RATES,
+    HIERARCHY,
     HISTORY,
     KINDS,
     LEADS,
@@ -45,8 +46,8 @@ from sales.ingest.validate import ERROR, WARNING, Finding, Findings
 
 Progress = Callable[[float, str], None]
 # Rates first: the deals of the same import convert at them.
-_ORDER = {CURRENCY_RATES: -1, OPPORTUNITIES: 0, HISTORY: 1, TARGETS: 2, SUBMISSIONS: 3,
-          LEADS: 4}
+_ORDER = {CURRENCY_RATES: -1, OPPORTUNITIES: 0, HISTORY: 1, TARGETS: 2, HIERARCHY: 3,
+          SUBMISSIONS: 4, LEADS: 5}
 
 
 class ImportRejected(Exception):
@@ -208,7 +209,7 @@ def classify(sources: list[Source], mapping: Mapping | None, kind: str | None,
                          "cannot tell what this file holds from its headers ("
                          + ", ".join(source.headers[:12])
                          + (", …" if len(source.headers) > 12 else "") + ")",
-                         "give --kind opportunities|history|targets|submissions|leads, name the "
+                         "give --kind opportunities|history|targets|submissions|leads|hierarchy, name the "
                          "columns in a mapping file's [columns] (a leads file's in "
                          "[lead_columns]), or name it as the mapping's [accounts] or [owners] "
                          "file")
@@ -258,8 +259,12 @@ def plan(request: ImportRequest, reference: Reference) -> Plan:
             f.prepared = plans.prepare_submissions(f.source, known, request.mapping, findings)
         elif f.kind == LEADS:
             f.prepared = leads.prepare(f.source, known, request.mapping, findings)
+        elif f.kind == HIERARCHY:
+            f.prepared = users.prepare(f.source, request.mapping, findings)
         suggestions += getattr(f.prepared, "stage_suggestions", [])
     for f in files:
+        if f.kind == HIERARCHY and f.prepared is not None:
+            users.check_whole(f.prepared, findings)
         if f.kind in MAIN_KINDS and f.source.frame.empty:
             findings.add(ERROR, "no_rows", f.name, None, "the file has no rows to import",
                          "export again with the data; an empty full export would remove "
@@ -321,6 +326,9 @@ def apply(con: duckdb.DuckDBPyConnection, plan: Plan,
             done.append(f"{f.name}: {len(frame):,} leads → {what}")
         elif f.kind == CURRENCY_RATES:
             done.append(f"{f.name}: {rates.write(con, f.prepared, request.day)}")
+        elif f.kind == HIERARCHY:
+            by = request.actor or audit.command_line_user()
+            done.append(f"{f.name}: {users.write(con, f.prepared, request.day, by)}")
         else:
             done.append(f"{f.name}: {plans.write(con, f.prepared)}")
     return done

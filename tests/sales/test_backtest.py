@@ -20,7 +20,7 @@ from sales.rollup import category_rollup
 from sales.settings import load_settings, save_setting
 from sales.smb import bottom_up, smb_forecast
 from sales.view import Filters, View
-from tests.helpers import ROOT, d, seed
+from tests.helpers import ROOT, add_submissions, d, seed
 
 M1, M2 = parse_period("FY2026-M1"), parse_period("FY2026-M2")  # Jan 2026 (5 weeks), Feb (4)
 AS_OF = d("2026-03-02")
@@ -105,7 +105,7 @@ def _seed(con) -> None:
                    (1, 'D', true, null, 400, 'Commit'), (1, 'F', true, null, 200, 'Commit'),
                    (1, 'E', false, null, 500, 'Best Case'),
                    (2, 'E', true, null, 500, 'Commit'), (2, 'G', true, null, 100, 'Pipeline')""")
-    con.execute("""insert into submissions values
+    add_submissions(con, """
                    ('FY2026-M1', 'Ann', '2026-01-06', 450, 0),
                    ('FY2026-M1', 'Ann', '2026-01-13', 420, 0),
                    ('FY2026-M1', 'Bob', '2026-01-13', 10, 0),
@@ -275,7 +275,9 @@ def test_the_command_line_keys(two_months, capsys):
                         "--as-of", "2026-03-02")
     assert code == 0
     report = json.loads(out)
-    assert set(report) == {"periods", "actual", "methods", "summary", "best"}
+    assert set(report) == {"periods", "actual", "methods", "summary", "best", "people",
+                           "people_summary"}
+    assert report["people"] == report["people_summary"] == {}  # no hierarchy in this file
     assert report["periods"] == ["FY2026-M1", "FY2026-M2"]
     assert report["actual"] == {"FY2026-M1": 400.0, "FY2026-M2": 1000.0}
     assert set(report["methods"]) == set(bt.METHODS)

@@ -91,7 +91,7 @@ def test_same_seed_same_tables_other_seed_differs(tmp_path):
     assert a.keys() == b.keys()
     for name in set(a) - {"audit_log"}:  # the trail says when each was built
         assert_frame_equal(a[name], b[name], obj=name)
-    for name in ("opportunities", "opportunity_history", "targets", "submissions",
+    for name in ("opportunities", "opportunity_history", "targets", "people_calls",
                  "forecast_call_decisions"):
         assert not a[name].equals(c[name]), name
     assert not any(p.name.endswith((".building", ".wal")) for p in tmp_path.iterdir())
@@ -404,17 +404,42 @@ def test_targets_roll_up_and_cover_the_periods(demo):
             assert 0.7 <= won / target <= 1.2, q.label
 
 
-def test_submissions_every_rep_every_week(demo):
+def test_a_hierarchy_and_weekly_calls_with_the_behaviours_a_manager_meets(demo):
+    from sales.demo import company as co
+    from sales.hierarchy import hierarchy_at
+    from sales.settings import load_settings
+    from sales.team_rollup import team_rollup
+    from sales.view import View
+
     con = demo["con"]
-    reps = one(con, "select count(distinct owner) from opportunities")
+    tree = hierarchy_at(con, AS_OF)
+    # The deals' owners are the reps; a manager per team, a leader per region, one at the top.
+    owners = {r[0] for r in rows(con, "select distinct owner from opportunities")}
+    assert owners <= set(tree.users) and tree.tops() == [co.TOP]
+    assert sorted(tree.directs(co.TOP)) == sorted(co.REGION_LEADERS.values())
     weeks = one(con, "select count(*) from snapshot_dates")
-    assert one(con, "select count(*) from submissions") == reps * weeks
-    for period, submitted in rows(con, "select distinct period, submitted_date from submissions"):
-        assert period == period_containing(submitted, QUARTER, 1).label
-    assert one(con, "select count(*) from submissions where submitted_date not in "
-                    "(select snapshot_date from snapshot_dates)") == 0
-    assert one(con, "select sum(forecast) from submissions where period = ?",
-               [period_containing(AS_OF, QUARTER, 1).label]) > 0
+    on_time = len(co.REPS) - len(co.LATE_REPS)
+    # Every on-time rep and every manager calls every week; late submitters skip some.
+    assert one(con, "select count(*) from people_calls where user_name not in "
+                    "(select unnest(?::varchar[]))", [[co.REPS[r] for r in co.LATE_REPS]]
+               ) == (on_time + len(co.TEAMS) + len(co.REGION_LEADERS) + 1) * weeks
+    for period, submitted in rows(con, "select distinct period, submitted_at from people_calls"):
+        assert period == period_containing(submitted.date(), QUARTER, 1).label
+    assert one(con, "select max(submitted_at)::date from people_calls") <= AS_OF
+    view = View(period_containing(AS_OF, QUARTER, 1), AS_OF)
+    rolled = team_rollup(con, view, load_settings(con))
+    def called_and_crm(reps):
+        mine = [rolled[co.REPS[r]] for r in reps]
+        return sum(r.forecast for r in mine), sum(r.closed + r.commit for r in mine)
+
+    # Sandbaggers call under their closed + commit, happy ears over it.
+    called, crm = called_and_crm(co.SANDBAGGERS)
+    assert called < crm
+    called, crm = called_and_crm(co.HAPPY_EARS)
+    assert called > crm
+    # Managers who adjust their team's sum, and stale late submitters.
+    assert any(abs(r.adjustment or 0) > 1_000 for r in rolled.values())
+    assert {n for n, r in rolled.items() if r.stale} <= {co.REPS[r] for r in co.LATE_REPS}
 
 
 def test_forecast_calls_decide_every_open_deal(demo):

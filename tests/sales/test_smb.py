@@ -17,7 +17,7 @@ from sales.smb import (
 )
 from sales.view import Filters, View
 from tests.cases.smb import DISC, END3, LOST, PROP, R3, TECH, WON, A, build
-from tests.helpers import d, private_copy, seed, seed_lives
+from tests.helpers import add_submissions, d, private_copy, seed, seed_lives
 
 Q4 = parse_period("FY2026-Q4")  # 2026-10-01 … 2026-12-31 (fiscal year start 1)
 
@@ -119,7 +119,7 @@ def test_bottom_up_takes_each_reps_latest_submission_and_compares(con):
 
     settings = load_settings(con)
     assert bottom_up(con, View(Q4, A)) is None  # nobody has submitted yet
-    con.execute("""insert into submissions values
+    add_submissions(con, """
                    ('FY2026-Q4', 'Ann', '2026-11-06', 1000, 200),
                    ('FY2026-Q4', 'Ann', '2026-11-13', 1200, 100),  -- Ann's latest by A
                    ('FY2026-Q4', 'Ann', '2026-11-27', 9999, 0),    -- after A: not yet seen

@@ -28,7 +28,7 @@ from sales.ingest.values import (
     parse_types,
 )
 from sales.snapshots import STATE_COLUMNS, record_snapshot
-from tests.helpers import FIXTURES, ROOT, content
+from tests.helpers import FIXTURES, ROOT, add_submissions, content
 
 
 def digest(path: Path) -> str:
@@ -48,7 +48,7 @@ def loaded(tmp_path) -> Path:
     con = connect(path)
     con.execute("insert into targets values ('FY2026-Q4', 'company', '', 1000)")
     con.execute("insert into settings values ('coverage_multiple', '2.5')")
-    con.execute("insert into submissions values ('FY2026-Q4', 'Ann', '2026-11-16', 650, 100)")
+    add_submissions(con, "('FY2026-Q4', 'Ann', '2026-11-16', 650, 100)")
     con.execute("insert into forecast_calls (period, call_date, saved_at, saved_by) values "
                 "('FY2026-Q4', '2026-11-20', '2026-11-20 10:00', 'Lee')")
     con.execute("insert into forecast_call_decisions values (1, 'O2', false, 'timing', 100, 'Commit')")
@@ -300,7 +300,7 @@ def test_a_later_export_appends_a_snapshot_and_becomes_the_current_state(loaded)
 
 
 def test_user_saved_data_survives_every_import(loaded):
-    saved = {t: content(loaded)[t] for t in ("targets", "submissions", "forecast_calls",
+    saved = {t: content(loaded)[t] for t in ("targets", "people_calls", "forecast_calls",
                                               "forecast_call_decisions")}
     setting = [r for r in content(loaded)["settings"] if r[0] == "coverage_multiple"]
     for fixture, as_of in (("opportunities_next.csv", "2026-11-27"), ("opportunities.csv", "2026-11-28")):
@@ -372,9 +372,16 @@ def test_targets_replace_their_periods_and_submissions_upsert(loaded):
     assert [(p, s, v, float(a)) for p, s, v, a in after["targets"]] == [
         ("FY2026-Q4", "company", "", 1000.0), ("FY2026-Q4", "segment", "Enterprise", 600.0),
         ("FY2026-Q4", "team", "T1", 300.0), ("FY2027-Q1", "company", "", 1200.0)]
-    assert [(p, o, str(d), float(f), float(u)) for p, o, d, f, u in after["submissions"]] == [
-        ("FY2026-Q4", "Ann", "2026-11-16", 650.0, 100.0), ("FY2026-Q4", "Bob", "2026-11-16", 200.0, 50.0),
-        ("FY2026-Q4", "Cat", "2026-11-16", 0.0, 0.0)]
+    # Each row is a call by the owner it names at the file's date, 00:00; Ann's, made before
+    # at the same moment, is replaced, not doubled.
+    calls = sorted((c[2], c[1], str(c[6]), float(c[3]), float(c[4]), c[7])
+                   for c in after["people_calls"])
+    assert calls == [
+        ("FY2026-Q4", "Ann", "2026-11-16 00:00:00", 650.0, 100.0, "Ann"),
+        ("FY2026-Q4", "Bob", "2026-11-16 00:00:00", 200.0, 50.0, "Bob"),
+        ("FY2026-Q4", "Cat", "2026-11-16 00:00:00", 0.0, 0.0, "Cat")]
+    assert cli(str(FIXTURES / "submissions.csv"), "--db", str(loaded)) == 0
+    assert len(content(loaded)["people_calls"]) == 3  # importing it again changes nothing
     before = content(loaded)
     assert cli(str(FIXTURES / "targets.csv"), "--db", str(loaded)) == 0  # idempotent
     assert content(loaded)["targets"] == before["targets"]
