@@ -38,8 +38,10 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
+from sales.crm.leads import LeadsFetched
 from sales.crm.retry import call_with_retries, retries
 from sales.crm.sync import Fetched, Progress, SyncError, weekly_day
+from sales.crm.users import CrmUser
 from sales.currency import CurrencyError, Rate, RateTable, check_rates
 from sales.exits import EXIT_USAGE
 from sales.ingest.mapping import Mapping as ImportMapping
@@ -86,6 +88,21 @@ _DATE_COLUMNS = ("close_date", "created_date", "sales_accepted_date")
 _SALESFORCE_ID = re.compile(r"(?:005|00G)[a-zA-Z0-9]{12}(?:[a-zA-Z0-9]{3})?")
 _HISTORY_FIELDS = ("OpportunityId", "CreatedDate", "StageName", "Amount", "CloseDate",
                    "ForecastCategory")
+# canonical lead column → Lead field path read by default; the mapping's [lead_columns] add to
+# and override these (Company/Country/a custom MQL date field: `region = "Country"`,
+# `mql_date = "MQL_Date__c"`).
+LEAD_FIELDS: dict[str, str] = {
+    "lead_id": "Id",
+    "status": "Status",
+    "lead_source": "LeadSource",
+    "created_date": "CreatedDate",
+    "owner": "Owner.Name",
+    "account_employees": "NumberOfEmployees",
+    "converted_opportunity_id": "ConvertedOpportunityId",
+    "converted_date": "ConvertedDate",
+}
+_LEAD_DATES = ("created_date", "mql_date", "accepted_date", "converted_date")
+_USER_FIELDS = ("Id", "Name", "Email", "ManagerId", "IsActive")
 
 
 @dataclass(frozen=True)
@@ -306,6 +323,8 @@ class SalesforceReader:
         self.mapping = mapping
         self.bulk = bulk
         self.notes: list[str] = []
+        # The leads' own high-water mark (None: read every lead), set by the sync engine.
+        self.leads_since: str | None = None
 
     def fields(self) -> dict[str, str]:
         """canonical column → field path, every one checked against describe."""
@@ -385,6 +404,9 @@ class SalesforceReader:
             progress(0.85, "Reading the opportunity history")
             currencies = {r["opportunity_id"]: r.get("currency") for r in records}
             fetched.history = self.history(as_of, currencies)
+        progress(0.9, "Reading leads and users")
+        fetched.leads = self.leads(self.leads_since)
+        fetched.users = self.users()
         fetched.notes = list(self.notes)
         progress(1.0, f"Read {len(rows):,} opportunities")
         return fetched
@@ -427,6 +449,63 @@ class SalesforceReader:
                           + (f" and {tracked:,} owner change(s)" if tracked else "")
                           + ", one snapshot a week")
         return log
+
+    def _readable(self, sobject: str, fields: tuple[str, ...] | list[str]) -> bool:
+        try:
+            return all(self.org.path_exists(sobject, f) for f in fields)
+        except SyncError:
+            return False  # the object is not there, or not for this user
+
+    def leads(self, since: str | None) -> LeadsFetched | None:
+        """Lead (incremental by SystemModstamp, deletions through queryAll) and its status
+        changes from LeadHistory; None when this user cannot read leads."""
+        if not self._readable("Lead", ["Id", "Status", "IsDeleted", "SystemModstamp"]):
+            return None
+        wanted = dict(LEAD_FIELDS)
+        wanted.update(dict(self.mapping.lead_columns) if self.mapping else {})
+        fields = {c: p for c, p in wanted.items() if self._readable("Lead", [p])}
+        missing = sorted(set(wanted) - set(fields))
+        if missing:
+            self.notes.append("Lead field(s) not readable, left empty: "
+                              + ", ".join(f"{c} ({wanted[c]})" for c in missing))
+        paths = list(dict.fromkeys([*fields.values(), "IsDeleted", "SystemModstamp"]))
+        soql = f"SELECT {', '.join(paths)} FROM Lead"  # noqa: S608 - described fields only
+        if since:
+            soql += f" WHERE SystemModstamp >= {_soql_datetime(since)}"
+        rows = self.org.query("reading leads", soql, lambda read, total: None)
+        records, deleted, mark = [], [], None
+        for row in rows:
+            mark = max(mark or "", row.get("SystemModstamp") or "") or mark
+            if row.get("IsDeleted") in (True, "true"):
+                deleted.append(row["Id"])
+                continue
+            records.append({c: _lead_text(_walk(row, p), c) for c, p in fields.items()})
+        changes = []
+        if self._readable("LeadHistory", ["LeadId", "CreatedDate", "Field", "OldValue",
+                                          "NewValue"]):
+            history = self.org.query(
+                "reading LeadHistory", "SELECT LeadId, CreatedDate, Field, OldValue, NewValue "
+                "FROM LeadHistory WHERE Field = 'Status'", lambda read, total: None)
+            changes = sorted((r["LeadId"], r["CreatedDate"], r.get("OldValue"),
+                              r.get("NewValue")) for r in history
+                             if r.get("LeadId") and r.get("CreatedDate"))
+            changes.sort(key=lambda c: c[1])
+        return LeadsFetched(records, deleted if since else [], mark, since is None,
+                            ",".join(f"{c}={p}" for c, p in sorted(fields.items())), changes)
+
+    def users(self) -> list[CrmUser] | None:
+        """Every User (Name, Email, ManagerId, IsActive, UserRole.Name) for the hierarchy;
+        None when this user cannot read them."""
+        if not self._readable("User", _USER_FIELDS):
+            return None
+        role = self._readable("User", ["UserRole.Name"])
+        paths = [*_USER_FIELDS, *(["UserRole.Name"] if role else [])]
+        rows = self.org.query("reading users", f"SELECT {', '.join(paths)} FROM User",  # noqa: S608
+                              lambda read, total: None)
+        return [CrmUser(r["Id"], r.get("Name") or "", r.get("Email"), r.get("ManagerId"),
+                        r.get("IsActive") not in (False, "false"),
+                        _walk(r, "UserRole.Name") if role else None)
+                for r in rows if r.get("UserType", "Standard") == "Standard"]
 
     def owner_changes(self) -> dict[str, list[tuple[str, str | None, str | None]]]:
         """Deal id → [(when, old owner name, new owner name)] from OpportunityFieldHistory,
@@ -566,6 +645,13 @@ def _text(value: Any, column: str) -> str | None:
     text = str(value)
     if column in _DATE_COLUMNS and len(text) > 10 and text[4] == "-" and text[10] == "T":
         return text[:10]  # a datetime (CreatedDate) as its UTC date
+    return text
+
+
+def _lead_text(value: Any, column: str) -> str | None:
+    text = _text(value, column)
+    if column in _LEAD_DATES and text and len(text) > 10 and text[10] == "T":
+        return text[:10]
     return text
 
 

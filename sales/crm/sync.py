@@ -31,9 +31,12 @@ import duckdb
 import pandas as pd
 
 from sales import audit
+from sales.crm.leads import LEADS_SUFFIX, LeadsFetched, record_leads
+from sales.crm.users import CrmUser, record_users
 from sales.currency import CurrencyError, RateTable, store_rates
 from sales.db import open_current, swap_in
 from sales.exits import EXIT_REFUSED
+from sales.ingest.leads import LeadRowsRejected
 from sales.ingest.mapping import Mapping
 from sales.ingest.opportunities import set_crm_probabilities
 from sales.ingest.readers import Source
@@ -85,6 +88,9 @@ class Fetched:
     # A multi-currency org's rate table and corporate currency (None: one currency).
     rates: RateTable | None = None
     corporate: str | None = None
+    # The CRM's leads and users (None: not read, or not readable by this user).
+    leads: LeadsFetched | None = None
+    users: list[CrmUser] | None = None
     # Incremental reads: the stored records that changed through a related record (a company,
     # an owner), worked out from the previous picture inside the write (no network there).
     refresh: Callable[[dict[str, dict]], list[dict]] | None = None
@@ -170,6 +176,10 @@ def run_sync(path: str | Path, reader: Reader, as_of: date | None = None,
     clock = time.monotonic()
     before = previous_sync(path, reader.source)
     incremental = (not full and before.has_picture and before.high_water is not None)
+    leads_before = previous_sync(path, reader.source + LEADS_SUFFIX)
+    if hasattr(reader, "leads_since"):
+        reader.leads_since = (leads_before.high_water if not full and leads_before.has_picture
+                              else None)
     fetched = reader.fetch(before.high_water if incremental else None,
                            before.empty_database, day,
                            lambda f, m: report(_FETCH_SHARE * f, m))
@@ -202,6 +212,7 @@ def run_sync(path: str | Path, reader: Reader, as_of: date | None = None,
                              list(fetched.notes))
         _store(cur, reader.source, picture, changed_ids + gone_ids, fetched, before, outcome,
                started)
+        _people(cur, reader, fetched, day, request.actor, outcome)
         audit.record(cur, request.actor, audit.SYNC,
                      f"{reader.label} sync ({'full' if fetched.full else 'incremental'}): "
                      f"{fetched.read:,} read, {changed:,} new or changed, {deleted:,} deleted; "
@@ -213,6 +224,20 @@ def run_sync(path: str | Path, reader: Reader, as_of: date | None = None,
     outcome = swap_in(path, build, progress=lambda f, m: report(_FETCH_SHARE, m))
     report(1.0, "Synced")
     return outcome
+
+
+def _people(cur: duckdb.DuckDBPyConnection, reader: Reader, fetched: Fetched, day: date,
+            actor: str, outcome: SyncResult) -> None:
+    """The CRM's leads into the lead pipeline and its users into the hierarchy (same write)."""
+    if fetched.leads is not None:
+        try:
+            outcome.notes += record_leads(cur, fetched.leads, reader.source, reader.label, day,
+                                          actor)
+        except LeadRowsRejected as error:
+            raise SyncError(f"{reader.label}'s leads failed the lead import's checks: "
+                            f"{str(error).splitlines()[0]}; nothing was changed") from None
+    if fetched.users is not None:
+        outcome.notes.append(record_users(cur, fetched.users, reader.label, day, actor))
 
 
 def _record_rates(cur: duckdb.DuckDBPyConnection, fetched: Fetched, day: date) -> str | None:

@@ -70,6 +70,14 @@ _OBJECTS: dict[str, list[tuple[str, str | None, str | None]]] = {
     # management for the dated rates (FakeSalesforce.dated_rates).
     "CurrencyType": [("Id", None, None), ("IsoCode", None, None), ("ConversionRate", None, None),
                      ("IsCorporate", None, None), ("IsActive", None, None)],
+    # Leads, only in an org with FakeSalesforce.leads.
+    "Lead": [("Id", None, None), ("Status", None, None), ("LeadSource", None, None),
+             ("CreatedDate", None, None), ("OwnerId", "Owner", "User"),
+             ("NumberOfEmployees", None, None), ("ConvertedOpportunityId", None, None),
+             ("ConvertedDate", None, None), ("IsConverted", None, None), ("Company", None, None),
+             ("Country", None, None), ("IsDeleted", None, None), ("SystemModstamp", None, None)],
+    "LeadHistory": [("Id", None, None), ("LeadId", None, None), ("CreatedDate", None, None),
+                    ("Field", None, None), ("OldValue", None, None), ("NewValue", None, None)],
     "DatedConversionRate": [("Id", None, None), ("IsoCode", None, None),
                             ("StartDate", None, None), ("NextStartDate", None, None),
                             ("ConversionRate", None, None)],
@@ -102,6 +110,11 @@ class FakeSalesforce:
     # currency (no CurrencyIsoCode, no currency objects), or no dated rates.
     currencies: list[dict] | None = None
     dated_rates: list[dict] | None = None
+    # Lead rows (flat, like opportunities) and LeadHistory rows; User rows ({"Id", "Name",
+    # "Email", "ManagerId", "IsActive", "UserRole.Name"}). None: not readable by the user.
+    leads: list[dict] | None = None
+    lead_history: list[dict] = field(default_factory=list)
+    users: list[dict] | None = None
 
     def __post_init__(self) -> None:
         self._cursors: dict[str, list[dict]] = {}
@@ -121,7 +134,8 @@ class FakeSalesforce:
         if path.endswith("/describe"):
             name = path.split("/")[-2]
             if name not in _OBJECTS or (name == "CurrencyType" and self.currencies is None) or (
-                    name == "DatedConversionRate" and self.dated_rates is None):
+                    name == "DatedConversionRate" and self.dated_rates is None) or (
+                    name in ("Lead", "LeadHistory") and self.leads is None):
                 return _json([{"message": "The requested resource does not exist",
                                "errorCode": "NOT_FOUND"}], 404)
             return _json(self.describe(name))
@@ -151,6 +165,8 @@ class FakeSalesforce:
         listed = list(_OBJECTS[name])
         if self.currencies is not None and name in ("Opportunity", "OpportunityHistory"):
             listed.append(("CurrencyIsoCode", None, None))
+        if self.users is not None and name == "User":
+            listed += [("Email", None, None), ("IsActive", None, None)]
         fields = [{"name": f, "relationshipName": r, "referenceTo": [t] if t else []}
                   for f, r, t in listed if f"{name}.{f}" not in self.hidden_fields]
         return {"name": name, "fields": fields}
@@ -164,6 +180,8 @@ class FakeSalesforce:
                 "OpportunityStage": [{"ApiName": s, "MasterLabel": s, "DefaultProbability": p}
                                      for s, p in PROBABILITIES.items()],
                 "CurrencyType": self.currencies or [],
+                "Lead": self.leads or [], "LeadHistory": self.lead_history,
+                "User": self.users or [],
                 "DatedConversionRate": self.dated_rates or []}[match["object"]]
         if not deleted:
             rows = [r for r in rows if not r.get("IsDeleted")]
