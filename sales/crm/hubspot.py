@@ -23,11 +23,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import requests
 import urllib3
 from hubspot import HubSpot
 
 from sales.crm.retry import call_with_retries, retries
 from sales.crm.sync import LINK, Fetched, Progress, SyncError, weekly_day
+from sales.crm.users import CrmUser
+from sales.currency import CurrencyError, RateTable, check_rates, dated_ranges
 from sales.exits import EXIT_USAGE
 from sales.ingest.mapping import Mapping as ImportMapping
 
@@ -37,6 +40,8 @@ DEFAULT_HOST = "https://api.hubapi.com"
 PAGE = 100           # deals per page (the API's maximum)
 HISTORY_PAGE = 50    # deals per page with property history (the API's maximum)
 BATCH = 100          # companies / associations per batch read
+# Connect and read timeouts of a settings call (small answers).
+TIMEOUT_S = (15, 60)
 SEARCH_LIMIT = 10_000  # the search API pages through at most this many results
 _SCOPES = ("crm.objects.deals.read, crm.objects.companies.read, crm.objects.owners.read, "
            "crm.schemas.deals.read")
@@ -145,6 +150,30 @@ class Portal:
                                  translate=lambda error: _translate(error, doing),
                                  sleep=self.sleep)
 
+    def get(self, doing: str, path: str, **params: object) -> dict:
+        """A GET of an endpoint the client has no API class for (the account's currency
+        settings), signed with the client's token; TLS verified as `requests` does it."""
+        config = self.hub.config
+
+        def answer() -> dict:
+            response = requests.get(f"{config['host']}{path}", params=params, timeout=TIMEOUT_S,
+                                    headers={"Authorization": f"Bearer {config['access_token']}"})
+            if response.status_code >= 400:
+                raise _HttpError(response.status_code)
+            return response.json()
+
+        return call_with_retries(answer, retryable=_retryable,
+                                 translate=lambda error: _translate(error, doing),
+                                 sleep=self.sleep)
+
+
+class _HttpError(Exception):
+    """A refused GET, shaped as the client's errors are (`status`)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
 
 class HubSpotReader:
     """`sales.crm.sync.Reader` for HubSpot."""
@@ -155,6 +184,7 @@ class HubSpotReader:
         self.portal = portal
         self.mapping = mapping
         self.notes: list[str] = []
+        self.people: list[CrmUser] = []
 
     # -- reference data ----------------------------------------------------------------
     def stages(self) -> dict[str, dict]:
@@ -177,6 +207,7 @@ class HubSpotReader:
         """Owner id → (name, primary team)."""
         api = self.portal.hub.crm.owners.owners_api
         owners, after = {}, None
+        self.people = []
         while True:
             body = self.portal.call("reading the owners", api.get_page, limit=500,
                                     **({"after": after} if after else {}))
@@ -186,6 +217,9 @@ class HubSpotReader:
                 team = next((t.get("name") for t in teams if t.get("primary")),
                             teams[0].get("name") if teams else None)
                 owners[str(owner["id"])] = (name or owner.get("email") or str(owner["id"]), team)
+                self.people.append(CrmUser(str(owner["id"]), owners[str(owner["id"])][0],
+                                           owner.get("email"), None,
+                                           not owner.get("archived", False), team))
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 return owners
@@ -200,6 +234,8 @@ class HubSpotReader:
         for fixed in ("opportunity_id", "stage"):  # the deal's id and its pipeline stage
             named.pop(fixed, None)
         wanted.update(named)
+        if "deal_currency_code" in known and "currency" not in wanted:  # a multi-currency portal
+            wanted["currency"] = "deal_currency_code"
         for canonical, name in list(wanted.items()):
             if name in known:
                 continue
@@ -246,9 +282,49 @@ class HubSpotReader:
         if backfill:
             progress(0.85, "Reading the deals' stage history")
             fetched.history = self.history(stages, as_of)
+        if "currency" in fields:
+            progress(0.95, "Reading the account's currencies and exchange rates")
+            fetched.rates, fetched.corporate = self.rates()
+        fetched.users = list(self.people)
+        fetched.owners_only = True
         fetched.notes = list(self.notes)
         progress(1.0, f"Read {len(deals):,} deals")
         return fetched
+
+    def rates(self) -> tuple[RateTable, str]:
+        """The account's company currency and its exchange rates (each from its effectiveAt
+        until the currency's next one), as Salesforce-style rates: units of the currency per
+        one unit of the company currency."""
+        company = self.portal.get("reading the company currency",
+                                  "/settings/v3/currencies/company-currency").get("currencyCode")
+        if not company:
+            raise SyncError("HubSpot names no company currency: check Settings › Account "
+                            "defaults › Currency")
+        rows, after = [], None
+        while True:
+            body = self.portal.get("reading the exchange rates",
+                                   "/settings/v3/currencies/exchange-rates",
+                                   limit=100, **({"after": after} if after else {}))
+            rows += body.get("results", [])
+            after = ((body.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                break
+        dated = []
+        for row in rows:
+            # 1 fromCurrency = conversionRate toCurrency; one side is the company currency.
+            rate = Decimal(str(row.get("conversionRate") or 0))
+            start = date.fromisoformat(str(row.get("effectiveAt") or "0001-01-01")[:10])
+            if row.get("toCurrencyCode") == company and rate > 0:
+                dated.append((row.get("fromCurrencyCode"), start, 1 / rate))
+            elif row.get("fromCurrencyCode") == company:
+                dated.append((row.get("toCurrencyCode"), start, rate))
+        table = RateTable(tuple(dated_ranges(dated)))
+        try:
+            check_rates(list(table.rates))
+        except CurrencyError as error:
+            raise SyncError(f"HubSpot's exchange rates cannot be used: {error}; nothing was "
+                            "changed") from None
+        return table, company
 
     def _list(self, names: list[str], step: Callable[[int, int], None]) -> list[dict]:
         api = self.portal.hub.crm.deals.basic_api

@@ -32,7 +32,7 @@ import pandas as pd
 
 from sales import audit
 from sales.crm.leads import LEADS_SUFFIX, LeadsFetched, record_leads
-from sales.crm.users import CrmUser, record_users
+from sales.crm.users import CrmUser, record_owners, record_users
 from sales.currency import CurrencyError, RateTable, store_rates
 from sales.db import open_current, swap_in
 from sales.exits import EXIT_REFUSED
@@ -91,6 +91,8 @@ class Fetched:
     # The CRM's leads and users (None: not read, or not readable by this user).
     leads: LeadsFetched | None = None
     users: list[CrmUser] | None = None
+    # True: the CRM has no managers (HubSpot owners); the hierarchy keeps the ones it has.
+    owners_only: bool = False
     # Incremental reads: the stored records that changed through a related record (a company,
     # an owner), worked out from the previous picture inside the write (no network there).
     refresh: Callable[[dict[str, dict]], list[dict]] | None = None
@@ -237,7 +239,8 @@ def _people(cur: duckdb.DuckDBPyConnection, reader: Reader, fetched: Fetched, da
             raise SyncError(f"{reader.label}'s leads failed the lead import's checks: "
                             f"{str(error).splitlines()[0]}; nothing was changed") from None
     if fetched.users is not None:
-        outcome.notes.append(record_users(cur, fetched.users, reader.label, day, actor))
+        record = record_owners if fetched.owners_only else record_users
+        outcome.notes.append(record(cur, fetched.users, reader.label, day, actor))
 
 
 def _record_rates(cur: duckdb.DuckDBPyConnection, fetched: Fetched, day: date) -> str | None:

@@ -15,7 +15,7 @@ from datetime import date
 
 import duckdb
 
-from sales.hierarchy import HierarchyError, User, replace_hierarchy
+from sales.hierarchy import HierarchyError, User, hierarchy_in, replace_hierarchy
 
 # "Stands for all earlier history": the effective date of the first hierarchy a sync brings.
 SINCE_ALWAYS = date(1, 1, 1)
@@ -50,3 +50,24 @@ def record_users(cur: duckdb.DuckDBPyConnection, users: list[CrmUser], label: st
     inactive = sum(not u.active for u in users)
     return (f"{label} users → {summary}"
             + (f"; {inactive:,} inactive user(s) kept for history" if inactive else ""))
+
+
+def record_owners(cur: duckdb.DuckDBPyConnection, owners: list[CrmUser], label: str,
+                  day: date, actor: str) -> str:
+    """A CRM without managers (HubSpot: owners and their primary team): the owners join the
+    hierarchy with their team as the title; managers stay as the hierarchy has them (set by
+    `import FILE --kind hierarchy`), and people it has who are not owners stay too."""
+    standing = hierarchy_in(cur, day).users
+    people = {u.name: u for u in standing.values()}
+    for owner in owners:
+        known = standing.get(owner.name)
+        people[owner.name] = User(owner.name, owner.email or (known.email if known else ""),
+                                  known.manager if known else None,
+                                  owner.title or (known.title if known else None))
+    first = cur.execute("select count(*) from memberships").fetchall()[0][0] == 0
+    try:
+        summary = replace_hierarchy(cur, list(people.values()),
+                                    SINCE_ALWAYS if first else day, actor or label)
+    except HierarchyError as error:
+        return f"the hierarchy was not updated from {label}'s owners: {error}"
+    return f"{label} owners → {summary} (managers as the hierarchy had them)"

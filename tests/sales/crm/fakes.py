@@ -425,6 +425,9 @@ class FakeHubSpot:
     token: str = HUBSPOT_TOKEN
     failures: list[tuple[int, dict]] = field(default_factory=list)  # before deal reads
     requests: list[str] = field(default_factory=list)
+    # A multi-currency account: {"company": "USD", "rates": [{"fromCurrencyCode",
+    # "toCurrencyCode", "conversionRate", "effectiveAt"}]}; None: one currency.
+    currencies: dict | None = None
 
     def install(self, server: HTTPServer) -> None:
         server.expect_request(re.compile(".*")).respond_with_handler(self.handle)
@@ -445,9 +448,16 @@ class FakeHubSpot:
                 for n, (i, label, closed, p) in enumerate(HUBSPOT_STAGES)]}]})
         if path == "/crm/v3/owners":
             return _json({"results": self.owners})
+        if path.startswith("/settings/v3/currencies") and self.currencies is None:
+            return _json({"status": "error", "category": "OBJECT_NOT_FOUND"}, 404)
+        if path == "/settings/v3/currencies/company-currency":
+            return _json({"currencyCode": self.currencies["company"]})
+        if path == "/settings/v3/currencies/exchange-rates":
+            return _json(self._paged(self.currencies["rates"], request.args.get("after")))
         if path == "/crm/v3/properties/deals":
             names = ["dealname", "amount", "closedate", "createdate", "dealtype", "dealstage",
-                     "pipeline", "hubspot_owner_id", "hs_lastmodifieddate", "region"]
+                     "pipeline", "hubspot_owner_id", "hs_lastmodifieddate", "region",
+                     *(["deal_currency_code"] if self.currencies else [])]
             return _json({"results": [{"name": n} for n in names]})
         if path == "/crm/v3/objects/deals" and request.method == "GET":
             return self.list_deals(request)
