@@ -27,6 +27,7 @@ import requests
 import urllib3
 from hubspot import HubSpot
 
+from sales.crm.leads import LeadsFetched
 from sales.crm.retry import call_with_retries, retries
 from sales.crm.sync import LINK, Fetched, Progress, SyncError, weekly_day
 from sales.crm.users import CrmUser
@@ -58,6 +59,21 @@ DEFAULT_PROPERTIES: dict[str, str] = {
     "lead_source": "hs_analytics_source",
 }
 _ALWAYS = ("dealstage", "pipeline", "hubspot_owner_id", "hs_lastmodifieddate")
+# A contact's lifecycle stage → the handbook's lead status (sales.lead_statuses); a stage not
+# here is kept as HubSpot names it and listed by the sync (sales.crm.leads).
+LIFECYCLE_STATUSES = {
+    "subscriber": "Raw", "lead": "Inquiry", "marketingqualifiedlead": "MQL",
+    "salesqualifiedlead": "Accepted", "opportunity": "Qualified", "customer": "Qualified",
+    "evangelist": "Qualified",
+}
+# canonical lead column → contact property read by default; the mapping's [lead_columns] add
+# to and override these (e.g. `region = "country"`).
+CONTACT_PROPERTIES: dict[str, str] = {
+    "created_date": "createdate",
+    "lead_source": "hs_analytics_source",
+    "mql_date": "hs_lifecyclestage_marketingqualifiedlead_date",
+    "status_reason": "hs_lead_status",
+}
 _HISTORY = ("dealstage", "amount", "closedate")
 _DATE_COLUMNS = ("close_date", "created_date", "sales_accepted_date")
 
@@ -287,9 +303,61 @@ class HubSpotReader:
             fetched.rates, fetched.corporate = self.rates()
         fetched.users = list(self.people)
         fetched.owners_only = True
+        progress(0.97, "Reading contacts (leads)")
+        fetched.leads = self.leads(owners)
         fetched.notes = list(self.notes)
         progress(1.0, f"Read {len(deals):,} deals")
         return fetched
+
+    def leads(self, owners: dict[str, tuple[str, str | None]]) -> LeadsFetched | None:
+        """Every contact as a lead: its lifecycle stage as the status (LIFECYCLE_STATUSES) and
+        the stage's history as the status changes; None without the contacts scope. Read in
+        full each sync (a portal's contacts page quickly with their history)."""
+        api = self.portal.hub.crm.contacts.basic_api
+        fields = dict(CONTACT_PROPERTIES)
+        fields.update(dict(self.mapping.lead_columns) if self.mapping else {})
+        names = list(dict.fromkeys([*fields.values(), "lifecyclestage", "hubspot_owner_id",
+                                    "lastmodifieddate"]))
+        contacts, after = [], None
+        try:
+            while True:
+                body = self.portal.call("reading contacts", api.get_page, limit=HISTORY_PAGE,
+                                        properties=names,
+                                        properties_with_history=["lifecyclestage"],
+                                        archived=False, **({"after": after} if after else {}))
+                contacts += body.get("results", [])
+                after = ((body.get("paging") or {}).get("next") or {}).get("after")
+                if not after:
+                    break
+        except SyncError as error:
+            self.notes.append(f"contacts not read ({error}): no leads from HubSpot (grant the "
+                              "crm.objects.contacts.read scope)")
+            return None
+        records, changes, mark = [], [], None
+        for contact in contacts:
+            props = contact.get("properties") or {}
+            mark = max(mark or "", props.get("lastmodifieddate") or "") or mark
+            key = str(contact["id"])
+            record = {c: _text(props.get(n), c) for c, n in fields.items()}
+            for column in ("created_date", "mql_date"):
+                if record.get(column):
+                    record[column] = record[column][:10]
+            record.update(lead_id=key, status=_lifecycle(props.get("lifecyclestage")) or "Raw",
+                          owner=owners.get(str(props.get("hubspot_owner_id") or ""),
+                                           (None, None))[0])
+            records.append(record)
+            stages = sorted((h.get("timestamp") or "", h.get("value"))
+                            for h in (contact.get("propertiesWithHistory") or {}).get(
+                                "lifecyclestage", []))
+            previous = None
+            for when, value in stages:
+                status = _lifecycle(value)
+                if when and status != previous:
+                    changes.append((key, when, previous, status))
+                previous = status
+        changes.sort(key=lambda c: c[1])
+        return LeadsFetched(records, [], mark, True,
+                            ",".join(f"{c}={n}" for c, n in sorted(fields.items())), changes)
 
     def rates(self) -> tuple[RateTable, str]:
         """The account's company currency and its exchange rates (each from its effectiveAt
@@ -533,6 +601,13 @@ def _moment(text: str) -> datetime:
         return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _lifecycle(value: Any) -> str | None:
+    """A lifecycle stage's internal value as the lead status it maps to."""
+    if value in (None, ""):
+        return None
+    return LIFECYCLE_STATUSES.get(str(value).lower(), str(value))
 
 
 def _number(value: Any) -> float | None:

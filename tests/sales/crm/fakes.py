@@ -428,6 +428,9 @@ class FakeHubSpot:
     # A multi-currency account: {"company": "USD", "rates": [{"fromCurrencyCode",
     # "toCurrencyCode", "conversionRate", "effectiveAt"}]}; None: one currency.
     currencies: dict | None = None
+    # Contacts as {"id", "properties", "history": {"lifecyclestage": [{"value", "timestamp"}]}};
+    # None: the token lacks the contacts scope.
+    contacts: list[dict] | None = None
 
     def install(self, server: HTTPServer) -> None:
         server.expect_request(re.compile(".*")).respond_with_handler(self.handle)
@@ -461,6 +464,16 @@ class FakeHubSpot:
             return _json({"results": [{"name": n} for n in names]})
         if path == "/crm/v3/objects/deals" and request.method == "GET":
             return self.list_deals(request)
+        if path == "/crm/v3/objects/contacts" and request.method == "GET":
+            if self.contacts is None:
+                return _json({"status": "error", "category": "MISSING_SCOPES",
+                              "message": "This app hasn't been granted all required scopes"},
+                             403)
+            names = [n for v in request.args.getlist("properties") for n in v.split(",")]
+            history = [n for v in request.args.getlist("propertiesWithHistory")
+                       for n in v.split(",")]
+            rows = [self._shape(c, names, history, False) for c in self.contacts]
+            return _json(self._paged(rows, request.args.get("after")))
         if path == "/crm/v3/objects/deals/search":
             return self.search(json.loads(request.data))
         if path == "/crm/v4/associations/deals/companies/batch/read":

@@ -272,3 +272,38 @@ def test_a_multi_currency_portal_converts_at_the_exchange_rate_of_the_close_date
     now = hierarchy_at(con, date(2026, 10, 5))
     assert now.users["Ana Ortiz"].title == "EMEA Sales" and now.manager_of("Ana Ortiz") is None
     con.close()
+
+
+def test_contacts_lifecycle_stages_become_leads(portal, tmp_path, capsys):
+    """Lifecycle stages map to the handbook's statuses (marketingqualifiedlead → MQL,
+    salesqualifiedlead → Accepted); C1 became an MQL on 09-14 by its history; C2's stage
+    `partner` is no status we know: kept as open and listed."""
+    fake, mapping = portal
+    fake.deals = [deal(1)]
+    fake.contacts = [
+        {"id": "901", "properties": {"createdate": "2026-09-01T10:00:00.000Z",
+                                     "lifecyclestage": "salesqualifiedlead",
+                                     "hubspot_owner_id": "71",
+                                     "lastmodifieddate": "2026-09-20T10:00:00.000Z"},
+         "history": {"lifecyclestage": [
+             {"value": "lead", "timestamp": "2026-09-01T10:00:00.000Z"},
+             {"value": "marketingqualifiedlead", "timestamp": "2026-09-14T10:00:00.000Z"},
+             {"value": "salesqualifiedlead", "timestamp": "2026-09-20T10:00:00.000Z"}]}},
+        {"id": "902", "properties": {"createdate": "2026-09-10T10:00:00.000Z",
+                                     "lifecyclestage": "partner", "hubspot_owner_id": "72",
+                                     "lastmodifieddate": "2026-09-10T10:00:00.000Z"},
+         "history": {"lifecyclestage": [
+             {"value": "partner", "timestamp": "2026-09-10T10:00:00.000Z"}]}}]
+    db = tmp_path / "f.duckdb"
+    assert sync(db, mapping, "--as-of", "2026-10-05") == 0
+    assert "partner" in capsys.readouterr().out
+    con = connect(db)
+    assert con.execute("select lead_id, status, mql_date, owner from leads order by 1"
+                       ).fetchall() == [("901", "Accepted", date(2026, 9, 14), "Ana Ortiz"),
+                                        ("902", "partner", None, "Ben Okafor")]
+    # C1 on 09-14 (the weekly lead snapshot of 09-14): MQL
+    assert con.execute("""select status from lead_history where lead_id = '901'
+                          and valid_from <= '2026-09-14'
+                          and (valid_to is null or valid_to > '2026-09-14')""").fetchall() == [
+        ("MQL",)]
+    con.close()
