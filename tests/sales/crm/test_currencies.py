@@ -234,3 +234,17 @@ def test_an_export_with_the_converted_column_reports_as_usd(tmp_path):
                        "where name = 'D3'").fetchall() == [
         (Decimal("80000.00"), Decimal("50000.00"), "GBP")]
     con.close()
+
+
+def test_a_rate_of_zero_or_a_deal_without_a_rate_stops_the_sync(org, tmp_path, capsys):  # noqa: F811
+    multi_currency(org)
+    org.currencies = [dict(c, ConversionRate=0.0) if c["IsoCode"] == "CAD" else c
+                      for c in CURRENCIES]
+    db = tmp_path / "multi.duckdb"
+    assert sync(db, "--as-of", AS_OF.isoformat()) == 1
+    assert "the rate of CAD" in capsys.readouterr().err and not db.exists()
+    # a deal in a currency the org has no rate for (JPY): refused, naming it
+    org.currencies = CURRENCIES
+    org.opportunities[0]["CurrencyIsoCode"] = "JPY"
+    assert sync(db, "--as-of", AS_OF.isoformat()) == 1
+    assert "amount in JPY, which has no rate" in capsys.readouterr().err and not db.exists()
