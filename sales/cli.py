@@ -9,6 +9,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from sales import formatting as fmt
 from sales.currency import CurrencyError, show_in
 from sales.db import db_path, open_current
 from sales.periods import QUARTER, parse_period, period_containing
@@ -184,6 +185,7 @@ def _run_report(args: argparse.Namespace) -> int:
     report = command_report(con, View(period, as_of, filters), window,
                             use_saved_call=not args.in_blood_defaults, since=args.since,
                             history_periods=args.history_periods, currency=shown)
+    fmt.use_currency(report.currency or "USD")  # markdown writes money in it
     sys.stdout.write(render(report.as_report(), args.format))
     return 0
 

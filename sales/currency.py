@@ -223,11 +223,7 @@ def show_in(con: duckdb.DuckDBPyConnection, code: str, today: date
             ) -> tuple[duckdb.DuckDBPyConnection, str]:
     """A read-only connection on the same file whose every corporate amount reads in `code` at
     the latest rate in force `today` (the command line's `report --currency`), and the code;
-    `con` is closed when another is returned. CurrencyError without a rate.
-
-    The new connection is an in-memory database with a view over each of the file's tables
-    (the money columns scaled) and the file's own views on top of them, so every query and
-    every cursor reads the scaled amounts without a change to any metric."""
+    `con` is closed when another is returned. CurrencyError without a rate."""
     code = code.strip().upper()
     factor = display_factor(con, code, today)
     if code == corporate_currency(con):
@@ -235,6 +231,17 @@ def show_in(con: duckdb.DuckDBPyConnection, code: str, today: date
     path = con.execute("select path from duckdb_databases() "
                        "where database_name = current_database()").fetchall()[0][0]
     con.close()
+    return display_database(path, factor), code
+
+
+def display_database(path: str, factor: Decimal) -> duckdb.DuckDBPyConnection:
+    """An in-memory database over the file at `path` (attached read-only) in which every
+    corporate amount reads multiplied by `factor`, to the cent.
+
+    It has a view over each of the file's tables (the money columns scaled) and the file's own
+    views on top of them, so every query and every cursor reads the scaled amounts without a
+    change to any metric. The file must not be open for writing in this process (the app
+    hands it a private copy)."""
     shown = duckdb.connect()
     shown.execute("attach ? as stored (read_only)", [path])
     for (table,) in shown.execute("select table_name from duckdb_tables() "
@@ -246,4 +253,4 @@ def show_in(con: duckdb.DuckDBPyConnection, code: str, today: date
     for (text,) in shown.execute("select sql from duckdb_views() "
                                  "where database_name = 'stored' and not internal").fetchall():
         shown.execute(text)  # the file's own views, over the scaled tables
-    return shown, code
+    return shown
