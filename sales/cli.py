@@ -10,6 +10,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from sales import formatting as fmt
+from sales.currency import CurrencyError, show_in
 from sales.db import db_path, open_current
 from sales.periods import QUARTER, parse_period, period_containing
 from sales.progress import ProgressBar
@@ -71,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="completed periods the SMB forecast learns from (default: the "
                              "history_periods setting)")
     report.add_argument("--format", choices=FORMATS, default="json")
+    report.add_argument("--currency", default=None, metavar="CODE",
+                        help="report in this currency at the latest rate in force today "
+                             "(default: the corporate currency)")
 
     pack = commands.add_parser("board-pack", help="the board pack for a period: HTML, PDF, "
                                                   "PNG per chart, XLSX")
@@ -186,9 +191,16 @@ def _run_report(args: argparse.Namespace) -> int:
     if args.history_periods is not None and args.history_periods < 1:
         raise UsageError("--history-periods must be at least 1")
     filters = Filters.of(**{d: getattr(args, d) for d in FILTER_DIMENSIONS})
+    shown = None
+    if args.currency:
+        try:
+            con, shown = show_in(con, args.currency, date.today())
+        except CurrencyError as error:
+            raise UsageError(str(error)) from None
     report = command_report(con, View(period, as_of, filters), window,
                             use_saved_call=not args.in_blood_defaults, since=args.since,
-                            history_periods=args.history_periods)
+                            history_periods=args.history_periods, currency=shown)
+    fmt.use_currency(report.currency or "USD")  # markdown writes money in it
     sys.stdout.write(render(report.as_report(), args.format))
     return 0
 

@@ -56,7 +56,9 @@ _ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 
 # What each table holds, shown beside the editor (the README has the same table).
 TABLE_NOTES = {
-    "opportunities": "Current state, one row per opportunity (the latest snapshot).",
+    "opportunities": "Current state, one row per opportunity (the latest snapshot); amount in "
+                     "the corporate currency (setting corporate_currency), amount_original in "
+                     "the deal's own currency (ISO code).",
     "opportunity_history": "Snapshots stored as changes: one row per stretch in which a deal kept "
                            "the same stage, category, amount, close date and owner; valid_from "
                            "inclusive, valid_to exclusive (null while current).",
@@ -107,6 +109,10 @@ TABLE_NOTES = {
                     "channel, recipient, when, whether the server accepted it, its message.",
     "alerts_sent": "Each alert a recipient has been sent (recipient, deal, rule, change), so a "
                    "rerun sends it once.",
+    "currency_rates": "Rate tables by version (recorded_on): iso_code, rate (units of the "
+                      "currency per one corporate unit), dated (false: the static rate), "
+                      "start_date, next_start_date; a deal converts at the rate holding its "
+                      "close date.",
 }
 EXAMPLES = {
     "Pipeline by stage": "select stage, count(*) as deals, sum(amount) as amount\n"

@@ -132,6 +132,17 @@ def _copy_database(source: Path, target: Path) -> None:
         shutil.copyfile(wal, Path(f"{target}.wal"))
 
 
+def private_copy(path: str | os.PathLike) -> Path:
+    """A copy of the database file taken under the lock, in a folder deleted when the process
+    exits: for a reader that cannot open the file beside this process's writing connection."""
+    folder = Path(tempfile.mkdtemp(prefix="sales-read-"))
+    copy = folder / Path(path).name
+    with file_lock(path):
+        _copy_database(Path(path), copy)
+    _remove_later(folder)
+    return copy
+
+
 def open_for_reading(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
     """A connection for reading `path`, even while the app holds it: read-only when the file is
     free, else a private copy taken under the lock (deleted when the process exits). The app

@@ -24,8 +24,8 @@ def replace_current(con: duckdb.DuckDBPyConnection, present: str, day: date) -> 
     state."""
     con.execute(f"""delete from departed_opportunities
                     where opportunity_id in (select opportunity_id from {present})""")  # noqa: S608
-    con.execute(f"""insert into departed_opportunities
-                    select *, ?::date from opportunities
+    con.execute(f"""insert into departed_opportunities by name
+                    select *, ?::date as departed_on from opportunities
                     where opportunity_id not in (select opportunity_id from {present})""",  # noqa: S608
                 [day])
     return con.execute(f"""delete from opportunities

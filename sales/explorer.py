@@ -21,7 +21,8 @@ from sales.view import View
 COLUMNS = ("opportunity_id", "name", "account_name", "account_employees", "segment", "region",
            "team", "owner", "type", "channel", "stage", "forecast_category", "category",
            "amount", "close_date", "created_date", "sales_accepted_date", "lost_reason",
-           "competitor", "loss_class", "renewal_risk", "next_step", "lead_source")
+           "competitor", "loss_class", "renewal_risk", "next_step", "lead_source",
+           "amount_original", "currency")
 STATUSES = ("open", "won", "lost")
 _STATUS_SQL = {"open": "not closed", "won": "closed and won", "lost": "closed and not won"}
 PAGE_SIZES = (50, 100, 250, 500, 1000)

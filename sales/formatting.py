@@ -4,22 +4,37 @@ data or users as text."""
 from __future__ import annotations
 
 import re
+import threading
 
 NOT_AVAILABLE = "—"
 
 
+# The sign money is written with, per ISO code; another code is written before the number.
+_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹"}
+_shown = threading.local()  # each Streamlit session runs its script in a thread of its own
+
+
+def use_currency(code: str) -> None:
+    """Write money in `code` from now on, in this thread (a page run: the currency its
+    amounts are in, corporate or the display currency)."""
+    _shown.code = code
+
+
 def money(value: float | None, precise: bool = False) -> str:
-    """$1.2M, $350K, $900; `precise` gives whole dollars ($1,234,567)."""
+    """$1.2M, $350K, $900 (€, £ … or "CHF " in another currency, `use_currency`); `precise`
+    gives whole units ($1,234,567)."""
     if value is None:
         return NOT_AVAILABLE
+    code = getattr(_shown, "code", "USD")
+    unit = _SIGNS.get(code, f"{code}\u00a0")
     sign = "-" if value < 0 else ""
     size = abs(value)
     if precise:
-        return f"{sign}${size:,.0f}"
+        return f"{sign}{unit}{size:,.0f}"
     for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
         if size >= limit:
-            return f"{sign}${size / limit:,.1f}{suffix}"
-    return f"{sign}${size:,.0f}"
+            return f"{sign}{unit}{size / limit:,.1f}{suffix}"
+    return f"{sign}{unit}{size:,.0f}"
 
 
 def pct(value: float | None, digits: int = 0) -> str:

@@ -5,8 +5,8 @@ generated, and the reasons leads were recycled or junked.
 "The period's MQLs" are the leads, as they stand as of as-of (`sales.lead_snapshots`), whose
 MQL date falls in the period up to as-of; "where are they now" is their status group as of
 as-of. Filters on segment, region and owner apply to leads (the lead's own fields; owner is
-its owner as of as-of); team, type and channel are opportunity fields leads do not have, and a
-view scoped to teams sees no leads at all (a lead cannot be placed in a team).
+its owner as of as-of); a team (filter or scope) keeps the leads of the team's owners (the
+owners of its deals); type and channel are opportunity fields leads do not have.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sales.generated import generated_windows
 from sales.lead_snapshots import lead_state_key, leads_sql
 from sales.lead_statuses import LEAD_GROUPS, REASON_GROUPS
 from sales.periods import Period
-from sales.query import deals_sql, state_key
+from sales.query import KNOWN_DEALS, deals_sql, state_key
 from sales.sql import Sql, sql
 from sales.view import Filters, Measure, View, ratio
 
@@ -138,31 +138,38 @@ def leads_loaded(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def lead_condition(filters: Filters) -> Sql:
-    """The view's segment, region and owner selections over the leads relation."""
+    """The view's segment, region and owner selections over the leads relation; a team
+    selection (a team-scoped user's, or a team filter) keeps the leads owned by the team's
+    owners — the owners of its deals, current or departed — since leads carry no team."""
     kept = Filters.of(**{d: getattr(filters, d) for d in LEAD_FILTERS})
-    return kept.condition()
+    condition = kept.condition()
+    if not filters.team:
+        return condition
+    text = f"""({condition}) and owner in (select owner from {KNOWN_DEALS}
+                                          where list_contains($lead_teams, team))"""  # noqa: S608
+    return sql(text, condition, lead_teams=list(filters.team))
 
 
 def ignored_filters(view: View) -> list[str]:
-    """The view's active filters leads do not carry (said on the page)."""
-    return [d for d in view.filters.active() if d not in LEAD_FILTERS]
+    """The view's active filters leads do not carry (said on the page; team applies through
+    the team's owners)."""
+    return [d for d in view.filters.active() if d not in (*LEAD_FILTERS, "team")]
 
 
 def _applies(view: View) -> bool:
-    """A scope that limits teams cannot be applied to leads, so such a view sees none."""
-    return not view.scope.team
+    """Every view applies to leads: a team applies through the team's owners."""
+    return True
 
 
 def _note(view: View, loaded: bool, applies: bool) -> str:
     if not loaded:
         return f"No leads are loaded: {HOW_TO_LOAD}."
     if not applies:
-        return ("Leads have no team, and your access is limited to teams: the lead pipeline "
-                "is for users whose access is by region or owner.")
+        return ""
     ignored = ignored_filters(view)
     if ignored:
         return (f"Leads have no {', '.join(ignored)}: those filters do not apply to them "
-                "(segment, region and owner do).")
+                "(segment, region and owner do; a team applies through its owners).")
     return ""
 
 

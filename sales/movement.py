@@ -33,6 +33,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from sales.currency import CORPORATE_SQL, convert_sql, version_sql
 from sales.query import (
     DESCRIPTIVE_FILTERS,
     KNOWN_DEALS,
@@ -47,7 +48,9 @@ from sales.stages import OPEN_CATEGORIES, stage_flag_sql
 from sales.view import View
 
 INFLOWS = ("new", "moved_in", "pulled_in")
-CHANGES = ("amount_up", "amount_down")
+# `currency`: the part of the change of deals in the category at both dates that came from the
+# rate table (docs/metrics.md#9-forecast-movement); amount_up / amount_down are the rest.
+CHANGES = ("amount_up", "amount_down", "currency")
 OUTFLOWS = ("moved_out", "slipped_out", "won", "lost", "removed")
 # The waterfall's bars between start and end, in the order the report and the chart use.
 PARTS = (*INFLOWS, *CHANGES, *OUTFLOWS)
@@ -58,7 +61,8 @@ LAST_CALL_DAYS = 7
 
 PART_LABELS = {
     "new": "New", "moved_in": "Moved in", "pulled_in": "Pulled in", "amount_up": "Amount up",
-    "amount_down": "Amount down", "moved_out": "Moved out", "slipped_out": "Slipped out",
+    "amount_down": "Amount down", "currency": "Currency", "moved_out": "Moved out",
+    "slipped_out": "Slipped out",
     "won": "Won", "lost": "Lost", "removed": "Removed",
 }
 PART_HELP = {
@@ -68,6 +72,8 @@ PART_HELP = {
     "pulled_in": "closing outside the period at the last call",
     "amount_up": "in the category at both dates, amount raised",
     "amount_down": "in the category at both dates, amount lowered",
+    "currency": "in the category at both dates, the change that came from exchange rates (the "
+                "amount now, at the rates now − at the rates of the last call)",
     "moved_out": "now in another category, unqualified, closing before the period (or outside "
                  "the filter)",
     "slipped_out": "still open, close date now after the period",
@@ -142,7 +148,23 @@ def _side_sql(side: str, state: str, stage: str) -> str:
                    as {side}_category, {state}.amount as {side}_amount,
                {state}.close_date as {side}_close, {state}.owner as {side}_owner,
                {stage_flag_sql('closed', stage)} as {side}_closed,
-               {stage_flag_sql('won', stage)} as {side}_won"""
+               {stage_flag_sql('won', stage)} as {side}_won,
+               {state}.amount_original as {side}_amount_original,
+               {state}.currency as {side}_currency"""
+
+
+def _converted(version_day: str) -> str:
+    return convert_sql("n.amount_original", "n.currency", "n.close_date",
+                       version_sql(version_day), CORPORATE_SQL)
+
+
+# docs/metrics.md#9-forecast-movement: the now amount at the rate table now − the same amount
+# at the table of the last call, both at the now close date (so a close date crossing a rate
+# boundary is the deal's own change); 0 for a deal absent at either date.
+_CURRENCY_EFFECT = f"""(case when t.opportunity_id is not null and n.opportunity_id is not null
+    then coalesce(({_converted("$now_read")})::decimal(18, 2)
+                  - ({_converted("$then_read")})::decimal(18, 2), 0)
+    else 0 end)::decimal(18, 2)"""  # noqa: S608 - ours
 
 
 def changed_deals_sql(then_read: date | None, now_read: date | None) -> Sql:
@@ -160,7 +182,8 @@ def changed_deals_sql(then_read: date | None, now_read: date | None) -> Sql:
     loss_class, competitor, lost_reason: few, as each is read for every deal) and the ones a
     filter tests (segment, region, team, channel) — as the deal last was, for a deal deleted
     since — and per side (then_ = S0, now_ = S1): exists, stage, category (report category),
-    amount, close, owner, closed, won.
+    amount, close, owner, closed, won, amount_original, currency; and currency_effect, the
+    part of the change that came from the rate table (0 unless the deal exists at both).
     """
     if now_read is None or then_read is None or then_read >= now_read:
         then_read = now_read = date.min  # nothing to compare: no rows qualify below
@@ -169,7 +192,8 @@ def changed_deals_sql(then_read: date | None, now_read: date | None) -> Sql:
         select coalesce(t.opportunity_id, n.opportunity_id) as opportunity_id,
                {descriptive},
                {_side_sql("then", "t", "mt")},
-               {_side_sql("now", "n", "mn")}
+               {_side_sql("now", "n", "mn")},
+               {_CURRENCY_EFFECT} as currency_effect
         from (select * from opportunity_history  -- valid at S0, ended by S1
               where valid_from <= $then_read and valid_to > $then_read
                 and valid_to <= $now_read) t
@@ -221,10 +245,11 @@ def parts_sql(source: Sql, view: View) -> Sql:
     Columns: category, part, amount (signed DECIMAL), in_start, in_end and the source's columns.
     """
     return sql(f"""
+        with own as (
         select k.category, c.*,
                case when c.then_in = k.category and c.now_in = k.category then
-                        case when c.now_amount > c.then_amount then 'amount_up'
-                             when c.now_amount < c.then_amount then 'amount_down'
+                        case when c.now_amount - c.currency_effect > c.then_amount then 'amount_up'
+                             when c.now_amount - c.currency_effect < c.then_amount then 'amount_down'
                              else '{UNCHANGED}' end
                     when c.then_in = k.category then
                         case when not c.now_exists then 'removed'
@@ -238,6 +263,7 @@ def parts_sql(source: Sql, view: View) -> Sql:
                     else 'moved_in' end as part,
                case when c.then_in = k.category and c.now_in = k.category
                         then coalesce(c.now_amount, 0) - coalesce(c.then_amount, 0)
+                             - c.currency_effect
                     when c.then_in = k.category then -coalesce(c.then_amount, 0)
                     else coalesce(c.now_amount, 0) end as amount,
                coalesce(c.then_in = k.category, false) as in_start,
@@ -245,6 +271,13 @@ def parts_sql(source: Sql, view: View) -> Sql:
         from {source} c
         cross join (select unnest($open_categories) as category) k
         where c.then_in = k.category or c.now_in = k.category
+        )
+        select * from own
+        union all by name  -- the rates' share of a deal's change: its own row, in no total
+        select * replace ('currency' as part, currency_effect as amount, false as in_start,
+                          false as in_end)
+        from own where part in ('amount_up', 'amount_down', '{UNCHANGED}')
+                   and currency_effect <> 0
     """, source, open_categories=list(OPEN_CATEGORIES), **view.bounds())  # noqa: S608
 
 
@@ -320,15 +353,17 @@ ZOOM_FLOOR_SHARE = 0.5
 
 
 def waterfall_frame(moved: Movement) -> pd.DataFrame:
-    """The waterfall for one category: start, each part (signed), end, with where each bar
-    stands.
+    """The waterfall for one category: start, each part (signed; currency only when rates
+    moved a deal), end, with where each bar stands.
 
     Grain: one row per bar, in order. Columns: part (key), label, amount (float), count,
     measure ('absolute' for start, 'relative' for the parts, 'total' for end — Plotly's
     waterfall), base and top (the bar's bottom and top: a part stands on the running total),
     direction (UP or DOWN for a part, LEVEL for start and end)."""
     rows = [("start", "At last call", moved.start, moved.start_count, "absolute")]
-    rows += [(p, PART_LABELS[p], moved.parts[p], moved.counts[p], "relative") for p in PARTS]
+    # A currency bar only where rates moved something: one-currency data never shows it.
+    rows += [(p, PART_LABELS[p], moved.parts[p], moved.counts[p], "relative") for p in PARTS
+             if p != "currency" or moved.counts[p]]
     rows.append(("end", "Now", moved.end, moved.end_count, "total"))
     frame = pd.DataFrame(rows, columns=["part", "label", "amount", "count", "measure"])
     frame["amount"] = frame["amount"].astype("float64")

@@ -13,7 +13,7 @@ from datetime import date
 
 import duckdb
 
-from sales.snapshots import STATE_COLUMNS, standing_sql
+from sales.snapshots import CURRENCY_COLUMNS, STATE_COLUMNS, standing_sql
 from sales.sql import Sql, sql
 from sales.stages import CLOSED, OMITTED, PIPELINE, UNQUALIFIED, stage_flag_sql
 from sales.view import FILTER_DIMENSIONS, Filters
@@ -88,7 +88,7 @@ def state_key(con: duckdb.DuckDBPyConnection, as_of: date) -> date | None:
     return snapshot
 
 
-_STATE_LIST = ", ".join(STATE_COLUMNS)
+_STATE_LIST = ", ".join(STATE_COLUMNS + CURRENCY_COLUMNS)
 
 
 def state_relation(snapshot: date | None) -> Sql:
@@ -108,7 +108,7 @@ def _deal_columns(state: str, described: str) -> str:
     """The deals relation's columns: the state's (alias `state`), the deal's descriptive
     fields (alias `described`), the stage flags (alias m) and the report category."""
     return ", ".join([
-        *(f"{state}.{c}" for c in STATE_COLUMNS),
+        *(f"{state}.{c}" for c in STATE_COLUMNS + CURRENCY_COLUMNS),
         *(f"{described}.{c}" for c in DESCRIPTIVE_COLUMNS),
         *(f"{stage_flag_sql(flag)} as {flag}" for flag in ("qualified", "closed", "won",
                                                             "redlining")),

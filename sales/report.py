@@ -252,12 +252,17 @@ class Report:
     details: Details | None = None
     board: BoardFigures | None = None
     movement: dict[str, object] | None = None  # `sales.callprep.call_report`
+    # The currency every amount is in: the corporate one, or a display currency
+    # (docs/data-model.md#currencies).
+    currency: str | None = None
     rollup: dict[str, dict[str, object]] | None = None  # `sales.team_rollup.rollup_report`
 
     def as_report(self) -> dict:
         """The report as a plain dict: numbers as floats/ints, dates as ISO text, None if
         undefined; keys in the order the command line has always printed them."""
         report = self.headline.as_report()
+        if self.currency:
+            report["currency"] = self.currency
         smb = self.smb_method
         report["coverage"].update(smb=smb.coverage.coverage if smb else None,
                                   smb_required=smb.coverage.required if smb else None)
@@ -343,7 +348,8 @@ def _full(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
     forecast = smb_forecast(con, view, settings)
     return Report(top, _smb_method(con, view, settings, forecast),
                   _details(con, view, settings, window, since, forecast, top.in_blood),
-                  rollup=rollup_report(con, view, settings))
+                  rollup=rollup_report(con, view, settings),
+                  currency=settings.corporate_currency)
 
 
 def full_report(con: duckdb.DuckDBPyConnection, view: View,
@@ -401,7 +407,7 @@ def board_report(con: duckdb.DuckDBPyConnection, view: View, use_saved_call: boo
     top = _full_headline(con, view, settings, window, use_saved_call, slips)
     return Report(top, _smb_method(con, view, settings, None),
                   board=board_figures(con, view, settings, window, use_saved_call, slips,
-                                      progress))
+                                      progress), currency=settings.corporate_currency)
 
 
 def with_movement(con: duckdb.DuckDBPyConnection, report: Report, since: date | None
@@ -431,15 +437,17 @@ def digest_report(con: duckdb.DuckDBPyConnection, view: View, since: date | None
 def command_report(con: duckdb.DuckDBPyConnection, view: View,
                    window: tuple[date, date] | None = None, use_saved_call: bool = True,
                    since: date | None = None, history_periods: int | None = None,
-                   progress: Progress | None = None) -> Report:
+                   progress: Progress | None = None, currency: str | None = None) -> Report:
     """What `python -m sales report` prints: the full report, the board's figures and the
-    movement since the last call."""
+    movement since the last call; `currency` names the display currency the connection reads
+    amounts in (`sales.currency.show_in`), default the corporate one."""
     settings = _settings(con, history_periods)
     window = window or default_window(view.period)
     slips = read_slips(con, view, window)  # once, for the rates, the trend and the diagnosis
     report = _full(con, view, settings, window, use_saved_call, since, slips)
     board = board_figures(con, view, settings, window, use_saved_call, slips, progress)
-    return with_movement(con, replace(report, board=board), since)
+    report = replace(report, board=board, currency=currency or settings.corporate_currency)
+    return with_movement(con, report, since)
 
 
 def _flatten(value: object, prefix: str = "") -> list[tuple[str, object]]:

@@ -319,6 +319,40 @@ def _crm_sync(con: duckdb.DuckDBPyConnection) -> None:
         );""")
 
 
+def _currencies(con: duckdb.DuckDBPyConnection) -> None:
+    # docs/data-model.md#currencies: `amount` stays the corporate-currency figure every metric
+    # reads; a deal also keeps what its CRM holds (amount_original in `currency`), in the
+    # current state, the deleted deals and every history row (a snapshot keeps the converted
+    # amount of its week). Rows from before this step were all in the corporate currency.
+    from sales.settings import load_settings
+
+    corporate = load_settings(con).corporate_currency
+    for table in ("opportunities", "departed_opportunities", "opportunity_history"):
+        con.execute(f"alter table {table} add column if not exists amount_original "  # noqa: S608
+                    "decimal(18, 2)")
+        con.execute(f"alter table {table} add column if not exists currency varchar")  # noqa: S608
+        con.execute(f"update {table} set amount_original = amount, currency = ? "  # noqa: S608
+                    "where currency is null", [corporate])
+    con.execute("""create or replace view known_opportunities as
+                   select * from opportunities
+                   union all by name
+                   select * exclude (departed_on) from departed_opportunities""")
+    con.execute(f"""
+        create or replace view opportunity_snapshots as
+        select d.snapshot_date, h.opportunity_id, h.stage, h.forecast_category, h.amount,
+               h.close_date, h.owner, h.amount_original, h.currency
+        from snapshot_dates d
+        join opportunity_history h on {standing_sql("d.snapshot_date", "h")}""")  # noqa: S608
+    # The rate tables, each version from the day it was recorded (sales.currency).
+    con.execute("""
+        create table if not exists currency_rates (
+            recorded_on date not null,
+            iso_code varchar not null,
+            rate decimal(24, 9) not null check (rate > 0),
+            dated boolean not null,
+            start_date date not null,
+            next_start_date date not null
+        )""")
 def _people_calls(con: duckdb.DuckDBPyConnection) -> None:
     # The hierarchy and the people's calls (sales.hierarchy, sales.people_calls). Users are
     # named as the deals' owner field spells them; memberships are effective-dated
@@ -412,7 +446,7 @@ def _delivery(con: duckdb.DuckDBPyConnection) -> None:
 # Index i upgrades a file at version i to version i + 1. Append; never edit a shipped step.
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _v1, _v2, _v3, _v4, _leads_and_follow_ups, _crm_sync, _stage_probabilities,
-    _people_calls, _delivery]
+    _people_calls, _delivery, _currencies]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

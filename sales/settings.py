@@ -64,6 +64,10 @@ class Settings:
         0.85, "Bottom-up (submissions) below this share of top-down hints at sandbagging.")
     happy_ears_band: float = setting(
         1.15, "Bottom-up (submissions) above this share of top-down hints at happy ears.")
+    corporate_currency: str = setting(
+        "USD", "The currency every amount is reported in (ISO code). A Salesforce sync sets it "
+               "to the org's corporate currency when it is not set yet; deals in other "
+               "currencies are converted (docs/data-model.md#currencies).")
     call_due_weekday: str = setting(
         "Monday", "The weekday people's forecast calls are due (Monday … Sunday); a call older "
                   "than the latest due moment on or before as-of is stale.")
@@ -199,6 +203,10 @@ def save_setting(con: duckdb.DuckDBPyConnection, name: str, value: object) -> No
         raise ValueError("app_url must start with http:// or https://")
     if name in _SHARES and not 0 < float(parsed) < 1:
         raise ValueError(f"{name} must be between 0 and 1 (0.10 = 10%)")
+    if name == "corporate_currency":
+        text = text.strip().upper()
+        if len(text) != 3 or not text.isalpha() or not text.isascii():
+            raise ValueError("corporate_currency must be a three-letter ISO code, e.g. USD")
     _check_call_setting(name, str(parsed))
     con.execute(
         "insert or replace into settings (name, value) values (?, ?)", [name, text]

@@ -15,7 +15,13 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from sales.settings import load_settings
+
 STATE_COLUMNS = ("opportunity_id", "stage", "forecast_category", "amount", "close_date", "owner")
+# What the CRM holds of the amount (docs/data-model.md#currencies): history keeps them beside
+# the converted `amount`, so the movement can tell a rate's change from the deal's own. A
+# picture without them is in the corporate currency.
+CURRENCY_COLUMNS = ("amount_original", "currency")
 
 
 def standing_sql(day: str, row: str = "", until: str | None = None) -> str:
@@ -56,7 +62,7 @@ class History:
 
 
 OPPORTUNITY_HISTORY = History("opportunity_history", "snapshot_dates", "new_state",
-                              STATE_COLUMNS)
+                              STATE_COLUMNS + CURRENCY_COLUMNS)
 SAME_STATE_AS_PREVIOUS = OPPORTUNITY_HISTORY.same_as_previous
 
 
@@ -66,17 +72,38 @@ def record_snapshot(con: duckdb.DuckDBPyConnection, snapshot_date: date, state: 
     missing = [c for c in STATE_COLUMNS if c not in state.columns]
     if missing:
         raise ValueError(f"snapshot state is missing columns: {', '.join(missing)}")
-    con.register("new_state_frame", state[list(STATE_COLUMNS)])
+    state = with_currency(con, state)
+    con.register("new_state_frame", state[list(OPPORTUNITY_HISTORY.columns)])
     try:
         con.execute("""create or replace temp table new_state as
                        select opportunity_id::varchar as opportunity_id, stage::varchar as stage,
                               forecast_category::varchar as forecast_category,
                               amount::decimal(18, 2) as amount, close_date::date as close_date,
-                              owner::varchar as owner
+                              owner::varchar as owner,
+                              amount_original::decimal(18, 2) as amount_original,
+                              currency::varchar as currency
                        from new_state_frame""")
     finally:
         con.unregister("new_state_frame")
     record_staged(con, OPPORTUNITY_HISTORY, snapshot_date)
+
+
+def with_currency(con: duckdb.DuckDBPyConnection, state: pd.DataFrame) -> pd.DataFrame:
+    """`state` with CURRENCY_COLUMNS: a picture without them (or rows without a currency) is
+    in the corporate currency, its original amount the amount."""
+    if all(c in state.columns for c in CURRENCY_COLUMNS) and state["currency"].notna().all():
+        return state
+    state = state.copy()
+    corporate = load_settings(con).corporate_currency
+    if "currency" not in state.columns:
+        state["currency"] = None
+    if "amount_original" not in state.columns:
+        state["amount_original"] = None
+    bare = state["currency"].isna()
+    state["amount_original"] = state["amount_original"].astype(object).where(
+        ~bare, state["amount"])
+    state["currency"] = state["currency"].astype(object).where(~bare, corporate)
+    return state
 
 
 def record_staged(con: duckdb.DuckDBPyConnection, history: History, day: date) -> None:

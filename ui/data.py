@@ -72,7 +72,7 @@ from sales.db import data_version
 from sales.ingest import quality
 from sales.settings import Settings
 from sales.view import Filters, View
-from ui.state import database_path, reading, version
+from ui.state import cache_path, reading, version
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -132,8 +132,8 @@ def _cached(function: Callable[Concatenate[Con, P], R]) -> Callable[P, R]:
         ordered = tuple(sorted(kwargs.items()))
         arguments = fingerprint((args, ordered))
         if arguments is None:  # an argument of another kind: let Streamlit hash it
-            return _fetch_hashed(database_path(), version(), key, args, ordered, function)
-        return _fetch(database_path(), version(), key, arguments, args, ordered,
+            return _fetch_hashed(cache_path(), version(), key, args, ordered, function)
+        return _fetch(cache_path(), version(), key, arguments, args, ordered,
                       function)  # type: ignore[return-value]
 
     return call
@@ -164,7 +164,7 @@ def _hold(con: Con, build: Callable[..., pa.Table | None], *args: object) -> pa.
     share without a copy."""
     key = f"{build.__module__}.{build.__qualname__}"
     # The version read on this cursor: `version()` would open a second reader inside this one.
-    return _held(database_path(), data_version(con), key, args, con, build)
+    return _held(cache_path(), data_version(con), key, args, con, build)
 
 
 def _facts(con: Con, view: View) -> pa.Table:
@@ -278,7 +278,7 @@ def _prepared_packs() -> set:
 def board_pack_ready(view: View) -> bool:
     """Whether the pack for this view is drawn without asking: a small database, or a pack
     this process has already prepared for the view and data."""
-    key = (database_path(), version(), view)
+    key = (cache_path(), version(), view)
     return key in _prepared_packs() or opportunity_count() <= BOARD_PACK_ON_REQUEST_ABOVE
 
 
@@ -286,7 +286,7 @@ def board_pack_prepared(view: View) -> None:
     prepared = _prepared_packs()
     if len(prepared) > 1024:  # views of older data versions: forget them all
         prepared.clear()
-    prepared.add((database_path(), version(), view))
+    prepared.add((cache_path(), version(), view))
 
 
 # --- The people's calls: the hierarchy, each person's call, their team's roll-up --------------

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from sales import formatting as fmt
 from sales.view import View
 from ui import auth, state, streamlit_hooks, widgets
 
@@ -21,6 +22,9 @@ def start(title: str, needs_data: bool = True, caption: str | Callable[[], str] 
     if permission is not None:
         auth.require(me, permission, f"The {title} page")
     view = state.current_view(me.scope())
+    # Money on this page is in the display currency, else the corporate one.
+    fmt.use_currency(state.display_currency() or state.settings(
+        state.database_path(), state.version()).corporate_currency)
     st.title(title)
     if needs_data and state.database_is_empty():
         widgets.empty_database()

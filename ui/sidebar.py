@@ -38,6 +38,28 @@ def render(me: Identity) -> None:
         for name in FILTER_DIMENSIONS:
             st.multiselect(_LABELS[name], filter_options(name, me.scope()), key=name,
                            bind="query-params", placeholder="All")
+        _currency()
+
+
+def _currency() -> None:
+    """Every screen says which currency its amounts are in (docs/data-model.md#currencies),
+    and may show them in another at the latest rate in force today."""
+    corporate, rates = state.display_choices(state.database_path(), state.version())
+    if rates:
+        st.selectbox("Show amounts in", [corporate, *rates], key=state.DISPLAY_KEY,
+                     bind="query-params",
+                     help="Every amount converted from the corporate currency at the latest "
+                          "rate in force today (dated, else static).")
+    shown = state.display_currency()
+    if shown and shown in rates:
+        st.caption(f"Amounts in {fmt.text(shown)}, converted from {fmt.text(corporate)} at "
+                   f"today's rate: 1 {fmt.text(corporate)} = {rates[shown]:,.4f} "
+                   f"{fmt.text(shown)}. Deals keep their own amount and currency on the "
+                   "Deals page.")
+    else:
+        st.caption(f"Amounts in {fmt.text(corporate)}, the corporate currency; deals in other "
+                   "currencies are converted at their close date's rate (the Deals page shows "
+                   "each deal's own amount and currency).")
 
 
 def _who(me: Identity) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import streamlit as st
 
+from sales.currency import display_database, display_factor, load_rates
 from sales.db import (
     connect,
     data_version,
@@ -24,6 +25,7 @@ from sales.db import (
     file_identity,
     file_lock,
     is_empty,
+    private_copy,
     write_transaction,
 )
 from sales.periods import QUARTER, parse_period, period_containing
@@ -131,8 +133,66 @@ def _shared(path: str) -> SharedConnection:
 
 
 def reading() -> AbstractContextManager[duckdb.DuckDBPyConnection]:
-    """A cursor on the current database file for the duration of a query."""
+    """A cursor on the current database file for the duration of a query; with a display
+    currency picked in the sidebar, on the file's amounts in that currency."""
+    code = display_currency()
+    if code:
+        return _display_reading(code)
     return _shared(database_path()).reading()
+
+
+# The sidebar's display currency (session state; a query parameter like the filters).
+DISPLAY_KEY = "display_currency"
+
+
+def display_currency() -> str | None:
+    """The display currency this session picked, None for the corporate currency."""
+    code = st.session_state.get(DISPLAY_KEY)
+    if not code:
+        return None
+    shared = _shared(database_path())
+    if code == settings(database_path(), shared.version()).corporate_currency:
+        return None
+    return code
+
+
+def cache_path() -> str:
+    """What cached answers are keyed by: the database, and the display currency when one is
+    picked (its amounts differ)."""
+    code = display_currency()
+    return database_path() + (f"#{code}" if code else "")
+
+
+@contextmanager
+def _display_reading(code: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    cur = _display(database_path(), version(), code, date.today()).cursor()
+    try:
+        yield cur
+    finally:
+        cur.close()
+
+
+@st.cache_resource(show_spinner="Converting every amount to the display currency…",
+                   max_entries=4)
+def _display(path: str, data_version: int, code: str, today: date) -> duckdb.DuckDBPyConnection:
+    """The database with every amount in `code` at the latest rate in force `today`
+    (`sales.currency.display_database`, over a private copy of this data version)."""
+    with _shared(path).reading() as cur:
+        factor = display_factor(cur, code, today)
+    return display_database(str(private_copy(path)), factor)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def display_choices(path: str, data_version: int) -> tuple[str, dict[str, float]]:
+    """The corporate currency and every currency with a rate, each with its latest rate in
+    force today (units per corporate unit), for the sidebar."""
+    with _shared(path).reading() as cur:
+        corporate = load_settings(cur).corporate_currency
+        table = load_rates(cur)
+    today = date.today()
+    return corporate, {code: float(table.rate(code, corporate, today))
+                       for code in table.codes()
+                       if code != corporate and table.rate(code, corporate, today)}
 
 
 @contextmanager
@@ -177,7 +237,7 @@ def version() -> int:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def settings(path: str, data_version: int) -> Settings:
-    with reading() as cur:
+    with _shared(path).reading() as cur:
         return load_settings(cur)
 
 

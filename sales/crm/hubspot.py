@@ -23,11 +23,15 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import requests
 import urllib3
 from hubspot import HubSpot
 
+from sales.crm.leads import LeadsFetched
 from sales.crm.retry import call_with_retries, retries
 from sales.crm.sync import LINK, Fetched, Progress, SyncError, weekly_day
+from sales.crm.users import CrmUser
+from sales.currency import CurrencyError, RateTable, check_rates, dated_ranges
 from sales.exits import EXIT_USAGE
 from sales.ingest.mapping import Mapping as ImportMapping
 
@@ -37,6 +41,8 @@ DEFAULT_HOST = "https://api.hubapi.com"
 PAGE = 100           # deals per page (the API's maximum)
 HISTORY_PAGE = 50    # deals per page with property history (the API's maximum)
 BATCH = 100          # companies / associations per batch read
+# Connect and read timeouts of a settings call (small answers).
+TIMEOUT_S = (15, 60)
 SEARCH_LIMIT = 10_000  # the search API pages through at most this many results
 _SCOPES = ("crm.objects.deals.read, crm.objects.companies.read, crm.objects.owners.read, "
            "crm.schemas.deals.read")
@@ -53,6 +59,21 @@ DEFAULT_PROPERTIES: dict[str, str] = {
     "lead_source": "hs_analytics_source",
 }
 _ALWAYS = ("dealstage", "pipeline", "hubspot_owner_id", "hs_lastmodifieddate")
+# A contact's lifecycle stage → the handbook's lead status (sales.lead_statuses); a stage not
+# here is kept as HubSpot names it and listed by the sync (sales.crm.leads).
+LIFECYCLE_STATUSES = {
+    "subscriber": "Raw", "lead": "Inquiry", "marketingqualifiedlead": "MQL",
+    "salesqualifiedlead": "Accepted", "opportunity": "Qualified", "customer": "Qualified",
+    "evangelist": "Qualified",
+}
+# canonical lead column → contact property read by default; the mapping's [lead_columns] add
+# to and override these (e.g. `region = "country"`).
+CONTACT_PROPERTIES: dict[str, str] = {
+    "created_date": "createdate",
+    "lead_source": "hs_analytics_source",
+    "mql_date": "hs_lifecyclestage_marketingqualifiedlead_date",
+    "status_reason": "hs_lead_status",
+}
 _HISTORY = ("dealstage", "amount", "closedate")
 _DATE_COLUMNS = ("close_date", "created_date", "sales_accepted_date")
 
@@ -145,6 +166,30 @@ class Portal:
                                  translate=lambda error: _translate(error, doing),
                                  sleep=self.sleep)
 
+    def get(self, doing: str, path: str, **params: object) -> dict:
+        """A GET of an endpoint the client has no API class for (the account's currency
+        settings), signed with the client's token; TLS verified as `requests` does it."""
+        config = self.hub.config
+
+        def answer() -> dict:
+            response = requests.get(f"{config['host']}{path}", params=params, timeout=TIMEOUT_S,
+                                    headers={"Authorization": f"Bearer {config['access_token']}"})
+            if response.status_code >= 400:
+                raise _HttpError(response.status_code)
+            return response.json()
+
+        return call_with_retries(answer, retryable=_retryable,
+                                 translate=lambda error: _translate(error, doing),
+                                 sleep=self.sleep)
+
+
+class _HttpError(Exception):
+    """A refused GET, shaped as the client's errors are (`status`)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
 
 class HubSpotReader:
     """`sales.crm.sync.Reader` for HubSpot."""
@@ -155,6 +200,7 @@ class HubSpotReader:
         self.portal = portal
         self.mapping = mapping
         self.notes: list[str] = []
+        self.people: list[CrmUser] = []
 
     # -- reference data ----------------------------------------------------------------
     def stages(self) -> dict[str, dict]:
@@ -177,6 +223,7 @@ class HubSpotReader:
         """Owner id → (name, primary team)."""
         api = self.portal.hub.crm.owners.owners_api
         owners, after = {}, None
+        self.people = []
         while True:
             body = self.portal.call("reading the owners", api.get_page, limit=500,
                                     **({"after": after} if after else {}))
@@ -186,6 +233,9 @@ class HubSpotReader:
                 team = next((t.get("name") for t in teams if t.get("primary")),
                             teams[0].get("name") if teams else None)
                 owners[str(owner["id"])] = (name or owner.get("email") or str(owner["id"]), team)
+                self.people.append(CrmUser(str(owner["id"]), owners[str(owner["id"])][0],
+                                           owner.get("email"), None,
+                                           not owner.get("archived", False), team))
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 return owners
@@ -200,6 +250,8 @@ class HubSpotReader:
         for fixed in ("opportunity_id", "stage"):  # the deal's id and its pipeline stage
             named.pop(fixed, None)
         wanted.update(named)
+        if "deal_currency_code" in known and "currency" not in wanted:  # a multi-currency portal
+            wanted["currency"] = "deal_currency_code"
         for canonical, name in list(wanted.items()):
             if name in known:
                 continue
@@ -246,9 +298,101 @@ class HubSpotReader:
         if backfill:
             progress(0.85, "Reading the deals' stage history")
             fetched.history = self.history(stages, as_of)
+        if "currency" in fields:
+            progress(0.95, "Reading the account's currencies and exchange rates")
+            fetched.rates, fetched.corporate = self.rates()
+        fetched.users = list(self.people)
+        fetched.owners_only = True
+        progress(0.97, "Reading contacts (leads)")
+        fetched.leads = self.leads(owners)
         fetched.notes = list(self.notes)
         progress(1.0, f"Read {len(deals):,} deals")
         return fetched
+
+    def leads(self, owners: dict[str, tuple[str, str | None]]) -> LeadsFetched | None:
+        """Every contact as a lead: its lifecycle stage as the status (LIFECYCLE_STATUSES) and
+        the stage's history as the status changes; None without the contacts scope. Read in
+        full each sync (a portal's contacts page quickly with their history)."""
+        api = self.portal.hub.crm.contacts.basic_api
+        fields = dict(CONTACT_PROPERTIES)
+        fields.update(dict(self.mapping.lead_columns) if self.mapping else {})
+        names = list(dict.fromkeys([*fields.values(), "lifecyclestage", "hubspot_owner_id",
+                                    "lastmodifieddate"]))
+        contacts, after = [], None
+        try:
+            while True:
+                body = self.portal.call("reading contacts", api.get_page, limit=HISTORY_PAGE,
+                                        properties=names,
+                                        properties_with_history=["lifecyclestage"],
+                                        archived=False, **({"after": after} if after else {}))
+                contacts += body.get("results", [])
+                after = ((body.get("paging") or {}).get("next") or {}).get("after")
+                if not after:
+                    break
+        except SyncError as error:
+            self.notes.append(f"contacts not read ({error}): no leads from HubSpot (grant the "
+                              "crm.objects.contacts.read scope)")
+            return None
+        records, changes, mark = [], [], None
+        for contact in contacts:
+            props = contact.get("properties") or {}
+            mark = max(mark or "", props.get("lastmodifieddate") or "") or mark
+            key = str(contact["id"])
+            record = {c: _text(props.get(n), c) for c, n in fields.items()}
+            for column in ("created_date", "mql_date"):
+                if record.get(column):
+                    record[column] = record[column][:10]
+            record.update(lead_id=key, status=_lifecycle(props.get("lifecyclestage")) or "Raw",
+                          owner=owners.get(str(props.get("hubspot_owner_id") or ""),
+                                           (None, None))[0])
+            records.append(record)
+            stages = sorted((h.get("timestamp") or "", h.get("value"))
+                            for h in (contact.get("propertiesWithHistory") or {}).get(
+                                "lifecyclestage", []))
+            previous = None
+            for when, value in stages:
+                status = _lifecycle(value)
+                if when and status != previous:
+                    changes.append((key, when, previous, status))
+                previous = status
+        changes.sort(key=lambda c: c[1])
+        return LeadsFetched(records, [], mark, True,
+                            ",".join(f"{c}={n}" for c, n in sorted(fields.items())), changes)
+
+    def rates(self) -> tuple[RateTable, str]:
+        """The account's company currency and its exchange rates (each from its effectiveAt
+        until the currency's next one), as Salesforce-style rates: units of the currency per
+        one unit of the company currency."""
+        company = self.portal.get("reading the company currency",
+                                  "/settings/v3/currencies/company-currency").get("currencyCode")
+        if not company:
+            raise SyncError("HubSpot names no company currency: check Settings › Account "
+                            "defaults › Currency")
+        rows, after = [], None
+        while True:
+            body = self.portal.get("reading the exchange rates",
+                                   "/settings/v3/currencies/exchange-rates",
+                                   limit=100, **({"after": after} if after else {}))
+            rows += body.get("results", [])
+            after = ((body.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                break
+        dated = []
+        for row in rows:
+            # 1 fromCurrency = conversionRate toCurrency; one side is the company currency.
+            rate = Decimal(str(row.get("conversionRate") or 0))
+            start = date.fromisoformat(str(row.get("effectiveAt") or "0001-01-01")[:10])
+            if row.get("toCurrencyCode") == company and rate > 0:
+                dated.append((row.get("fromCurrencyCode"), start, 1 / rate))
+            elif row.get("fromCurrencyCode") == company:
+                dated.append((row.get("toCurrencyCode"), start, rate))
+        table = RateTable(tuple(dated_ranges(dated)))
+        try:
+            check_rates(list(table.rates))
+        except CurrencyError as error:
+            raise SyncError(f"HubSpot's exchange rates cannot be used: {error}; nothing was "
+                            "changed") from None
+        return table, company
 
     def _list(self, names: list[str], step: Callable[[int, int], None]) -> list[dict]:
         api = self.portal.hub.crm.deals.basic_api
@@ -457,6 +601,13 @@ def _moment(text: str) -> datetime:
         return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _lifecycle(value: Any) -> str | None:
+    """A lifecycle stage's internal value as the lead status it maps to."""
+    if value in (None, ""):
+        return None
+    return LIFECYCLE_STATUSES.get(str(value).lower(), str(value))
 
 
 def _number(value: Any) -> float | None:

@@ -38,8 +38,11 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
+from sales.crm.leads import LeadsFetched
 from sales.crm.retry import call_with_retries, retries
 from sales.crm.sync import Fetched, Progress, SyncError, weekly_day
+from sales.crm.users import CrmUser
+from sales.currency import CurrencyError, Rate, RateTable, check_rates
 from sales.exits import EXIT_USAGE
 from sales.ingest.mapping import Mapping as ImportMapping
 
@@ -85,6 +88,21 @@ _DATE_COLUMNS = ("close_date", "created_date", "sales_accepted_date")
 _SALESFORCE_ID = re.compile(r"(?:005|00G)[a-zA-Z0-9]{12}(?:[a-zA-Z0-9]{3})?")
 _HISTORY_FIELDS = ("OpportunityId", "CreatedDate", "StageName", "Amount", "CloseDate",
                    "ForecastCategory")
+# canonical lead column → Lead field path read by default; the mapping's [lead_columns] add to
+# and override these (Company/Country/a custom MQL date field: `region = "Country"`,
+# `mql_date = "MQL_Date__c"`).
+LEAD_FIELDS: dict[str, str] = {
+    "lead_id": "Id",
+    "status": "Status",
+    "lead_source": "LeadSource",
+    "created_date": "CreatedDate",
+    "owner": "Owner.Name",
+    "account_employees": "NumberOfEmployees",
+    "converted_opportunity_id": "ConvertedOpportunityId",
+    "converted_date": "ConvertedDate",
+}
+_LEAD_DATES = ("created_date", "mql_date", "accepted_date", "converted_date")
+_USER_FIELDS = ("Id", "Name", "Email", "ManagerId", "IsActive")
 
 
 @dataclass(frozen=True)
@@ -305,6 +323,8 @@ class SalesforceReader:
         self.mapping = mapping
         self.bulk = bulk
         self.notes: list[str] = []
+        # The leads' own high-water mark (None: read every lead), set by the sync engine.
+        self.leads_since: str | None = None
 
     def fields(self) -> dict[str, str]:
         """canonical column → field path, every one checked against describe."""
@@ -315,6 +335,8 @@ class SalesforceReader:
                                 "Salesforce user: grant read access to it (field-level "
                                 "security in its profile or a permission set)")
         wanted = dict(DEFAULT_FIELDS)
+        if org.path_exists("Opportunity", "CurrencyIsoCode"):  # a multi-currency org
+            wanted["currency"] = "CurrencyIsoCode"
         named = dict(self.mapping.columns) if self.mapping else {}
         wanted.update(named)
         if "team" not in named and "team" in wanted and not org.path_exists(
@@ -371,14 +393,26 @@ class SalesforceReader:
         fetched = Fetched(records, [] if not since else deleted, mark, since is None,
                           ",".join(f"{c}={p}" for c, p in sorted(fields.items())), len(rows))
         fetched.probabilities = stage_probabilities(self.org)
+        if "currency" in fields:
+            progress(0.82, "Reading the currencies and their rates")
+            fetched.rates, fetched.corporate = org_rates(self.org)
+            self.notes.append(f"{len(fetched.rates.codes()):,} currencies, corporate "
+                              f"{fetched.corporate}"
+                              + (", dated rates by close date"
+                                 if any(r.dated for r in fetched.rates.rates) else ""))
         if backfill:
             progress(0.85, "Reading the opportunity history")
-            fetched.history = self.history(as_of)
+            currencies = {r["opportunity_id"]: r.get("currency") for r in records}
+            fetched.history = self.history(as_of, currencies)
+        progress(0.9, "Reading leads and users")
+        fetched.leads = self.leads(self.leads_since)
+        fetched.users = self.users()
         fetched.notes = list(self.notes)
         progress(1.0, f"Read {len(rows):,} opportunities")
         return fetched
 
-    def history(self, as_of: date) -> list[dict] | None:
+    def history(self, as_of: date, currencies: dict[str, str | None] | None = None
+                ) -> list[dict] | None:
         """OpportunityHistory as a weekly change log (changes after as-of left out), with the
         owner of each moment where OpportunityFieldHistory tracks owner changes; None with a
         note when the user cannot read the history."""
@@ -407,12 +441,71 @@ class SalesforceReader:
                         "amount": _text(row.get("Amount"), "amount"),
                         "close_date": _text(row.get("CloseDate"), "close_date"),
                         "owner": _owner_at(owners.get(row.get("OpportunityId"), []),
-                                           row["CreatedDate"])})
+                                           row["CreatedDate"]),
+                        # a history row's amount is in the deal's currency
+                        "currency": (currencies or {}).get(row.get("OpportunityId"))})
         tracked = sum(len(v) for v in owners.values())
         self.notes.append(f"history rebuilt from {len(rows):,} OpportunityHistory change(s)"
                           + (f" and {tracked:,} owner change(s)" if tracked else "")
                           + ", one snapshot a week")
         return log
+
+    def _readable(self, sobject: str, fields: tuple[str, ...] | list[str]) -> bool:
+        try:
+            return all(self.org.path_exists(sobject, f) for f in fields)
+        except SyncError:
+            return False  # the object is not there, or not for this user
+
+    def leads(self, since: str | None) -> LeadsFetched | None:
+        """Lead (incremental by SystemModstamp, deletions through queryAll) and its status
+        changes from LeadHistory; None when this user cannot read leads."""
+        if not self._readable("Lead", ["Id", "Status", "IsDeleted", "SystemModstamp"]):
+            return None
+        wanted = dict(LEAD_FIELDS)
+        wanted.update(dict(self.mapping.lead_columns) if self.mapping else {})
+        fields = {c: p for c, p in wanted.items() if self._readable("Lead", [p])}
+        missing = sorted(set(wanted) - set(fields))
+        if missing:
+            self.notes.append("Lead field(s) not readable, left empty: "
+                              + ", ".join(f"{c} ({wanted[c]})" for c in missing))
+        paths = list(dict.fromkeys([*fields.values(), "IsDeleted", "SystemModstamp"]))
+        soql = f"SELECT {', '.join(paths)} FROM Lead"  # noqa: S608 - described fields only
+        if since:
+            soql += f" WHERE SystemModstamp >= {_soql_datetime(since)}"
+        rows = self.org.query("reading leads", soql, lambda read, total: None)
+        records, deleted, mark = [], [], None
+        for row in rows:
+            mark = max(mark or "", row.get("SystemModstamp") or "") or mark
+            if row.get("IsDeleted") in (True, "true"):
+                deleted.append(row["Id"])
+                continue
+            records.append({c: _lead_text(_walk(row, p), c) for c, p in fields.items()})
+        changes = []
+        if self._readable("LeadHistory", ["LeadId", "CreatedDate", "Field", "OldValue",
+                                          "NewValue"]):
+            history = self.org.query(
+                "reading LeadHistory", "SELECT LeadId, CreatedDate, Field, OldValue, NewValue "
+                "FROM LeadHistory WHERE Field = 'Status'", lambda read, total: None)
+            changes = sorted((r["LeadId"], r["CreatedDate"], r.get("OldValue"),
+                              r.get("NewValue")) for r in history
+                             if r.get("LeadId") and r.get("CreatedDate"))
+            changes.sort(key=lambda c: c[1])
+        return LeadsFetched(records, deleted if since else [], mark, since is None,
+                            ",".join(f"{c}={p}" for c, p in sorted(fields.items())), changes)
+
+    def users(self) -> list[CrmUser] | None:
+        """Every User (Name, Email, ManagerId, IsActive, UserRole.Name) for the hierarchy;
+        None when this user cannot read them."""
+        if not self._readable("User", _USER_FIELDS):
+            return None
+        role = self._readable("User", ["UserRole.Name"])
+        paths = [*_USER_FIELDS, *(["UserRole.Name"] if role else [])]
+        rows = self.org.query("reading users", f"SELECT {', '.join(paths)} FROM User",  # noqa: S608
+                              lambda read, total: None)
+        return [CrmUser(r["Id"], r.get("Name") or "", r.get("Email"), r.get("ManagerId"),
+                        r.get("IsActive") not in (False, "false"),
+                        _walk(r, "UserRole.Name") if role else None)
+                for r in rows if r.get("UserType", "Standard") == "Standard"]
 
     def owner_changes(self) -> dict[str, list[tuple[str, str | None, str | None]]]:
         """Deal id → [(when, old owner name, new owner name)] from OpportunityFieldHistory,
@@ -481,6 +574,40 @@ def stage_probabilities(org: Org) -> dict[str, float]:
             if row.get(key) and row.get("DefaultProbability") is not None}
 
 
+def org_rates(org: Org) -> tuple[RateTable, str]:
+    """The org's rate table (CurrencyType's static rates, DatedConversionRate's ranges where
+    advanced currency management keeps them) and its corporate currency. ConversionRate is
+    units of the currency per one unit of the corporate currency, as `sales.currency` reads it.
+    """
+    rows = org.query("reading CurrencyType", "SELECT IsoCode, ConversionRate, IsCorporate "
+                     "FROM CurrencyType", lambda read, total: None)
+    corporate = next((r["IsoCode"] for r in rows if r.get("IsCorporate") in (True, "true")),
+                     None)
+    if corporate is None:
+        raise SyncError("the org's CurrencyType names no corporate currency: check Setup › "
+                        "Company Information › Currencies")
+    rates = [Rate(r["IsoCode"], Decimal(str(r["ConversionRate"]))) for r in rows
+             if r.get("ConversionRate") is not None]
+    try:
+        readable = org.path_exists("DatedConversionRate", "NextStartDate")
+    except SyncError:
+        readable = False  # no advanced currency management
+    if readable:
+        dated = org.query("reading DatedConversionRate",
+                          "SELECT IsoCode, StartDate, NextStartDate, ConversionRate "
+                          "FROM DatedConversionRate", lambda read, total: None)
+        rates += [Rate(r["IsoCode"], Decimal(str(r["ConversionRate"])), True,
+                       date.fromisoformat(r["StartDate"][:10]),
+                       date.fromisoformat(r["NextStartDate"][:10]))
+                  for r in dated if r.get("ConversionRate") is not None]
+    try:
+        check_rates(rates)
+    except CurrencyError as error:
+        raise SyncError(f"Salesforce's rates cannot be used: {error}; nothing was changed"
+                        ) from None
+    return RateTable(tuple(rates)), corporate
+
+
 def org_stage_probabilities(env: Mapping[str, str] | None = None) -> dict[str, float]:
     """Stage → probability (0..1) as the org configured in the environment reports it."""
     return stage_probabilities(Org(connect(credentials(env))))
@@ -518,6 +645,13 @@ def _text(value: Any, column: str) -> str | None:
     text = str(value)
     if column in _DATE_COLUMNS and len(text) > 10 and text[4] == "-" and text[10] == "T":
         return text[:10]  # a datetime (CreatedDate) as its UTC date
+    return text
+
+
+def _lead_text(value: Any, column: str) -> str | None:
+    text = _text(value, column)
+    if column in _LEAD_DATES and text and len(text) > 10 and text[10] == "T":
+        return text[:10]
     return text
 
 

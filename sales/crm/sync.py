@@ -31,12 +31,17 @@ import duckdb
 import pandas as pd
 
 from sales import audit
+from sales.crm.leads import LEADS_SUFFIX, LeadsFetched, record_leads
+from sales.crm.users import CrmUser, record_owners, record_users
+from sales.currency import CurrencyError, RateTable, store_rates
 from sales.db import open_current, swap_in
 from sales.exits import EXIT_REFUSED
+from sales.ingest.leads import LeadRowsRejected
 from sales.ingest.mapping import Mapping
 from sales.ingest.opportunities import set_crm_probabilities
 from sales.ingest.readers import Source
 from sales.ingest.run import ImportRequest, Result, import_into
+from sales.settings import save_setting
 
 Progress = Callable[[float, str], None]
 # Share of the progress bar spent reading the CRM; the rest is the check and write.
@@ -48,7 +53,7 @@ BACKFILL_STEP_DAYS = 7
 # its owner's id): stored with the picture for the next sync, never imported.
 LINK = "_"
 HISTORY_COLUMNS = ("opportunity_id", "changed_at", "row_id", "stage", "forecast_category",
-                   "amount", "close_date", "owner")
+                   "amount", "close_date", "owner", "currency")
 
 
 class SyncError(Exception):
@@ -80,6 +85,14 @@ class Fetched:
     history: list[dict[str, str | None]] | None = None
     probabilities: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # A multi-currency org's rate table and corporate currency (None: one currency).
+    rates: RateTable | None = None
+    corporate: str | None = None
+    # The CRM's leads and users (None: not read, or not readable by this user).
+    leads: LeadsFetched | None = None
+    users: list[CrmUser] | None = None
+    # True: the CRM has no managers (HubSpot owners); the hierarchy keeps the ones it has.
+    owners_only: bool = False
     # Incremental reads: the stored records that changed through a related record (a company,
     # an owner), worked out from the previous picture inside the write (no network there).
     refresh: Callable[[dict[str, dict]], list[dict]] | None = None
@@ -165,6 +178,10 @@ def run_sync(path: str | Path, reader: Reader, as_of: date | None = None,
     clock = time.monotonic()
     before = previous_sync(path, reader.source)
     incremental = (not full and before.has_picture and before.high_water is not None)
+    leads_before = previous_sync(path, reader.source + LEADS_SUFFIX)
+    if hasattr(reader, "leads_since"):
+        reader.leads_since = (leads_before.high_water if not full and leads_before.has_picture
+                              else None)
     fetched = reader.fetch(before.high_water if incremental else None,
                            before.empty_database, day,
                            lambda f, m: report(_FETCH_SHARE * f, m))
@@ -181,17 +198,23 @@ def run_sync(path: str | Path, reader: Reader, as_of: date | None = None,
         if not picture:
             raise SyncError(f"{reader.label} has no opportunities to record (an empty picture "
                             "would remove every deal); nothing was changed")
+        corporate = _record_rates(cur, fetched, day)
         request = ImportRequest(_sources(reader.label, picture, fetched.history),
                                 _import_mapping(mapping), None, day,
-                                actor=actor or audit.command_line_user())
-        result = import_into(cur, request,
-                             lambda f, m: report(_FETCH_SHARE + (1 - _FETCH_SHARE) * f, m))
+                                actor=actor or audit.command_line_user(),
+                                rates=fetched.rates, corporate=corporate)
+        try:
+            result = import_into(cur, request,
+                                 lambda f, m: report(_FETCH_SHARE + (1 - _FETCH_SHARE) * f, m))
+        except CurrencyError as error:  # a history amount in a currency without a rate
+            raise SyncError(str(error)) from None
         seconds = time.monotonic() - clock
         outcome = SyncResult(result, day, fetched.full, fetched.read, changed, deleted,
                              len(picture), seconds, fetched.history is not None,
                              list(fetched.notes))
         _store(cur, reader.source, picture, changed_ids + gone_ids, fetched, before, outcome,
                started)
+        _people(cur, reader, fetched, day, request.actor, outcome)
         audit.record(cur, request.actor, audit.SYNC,
                      f"{reader.label} sync ({'full' if fetched.full else 'incremental'}): "
                      f"{fetched.read:,} read, {changed:,} new or changed, {deleted:,} deleted; "
@@ -203,6 +226,39 @@ def run_sync(path: str | Path, reader: Reader, as_of: date | None = None,
     outcome = swap_in(path, build, progress=lambda f, m: report(_FETCH_SHARE, m))
     report(1.0, "Synced")
     return outcome
+
+
+def _people(cur: duckdb.DuckDBPyConnection, reader: Reader, fetched: Fetched, day: date,
+            actor: str, outcome: SyncResult) -> None:
+    """The CRM's leads into the lead pipeline and its users into the hierarchy (same write)."""
+    if fetched.leads is not None:
+        try:
+            outcome.notes += record_leads(cur, fetched.leads, reader.source, reader.label, day,
+                                          actor)
+        except LeadRowsRejected as error:
+            raise SyncError(f"{reader.label}'s leads failed the lead import's checks: "
+                            f"{str(error).splitlines()[0]}; nothing was changed") from None
+    if fetched.users is not None:
+        record = record_owners if fetched.owners_only else record_users
+        outcome.notes.append(record(cur, fetched.users, reader.label, day, actor))
+
+
+def _record_rates(cur: duckdb.DuckDBPyConnection, fetched: Fetched, day: date) -> str | None:
+    """The org's rates as the table from `day` (the deals of this sync convert at them), and
+    its corporate currency as the setting when nobody has set one; returns the corporate
+    currency the sync converts into (None: the org has one currency)."""
+    if fetched.rates is None:
+        return None
+    stored = cur.execute("select value from settings where name = 'corporate_currency'"
+                         ).fetchall()
+    if fetched.corporate and not stored:
+        save_setting(cur, "corporate_currency", fetched.corporate)
+    try:
+        store_rates(cur, fetched.rates, day)
+    except CurrencyError as error:
+        raise SyncError(f"the CRM's rates cannot be used: {error}; nothing was changed"
+                        ) from None
+    return stored[0][0] if stored else fetched.corporate
 
 
 def merge(previous: dict[str, dict], fetched: Fetched

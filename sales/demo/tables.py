@@ -35,13 +35,13 @@ _INSERTS = {
                account_name, account_employees, segment, region, team, owner, type, channel,
                stage, forecast_category, amount, close_date, created_date,
                sales_accepted_date, lost_reason, competitor, null, renewal_risk, next_step,
-               lead_source
+               lead_source, amount, 'USD'
         from frame
     """,
     "opportunity_history": """
         insert into opportunity_history
         select 'OPP-' || lpad(cast(deal + 1 as varchar), 7, '0'), valid_from, valid_to, stage,
-               forecast_category, amount, close_date, owner
+               forecast_category, amount, close_date, owner, amount, 'USD'
         from frame
     """,
     "snapshot_dates": "insert into snapshot_dates select snapshot_date from frame",

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from sales.audit import command_line_user
+from sales.currency import CurrencyError
 from sales.db import DatabaseBusy, db_path
 from sales.exits import EXIT_BUSY, EXIT_REFUSED, EXIT_USAGE
 from sales.ingest.headers import MAIN_KINDS
@@ -64,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
         result = run_import(path, request, progress=bar)
     except (ImportRejected, DatabaseBusy) as error:
         return print_refusal(error, path)
+    except CurrencyError as error:
+        print(f"error: {error} ({path} is unchanged)", file=sys.stderr)
+        return EXIT_REFUSED
     for line in result.plan.summary():
         print(line)
     if result.warnings:

@@ -17,10 +17,11 @@ from sales.ingest.validate import ERROR, Findings
 
 OPPORTUNITIES, HISTORY, TARGETS, SUBMISSIONS = "opportunities", "history", "targets", "submissions"
 LEADS = "leads"
+CURRENCY_RATES = "currency_rates"
 HIERARCHY = "hierarchy"
 ACCOUNTS, OWNERS = "accounts", "owners"
 # Kinds that are imported on their own; accounts and owners files only enrich an export.
-MAIN_KINDS = (OPPORTUNITIES, HISTORY, TARGETS, SUBMISSIONS, LEADS, HIERARCHY)
+MAIN_KINDS = (OPPORTUNITIES, HISTORY, TARGETS, SUBMISSIONS, LEADS, HIERARCHY, CURRENCY_RATES)
 KINDS = (*MAIN_KINDS, ACCOUNTS, OWNERS)
 
 _OPPORTUNITY_ALIASES: dict[str, tuple[str, ...]] = {
@@ -45,6 +46,13 @@ _OPPORTUNITY_ALIASES: dict[str, tuple[str, ...]] = {
     "forecast_category": ("ForecastCategoryName", "forecast_category", "Forecast Category"),
     "amount": ("amount", "Opportunity Amount", "ARR", "IACV", "ACV", "Deal Value",
                "Total Amount"),
+    # docs/import.md#currencies: the currency the amount is in, and the CRM's own conversion
+    # into the corporate currency, which wins over any rate table when present.
+    "currency": ("currency", "CurrencyIsoCode", "Opportunity Currency", "Amount Currency",
+                 "deal_currency_code", "Deal Currency", "Currency Code"),
+    "amount_converted": ("amount_converted", "Amount (converted)",
+                         "Opportunity Amount (converted)", "Amount in company currency",
+                         "amount_in_home_currency"),
     "close_date": ("close_date", "CloseDate", "Expected Close Date"),
     "created_date": ("created_date", "CreatedDate", "Create Date", "Date Created",
                      "Opportunity Created Date"),
@@ -74,6 +82,7 @@ _HISTORY_ALIASES: dict[str, tuple[str, ...]] = {
     "stage": _OPPORTUNITY_ALIASES["stage"],
     "forecast_category": _OPPORTUNITY_ALIASES["forecast_category"],
     "amount": ("amount",),
+    "currency": ("currency", "CurrencyIsoCode"),
     "close_date": _OPPORTUNITY_ALIASES["close_date"],
     "row_id": ("row_id", "Id"),
     "is_deleted": ("is_deleted", "IsDeleted"),
@@ -140,6 +149,14 @@ _LEAD_ALIASES: dict[str, tuple[str, ...]] = {
                       "Disqualified_Reason__c", "Status_Reason__c"),
 }
 
+# A rate table (docs/import.md#currencies): Salesforce's DatedConversionRate or CurrencyType
+# exported, or written by hand; the rate is units of the currency per one corporate unit.
+_RATE_ALIASES: dict[str, tuple[str, ...]] = {
+    "iso_code": ("iso_code", "IsoCode", "Currency", "Currency Code", "ISO Code"),
+    "start_date": ("start_date", "StartDate", "Start Date", "Effective Date"),
+    "rate": ("rate", "ConversionRate", "Conversion Rate", "Exchange Rate"),
+}
+
 # The sales hierarchy: one row per user (sales.hierarchy). A Salesforce User export names the
 # manager by `Manager.Name` (a report's `Manager`), or by `ManagerId` alongside the users' `Id`
 # (translated to names through the file's own rows). `Username` is Salesforce's login, not the
@@ -156,7 +173,7 @@ _HIERARCHY_ALIASES: dict[str, tuple[str, ...]] = {
 ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     OPPORTUNITIES: _OPPORTUNITY_ALIASES, HISTORY: _HISTORY_ALIASES, TARGETS: _TARGET_ALIASES,
     SUBMISSIONS: _SUBMISSION_ALIASES, ACCOUNTS: _ACCOUNT_ALIASES, OWNERS: _OWNER_ALIASES,
-    LEADS: _LEAD_ALIASES, HIERARCHY: _HIERARCHY_ALIASES,
+    LEADS: _LEAD_ALIASES, HIERARCHY: _HIERARCHY_ALIASES, CURRENCY_RATES: _RATE_ALIASES,
 }
 
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -165,6 +182,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     TARGETS: ("period", "scope", "amount"),
     SUBMISSIONS: ("period", "owner", "submitted_date", "forecast"),
     LEADS: ("lead_id", "status"),
+    CURRENCY_RATES: ("iso_code", "rate"),
     HIERARCHY: ("user", "email", "manager"),
     ACCOUNTS: (),
     OWNERS: ("owner_key",),
@@ -266,6 +284,10 @@ def detect_kind(headers: list[str], explicit: dict[str, str] | None = None,
             folded & _LEAD_MARKERS or fold(leads["lead_id"]) in ("leadid", "leadid18digitid")
             or any(h in headers for h in (lead_explicit or {}).values())):
         return LEADS
+    rates, _, _ = resolve(headers, CURRENCY_RATES, strict=False)
+    if {"iso_code", "rate"} <= set(rates) and "opportunity_id" not in resolve(
+            headers, OPPORTUNITIES, explicit, strict=False)[0]:
+        return CURRENCY_RATES
     if folded & _SALESFORCE_HISTORY_MARKERS or (
             folded & _HISTORY_TIME_MARKERS and _has_required(headers, HISTORY, explicit)):
         return HISTORY

@@ -20,6 +20,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from sales.currency import CurrencyError, convert_sql, version_sql
 from sales.ingest.formats import amount_problem, number_format, read_dates
 from sales.ingest.headers import HISTORY, REQUIRED, expected_headers, report_repeated, resolve
 from sales.ingest.mapping import Mapping
@@ -28,7 +29,12 @@ from sales.ingest.readers import Source
 from sales.ingest.reference import Reference
 from sales.ingest.validate import ERROR, Findings
 from sales.ingest.values import POINT, clean_text, fold_value, parse_amounts, parse_categories, parse_flags
-from sales.snapshots import SAME_STATE_AS_PREVIOUS, STATE_COLUMNS, record_snapshot
+from sales.snapshots import (
+    CURRENCY_COLUMNS,
+    SAME_STATE_AS_PREVIOUS,
+    STATE_COLUMNS,
+    record_snapshot,
+)
 
 
 @dataclass
@@ -106,6 +112,8 @@ def prepare(source: Source, reference: Reference, mapping: Mapping | None,
         frame["close_date"] = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[s]")
     frame["owner"] = (clean_text(raw[columns["owner"]]) if "owner" in columns
                       else pd.Series(pd.NA, index=raw.index, dtype="string"))
+    frame["currency"] = (clean_text(raw[columns["currency"]]).str.upper() if "currency" in columns
+                         else pd.Series(pd.NA, index=raw.index, dtype="string"))
     suggestions = _check_stages(source, columns, frame, raw, reference, findings)
     return PreparedHistory(source, columns, ignored, frame, int(deleted.sum()), suggestions)
 
@@ -133,20 +141,28 @@ def _check_stages(source: Source, columns: dict[str, str], frame: pd.DataFrame,
 
 _NEW_INTERVALS = """
 with last_per_day as (
-    select opportunity_id, day, stage, forecast_category, amount, close_date, owner
+    select opportunity_id, day, stage, forecast_category, amount, close_date, owner, currency
     from import_changes
     qualify row_number() over (partition by opportunity_id, day
                                order by moment desc nulls last, row_id desc nulls last,
                                         file_row desc) = 1
 ),
-states as (
+original as (
+    -- A log's amounts are in the deal's currency (its own column, else the deal's now).
     select l.opportunity_id, l.day, l.stage,
            coalesce(l.forecast_category, m.forecast_category) as forecast_category,
-           l.amount::decimal(18, 2) as amount, l.close_date::date as close_date,
-           coalesce(l.owner, o.owner) as owner
+           l.amount::decimal(18, 2) as amount_original, l.close_date::date as close_date,
+           coalesce(l.owner, o.owner) as owner,
+           coalesce(l.currency, o.currency, $corporate) as currency
     from last_per_day l
     left join opportunities o using (opportunity_id)
     left join stage_map m on m.stage = l.stage
+),
+states as (
+    -- Each row converts at its own close date (docs/data-model.md#currencies).
+    select opportunity_id, day, stage, forecast_category,
+           ({convert})::decimal(18, 2) as amount, close_date, owner, amount_original, currency
+    from original
 ),
 marked as (
     select *, case when {same_state} then 0 else 1 end as starts_run
@@ -159,13 +175,14 @@ runs as (
 collapsed as (
     select opportunity_id, min(day) as valid_from, any_value(stage) as stage,
            any_value(forecast_category) as forecast_category, any_value(amount) as amount,
-           any_value(close_date) as close_date, any_value(owner) as owner
+           any_value(close_date) as close_date, any_value(owner) as owner,
+           any_value(amount_original) as amount_original, any_value(currency) as currency
     from runs group by opportunity_id, run
 )
 select opportunity_id, valid_from,
        coalesce(lead(valid_from) over (partition by opportunity_id order by valid_from),
                 $kept_from::date) as valid_to,
-       stage, forecast_category, amount, close_date, owner
+       stage, forecast_category, amount, close_date, owner, amount_original, currency
 from collapsed
 """
 
@@ -185,11 +202,14 @@ runs as (
 select opportunity_id, min(valid_from) as valid_from,
        arg_max_null(valid_to, valid_from) as valid_to, any_value(stage) as stage,
        any_value(forecast_category) as forecast_category, any_value(amount) as amount,
-       any_value(close_date) as close_date, any_value(owner) as owner
+       any_value(close_date) as close_date, any_value(owner) as owner,
+       any_value(amount_original) as amount_original, any_value(currency) as currency
 from runs group by opportunity_id, run
 order by opportunity_id, valid_from
 """
-_NEW_INTERVALS = _NEW_INTERVALS.replace("{same_state}", SAME_STATE_AS_PREVIOUS)
+_NEW_INTERVALS = (_NEW_INTERVALS.replace("{same_state}", SAME_STATE_AS_PREVIOUS)
+                  .replace("{convert}", convert_sql("amount_original", "currency", "close_date",
+                                                    version_sql("$as_of::date"))))
 _MERGED = _MERGED.replace("{same_state}", SAME_STATE_AS_PREVIOUS)
 
 
@@ -205,18 +225,20 @@ def write(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, as_of: date | Non
     kept_from = kept[0] if kept else None
     con.register("import_changes", frame[["opportunity_id", "day", "moment", "row_id",
                                           "file_row", "stage", "forecast_category", "amount",
-                                          "close_date", "owner"]])
+                                          "close_date", "owner", "currency"]])
     try:
         con.execute(f"create or replace temp table new_history as {_NEW_INTERVALS}",  # noqa: S608
-                    {"kept_from": kept_from})
+                    {"kept_from": kept_from, "corporate": reference.corporate,
+                     "as_of": as_of or last_day})
     finally:
         con.unregister("import_changes")
+    _refuse_unconverted(con)
     con.execute("""
         create or replace temp table combined_history as
         select * from new_history
         union all
         select opportunity_id, greatest(valid_from, $kept_from::date) as valid_from, valid_to,
-               stage, forecast_category, amount, close_date, owner
+               stage, forecast_category, amount, close_date, owner, amount_original, currency
         from opportunity_history
         where $kept_from::date is not null and (valid_to is null or valid_to > $kept_from::date)
     """, {"kept_from": kept_from})
@@ -233,9 +255,21 @@ def write(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, as_of: date | Non
     return done
 
 
+def _refuse_unconverted(con: duckdb.DuckDBPyConnection) -> None:
+    """An amount in a currency without a rate stops the import (nothing is written)."""
+    missing = [row[0] for row in con.execute(
+        """select distinct currency from new_history
+           where amount is null and amount_original is not null order by 1""").fetchall()]
+    if missing:
+        raise CurrencyError(f"no rate for {', '.join(missing)} (history amounts in "
+                            f"{', '.join(missing)}): import the rates with `import FILE --kind "
+                            "currency_rates` or sync them from the CRM; nothing was imported")
+
+
 def _current_state_on_top(con: duckdb.DuckDBPyConnection, day: date, last_day: date) -> str:
     """Keep "the latest snapshot equals the opportunities table": record the table as the
     picture of `day` (the log's last day, or a later --as-of)."""
-    state = con.execute(f"select {', '.join(STATE_COLUMNS)} from opportunities").df()  # noqa: S608
+    state = con.execute(f"select {', '.join(STATE_COLUMNS + CURRENCY_COLUMNS)} "  # noqa: S608
+                        "from opportunities").df()
     record_snapshot(con, day, state)
     return f"the current deals recorded as the snapshot of {day}"

@@ -198,21 +198,24 @@ def write(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, as_of: date) -> s
 
 
 def load_lead_rows(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, as_of: date,
-                   actor: str, source_name: str = "sync") -> str:
+                   actor: str, source_name: str = "sync", reference: Reference | None = None,
+                   audited: bool = True) -> str:
     """Check and write lead rows already in canonical columns (TABLE_COLUMNS, any subset with
     lead_id and status; values as text or as dates and numbers) as a full leads export of
-    `as_of`, inside the caller's transaction: what a CRM sync calls. Raises LeadRowsRejected
-    (nothing written) when a check fails; returns what was done."""
+    `as_of`, inside the caller's transaction: what a CRM sync calls (with the `reference` its
+    transaction sees, and `audited` false for the weekly pictures a first sync rebuilds).
+    Raises LeadRowsRejected (nothing written) when a check fails; returns what was done."""
     text = rows.reset_index(drop=True).astype(object).where(rows.notna().to_numpy(), None)
     text = text.map(lambda v: v.isoformat() if isinstance(v, date) else v)
     source = Source(source_name, text.astype("string"))
     findings = Findings()
-    prepared = prepare(source, load_reference(con), None, findings)
+    prepared = prepare(source, reference or load_reference(con), None, findings)
     if prepared is None or findings.errors:
         raise LeadRowsRejected(findings)
     before = con.execute("select count(*) from leads").fetchall()[0][0]
     done = write(con, prepared.frame, as_of)
     after = con.execute("select count(*) from leads").fetchall()[0][0]
-    audit.record(con, actor, audit.IMPORT,
-                 f"leads from {source_name}: {before:,} → {after:,} leads, as of {as_of}")
+    if audited:
+        audit.record(con, actor, audit.IMPORT,
+                     f"leads from {source_name}: {before:,} → {after:,} leads, as of {as_of}")
     return done

@@ -13,6 +13,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from sales.currency import is_code
 from sales.deal_types import DEAL_TYPES
 from sales.departed import remember, replace_current
 from sales.ingest.enrich import Joined, enrich
@@ -42,14 +43,15 @@ from sales.ingest.values import (
 )
 from sales.losses import reclassify_losses
 from sales.segments import fill_segments
-from sales.snapshots import STATE_COLUMNS, record_snapshot
+from sales.snapshots import CURRENCY_COLUMNS, STATE_COLUMNS, record_snapshot
 from sales.stages import CLOSED, OMITTED, PIPELINE
 
 # The opportunities table's columns, in its order (loss_class is derived after the write).
 TABLE_COLUMNS = ("opportunity_id", "name", "account_name", "account_employees", "segment",
                  "region", "team", "owner", "type", "channel", "stage", "forecast_category",
                  "amount", "close_date", "created_date", "sales_accepted_date", "lost_reason",
-                 "competitor", "loss_class", "renewal_risk", "next_step", "lead_source")
+                 "competitor", "loss_class", "renewal_risk", "next_step", "lead_source",
+                 "amount_original", "currency")
 _DATES = ("close_date", "created_date", "sales_accepted_date")
 _TEXT = ("opportunity_id", "name", "account_id", "account_name", "segment", "region", "team",
          "owner", "type", "channel", "stage", "forecast_category", "lost_reason", "competitor",
@@ -87,9 +89,11 @@ def prepare(source: Source, reference: Reference, mapping: Mapping | None, as_of
             deals[canonical] = clean_text(raw[columns[canonical]])
     _check_ids(source, columns, deals, findings)
     dates = _parse_dates(source, columns, mapping, findings)
-    money = [columns["amount"]] if "amount" in columns else []
+    money = [columns[c] for c in ("amount", "amount_converted") if c in columns]
     decimal = number_format(source, money, mapping, findings)
     amount = _parse_amount(source, columns, decimal or POINT, findings)
+    amount, original, currency = convert_amounts(source, columns, amount, dates["close_date"],
+                                                 decimal or POINT, reference, findings)
     deals["account_employees"] = _parse_employees(source, columns, decimal, findings)
     deals["forecast_category"] = _parse_category(source, columns, mapping, findings)
     if "type" in columns:
@@ -106,6 +110,7 @@ def prepare(source: Source, reference: Reference, mapping: Mapping | None, as_of
     flags = _stage_flags(deals["stage"], stage_map)
     _check_outcomes(source, columns, deals, dates, amount, flags, reference, as_of, findings)
     frame = _shape(deals, dates, amount, stage_map)
+    frame["amount_original"], frame["currency"] = original, currency
     if "probability" in columns:
         frame["probability"] = _parse_probability(source, columns["probability"], findings)
     return Prepared(source, columns, ignored, frame, joins, suggestions)
@@ -175,6 +180,70 @@ def _parse_amount(source: Source, columns: dict[str, str], decimal: str,
                  "fill in the deal's value in the CRM if it has one",
                  (amount.isna().to_numpy() & ~bad), values)
     return amount.fillna(0.0)
+
+
+def convert_amounts(source: Source, columns: dict[str, str], amount: pd.Series,
+                    close: pd.Series, decimal: str, reference: Reference, findings: Findings
+                    ) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(amount in the corporate currency, the amount as the file gives it, its currency) per
+    deal (docs/import.md#currencies): the export's converted column wins; else the currency
+    column's amounts convert at the rate table by close date; a file without a currency
+    column is in the corporate currency. A currency without a rate is an error naming it."""
+    corporate = reference.corporate
+    raw = source.frame
+    if "currency" in columns:
+        codes = clean_text(raw[columns["currency"]]).str.upper().fillna(corporate)
+        findings.add(ERROR, "bad_currency", source.name, columns["currency"],
+                     "not a currency code", "write the ISO 4217 code: three letters, e.g. EUR",
+                     ~codes.str.fullmatch("[A-Z]{3}").fillna(False).to_numpy(dtype=bool),
+                     raw[columns["currency"]])
+    else:
+        codes = pd.Series(corporate, index=raw.index, dtype="string")
+        others = [c for c in reference.rates.codes() if c != corporate]
+        if others or "amount_converted" in columns:
+            known = f" (rates for {', '.join(others)} are known)" if others else ""
+            findings.add(WARNING, "no_currency_column", source.name, None,
+                         f"no currency column: every amount is read as {corporate}, the "
+                         f"corporate currency{known}",
+                         "export the deal's currency (Opportunity Currency, CurrencyIsoCode) "
+                         "with the amount if the deals are in several currencies")
+    converted = pd.Series(float("nan"), index=raw.index)
+    if "amount_converted" in columns:
+        header = columns["amount_converted"]
+        converted, bad = parse_amounts(raw[header], decimal)
+        findings.add(ERROR, "bad_amount", source.name, header, *amount_problem(decimal), bad,
+                     raw[header])
+        if "amount" not in columns:
+            amount = converted.fillna(0.0)
+    corporate_amount = converted.where(converted.notna(), amount.where(codes == corporate))
+    pending = (corporate_amount.isna() & (codes != corporate)).to_numpy(dtype=bool)
+    if pending.any():
+        rated = _at_rates(amount[pending], codes[pending], close[pending], reference)
+        corporate_amount[pending] = rated.to_numpy()
+        for code in sorted(codes[pending][rated.isna()].dropna().unique()):
+            if not is_code(code):
+                continue  # reported above
+            mask = pending & (codes == code).to_numpy(dtype=bool)
+            mask &= corporate_amount.isna().to_numpy()
+            findings.add(ERROR, "no_rate", source.name, columns["currency"],
+                         f"amount in {code}, which has no rate (and no converted amount)",
+                         f"import the rates (`import RATES.csv --kind currency_rates` with "
+                         f"iso_code,start_date,rate, a rate of {code} per one {corporate}), sync "
+                         "them from the CRM, or export the \"Amount (converted)\" column",
+                         mask, codes)
+    return corporate_amount.fillna(0.0), amount, codes.astype(object)
+
+
+def _at_rates(amount: pd.Series, codes: pd.Series, close: pd.Series,
+              reference: Reference) -> pd.Series:
+    """Each amount converted at the rate table by its close date (NaN without a rate)."""
+    table, corporate = reference.rates, reference.corporate
+    out = []
+    for value, code, day in zip(amount, codes, close, strict=True):
+        when = None if pd.isna(day) else day.date()
+        result = None if pd.isna(value) else table.convert(value, code, corporate, when)
+        out.append(float("nan") if result is None else float(result))
+    return pd.Series(out, index=amount.index, dtype="float64")
 
 
 def _parse_employees(source: Source, columns: dict[str, str], decimal: str | None,
@@ -399,7 +468,7 @@ def write(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, as_of: date,
     An export dated before the latest snapshot only fills in history: the current state stays
     the latest picture, so "the latest snapshot equals the opportunities table" always holds.
     """
-    state = frame[list(STATE_COLUMNS)]
+    state = frame[list(STATE_COLUMNS + CURRENCY_COLUMNS)]
     latest = reference.latest_snapshot
     con.register("import_deals", frame)
     try:
@@ -429,7 +498,8 @@ _AS_TABLE_ROWS = """
            amount::decimal(18, 2) as amount, close_date::date as close_date,
            created_date::date as created_date, sales_accepted_date::date as sales_accepted_date,
            lost_reason, competitor, null::varchar as loss_class, renewal_risk, next_step,
-           lead_source
+           lead_source, amount_original::decimal(18, 2) as amount_original,
+           currency::varchar as currency
     from import_deals"""
 
 

@@ -7,6 +7,7 @@ from datetime import date
 
 import duckdb
 
+from sales.currency import RateTable, load_rates
 from sales.ingest.mapping import Mapping
 from sales.settings import load_settings
 from sales.stages import Stage
@@ -24,6 +25,10 @@ class Reference:
     opportunities: int
     # lead status → group (lead_status_map, plus the mapping file's [lead_statuses])
     lead_statuses: tuple[tuple[str, str], ...] = ()
+    # docs/import.md#currencies: the rate table standing on the import's day, and the currency
+    # every amount is converted into.
+    rates: RateTable = RateTable()
+    corporate: str = "USD"
 
     @property
     def lead_status_map(self) -> dict[str, str]:
@@ -53,12 +58,13 @@ class Reference:
         for status, (group, _) in mapping.lead_statuses:
             statuses.setdefault(status, group)
         return Reference(tuple(stages.items()), frozenset(reasons), self.fy_start_month,
-                         self.latest_snapshot, self.opportunities, tuple(statuses.items()))
+                         self.latest_snapshot, self.opportunities, tuple(statuses.items()),
+                         self.rates, self.corporate)
 
 
-def load_reference(con: duckdb.DuckDBPyConnection) -> Reference:
+def load_reference(con: duckdb.DuckDBPyConnection, day: date | None = None) -> Reference:
     """Read the reference data from a database (a cursor of the app's connection or the copy
-    an import builds on)."""
+    an import builds on), with the rate table standing on `day` (default: the latest)."""
     cur = con.cursor()
     stages = tuple(
         (row[0], Stage(*row)) for row in cur.execute(
@@ -68,7 +74,9 @@ def load_reference(con: duckdb.DuckDBPyConnection) -> Reference:
         "select lower(trim(lost_reason)) from loss_reason_map").fetchall())
     latest = cur.execute("select max(snapshot_date) from snapshot_dates").fetchall()[0][0]
     count = cur.execute("select count(*) from opportunities").fetchall()[0][0]
-    fy_start = load_settings(cur).fiscal_year_start_month
+    settings = load_settings(cur)
+    fy_start = settings.fiscal_year_start_month
     statuses = tuple((row[0], row[1]) for row in cur.execute(
         "select status, status_group from lead_status_map order by sort_order").fetchall())
-    return Reference(stages, reasons, fy_start, latest, int(count), statuses)
+    return Reference(stages, reasons, fy_start, latest, int(count), statuses,
+                     load_rates(cur, day), settings.corporate_currency)

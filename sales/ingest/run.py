@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -20,11 +20,13 @@ import duckdb
 import pandas as pd
 
 from sales import audit
+from sales.currency import RateTable
 from sales.db import data_version, swap_in
-from sales.ingest import history, leads, opportunities, plans, users
+from sales.ingest import history, leads, opportunities, plans, rates, users
 from sales.ingest.formats import replaced_bytes
 from sales.ingest.headers import (
     ACCOUNTS,
+    CURRENCY_RATES,
     HIERARCHY,
     HISTORY,
     KINDS,
@@ -43,7 +45,9 @@ from sales.ingest.rejects import rejected_rows
 from sales.ingest.validate import ERROR, WARNING, Finding, Findings
 
 Progress = Callable[[float, str], None]
-_ORDER = {OPPORTUNITIES: 0, HISTORY: 1, TARGETS: 2, HIERARCHY: 3, SUBMISSIONS: 4, LEADS: 5}
+# Rates first: the deals of the same import convert at them.
+_ORDER = {CURRENCY_RATES: -1, OPPORTUNITIES: 0, HISTORY: 1, TARGETS: 2, HIERARCHY: 3,
+          SUBMISSIONS: 4, LEADS: 5}
 
 
 class ImportRejected(Exception):
@@ -69,6 +73,10 @@ class ImportRequest:
     # Whom the import is attributed to on the audit trail (default: the operating-system user
     # at the command line).
     actor: str = ""
+    # A CRM sync's rate table and corporate currency (docs/data-model.md#currencies), written
+    # in the same transaction: the checks convert at these rather than at the stored ones.
+    rates: RateTable | None = None
+    corporate: str | None = None
 
     @property
     def day(self) -> date:
@@ -234,6 +242,11 @@ def plan(request: ImportRequest, reference: Reference) -> Plan:
     known = reference.with_mapping(request.mapping)
     extras = {f.kind: f.source for f in files if f.kind in (ACCOUNTS, OWNERS)}
     suggestions: list[str] = []
+    for f in files:  # a rate file in the same import is the table its deals convert at
+        if f.kind == CURRENCY_RATES:
+            f.prepared = rates.prepare(f.source, request.mapping, findings)
+            if f.prepared is not None:
+                known = replace(known, rates=f.prepared.table)
     for f in files:
         if f.kind == OPPORTUNITIES:
             f.prepared = opportunities.prepare(f.source, known, request.mapping, request.day,
@@ -300,7 +313,7 @@ def apply(con: duckdb.DuckDBPyConnection, plan: Plan,
     files = plan.main_files
     for index, f in enumerate(files):
         report(0.5 + 0.45 * index / len(files), f"Writing {f.name}")
-        reference = load_reference(con)
+        reference = _reference(con, request)
         frame = f.prepared.frame
         if f.kind == OPPORTUNITIES:
             what = opportunities.write(con, frame, request.day, reference)
@@ -311,12 +324,25 @@ def apply(con: duckdb.DuckDBPyConnection, plan: Plan,
         elif f.kind == LEADS:
             what = leads.write(con, frame, request.day)
             done.append(f"{f.name}: {len(frame):,} leads → {what}")
+        elif f.kind == CURRENCY_RATES:
+            done.append(f"{f.name}: {rates.write(con, f.prepared, request.day)}")
         elif f.kind == HIERARCHY:
             by = request.actor or audit.command_line_user()
             done.append(f"{f.name}: {users.write(con, f.prepared, request.day, by)}")
         else:
             done.append(f"{f.name}: {plans.write(con, f.prepared)}")
     return done
+
+
+def _reference(con: duckdb.DuckDBPyConnection, request: ImportRequest) -> Reference:
+    """The database's reference data on the import's day, with a sync's own rates (a cursor
+    does not see what the sync's transaction wrote)."""
+    reference = load_reference(con, request.day)
+    if request.rates is not None:
+        reference = replace(reference, rates=request.rates)
+    if request.corporate:
+        reference = replace(reference, corporate=request.corporate)
+    return reference
 
 
 def _add_mapping_reference(con: duckdb.DuckDBPyConnection, mapping: Mapping | None) -> None:
@@ -371,7 +397,7 @@ def import_into(cur: duckdb.DuckDBPyConnection, request: ImportRequest,
     when the checks fail. The one validated path every import and CRM sync goes through."""
     report = progress or (lambda fraction, message: None)
     report(0.2, "Checking the files against the database")
-    checked = plan(request, load_reference(cur))
+    checked = plan(request, _reference(cur, request))
     if not checked.ok:
         raise ImportRejected(checked)
     done = apply(cur, checked, report)

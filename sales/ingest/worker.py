@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from sales.currency import CurrencyError
 from sales.db import DatabaseBusy
 from sales.ingest.mapping import MappingError
 from sales.ingest.preview import Preview, build_request, preview_against, rejected_csv
@@ -80,7 +81,7 @@ def run(job: Job) -> Preview | Outcome:
     except ImportRejected as rejected:
         return Outcome(False, "the files changed or failed the checks",
                        errors=len(rejected.plan.findings.errors))
-    except (ReadError, MappingError, DatabaseBusy) as error:
+    except (ReadError, MappingError, DatabaseBusy, CurrencyError) as error:
         return Outcome(False, str(error))
     return Outcome(True, done=tuple(result.done), data_version=result.data_version,
                    rejected_csv=rejected_csv(result.plan.rejected))

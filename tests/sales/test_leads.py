@@ -164,9 +164,10 @@ def test_filters_apply_to_leads(leads_con):
     assert smb.now == {"open": 2, "qualified": 2, "recycled": 0, "junk": 2, "purchased": 1}
     kim = lead_pipeline(leads_con, view(owner=["Kim"]))  # L2 L5 L7
     assert kim.mql == 3 and kim.now["purchased"] == 1
-    # Team is not a lead field: the filter is said, not applied.
+    # Team is not a lead field: it applies through the team's owners. T1's deals (O1, O2) are
+    # Ann's, and Ann owns L1 (MQL 10-05, converted to O1 1,000, qualified).
     teamed = lead_pipeline(leads_con, view(team=["T1"]))
-    assert teamed.mql == 9 and "team" in teamed.note
+    assert (teamed.mql, teamed.pipeline.amount, teamed.note) == (1, 1000.0, "")
 
 
 def test_where_they_stood_at_the_last_call(leads_con):
@@ -223,11 +224,13 @@ def test_no_leads_is_null_safe_and_says_how_to_load(tmp_path):
     con.close()
 
 
-def test_a_team_scope_sees_no_leads(leads_con):
-    scoped = View(Q4, NOW, Filters(), Filters.of(team=["T1"]))
-    found = lead_pipeline(leads_con, scoped)
-    assert not found.applies and found.mql is None
-    assert found.as_report()["now"]["open"] == {"count": None}
+def test_a_team_scope_sees_its_owners_leads(leads_con):
+    # A manager of T2 sees the leads of T2's owners: Bob (O3) owns no lead; of T1, Ann's L1.
+    for team, mqls in (("T2", 0), ("T1", 1)):
+        found = lead_pipeline(leads_con, View(Q4, NOW, Filters(), Filters.of(team=[team])))
+        assert found.applies and found.mql == mqls
+    t1 = lead_pipeline(leads_con, View(Q4, NOW, Filters(), Filters.of(team=["T1"])))
+    assert t1.as_report()["now"]["qualified"] == {"count": 1}
 
 
 # --- follow-ups --------------------------------------------------------------------------------

@@ -69,7 +69,8 @@ def test_replacing_the_latest_picture_leaves_the_rows_of_never_having_taken_it(t
     record_snapshot(replaced, d("2026-11-13"), picture(A2))  # A moved, B gone …
     record_snapshot(replaced, d("2026-11-13"), picture(A1, B1))  # … then a corrected export
     record_snapshot(direct, d("2026-11-13"), picture(A1, B1))
-    rows = "select * from opportunity_history order by opportunity_id, valid_from"
+    rows = ("select * exclude (amount_original, currency) from opportunity_history "
+            "order by opportunity_id, valid_from")
     assert replaced.execute(rows).fetchall() == direct.execute(rows).fetchall() == [
         ("A", d("2026-11-06"), None, *A1[1:4], d("2026-12-01"), "Ann"),
         ("B", d("2026-11-06"), None, *B1[1:4], d("2026-11-15"), "Bob")]

@@ -66,6 +66,21 @@ _OBJECTS: dict[str, list[tuple[str, str | None, str | None]]] = {
                                 ("OldValue", None, None), ("NewValue", None, None)],
     "OpportunityStage": [("Id", None, None), ("ApiName", None, None),
                          ("MasterLabel", None, None), ("DefaultProbability", None, None)],
+    # A multi-currency org only (FakeSalesforce.currencies), with advanced currency
+    # management for the dated rates (FakeSalesforce.dated_rates).
+    "CurrencyType": [("Id", None, None), ("IsoCode", None, None), ("ConversionRate", None, None),
+                     ("IsCorporate", None, None), ("IsActive", None, None)],
+    # Leads, only in an org with FakeSalesforce.leads.
+    "Lead": [("Id", None, None), ("Status", None, None), ("LeadSource", None, None),
+             ("CreatedDate", None, None), ("OwnerId", "Owner", "User"),
+             ("NumberOfEmployees", None, None), ("ConvertedOpportunityId", None, None),
+             ("ConvertedDate", None, None), ("IsConverted", None, None), ("Company", None, None),
+             ("Country", None, None), ("IsDeleted", None, None), ("SystemModstamp", None, None)],
+    "LeadHistory": [("Id", None, None), ("LeadId", None, None), ("CreatedDate", None, None),
+                    ("Field", None, None), ("OldValue", None, None), ("NewValue", None, None)],
+    "DatedConversionRate": [("Id", None, None), ("IsoCode", None, None),
+                            ("StartDate", None, None), ("NextStartDate", None, None),
+                            ("ConversionRate", None, None)],
 }
 _QUERY = re.compile(r"SELECT (?P<fields>.+?) FROM (?P<object>\w+)(?: WHERE (?:(?P<stamps>"
                     r"[\w.]*SystemModstamp >= \S+(?: OR [\w.]*SystemModstamp >= \S+)*)"
@@ -90,6 +105,16 @@ class FakeSalesforce:
     failures: list[tuple[int, list]] = field(default_factory=list)  # served before queries
     pause_on_more: bool = False
     requests: list[str] = field(default_factory=list)
+    # CurrencyType rows ({"IsoCode", "ConversionRate", "IsCorporate"}) and DatedConversionRate
+    # rows ({"IsoCode", "StartDate", "NextStartDate", "ConversionRate"}); None: the org has one
+    # currency (no CurrencyIsoCode, no currency objects), or no dated rates.
+    currencies: list[dict] | None = None
+    dated_rates: list[dict] | None = None
+    # Lead rows (flat, like opportunities) and LeadHistory rows; User rows ({"Id", "Name",
+    # "Email", "ManagerId", "IsActive", "UserRole.Name"}). None: not readable by the user.
+    leads: list[dict] | None = None
+    lead_history: list[dict] = field(default_factory=list)
+    users: list[dict] | None = None
 
     def __post_init__(self) -> None:
         self._cursors: dict[str, list[dict]] = {}
@@ -108,7 +133,9 @@ class FakeSalesforce:
         path = request.path
         if path.endswith("/describe"):
             name = path.split("/")[-2]
-            if name not in _OBJECTS:
+            if name not in _OBJECTS or (name == "CurrencyType" and self.currencies is None) or (
+                    name == "DatedConversionRate" and self.dated_rates is None) or (
+                    name in ("Lead", "LeadHistory") and self.leads is None):
                 return _json([{"message": "The requested resource does not exist",
                                "errorCode": "NOT_FOUND"}], 404)
             return _json(self.describe(name))
@@ -135,8 +162,13 @@ class FakeSalesforce:
         return _json([{"message": "not found", "errorCode": "NOT_FOUND"}], 404)
 
     def describe(self, name: str) -> dict:
+        listed = list(_OBJECTS[name])
+        if self.currencies is not None and name in ("Opportunity", "OpportunityHistory"):
+            listed.append(("CurrencyIsoCode", None, None))
+        if self.users is not None and name == "User":
+            listed += [("Email", None, None), ("IsActive", None, None)]
         fields = [{"name": f, "relationshipName": r, "referenceTo": [t] if t else []}
-                  for f, r, t in _OBJECTS[name] if f"{name}.{f}" not in self.hidden_fields]
+                  for f, r, t in listed if f"{name}.{f}" not in self.hidden_fields]
         return {"name": name, "fields": fields}
 
     def query(self, soql: str, deleted: bool) -> Response:
@@ -146,7 +178,11 @@ class FakeSalesforce:
         rows = {"Opportunity": self.opportunities, "OpportunityHistory": self.history,
                 "OpportunityFieldHistory": self.field_history,
                 "OpportunityStage": [{"ApiName": s, "MasterLabel": s, "DefaultProbability": p}
-                                     for s, p in PROBABILITIES.items()]}[match["object"]]
+                                     for s, p in PROBABILITIES.items()],
+                "CurrencyType": self.currencies or [],
+                "Lead": self.leads or [], "LeadHistory": self.lead_history,
+                "User": self.users or [],
+                "DatedConversionRate": self.dated_rates or []}[match["object"]]
         if not deleted:
             rows = [r for r in rows if not r.get("IsDeleted")]
         if match["field"]:
@@ -389,6 +425,12 @@ class FakeHubSpot:
     token: str = HUBSPOT_TOKEN
     failures: list[tuple[int, dict]] = field(default_factory=list)  # before deal reads
     requests: list[str] = field(default_factory=list)
+    # A multi-currency account: {"company": "USD", "rates": [{"fromCurrencyCode",
+    # "toCurrencyCode", "conversionRate", "effectiveAt"}]}; None: one currency.
+    currencies: dict | None = None
+    # Contacts as {"id", "properties", "history": {"lifecyclestage": [{"value", "timestamp"}]}};
+    # None: the token lacks the contacts scope.
+    contacts: list[dict] | None = None
 
     def install(self, server: HTTPServer) -> None:
         server.expect_request(re.compile(".*")).respond_with_handler(self.handle)
@@ -409,12 +451,29 @@ class FakeHubSpot:
                 for n, (i, label, closed, p) in enumerate(HUBSPOT_STAGES)]}]})
         if path == "/crm/v3/owners":
             return _json({"results": self.owners})
+        if path.startswith("/settings/v3/currencies") and self.currencies is None:
+            return _json({"status": "error", "category": "OBJECT_NOT_FOUND"}, 404)
+        if path == "/settings/v3/currencies/company-currency":
+            return _json({"currencyCode": self.currencies["company"]})
+        if path == "/settings/v3/currencies/exchange-rates":
+            return _json(self._paged(self.currencies["rates"], request.args.get("after")))
         if path == "/crm/v3/properties/deals":
             names = ["dealname", "amount", "closedate", "createdate", "dealtype", "dealstage",
-                     "pipeline", "hubspot_owner_id", "hs_lastmodifieddate", "region"]
+                     "pipeline", "hubspot_owner_id", "hs_lastmodifieddate", "region",
+                     *(["deal_currency_code"] if self.currencies else [])]
             return _json({"results": [{"name": n} for n in names]})
         if path == "/crm/v3/objects/deals" and request.method == "GET":
             return self.list_deals(request)
+        if path == "/crm/v3/objects/contacts" and request.method == "GET":
+            if self.contacts is None:
+                return _json({"status": "error", "category": "MISSING_SCOPES",
+                              "message": "This app hasn't been granted all required scopes"},
+                             403)
+            names = [n for v in request.args.getlist("properties") for n in v.split(",")]
+            history = [n for v in request.args.getlist("propertiesWithHistory")
+                       for n in v.split(",")]
+            rows = [self._shape(c, names, history, False) for c in self.contacts]
+            return _json(self._paged(rows, request.args.get("after")))
         if path == "/crm/v3/objects/deals/search":
             return self.search(json.loads(request.data))
         if path == "/crm/v4/associations/deals/companies/batch/read":

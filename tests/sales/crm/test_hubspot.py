@@ -5,12 +5,15 @@ shapes (tests/crm_fakes.py): pipelines and stage labels, companies and owners, p
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import duckdb
 import pytest
 
 from sales import cli
 from sales.crm import hubspot, retry
+from sales.db import connect
+from sales.hierarchy import hierarchy_at
 from tests.sales.crm.fakes import HUBSPOT_MAPPING, HUBSPOT_TOKEN, FakeHubSpot, deals, tls_server
 
 
@@ -245,4 +248,64 @@ def test_a_company_or_owner_change_reaches_its_deals_incrementally(portal, tmp_p
                        ).fetchall() == [("Enterprise",)]
     # the links are kept for the next sync, not imported as columns
     assert "_company" not in [c[0] for c in con.execute("describe opportunities").fetchall()]
+    con.close()
+
+
+def test_a_multi_currency_portal_converts_at_the_exchange_rate_of_the_close_date(portal, tmp_path):
+    """1 EUR = 1.25 USD from 2026-01-01 (Salesforce's 0.80 EUR per USD), 1.50 from 2026-12-20:
+    deal 1, €80,000 closing 12-15, is 80,000 × 1.25 = $100,000.00; deal 2 closes 12-15 in USD.
+    HubSpot has no managers: the owners join the hierarchy with their team as the title."""
+    fake, mapping = portal
+    fake.currencies = {"company": "USD", "rates": [
+        {"fromCurrencyCode": "EUR", "toCurrencyCode": "USD", "conversionRate": 1.25,
+         "effectiveAt": "2026-01-01T00:00:00Z"},
+        {"fromCurrencyCode": "EUR", "toCurrencyCode": "USD", "conversionRate": 1.5,
+         "effectiveAt": "2026-12-20T00:00:00Z"}]}
+    fake.deals = [deal(1, amount="80000"), deal(2, amount="30000")]
+    fake.deals[0]["properties"]["deal_currency_code"] = "EUR"
+    fake.deals[1]["properties"]["deal_currency_code"] = "USD"
+    db = tmp_path / "f.duckdb"
+    assert sync(db, mapping, "--as-of", "2026-10-05") == 0
+    con = connect(db)
+    assert con.execute("select opportunity_id, amount, amount_original, currency "
+                       "from opportunities order by 1").fetchall() == [
+        ("1", Decimal("100000.00"), Decimal("80000.00"), "EUR"),
+        ("2", Decimal("30000.00"), Decimal("30000.00"), "USD")]
+    now = hierarchy_at(con, date(2026, 10, 5))
+    assert now.users["Ana Ortiz"].title == "EMEA Sales" and now.manager_of("Ana Ortiz") is None
+    con.close()
+
+
+def test_contacts_lifecycle_stages_become_leads(portal, tmp_path, capsys):
+    """Lifecycle stages map to the handbook's statuses (marketingqualifiedlead → MQL,
+    salesqualifiedlead → Accepted); C1 became an MQL on 09-14 by its history; C2's stage
+    `partner` is no status we know: kept as open and listed."""
+    fake, mapping = portal
+    fake.deals = [deal(1)]
+    fake.contacts = [
+        {"id": "901", "properties": {"createdate": "2026-09-01T10:00:00.000Z",
+                                     "lifecyclestage": "salesqualifiedlead",
+                                     "hubspot_owner_id": "71",
+                                     "lastmodifieddate": "2026-09-20T10:00:00.000Z"},
+         "history": {"lifecyclestage": [
+             {"value": "lead", "timestamp": "2026-09-01T10:00:00.000Z"},
+             {"value": "marketingqualifiedlead", "timestamp": "2026-09-14T10:00:00.000Z"},
+             {"value": "salesqualifiedlead", "timestamp": "2026-09-20T10:00:00.000Z"}]}},
+        {"id": "902", "properties": {"createdate": "2026-09-10T10:00:00.000Z",
+                                     "lifecyclestage": "partner", "hubspot_owner_id": "72",
+                                     "lastmodifieddate": "2026-09-10T10:00:00.000Z"},
+         "history": {"lifecyclestage": [
+             {"value": "partner", "timestamp": "2026-09-10T10:00:00.000Z"}]}}]
+    db = tmp_path / "f.duckdb"
+    assert sync(db, mapping, "--as-of", "2026-10-05") == 0
+    assert "partner" in capsys.readouterr().out
+    con = connect(db)
+    assert con.execute("select lead_id, status, mql_date, owner from leads order by 1"
+                       ).fetchall() == [("901", "Accepted", date(2026, 9, 14), "Ana Ortiz"),
+                                        ("902", "partner", None, "Ben Okafor")]
+    # C1 on 09-14 (the weekly lead snapshot of 09-14): MQL
+    assert con.execute("""select status from lead_history where lead_id = '901'
+                          and valid_from <= '2026-09-14'
+                          and (valid_to is null or valid_to > '2026-09-14')""").fetchall() == [
+        ("MQL",)]
     con.close()
