@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--as-of", type=_date, default=None, help="last snapshot date (default today)")
     demo.add_argument("--fiscal-year-start", type=int, default=1, metavar="M",
                       help="fiscal year start month, 1-12 (default 1)")
+    demo.add_argument("--company", choices=["standard", "unreliable"], default="standard",
+                      help="the company's dynamics: standard, or unreliable (Commit "
+                           "unreliable, pushed deals rarely close)")
+    demo.add_argument("--history-quarters", type=int, default=6, metavar="N",
+                      help="completed quarters of weekly snapshots before the current one "
+                           "(default 6)")
 
     report = commands.add_parser("report", help="headline metrics for a period")
     _add_view_arguments(report, "FY2027-Q4 or FY2027-M10 (default: the quarter holding as-of)")
@@ -131,10 +137,13 @@ def _run_demo(args: argparse.Namespace) -> int:
         raise UsageError("--opportunities must be at least 1")
     if not 1 <= args.fiscal_year_start <= 12:
         raise UsageError("--fiscal-year-start must be a month number 1-12")
+    if args.history_quarters < 1:
+        raise UsageError("--history-quarters must be at least 1")
     path = args.db or db_path()
     summary = build_demo(path, opportunities=args.opportunities, seed=args.seed,
                          as_of=args.as_of, fy_start_month=args.fiscal_year_start,
-                         progress=ProgressBar())
+                         progress=ProgressBar(), company=args.company,
+                         history_quarters=args.history_quarters)
     print(f"Built {path}: {summary['opportunities']:,} opportunities, "
           f"{summary['history_rows']:,} history rows, snapshots {summary['first_snapshot']} to "
           f"{summary['last_snapshot']} in {summary['seconds']:.1f} s")
