@@ -67,8 +67,11 @@ from sales.view import FILTER_DIMENSIONS, Filters, View, ratio
 COMMIT_METHOD, BEST_CASE_METHOD, DEFAULT_RULES = "commit", "best_case", "default_rules"
 SAVED_CALLS, SUBMISSIONS, SMB_WEIGHTED, STAGE_WEIGHTED = (
     "saved_calls", "submissions", "smb_weighted", "stage_weighted")
+# The projection's P50 (sales.winprob.replay): read from the deals, not the cube, so it is
+# added to a result by `with_projection` rather than computed by `run`.
+PROJECTION = "projection"
 METHODS = (COMMIT_METHOD, BEST_CASE_METHOD, DEFAULT_RULES, SAVED_CALLS, SUBMISSIONS,
-           SMB_WEIGHTED, STAGE_WEIGHTED)
+           SMB_WEIGHTED, STAGE_WEIGHTED, PROJECTION)
 # How a manager reads each method's name.
 METHOD_LABELS = {
     COMMIT_METHOD: "Closed + Commit",
@@ -78,6 +81,7 @@ METHOD_LABELS = {
     SUBMISSIONS: "Reps' submissions",
     SMB_WEIGHTED: "Weighted forecast (SMB method)",
     STAGE_WEIGHTED: "Stage probabilities",
+    PROJECTION: "Projection (win probabilities, P50)",
 }
 # How a sentence names each method ("for SMB the weighted forecast is within 6% …").
 _SENTENCE_NAMES = {
@@ -88,6 +92,7 @@ _SENTENCE_NAMES = {
     SUBMISSIONS: "reps' submissions",
     SMB_WEIGHTED: "weighted forecast",
     STAGE_WEIGHTED: "stage-probability forecast",
+    PROJECTION: "projection",
 }
 # How many completed periods the backtest looks at by default.
 DEFAULT_PERIODS = 4
@@ -536,6 +541,19 @@ class Backtest:
     periods: tuple[str, ...]
     actual: Mapping[str, float]
     frame: pd.DataFrame
+    # The projection's range per (period, week): (p10, p90); its deal probabilities' Brier
+    # scores beside the stage methods' (calibration.<method>.{brier, deals}); why a period
+    # has none (no eligible model then); predicted against observed win rate by decile.
+    bands: Mapping[tuple[str, int], tuple[float, float]] = field(default_factory=dict)
+    calibration: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    projection_reasons: Mapping[str, str] = field(default_factory=dict)
+    reliability: pd.DataFrame | None = None
+
+    def interval_coverage(self) -> float | None:
+        """The share of (period, week) with a projection whose actual lies in [p10, p90]."""
+        held = [self.bands[key][0] <= self.actual[key[0]] <= self.bands[key][1]
+                for key in self.bands]
+        return sum(held) / len(held) if held else None
 
     @functools.cached_property
     def mae(self) -> dict[tuple[str, int], tuple[float, int]]:
@@ -578,17 +596,23 @@ class Backtest:
         snapshot_date, forecast, error}, summary.<method>.w<w>, best.w<w>."""
         methods: dict[str, dict] = {m: {p: {} for p in self.periods} for m in METHODS}
         for row in self.frame.itertuples(index=False):
-            methods[row.method][row.period][f"w{row.week}"] = {
+            entry = methods[row.method][row.period][f"w{row.week}"] = {
                 "as_of": row.as_of.isoformat(),
                 "snapshot_date": row.snapshot_date.isoformat() if row.snapshot_date else None,
                 "forecast": _number(row.forecast), "error": _number(row.error)}
+            if row.method == PROJECTION:
+                low, high = self.bands.get((row.period, int(row.week)), (None, None))
+                entry.update(p10=_number(low), p90=_number(high))
         summary = {m: {f"w{w}": None for w in self.weeks} for m in METHODS}
         for (method, week), (mae, _) in self.mae.items():
             summary[method][f"w{week}"] = float(mae)
         return {"periods": list(self.periods),
                 "actual": {p: float(self.actual[p]) for p in self.periods},
                 "methods": methods, "summary": summary,
-                "best": {f"w{w}": m for w, m in self.best().items()}}
+                "best": {f"w{w}": m for w, m in self.best().items()},
+                "interval_coverage": {PROJECTION: self.interval_coverage()},
+                "calibration": {m: dict(v) for m, v in self.calibration.items()},
+                "projection_reasons": dict(self.projection_reasons)}
 
 
 def _method_order(column: pd.Series) -> pd.Series:
@@ -694,6 +718,7 @@ def run(found: list[Key], part: Slice, settings: Settings, calls: pd.DataFrame,
     actual = {p: float(actual_rows.loc[actual_rows["period"] == p, "amount"].sum())
               for p in periods}
     records = []
+    methods = tuple(m for m in methods if m in METHOD_FUNCTIONS)
     for seen in seen_by_key(found, part, calls, submitted):
         for method in methods:
             forecast = METHOD_FUNCTIONS[method](seen, settings)
@@ -706,14 +731,38 @@ def run(found: list[Key], part: Slice, settings: Settings, calls: pd.DataFrame,
 
 
 def backtest(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
-             filters: Filters, settings: Settings) -> Backtest:
+             filters: Filters, settings: Settings, projection: bool = True) -> Backtest:
     """Every method at every week of every period, through the filters (the command line's
-    entry; the page holds the cube and calls `slices` and `run`)."""
+    entry; the page holds the cube and calls `slices` and `run`, then `with_projection`)."""
     count = settings.history_periods
     chosen = tuple(periods)
     found = keys(snapshot_dates_of(con), list(chosen), count)
     part = slices(con, cube(con, chosen, as_of, count), filters)[None]
-    return run(found, part, settings, calls_at(con, chosen, filters), submissions_at(con, chosen))
+    result = run(found, part, settings, calls_at(con, chosen, filters),
+                 submissions_at(con, chosen))
+    if not projection:
+        return result
+    from sales.winprob.replay import replay  # trains models: loaded only when asked
+
+    return with_projection(result, replay(con, list(chosen), as_of, filters))
+
+
+def with_projection(result: Backtest, replayed) -> Backtest:
+    """The result with the projection's P50 as a method, its range, the calibration of its
+    deal probabilities and why a period has none (`replayed`: sales.winprob.replay.Replay)."""
+    weeks = replayed.weeks
+    rows = pd.DataFrame({
+        "method": PROJECTION, "period": weeks["period"], "week": weeks["week"],
+        "as_of": weeks["as_of"], "snapshot_date": weeks["snapshot_date"],
+        "forecast": weeks["p50"].astype("float64"),
+        "actual": weeks["period"].map(result.actual).astype("float64")})
+    rows["error"] = [error(f, a) for f, a in zip(rows["forecast"], rows["actual"], strict=True)]
+    rows["error"] = rows["error"].astype("float64")
+    frame = pd.concat([result.frame, rows], ignore_index=True) if len(rows) else result.frame
+    bands = {(p, int(w)): (float(lo), float(hi)) for p, w, lo, hi in zip(
+        weeks["period"], weeks["week"], weeks["p10"], weeks["p90"], strict=True)}
+    return Backtest(result.periods, result.actual, frame, bands, replayed.calibration(),
+                    dict(replayed.reasons), replayed.reliability())
 
 
 def snapshot_dates_of(con: duckdb.DuckDBPyConnection) -> list[date]:

@@ -1,5 +1,5 @@
-"""The command line: `python -m sales demo | report | board-pack | backtest | bench | import |
-sync | export | access`."""
+"""The command line: `python -m sales demo | report | board-pack | backtest | scores | bench |
+import | sync | export | access`."""
 
 from __future__ import annotations
 
@@ -103,6 +103,13 @@ def _parser() -> argparse.ArgumentParser:
         backtest.add_argument(f"--{dimension}", action="extend", nargs="+", default=None,
                               metavar="V", help=f"only these {dimension} values (repeatable)")
     backtest.add_argument("--format", choices=FORMATS, default="json")
+
+    scores = commands.add_parser(
+        "scores", help="each open, qualified deal's win probability and its factors")
+    _add_view_arguments(scores, "FY2027-Q4 or FY2027-M10 (default: the quarter holding as-of)")
+    scores.add_argument("--format", choices=["json", "csv"], default="json")
+    scores.add_argument("--out", type=Path, default=None, metavar="FILE",
+                        help="write here instead of standard output (replaced if it exists)")
 
     # Listed for --help only: main() hands `bench` and its arguments to `python -m bench`.
     commands.add_parser("bench", add_help=False,
@@ -256,6 +263,29 @@ def _run_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_scores(args: argparse.Namespace) -> int:
+    from sales.winprob.scores import render_scores, scores_report
+    from sales.winprob.store import learned_for
+
+    con = _open_for_reading(args.db or db_path())
+    fy_start = load_settings(con).fiscal_year_start_month
+    as_of = args.as_of or default_as_of(con)
+    try:
+        period = (parse_period(args.period, fy_start) if args.period
+                  else period_containing(as_of, QUARTER, fy_start))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    filters = Filters.of(**{d: getattr(args, d) for d in FILTER_DIMENSIONS})
+    _check_filters(con, filters)
+    view = View(period, as_of, filters)
+    text = render_scores(scores_report(con, view, learned_for(con, period, as_of)), args.format)
+    if args.out:
+        args.out.write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _hand_off_to_bench(arguments: list[str]) -> None:
     """Become `python -m bench` with the same arguments: the benchmarks are tooling, kept out
     of this package, and the command others script against stays as it was."""
@@ -316,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"demo": _run_demo, "report": _run_report,
                 "board-pack": _run_board_pack, "backtest": _run_backtest,
+                "scores": _run_scores,
                 "import": _run_import, "export": _run_export,
                 "access": _run_access, "sync": _run_sync}[args.command](args)
     except UsageError as error:

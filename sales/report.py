@@ -249,6 +249,7 @@ class Report:
     details: Details | None = None
     board: BoardFigures | None = None
     movement: dict[str, object] | None = None  # `sales.callprep.call_report`
+    projection: dict[str, object] | None = None  # `sales.winprob.scores.projection_keys`
 
     def as_report(self) -> dict:
         """The report as a plain dict: numbers as floats/ints, dates as ISO text, None if
@@ -264,6 +265,8 @@ class Report:
             report.update(self.board.as_report())
         if self.movement is not None:
             report["movement"] = self.movement
+        if self.projection is not None:
+            report["projection"] = self.projection
         return report
 
 
@@ -416,7 +419,18 @@ def command_report(con: duckdb.DuckDBPyConnection, view: View,
     slips = read_slips(con, view, window)  # once, for the rates, the trend and the diagnosis
     report = _full(con, view, settings, window, use_saved_call, since, slips)
     board = board_figures(con, view, settings, window, use_saved_call, slips, progress)
-    return with_movement(con, replace(report, board=board), since)
+    return with_movement(con, replace(report, board=board,
+                                      projection=projection_for(con, view)), since)
+
+
+def projection_for(con: duckdb.DuckDBPyConnection, view: View, wait: bool = True
+                   ) -> dict[str, object]:
+    """The report's `projection` keys for the view, from the model cached for the data version
+    (`wait`: train it now when stale; else the previous model serves while a new one trains)."""
+    from sales.winprob.scores import projection_keys  # trees and numpy: loaded when asked
+    from sales.winprob.store import learned_for
+
+    return projection_keys(con, view, learned_for(con, view.period, view.as_of, wait))
 
 
 def _flatten(value: object, prefix: str = "") -> list[tuple[str, object]]:

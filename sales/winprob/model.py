@@ -197,8 +197,8 @@ def describe_factor(feature: str, row: Mapping) -> str:
 
 _NUMERIC_NAMES = {"owner_win_rate": "owner's win rate", "segment_win_rate": "segment's win rate"}
 _NUMERIC_TEXT = {
-    "days_in_stage": lambda v, r: f"in {r['stage']} for {round(v / 7)} weeks",
-    "days_in_category": lambda v, r: f"{r['category']} for {round(v / 7)} weeks",
+    "days_in_stage": lambda v, r: f"in {r['stage']} for {_span(v)}",
+    "days_in_category": lambda v, r: f"{r['category']} for {_span(v)}",
     "age_days": lambda v, r: f"{round(v)} days old",
     "pushes": lambda v, r: f"pushed {round(v)}×",
     "days_pushed": lambda v, r: f"close date {round(v)} days later than first set",
@@ -209,6 +209,11 @@ _NUMERIC_TEXT = {
     "owner_win_rate": lambda v, r: f"owner's win rate {v:.0%}",
     "segment_win_rate": lambda v, r: f"segment's win rate {v:.0%}",
 }
+
+
+def _span(days: float) -> str:
+    """'5 days', '3 weeks': weeks from two on."""
+    return f"{round(days)} days" if days < 14 else f"{round(days / 7)} weeks"
 
 
 def factors(trained: Trained, rows: pd.DataFrame, top: int = TOP_FACTORS

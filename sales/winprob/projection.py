@@ -127,19 +127,23 @@ def learn(con: duckdb.DuckDBPyConnection, periods: list[Period], cutoff: date,
     if any(p.end >= cutoff for p in periods):
         raise ValueError("a period the model learns from had not ended by the cutoff")
     keys = features.keys_for(periods, [d for d in snapshot_dates(con) if d <= cutoff], cutoff)
-    if rows is None:
+    if rows is None or not keys:
         rows = features.rows(con, keys, share=share)
     else:
         wanted = pd.MultiIndex.from_tuples([(k.period.label, k.week) for k in keys])
         rows = rows[pd.MultiIndex.from_arrays([rows["period"], rows["week"]]).isin(wanted)]
     rows = rows.assign(won=features.label(rows, features.outcomes(con, cutoff)))
     trained = train(rows)
+    if not trained.eligible:
+        return Learned(cutoff, trained)
     by = ["period", "week", *features.DIMENSIONS]
     scored = (rows.assign(won_amount=rows["amount"].where(rows["won"], 0.0))
               .groupby(by, dropna=False)
               .agg(scored=("won_amount", "sum"), pipeline=("amount", "sum")) / share
               ).reset_index()
     won = features.won_amounts(con, keys, cutoff)
+    for frame in (won, scored):  # a dimension all null reads as float: one type to join on
+        frame[list(features.DIMENSIONS)] = frame[list(features.DIMENSIONS)].astype(object)
     history = won.merge(scored, how="outer", on=["period", "week", *features.DIMENSIONS])
     rates = rows.groupby("stage")["won"].mean().to_dict() if len(rows) else {}
     learned = Learned(cutoff, trained, history.fillna({"won": 0.0, "scored": 0.0,

@@ -275,7 +275,13 @@ def test_the_command_line_keys(two_months, capsys):
                         "--as-of", "2026-03-02")
     assert code == 0
     report = json.loads(out)
-    assert set(report) == {"periods", "actual", "methods", "summary", "best"}
+    assert set(report) == {"periods", "actual", "methods", "summary", "best",
+                           "interval_coverage", "calibration", "projection_reasons"}
+    # Two months of history make no model: the projection says why and shows nothing.
+    assert report["interval_coverage"] == {"projection": None}
+    assert set(report["projection_reasons"]) == {"FY2026-M1", "FY2026-M2"}
+    assert "no win-probability model" in report["projection_reasons"]["FY2026-M1"]
+    assert report["methods"]["projection"] == {"FY2026-M1": {}, "FY2026-M2": {}}
     assert report["periods"] == ["FY2026-M1", "FY2026-M2"]
     assert report["actual"] == {"FY2026-M1": 400.0, "FY2026-M2": 1000.0}
     assert set(report["methods"]) == set(bt.METHODS)
@@ -291,7 +297,7 @@ def test_the_command_line_keys(two_months, capsys):
     code, out, _ = _run(capsys, "--db", str(path), "--periods", "FY2026-M1", "--as-of",
                         "2026-03-02", "--format", "csv", "--owner", "Ann")
     assert code == 0 and out.splitlines()[0].startswith("method,method_label,period,week")
-    assert len(out.splitlines()) == 1 + 5 * len(bt.METHODS)
+    assert len(out.splitlines()) == 1 + 5 * (len(bt.METHODS) - 1)  # no projection: no model
     code, out, _ = _run(capsys, "--db", str(path), "--periods", "FY2026-M1", "--as-of",
                         "2026-03-02", "--format", "markdown")
     assert code == 0 and "| FY2026-M1 | $400 |" in out

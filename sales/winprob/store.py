@@ -1,0 +1,138 @@
+"""The model cached in a file beside the database, keyed on the data version and the day it
+learns up to, so it is trained once per data version: after an import or a sync the key
+changes and the next reader trains a new one.
+
+Two ways to read it: `learned_for(..., wait=True)` (the command line: trains when the file is
+stale) and `wait=False` (a page render: returns the file's model even when stale — the previous
+model serves — and trains the new one on a background thread; None only before any model was
+ever trained). The file is JSON with the trees as LightGBM's own text: nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from sales.db import data_version
+from sales.periods import Period
+from sales.winprob.model import Trained
+from sales.winprob.projection import Learned, completed, learn
+
+SUFFIX = ".winprob.json"
+_running: set[str] = set()
+_lock = threading.Lock()
+
+
+def database_file(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """The file the connection's database lives in (None: in memory)."""
+    row = con.cursor().execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchone()
+    return Path(row[0]) if row and row[0] else None
+
+
+def model_file(database: Path) -> Path:
+    return database.with_name(database.name + SUFFIX)
+
+
+def key_of(con: duckdb.DuckDBPyConnection, period: Period, as_of: date) -> str:
+    """What the cached model must match: the data version, the period kind and start, and the
+    as-of it learns up to."""
+    return f"{data_version(con)}|{period.kind}|{period.start.isoformat()}|{as_of.isoformat()}"
+
+
+def learn_for(con: duckdb.DuckDBPyConnection, period: Period, as_of: date) -> Learned:
+    """The model the view of `period` as of `as_of` reads: the completed periods of its kind
+    before it that had ended by as-of, with the outcomes as they stood on as-of."""
+    return learn(con, completed(period, as_of), as_of)
+
+
+def learned_for(con: duckdb.DuckDBPyConnection, period: Period, as_of: date,
+                wait: bool = True) -> Learned | None:
+    """The cached model for the view, trained (and saved) when stale if `wait`; else the
+    file's model whatever its key, with the new one training in the background."""
+    database = database_file(con)
+    key = key_of(con, period, as_of)
+    if database is None:  # in memory: nothing to cache in
+        return learn_for(con, period, as_of) if wait else None
+    path = model_file(database)
+    saved = read(path)
+    if saved is not None and saved[0] == key:
+        return saved[1]
+    if wait:
+        learned = learn_for(con, period, as_of)
+        write(path, key, learned)
+        return learned
+    _train_in_background(con, period, as_of, path, key)
+    return saved[1] if saved is not None else None
+
+
+def _train_in_background(con: duckdb.DuckDBPyConnection, period: Period, as_of: date,
+                         path: Path, key: str) -> None:
+    with _lock:
+        if key in _running:
+            return
+        _running.add(key)
+
+    def work() -> None:
+        try:
+            write(path, key, learn_for(con.cursor(), period, as_of))
+        finally:
+            with _lock:
+                _running.discard(key)
+
+    threading.Thread(target=work, name="winprob-train", daemon=True).start()
+
+
+def training(key: str | None = None) -> bool:
+    """Whether a model (that key's, or any) is being trained now."""
+    with _lock:
+        return bool(_running) if key is None else key in _running
+
+
+def write(path: Path, key: str, learned: Learned) -> None:
+    """Save aside and swap in, so a reader never sees half a file."""
+    t = learned.trained
+    payload = {
+        "key": key, "cutoff": learned.cutoff.isoformat(),
+        "trained": {"reason": t.reason, "trained_periods": t.trained_periods,
+                    "trained_rows": t.trained_rows, "won_deals": t.won_deals,
+                    "lost_deals": t.lost_deals, "brier": t.brier, "calibrated": t.calibrated,
+                    "platt": list(t.platt), "categories": t.categories,
+                    "model": t.booster.model_to_string() if t.booster is not None else None},
+        "history": json.loads(learned.history.to_json(orient="split", index=False)),
+        "stage_rates": learned.stage_rates,
+        "shocks": {str(k): v for k, v in learned.shocks.items()},
+    }
+    aside = path.with_name(path.name + ".building")
+    aside.write_text(json.dumps(payload))
+    os.replace(aside, path)
+
+
+def read(path: Path) -> tuple[str, Learned] | None:
+    """The saved (key, model), or None when there is no readable file."""
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    t = payload["trained"]
+    booster = None
+    if t["model"]:
+        import lightgbm
+
+        booster = lightgbm.Booster(model_str=t["model"])
+    trained = Trained(t["reason"], t["trained_periods"], t["trained_rows"], t["won_deals"],
+                      t["lost_deals"], t["brier"], t["calibrated"], booster,
+                      tuple(t["platt"]), t["categories"])
+    split = payload["history"]
+    history = pd.DataFrame(split["data"], columns=split["columns"])
+    learned = Learned(date.fromisoformat(payload["cutoff"]), trained, history,
+                      payload["stage_rates"],
+                      {int(k): v for k, v in payload["shocks"].items()})
+    return payload["key"], learned
