@@ -34,9 +34,10 @@ MAX_TRAINING_ROWS = 60_000
 SAMPLE_SEED = 7
 # Small trees, few rounds, one thread: the model is retrained per data version and per
 # backtest period on a shared machine; more rounds bought no Brier score on either company.
-PARAMS = dict(n_estimators=150, learning_rate=0.05, num_leaves=15, min_child_samples=100,
-              subsample=0.5, subsample_freq=1, colsample_bytree=0.9, n_jobs=1, verbose=-1,
-              random_state=SAMPLE_SEED)
+PARAMS = dict(objective="binary", learning_rate=0.05, num_leaves=15, min_data_in_leaf=100,
+              bagging_fraction=0.5, bagging_freq=1, feature_fraction=0.9, num_threads=1,
+              verbose=-1, seed=SAMPLE_SEED)
+ROUNDS = 150
 KIND = "lightgbm"
 # How many factors a deal shows, strongest first.
 TOP_FACTORS = 3
@@ -136,11 +137,11 @@ def train(rows: pd.DataFrame) -> Trained:
     fit_rows = _sample(rows[~later])
     x = matrix(fit_rows)
     categories = {c: x[c].cat.categories.tolist() for c in CATEGORICAL}
-    model = lightgbm.LGBMClassifier(**PARAMS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model.fit(x, fit_rows["won"].astype(int).to_numpy())
-    trained = Trained(None, periods, len(fit_rows), **counts, booster=model.booster_,
+        booster = lightgbm.train(PARAMS, lightgbm.Dataset(
+            x, fit_rows["won"].astype(int).to_numpy()), num_boost_round=ROUNDS)
+    trained = Trained(None, periods, len(fit_rows), **counts, booster=booster,
                       categories=categories)
     held = _sample(rows[later])
     logit = trained.log_odds(held)
