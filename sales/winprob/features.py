@@ -145,6 +145,7 @@ def rows(con: duckdb.DuckDBPyConnection, keys: list[Key], filters: Filters = Fil
                              and {standing_sql("k.snap", "h")}
             left join {KNOWN_DEALS} o on o.opportunity_id = h.opportunity_id
             where h.qualified and not h.closed and h.category <> $closed)
+        select * from (
         select s.period, s.week, s.snap, s.opportunity_id, s.segment, s.region, s.team,
                s.type, s.channel, s.owner, s.stage, s.category,
                s.days_in_stage, s.days_in_category, s.age_days, s.pushes, s.days_pushed,
@@ -153,9 +154,9 @@ def rows(con: duckdb.DuckDBPyConnection, keys: list[Key], filters: Filters = Fil
                s.p_start, s.p_end
         from base s
         left join owner_rates orr on orr.snap = s.snap and orr.owner = s.owner
-        left join segment_rates sr on sr.snap = s.snap and sr.segment = s.segment
+        left join segment_rates sr on sr.snap = s.snap and sr.segment = s.segment)
         where {condition}
-        order by s.period, s.week, s.opportunity_id""",  # noqa: S608 - fixed SQL; values bound
+        order by period, week, opportunity_id""",  # noqa: S608 - fixed SQL; values bound
         key_rows, condition, trailing=TRAILING_DAYS, closed=CLOSED,
         sampled=share < 1, permille=int(round(share * 1000)))
     frame = con.cursor().execute(*query).df()
