@@ -443,3 +443,39 @@ loss_reason_table = _cached(editors.loss_reason_table)
 target_periods = _cached(editors.target_periods)
 targets_table = _cached(editors.targets_table)
 settings_form = _cached(editors.settings_form)
+
+
+# --- The win-probability model (sales.winprob): never trained during a render -------------------
+
+
+def _projection(con: Con, view: View, model_stamp: int) -> dict:
+    """`model_stamp` (sales.winprob.store.stamp) keys the cache on the model file, so a model
+    landing from the background is read at once; a stale one serves until then."""
+    return report.projection_for(con, view, wait=False)
+
+
+def _deal_scores(con: Con, view: View, model_stamp: int) -> pd.DataFrame:
+    from sales.winprob import scores, store
+
+    return scores.deal_scores(con, view, store.learned_for(con, view.period, view.as_of,
+                                                           wait=False))
+
+
+_projection_cached = _cached(_projection)
+_deal_scores_cached = _cached(_deal_scores)
+
+
+def projection(view: View) -> dict:
+    """The report's `projection` keys for the view (eligible False with the reason while no
+    model is ready)."""
+    from sales.winprob.store import stamp
+
+    return _projection_cached(view, stamp(database_path()))
+
+
+def deal_scores(view: View) -> pd.DataFrame:
+    """The view's open deals with win_probability and factors (empty without a model)."""
+    from sales.winprob.store import stamp
+
+    return _deal_scores_cached(view, stamp(database_path()))
+

@@ -1,4 +1,5 @@
-"""Deal win probabilities and the projection (docs/metrics.md#15-projection).
+"""Deal win probabilities and the projection
+(docs/metrics.md#14-deal-win-probability-and-the-projection).
 
 - features: the training and scoring rows, from the weekly states, strictly what was known then
 - model: gradient-boosted trees, calibrated on a later slice of time, signed factors per deal

@@ -70,7 +70,7 @@ def keys_for(periods: list[Period], snapshots: list[date], last_day: date) -> li
 
 
 def _enriched_history() -> str:
-    """Each history row (of the sampled deals) with what its deal's history says up to it:
+    """Each history row of the `candidates` (sampled) with what its deal's history says up to it:
     close-date pushes so far, the first close date and amount, and since when the stage and
     the category have held."""
     return f"""
@@ -82,7 +82,8 @@ def _enriched_history() -> str:
                    {stage_flag_sql("closed")} as closed,
                    {stage_flag_sql("closed")} and {stage_flag_sql("won")} as won
             from opportunity_history h left join stage_map m on m.stage = h.stage
-            where not $sampled or hash(h.opportunity_id) % 1000 < $permille),
+            where (not $sampled or hash(h.opportunity_id) % 1000 < $permille)
+              and h.opportunity_id in (select opportunity_id from candidates)),
         l as (
             select *, lag(close_date) over w as lag_close, lag(stage) over w as lag_stage,
                    lag(category) over w as lag_category
@@ -113,14 +114,20 @@ def rows(con: duckdb.DuckDBPyConnection, keys: list[Key], filters: Filters = Fil
     condition = filters.condition()
     query = sql(f"""
         with k as (select * from {key_rows}),
+        -- the deals that close in a key's period in some row: only their histories are read
+        candidates as (
+            select distinct opportunity_id from opportunity_history
+            where close_date between (select min(p_start) from k) and (select max(p_end) from k)),
         hx as materialized (select * from ({_enriched_history()})),
         closes as (
             -- each deal's first closed row: when it closed (as recorded) and whether won
-            select h.opportunity_id, h.valid_from as closed_day, h.won, h.owner, o.segment
-            from hx h left join {KNOWN_DEALS} o using (opportunity_id)
-            where h.closed
-            qualify row_number() over (partition by h.opportunity_id
-                                       order by h.valid_from) = 1),
+            select h.opportunity_id, min(h.valid_from) as closed_day,
+                   arg_min({stage_flag_sql("won")}, h.valid_from) as won,
+                   arg_min(h.owner, h.valid_from) as owner, any_value(o.segment) as segment
+            from opportunity_history h left join stage_map m on m.stage = h.stage
+            left join {KNOWN_DEALS} o using (opportunity_id)
+            where {stage_flag_sql("closed")}
+            group by h.opportunity_id),
         snaps as (select distinct snap from k),
         recent_closes as (
             select s.snap, c.owner, c.segment, c.won

@@ -7,9 +7,9 @@ scikit-learn's HistGradientBoostingClassifier's Brier score to the third decimal
 fast on one thread and scored twice as fast, and gives exact per-row contributions; the
 scikit-learn model needs an occlusion pass (one prediction per feature) for the same.
 
-Eligibility (docs/metrics.md#15-projection): at least MIN_PERIODS completed periods with rows,
-and MIN_WON won and MIN_LOST lost deals among them; otherwise `train` returns a model-less
-`Trained` that says why.
+Eligibility (docs/metrics.md#14-deal-win-probability-and-the-projection):
+at least MIN_PERIODS completed periods with rows, and MIN_WON won and MIN_LOST lost deals
+among them; otherwise `train` returns a model-less `Trained` that says why.
 """
 
 from __future__ import annotations

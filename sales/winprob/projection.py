@@ -1,11 +1,14 @@
-"""The projection (docs/metrics.md#15-projection): closed won + a Monte Carlo over the open,
-qualified deals' outcomes (each won with its probability) + what will be won from deals not
-scored yet, learned from past periods at the same week, with its spread across them.
+"""The projection (docs/metrics.md#14-deal-win-probability-and-the-projection):
+closed won + a Monte Carlo over the open, qualified deals' outcomes (each won with its
+probability) + what will be won from deals not scored yet, learned from past periods at the
+same week, with its spread across them.
 
-What the range assumes: each open deal is won or lost on its own (independent draws) and the
-business not yet in view varies as it did across the past periods read. Outcomes that move
-together — a quarter-end rush, one economy — make the true range wider than this one; the
-backtest's interval coverage says how often the range held on the company's own history.
+What the range assumes: given the period's fortune, each open deal is won or lost on its own;
+the fortune itself — one shared factor on everything still to win in a draw (a quarter-end
+rush, one economy) — varies as much as the model's misses did across the past periods at the
+same week; and the business not yet in view arrives at the rate per unit of pipeline the past
+periods saw, spread as they were. The backtest's interval coverage says how often the range
+held on the company's own history.
 """
 
 from __future__ import annotations
@@ -35,6 +38,16 @@ EXACT_DEALS = 400
 # company that has since changed.
 LEARN_PERIODS = 8
 QUANTILES = (0.1, 0.5, 0.9)
+# Deals whose weekly rows a model learns from: beyond this a uniform share of deals (by a hash
+# of the id, so a deal keeps all its weeks) bounds the training time at a million
+# opportunities; the sums that learn the business not scored yet are scaled back up.
+MAX_TRAINING_DEALS = 100_000
+
+
+def training_share(con: duckdb.DuckDBPyConnection) -> float:
+    """The share of deals a model learns from (1 up to MAX_TRAINING_DEALS deals)."""
+    count = con.cursor().execute("select count(*) from opportunities").fetchone()[0]
+    return 1.0 if count <= MAX_TRAINING_DEALS else MAX_TRAINING_DEALS / count
 
 
 @dataclass(frozen=True)

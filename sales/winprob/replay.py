@@ -24,7 +24,7 @@ from sales.stages import CATEGORY_PROBABILITIES
 from sales.view import Filters
 from sales.winprob import features
 from sales.winprob.model import brier
-from sales.winprob.projection import completed, learn, new_values, simulate
+from sales.winprob.projection import completed, learn, new_values, simulate, training_share
 
 # Deciles of predicted probability for the reliability chart.
 BINS = 10
@@ -70,15 +70,19 @@ def _stage_probabilities(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
 
 
 def replay(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
-           filters: Filters = Filters(), share: float = 1.0) -> Replay:
+           filters: Filters = Filters(), share: float | None = None) -> Replay:
     """The projection at every week of `periods` (completed by `as_of`), through the filters
     (the model learns from the whole company; the view's deals are scored)."""
     snaps = snapshot_dates(con)
+    share = training_share(con) if share is None else share
     learning = {p: completed(p, p.start) for p in periods}
     every = sorted({q for qs in learning.values() for q in qs} | set(periods),
                    key=lambda p: p.start)
     all_keys = features.keys_for(every, snaps, as_of)
     rows = features.rows(con, all_keys, share=share)
+    # The model may learn from a sample of deals; the projection scores every deal.
+    scored_rows = rows if share >= 1 else features.rows(
+        con, [k for k in all_keys if k.period in set(periods)])
     final = features.outcomes(con, as_of)
     stage_p = _stage_probabilities(con)
     weeks, deals, reasons = [], [], {}
@@ -89,7 +93,7 @@ def replay(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
             reasons[period.label] = learned.trained.reason or ""
             continue
         closed = filters.keep(features.won_amounts(con, mine, as_of))
-        scored = filters.keep(rows[rows["period"] == period.label])
+        scored = filters.keep(scored_rows[scored_rows["period"] == period.label])
         scored = scored.assign(probability=learned.trained.predict(scored),
                                won=features.label(scored, final))
         for key in mine:

@@ -1,5 +1,6 @@
 """A view's deal scores and projection: what `python -m sales scores` prints, the report's
-`projection` keys and what the pages draw (docs/metrics.md#15-projection)."""
+`projection` keys and what the pages draw
+(docs/metrics.md#14-deal-win-probability-and-the-projection)."""
 
 from __future__ import annotations
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from sales.db import data_version
+from sales.db import data_version, open_for_reading
 from sales.periods import Period
 from sales.winprob.model import Trained
-from sales.winprob.projection import Learned, completed, learn
+from sales.winprob.projection import Learned, completed, learn, training_share
 
 SUFFIX = ".winprob.json"
 _running: set[str] = set()
@@ -50,7 +50,7 @@ def key_of(con: duckdb.DuckDBPyConnection, period: Period, as_of: date) -> str:
 def learn_for(con: duckdb.DuckDBPyConnection, period: Period, as_of: date) -> Learned:
     """The model the view of `period` as of `as_of` reads: the completed periods of its kind
     before it that had ended by as-of, with the outcomes as they stood on as-of."""
-    return learn(con, completed(period, as_of), as_of)
+    return learn(con, completed(period, as_of), as_of, share=training_share(con))
 
 
 def learned_for(con: duckdb.DuckDBPyConnection, period: Period, as_of: date,
@@ -80,14 +80,30 @@ def _train_in_background(con: duckdb.DuckDBPyConnection, period: Period, as_of: 
             return
         _running.add(key)
 
+    database = database_file(con)
+
     def work() -> None:
         try:
-            write(path, key, learn_for(con.cursor(), period, as_of))
+            own = _own_connection(database)
+            try:
+                write(path, key, learn_for(own, period, as_of))
+            finally:
+                own.close()
         finally:
             with _lock:
                 _running.discard(key)
 
     threading.Thread(target=work, name="winprob-train", daemon=True).start()
+
+
+def _own_connection(database: Path) -> duckdb.DuckDBPyConnection:
+    """A connection of the training thread's own: the caller's cursor closes when the render
+    ends. In the app's process the file is open read-write, and the same configuration
+    shares it; elsewhere (a read-only reader) a reading connection."""
+    try:
+        return duckdb.connect(str(database))
+    except duckdb.Error:
+        return open_for_reading(database)
 
 
 def training(key: str | None = None) -> bool:
@@ -115,12 +131,36 @@ def write(path: Path, key: str, learned: Learned) -> None:
     os.replace(aside, path)
 
 
+def stamp(database: Path | str) -> int:
+    """When the model file beside the database last changed (0: none): a cache of what the
+    model computes keys on it, so a model trained in the background is seen at once."""
+    try:
+        return model_file(Path(database)).stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+# The last file read per path, with its modification time: a page render does not parse the
+# file again while it is unchanged.
+_read_memo: dict[Path, tuple[int, tuple[str, Learned]]] = {}
+
+
 def read(path: Path) -> tuple[str, Learned] | None:
     """The saved (key, model), or None when there is no readable file."""
     try:
+        changed = path.stat().st_mtime_ns
+        held = _read_memo.get(path)
+        if held and held[0] == changed:
+            return held[1]
         payload = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    found = _parse(payload)
+    _read_memo[path] = (changed, found)
+    return found
+
+
+def _parse(payload: dict) -> tuple[str, Learned]:
     t = payload["trained"]
     booster = None
     if t["model"]:
