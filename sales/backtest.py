@@ -611,8 +611,49 @@ class Backtest:
                 "methods": methods, "summary": summary,
                 "best": {f"w{w}": m for w, m in self.best().items()},
                 "interval_coverage": {PROJECTION: self.interval_coverage()},
+                "head_to_head": {m: dict(zip(("method_mae", "projection_mae", "pairs"), v,
+                                             strict=True))
+                                 for m, v in head_to_head(self).items()},
                 "calibration": {m: dict(v) for m, v in self.calibration.items()},
                 "projection_reasons": dict(self.projection_reasons)}
+
+
+def head_to_head(result: Backtest, weeks: int | None = None
+                 ) -> dict[str, tuple[float, float, int]]:
+    """Each method against the projection over the (period, week) pairs both have an error
+    for (weeks 1 … `weeks`, all by default): method → (its mean |error|, the projection's,
+    pairs). Methods have errors over different weeks (saved calls only where calls were
+    saved), so this is the fair comparison. Empty without a projection."""
+    frame = result.frame.dropna(subset=["error"])
+    if weeks is not None:
+        frame = frame[frame["week"] <= weeks]
+    mine = frame[frame["method"] == PROJECTION].set_index(["period", "week"])["error"].abs()
+    out = {}
+    for method in METHODS:
+        if method == PROJECTION or mine.empty:
+            continue
+        other = frame[frame["method"] == method].set_index(["period", "week"])["error"].abs()
+        both = other.index.intersection(mine.index)
+        if len(both):
+            out[method] = (float(other[both].mean()), float(mine[both].mean()), len(both))
+    return out
+
+
+def projection_verdict(result: Backtest) -> str | None:
+    """One plain sentence: which simple methods still beat the projection over the weeks both
+    have, or that none does; None without a projection."""
+    pairs = head_to_head(result)
+    if not pairs:
+        return None
+    better = sorted((m for m, (other, mine, _) in pairs.items() if other < mine),
+                    key=lambda m: pairs[m][0])
+    if not better:
+        return ("The projection comes closer than every other method over the weeks each "
+                "has a forecast.")
+    said = "; ".join(f"the {_SENTENCE_NAMES[m]} ({pairs[m][0]:.0%} off on average against the "
+                     f"projection's {pairs[m][1]:.0%}, over {pairs[m][2]} weeks)"
+                     for m in better)
+    return f"A simple method still beats the projection here: {said}."
 
 
 def _method_order(column: pd.Series) -> pd.Series:

@@ -479,3 +479,14 @@ def deal_scores(view: View) -> pd.DataFrame:
 
     return _deal_scores_cached(view, stamp(database_path()))
 
+
+def _projection_replay(con: Con, view: View, kind: str):
+    """The projection replayed on the Forecast accuracy page's periods (sales.winprob.replay:
+    one model per period, so half a minute and more: the page asks for it on a click)."""
+    from sales.winprob.replay import replay
+
+    return replay(con, list(_backtest_periods(view, kind)), view.as_of, view.filters)
+
+
+projection_replay = _cached(_projection_replay)
+

@@ -59,3 +59,25 @@ def test_the_overview_and_the_board_show_the_models_numbers(company, monkeypatch
     expected = scored.set_index("opportunity_id").loc[first["Opportunity"]]
     assert first["Win %"] == pytest.approx(expected["win_probability"])
     assert " pts" in first["Why"]
+
+
+@pytest.mark.slow
+def test_the_accuracy_page_shows_the_projections_band_calibration_and_verdict(company,
+                                                                               monkeypatch):
+    from sales import backtest as bt
+    from sales.settings import load_settings
+    from sales.view import Filters
+
+    at = run_page("forecast_accuracy.py", company, monkeypatch, accuracy_projection=True)
+    con = open_current(company)
+    periods = bt.default_periods(AS_OF, 1)
+    result = bt.backtest(con, periods, AS_OF, Filters(), load_settings(con))
+    con.close()
+    assert result.bands  # a model for at least one of the four quarters
+    assert bt.projection_verdict(result) in [i.value for i in at.info]
+    assert any(f"held the actual in {fmt.pct(result.interval_coverage())}" in c.value
+               for c in at.caption)
+    assert len(at.get("plotly_chart")) == 3  # error by week, one period with its band, deciles
+    frame = at.dataframe[0].value
+    assert bt.PROJECTION in set(frame["method"])
+
