@@ -419,18 +419,22 @@ def command_report(con: duckdb.DuckDBPyConnection, view: View,
     slips = read_slips(con, view, window)  # once, for the rates, the trend and the diagnosis
     report = _full(con, view, settings, window, use_saved_call, since, slips)
     board = board_figures(con, view, settings, window, use_saved_call, slips, progress)
-    return with_movement(con, replace(report, board=board,
-                                      projection=projection_for(con, view)), since)
+    moved = with_movement(con, replace(report, board=board), since)
+    last_call = (moved.movement or {}).get("from")
+    return replace(moved, projection=projection_for(
+        con, view, last_call=date.fromisoformat(last_call) if last_call else None))
 
 
-def projection_for(con: duckdb.DuckDBPyConnection, view: View, wait: bool = True
-                   ) -> dict[str, object]:
+def projection_for(con: duckdb.DuckDBPyConnection, view: View, wait: bool = True,
+                   last_call: date | None = None) -> dict[str, object]:
     """The report's `projection` keys for the view, from the model cached for the data version
-    (`wait`: train it now when stale; else the previous model serves while a new one trains)."""
+    (`wait`: train it now when stale; else the previous model serves while a new one trains),
+    with `at_last_call` keys when given the last call's date."""
     from sales.winprob.scores import projection_keys  # trees and numpy: loaded when asked
     from sales.winprob.store import learned_for
 
-    return projection_keys(con, view, learned_for(con, view.period, view.as_of, wait))
+    return projection_keys(con, view, learned_for(con, view.period, view.as_of, wait),
+                           last_call)
 
 
 def _flatten(value: object, prefix: str = "") -> list[tuple[str, object]]:

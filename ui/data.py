@@ -448,10 +448,11 @@ settings_form = _cached(editors.settings_form)
 # --- The win-probability model (sales.winprob): never trained during a render -------------------
 
 
-def _projection(con: Con, view: View, model_stamp: int) -> dict:
+def _projection(con: Con, view: View, model_stamp: int, last_call: date | None = None
+                ) -> dict:
     """`model_stamp` (sales.winprob.store.stamp) keys the cache on the model file, so a model
     landing from the background is read at once; a stale one serves until then."""
-    return report.projection_for(con, view, wait=False)
+    return report.projection_for(con, view, wait=False, last_call=last_call)
 
 
 def _deal_scores(con: Con, view: View, model_stamp: int) -> pd.DataFrame:
@@ -465,12 +466,12 @@ _projection_cached = _cached(_projection)
 _deal_scores_cached = _cached(_deal_scores)
 
 
-def projection(view: View) -> dict:
+def projection(view: View, last_call: date | None = None) -> dict:
     """The report's `projection` keys for the view (eligible False with the reason while no
-    model is ready)."""
+    model is ready), with `at_last_call` when given the last call's date."""
     from sales.winprob.store import stamp
 
-    return _projection_cached(view, stamp(database_path()))
+    return _projection_cached(view, stamp(database_path()), last_call)
 
 
 def deal_scores(view: View) -> pd.DataFrame:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import duckdb
 import pandas as pd
@@ -27,13 +28,20 @@ def _model_keys(learned: Learned | None) -> dict[str, object]:
     return learned.trained.describe()
 
 
-def projection_keys(con: duckdb.DuckDBPyConnection, view: View, learned: Learned | None
-                    ) -> dict[str, object]:
+def projection_keys(con: duckdb.DuckDBPyConnection, view: View, learned: Learned | None,
+                    last_call: date | None = None) -> dict[str, object]:
     """The report's `projection.{…}`: the view's projection, or every number None with the
-    reason there is no model."""
+    reason there is no model; with `last_call`, also `at_last_call.{as_of, p10, p50, p90,
+    prob_target}`: the same model scoring the deals as they stood that day."""
     target = target_for_view(con, view.period, view.filters).amount
     out: dict[str, object] = dict.fromkeys(PROJECTION_KEYS)
     out.update(eligible=False, target=target, model=_model_keys(learned))
+    if last_call is not None:
+        then = (project(con, learned, view.period, last_call, view.filters, target)[0]
+                if learned is not None and learned.trained.eligible else None)
+        out["at_last_call"] = {"as_of": last_call.isoformat(),
+                               **{k: getattr(then, k) if then else None
+                                  for k in ("p10", "p50", "p90", "prob_target")}}
     if learned is None:
         out["reason"] = NOT_TRAINED
         return out

@@ -81,3 +81,21 @@ def test_the_accuracy_page_shows_the_projections_band_calibration_and_verdict(co
     frame = at.dataframe[0].value
     assert bt.PROJECTION in set(frame["method"])
 
+
+
+@pytest.mark.slow
+def test_the_forecast_call_shows_the_projection_now_and_at_the_last_call(company, monkeypatch):
+    from sales.report import projection_for
+
+    at = run_page("forecast_call.py", company, monkeypatch)
+    last_call = d(at.selectbox(key="last_call").value)
+    con = open_current(company)
+    keys = projection_for(con, View(period_containing(AS_OF, QUARTER, 1), AS_OF),
+                          last_call=last_call)
+    con.close()
+    value, delta = tiles(at)["Projection (P50)"]
+    assert value == fmt.money(keys["p50"])
+    assert delta == fmt.money(keys["p50"] - keys["at_last_call"]["p50"])
+    assert tiles(at)["Chance of making the target"] == (
+        fmt.pct(keys["prob_target"]),
+        f"{fmt.pct(keys['at_last_call']['prob_target'])} at the last call")

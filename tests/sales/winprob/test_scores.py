@@ -45,7 +45,8 @@ def test_scores_and_the_projection_from_one_cached_model(company, capsys):
 
     assert main(["report", "--db", str(company)]) == 0
     projection = json.loads(capsys.readouterr().out)["projection"]
-    assert set(projection) == {*PROJECTION_KEYS, "model"}
+    assert set(projection) == {*PROJECTION_KEYS, "model", "at_last_call"}
+    assert set(projection["at_last_call"]) == {"as_of", "p10", "p50", "p90", "prob_target"}
     assert projection["eligible"] and projection["reason"] is None
     assert projection["p10"] <= projection["p50"] <= projection["p90"]
     assert 0 <= projection["prob_target"] <= 1 and projection["target"] > 0
