@@ -227,6 +227,10 @@ def _run_board_pack(args: argparse.Namespace) -> int:
     filters = Filters.of(**{d: getattr(args, d) for d in FILTER_DIMENSIONS})
     _check_filters(con, filters)
     progress = ProgressBar()
+    progress(0.02, "Training the win-probability model (once per data version)")
+    from sales.winprob.store import learned_for
+
+    learned_for(con, period, as_of)  # the pack reads the cached model; a page never waits
     progress(0.05, f"Computing the figures for {period.label} as of {as_of}")
     pack = build_pack(con, View(period, as_of, filters),
                       use_saved_call=not args.in_blood_defaults, progress=progress)

@@ -394,7 +394,8 @@ def board_report(con: duckdb.DuckDBPyConnection, view: View, use_saved_call: boo
     top = _full_headline(con, view, settings, window, use_saved_call, slips)
     return Report(top, _smb_method(con, view, settings, None),
                   board=board_figures(con, view, settings, window, use_saved_call, slips,
-                                      progress))
+                                      progress),
+                  projection=projection_for(con, view, wait=False))
 
 
 def with_movement(con: duckdb.DuckDBPyConnection, report: Report, since: date | None

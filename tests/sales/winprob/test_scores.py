@@ -85,3 +85,23 @@ def test_an_empty_database_says_why_there_is_no_model(tmp_path, capsys):
     assert main(["scores", "--db", str(path)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["deals"] == [] and not out["model"]["eligible"]
+
+
+@pytest.mark.slow
+def test_the_board_packs_call_carries_the_projection(company):
+    from sales import formatting as fmt
+    from sales.boardpack.sections import the_call
+    from sales.report import board_report
+
+    con = open_current(company)
+    view = View(period_containing(AS_OF, QUARTER, 1), AS_OF)
+    store.learned_for(con, view.period, AS_OF)  # the command line trains it before the pack
+    keys = board_report(con, view).as_report()
+    con.close()
+    section = the_call(keys)
+    tile = next(t for t in section.tiles if t.label == "Projection (P50)")
+    projected = keys["projection"]
+    assert tile.value == fmt.money(projected["p50"])
+    assert tile.note.startswith(f"P10–P90 {fmt.money(projected['p10'])} – ")
+    assert any(n.startswith("Projection: closed won + each open") for n in section.notes)
+    assert "projection.p50" in set(section.figures["report key"])  # the XLSX's figures sheet
