@@ -99,3 +99,18 @@ def test_the_forecast_call_shows_the_projection_now_and_at_the_last_call(company
     assert tiles(at)["Chance of making the target"] == (
         fmt.pct(keys["prob_target"]),
         f"{fmt.pct(keys['at_last_call']['prob_target'])} at the last call")
+
+
+@pytest.mark.slow
+def test_the_deal_explorer_shows_the_win_probability(company, monkeypatch):
+    con = open_current(company)
+    view = View(period_containing(AS_OF, QUARTER, 1), AS_OF)
+    scored = deal_scores(con, view, store.learned_for(con, view.period, AS_OF))
+    con.close()
+    at = run_page("data_deals.py", company, monkeypatch)
+    shown = at.dataframe[0].value
+    with_score = shown.dropna(subset=["win_probability"])
+    assert len(with_score)  # the largest deals include some open ones of the quarter
+    row = with_score.iloc[0]
+    expected = scored.set_index("opportunity_id").loc[row["opportunity_id"]]
+    assert row["win_probability"] == pytest.approx(expected["win_probability"])
