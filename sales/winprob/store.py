@@ -93,7 +93,9 @@ def _train_in_background(con: duckdb.DuckDBPyConnection, period: Period, as_of: 
             with _lock:
                 _running.discard(key)
 
-    threading.Thread(target=work, name="winprob-train", daemon=True).start()
+    # Not a daemon: a process that exits mid-training waits for it rather than killing the
+    # trees in native code (which aborts the process).
+    threading.Thread(target=work, name="winprob-train").start()
 
 
 def _own_connection(database: Path) -> duckdb.DuckDBPyConnection:
