@@ -4,14 +4,16 @@ changes and the next reader trains a new one.
 
 Two ways to read it: `learned_for(..., wait=True)` (the command line: trains when the file is
 stale) and `wait=False` (a page render: returns the file's model even when stale — the previous
-model serves — and trains the new one on a background thread; None only before any model was
-ever trained). The file is JSON with the trees as LightGBM's own text: nothing is unpickled.
+model serves — and trains the new one in a background process; None only before any model
+was ever trained). The file is JSON with the trees as LightGBM's own text: nothing is unpickled.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 from datetime import date
 from pathlib import Path
@@ -20,12 +22,12 @@ import duckdb
 import pandas as pd
 
 from sales.db import data_version, open_for_reading
-from sales.periods import Period
+from sales.periods import Period, parse_period
 from sales.winprob.model import Trained
 from sales.winprob.projection import Learned, completed, learn, training_share
 
 SUFFIX = ".winprob.json"
-_running: set[str] = set()
+_running: dict[str, subprocess.Popen] = {}
 _lock = threading.Lock()
 
 
@@ -75,43 +77,40 @@ def learned_for(con: duckdb.DuckDBPyConnection, period: Period, as_of: date,
 
 def _train_in_background(con: duckdb.DuckDBPyConnection, period: Period, as_of: date,
                          path: Path, key: str) -> None:
-    with _lock:
-        if key in _running:
-            return
-        _running.add(key)
-
+    """Train in a process of its own (`python -m sales.winprob.store`): the render goes on,
+    the app's process keeps its cores and memory, and nothing native is left running in it
+    when it exits. One process per key at a time."""
     database = database_file(con)
-
-    def work() -> None:
-        try:
-            own = _own_connection(database)
-            try:
-                write(path, key, learn_for(own, period, as_of))
-            finally:
-                own.close()
-        finally:
-            with _lock:
-                _running.discard(key)
-
-    # Not a daemon: a process that exits mid-training waits for it rather than killing the
-    # trees in native code (which aborts the process).
-    threading.Thread(target=work, name="winprob-train").start()
-
-
-def _own_connection(database: Path) -> duckdb.DuckDBPyConnection:
-    """A connection of the training thread's own: the caller's cursor closes when the render
-    ends. In the app's process the file is open read-write, and the same configuration
-    shares it; elsewhere (a read-only reader) a reading connection."""
-    try:
-        return duckdb.connect(str(database))
-    except duckdb.Error:
-        return open_for_reading(database)
+    with _lock:
+        running = _running.get(key)
+        if running is not None and running.poll() is None:
+            return
+        root = str(Path(__file__).resolve().parents[2])  # where the `sales` package sits
+        paths = os.environ.get("PYTHONPATH")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, paths]) if paths else root}
+        _running[key] = subprocess.Popen(
+            [sys.executable, "-m", "sales.winprob.store", str(database), period.label,
+             str(period.fy_start_month), as_of.isoformat(), key, str(path)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def training(key: str | None = None) -> bool:
     """Whether a model (that key's, or any) is being trained now."""
     with _lock:
-        return bool(_running) if key is None else key in _running
+        found = [p for k, p in _running.items() if key is None or k == key]
+        return any(p.poll() is None for p in found)
+
+
+def main(argv: list[str]) -> int:
+    """The background training: DATABASE PERIOD FY_START_MONTH AS_OF KEY MODEL_FILE."""
+    database, label, fy_start, as_of, key, path = argv
+    con = open_for_reading(database)  # the app may hold the file: a copy, then
+    try:
+        period = parse_period(label, int(fy_start))
+        write(Path(path), key, learn_for(con, period, date.fromisoformat(as_of)))
+    finally:
+        con.close()
+    return 0
 
 
 def write(path: Path, key: str, learned: Learned) -> None:
@@ -178,3 +177,7 @@ def _parse(payload: dict) -> tuple[str, Learned]:
                       payload["stage_rates"],
                       {int(k): v for k, v in payload["shocks"].items()})
     return payload["key"], learned
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
