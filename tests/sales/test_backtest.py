@@ -276,9 +276,11 @@ def test_the_command_line_keys(two_months, capsys):
     assert code == 0
     report = json.loads(out)
     assert set(report) == {"periods", "actual", "methods", "summary", "best",
-                           "interval_coverage", "calibration", "projection_reasons"}
+                           "interval_coverage", "calibration", "projection_reasons",
+                           "head_to_head"}
     # Two months of history make no model: the projection says why and shows nothing.
     assert report["interval_coverage"] == {"projection": None}
+    assert report["head_to_head"] == {}
     assert set(report["projection_reasons"]) == {"FY2026-M1", "FY2026-M2"}
     assert "no win-probability model" in report["projection_reasons"]["FY2026-M1"]
     assert report["methods"]["projection"] == {"FY2026-M1": {}, "FY2026-M2": {}}
