@@ -44,9 +44,13 @@ def model_file(database: Path) -> Path:
 
 
 def key_of(con: duckdb.DuckDBPyConnection, period: Period, as_of: date) -> str:
-    """What the cached model must match: the data version, the period kind and start, and the
-    as-of it learns up to."""
-    return f"{data_version(con)}|{period.kind}|{period.start.isoformat()}|{as_of.isoformat()}"
+    """What the cached model must match: the data version, a fingerprint of the history (a
+    rebuilt demo starts again at version 1, so the version alone could match another
+    company's model), the period kind and start, and the as-of it learns up to."""
+    rows, last = con.cursor().execute(
+        "select count(*), max(valid_from) from opportunity_history").fetchone()
+    return (f"{data_version(con)}|{rows}|{last}|{period.kind}|{period.start.isoformat()}|"
+            f"{as_of.isoformat()}")
 
 
 def learn_for(con: duckdb.DuckDBPyConnection, period: Period, as_of: date) -> Learned:
