@@ -324,7 +324,8 @@ def test_the_shared_computation_agrees_with_the_single_view_functions(demo_db):
         settings = load_settings(con)
         periods = bt.default_periods(date(2026, 11, 20), settings.fiscal_year_start_month)
         for filters in (Filters(), Filters.of(segment="SMB", region=["EMEA", "AMER"])):
-            result = bt.backtest(con, periods, date(2026, 11, 20), filters, settings)
+            result = bt.backtest(con, periods, date(2026, 11, 20), filters, settings,
+                                 projection=False)
             frame = result.frame.set_index(["method", "period", "week"])["forecast"]
             for period in (periods[1], periods[3]):
                 for week in (2, 7, 13):
