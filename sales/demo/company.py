@@ -161,17 +161,22 @@ TEAM_FIRST_REP = np.concatenate([[0], np.cumsum(TEAM_SIZE)[:-1]])  # a team's re
 RAMPING_REPS = (3, 12, 21)  # still ramping: a smaller quota
 SANDBAGGERS = {1: 0.8, 8: 0.85, 17: 0.82, 26: 0.88}  # rep → how much of Commit they submit
 HAPPY_EARS = {5: 1.2, 14: 1.15, 23: 1.25}
-# The hierarchy above the teams: a leader per region, one at the top; the team labels are the
-# managers. Emails are made from the names (`demo_email`).
+# The people above the reps. A first-line manager leads about eight reps: the teams of a region
+# (and, in AMER, of its larger segments) report to one manager, so a team label is the CRM's
+# team field, not always a person in the hierarchy; a leader per region, one at the top.
+# Emails are made from the names (`demo_email`).
+FIRST_LINE = {"Dana Whitfield": ("Dana Whitfield", "Marcus Oyelaran"),  # AMER Enterprise + MM
+              "Helen Park": ("Helen Park", "Olivia Brennan"),  # AMER SMB
+              "Sophie Laurent": ("Sophie Laurent", "Ahmed Karim", "Priya Raman"),  # EMEA
+              "Kenji Watanabe": ("Kenji Watanabe", "Ravi Menon", "Tomas Alvarez")}  # APAC
+TEAM_MANAGER = {team: manager for manager, teams in FIRST_LINE.items() for team in teams}
 REGION_LEADERS = {"AMER": "Rebecca Stone", "EMEA": "Henrik Dahl", "APAC": "Anjali Rao"}
 TOP = "Catherine Vance"
 # Late submitters: their call comes days after the due moment, and some weeks not at all.
 LATE_REPS = (2, 10, 19, 28)
 # How far managers (and above) move their team's sum: the judgement kept as an adjustment.
-MANAGER_ADJUSTMENT = {"Dana Whitfield": 0.95, "Marcus Oyelaran": 1.08, "Helen Park": 1.0,
-                      "Sophie Laurent": 0.92, "Ahmed Karim": 1.05, "Kenji Watanabe": 1.0,
-                      "Ravi Menon": 1.1, "Olivia Brennan": 0.97, "Priya Raman": 1.0,
-                      "Tomas Alvarez": 1.03, "Rebecca Stone": 0.98, "Henrik Dahl": 1.0,
+MANAGER_ADJUSTMENT = {"Dana Whitfield": 0.95, "Helen Park": 1.04, "Sophie Laurent": 0.92,
+                      "Kenji Watanabe": 1.06, "Rebecca Stone": 0.98, "Henrik Dahl": 1.0,
                       "Anjali Rao": 1.02, TOP: 0.97}
 
 

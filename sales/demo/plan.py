@@ -182,13 +182,17 @@ def demo_email(name: str) -> str:
 
 
 def hierarchy_users() -> list[tuple[str, str, str | None, str]]:
-    """(name, email, manager, title): the reps under their team's manager, the managers under
-    their region's leader, the leaders under the top."""
+    """(name, email, manager, title): the reps under their team's first-line manager, the
+    managers under their region's leader, the leaders under the top."""
     users = [(co.TOP, demo_email(co.TOP), None, "Chief Revenue Officer")]
     users += [(leader, demo_email(leader), co.TOP, f"VP Sales {region}")
               for region, leader in co.REGION_LEADERS.items()]
-    for manager, _, region, reps in co.TEAMS:
-        users.append((manager, demo_email(manager), co.REGION_LEADERS[region], "Sales Manager"))
+    region_of = {team: region for team, _, region, _ in co.TEAMS}
+    for manager in co.FIRST_LINE:
+        users.append((manager, demo_email(manager), co.REGION_LEADERS[region_of[manager]],
+                      "Sales Manager"))
+    for team, _, _, reps in co.TEAMS:
+        manager = co.TEAM_MANAGER[team]
         users += [(rep, demo_email(rep), manager, "Account Executive") for rep in reps]
     return users
 
@@ -254,9 +258,15 @@ def write_submissions(con: duckdb.DuckDBPyConnection, rng: np.random.Generator, 
                 pending[rep] = forecast[rep, k]
         team_sum = np.zeros(len(co.TEAMS))
         np.add.at(team_sum, co.REP_TEAM, np.nan_to_num(latest))
+        manager_sum = dict.fromkeys(co.FIRST_LINE, 0.0)
+        region_of = {}
+        for t, (team, _, region, _) in enumerate(co.TEAMS):
+            manager_sum[co.TEAM_MANAGER[team]] += team_sum[t]
+            region_of[co.TEAM_MANAGER[team]] = region
         leader_sum = {region: 0.0 for region in co.REGION_LEADERS}
-        for t, (manager, _, region, _) in enumerate(co.TEAMS):
-            called = round(team_sum[t] * co.MANAGER_ADJUSTMENT[manager], -2)
+        for manager, summed in manager_sum.items():
+            called = round(summed * co.MANAGER_ADJUSTMENT[manager], -2)
+            region = region_of[manager]
             leader_sum[region] += called
             at = min(due + timedelta(hours=timing.uniform(6, 9)), last)
             rows.append((manager, period, called, 0.0, at, manager))

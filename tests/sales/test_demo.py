@@ -413,16 +413,19 @@ def test_a_hierarchy_and_weekly_calls_with_the_behaviours_a_manager_meets(demo):
 
     con = demo["con"]
     tree = hierarchy_at(con, AS_OF)
-    # The deals' owners are the reps; a manager per team, a leader per region, one at the top.
+    # The deals' owners are the reps; about eight reps a manager, a leader per region, one at
+    # the top.
     owners = {r[0] for r in rows(con, "select distinct owner from opportunities")}
     assert owners <= set(tree.users) and tree.tops() == [co.TOP]
     assert sorted(tree.directs(co.TOP)) == sorted(co.REGION_LEADERS.values())
+    spans = [len(tree.directs(manager)) for manager in co.FIRST_LINE]
+    assert min(spans) >= 7 and max(spans) <= 8 and sum(spans) == len(co.REPS)
     weeks = one(con, "select count(*) from snapshot_dates")
     on_time = len(co.REPS) - len(co.LATE_REPS)
     # Every on-time rep and every manager calls every week; late submitters skip some.
     assert one(con, "select count(*) from people_calls where user_name not in "
                     "(select unnest(?::varchar[]))", [[co.REPS[r] for r in co.LATE_REPS]]
-               ) == (on_time + len(co.TEAMS) + len(co.REGION_LEADERS) + 1) * weeks
+               ) == (on_time + len(co.FIRST_LINE) + len(co.REGION_LEADERS) + 1) * weeks
     for period, submitted in rows(con, "select distinct period, submitted_at from people_calls"):
         assert period == period_containing(submitted.date(), QUARTER, 1).label
     assert one(con, "select max(submitted_at)::date from people_calls") <= AS_OF
