@@ -9,10 +9,12 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import duckdb
+
 from sales import formatting as fmt
 from sales.currency import CurrencyError, show_in
 from sales.db import db_path, open_current
-from sales.periods import QUARTER, parse_period, period_containing
+from sales.periods import QUARTER, Period, parse_period, period_containing
 from sales.progress import ProgressBar
 from sales.query import default_as_of
 from sales.report import FORMATS, command_report, render
@@ -187,8 +189,10 @@ def _open_for_reading(path: Path):
     return open_current(path)  # works while the app holds the file
 
 
-def _run_report(args: argparse.Namespace) -> int:
-    con = _open_for_reading(args.db or db_path())
+def _period_and_as_of(con: duckdb.DuckDBPyConnection, args: argparse.Namespace
+                      ) -> tuple[Period, date]:
+    """The command's as-of (default: the latest snapshot) and period (default: the quarter
+    holding as-of); a period label that does not parse is a usage error."""
     fy_start = load_settings(con).fiscal_year_start_month
     as_of = args.as_of or default_as_of(con)
     try:
@@ -196,6 +200,12 @@ def _run_report(args: argparse.Namespace) -> int:
                   else period_containing(as_of, QUARTER, fy_start))
     except ValueError as error:
         raise UsageError(str(error)) from None
+    return period, as_of
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    con = _open_for_reading(args.db or db_path())
+    period, as_of = _period_and_as_of(con, args)
     if (args.window_start is None) != (args.window_end is None):
         raise UsageError("give both --window-start and --window-end, or neither")
     window = (args.window_start, args.window_end) if args.window_start else None
@@ -302,13 +312,7 @@ def _run_scores(args: argparse.Namespace) -> int:
     from sales.winprob.store import learned_for
 
     con = _open_for_reading(args.db or db_path())
-    fy_start = load_settings(con).fiscal_year_start_month
-    as_of = args.as_of or default_as_of(con)
-    try:
-        period = (parse_period(args.period, fy_start) if args.period
-                  else period_containing(as_of, QUARTER, fy_start))
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    period, as_of = _period_and_as_of(con, args)
     filters = Filters.of(**{d: getattr(args, d) for d in FILTER_DIMENSIONS})
     _check_filters(con, filters)
     view = View(period, as_of, filters)

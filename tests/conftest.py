@@ -1,9 +1,19 @@
-"""Shared fixtures: a hand-computed metrics database and a small demo database."""
+"""Shared fixtures: a hand-computed metrics database, a small demo database, and a real SMTP
+server (STARTTLS and AUTH) for the digest's tests."""
 
 from __future__ import annotations
 
-import pytest
+import email
+import ssl
+from email import policy
 
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+from bench.load import free_port
+from sales import delivery
 from sales.db import connect
 from tests.helpers import add_target, d, seed
 
@@ -123,3 +133,50 @@ def empty_db(tmp_path):
 def fixture_db(seeded_path, monkeypatch):
     monkeypatch.setenv("SALES_DB", str(seeded_path))
     return seeded_path
+
+
+class Inbox:
+    """Collects what the server accepted; refuses RCPT for addresses starting 'refuse'."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
+        if address.startswith("refuse"):
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        parsed = email.message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append((list(envelope.rcpt_tos), parsed))
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp(tmp_path, monkeypatch):
+    """A STARTTLS + AUTH SMTP server, and the environment that reaches it."""
+    ca = trustme.CA()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    inbox = Inbox()
+
+    def check(server, session, envelope, mechanism, auth_data):
+        return AuthResult(success=(auth_data.login, auth_data.password)
+                          == (b"digest", b"s3cret"))
+
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context,
+                            require_starttls=True, authenticator=check, auth_required=True)
+    controller.start()
+    for name, value in {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_USER": "digest",
+                        "SMTP_PASSWORD": "s3cret", "SMTP_STARTTLS": "true",
+                        "DIGEST_FROM": "forecast@example.com", "SSL_CERT_FILE": str(bundle)
+                        }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)  # no secrets file: local mode
+    monkeypatch.setattr(delivery, "RETRY_DELAYS_S", (0.0, 0.0))
+    yield inbox
+    controller.stop()

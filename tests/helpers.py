@@ -192,3 +192,7 @@ def upload(at: AppTest, *files, mapping=None) -> AppTest:
 TABLES = ("opportunities", "opportunity_history", "snapshot_dates", "stage_map", "loss_reason_map",
           "targets", "forecast_calls", "forecast_call_decisions", "submissions", "settings", "meta", "users",
           "memberships", "people_calls", "people_call_deals")
+
+
+# The charts the board pack draws (its sections' figures).
+CHARTS = 9

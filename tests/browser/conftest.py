@@ -4,6 +4,7 @@ on a free port. Every test in this folder is slow (a real server and a real brow
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +59,28 @@ def browser():
 
 
 
+
+@pytest.fixture(scope="session")
+def serve_team_mode(serve):
+    """`serve_team_mode(database, folder, provider)`: `streamlit run` over `database` in team
+    mode, signing in through `provider` (secrets written to `folder`); yields its URL."""
+    @contextmanager
+    def run(database: Path, folder: Path, provider: str) -> Iterator[str]:
+        port = load.free_port()
+        secrets_file = folder / "secrets.toml"
+        secrets_file.write_text(f"""[auth]
+redirect_uri = "http://localhost:{port}/oauth2callback"
+cookie_secret = "{secrets.token_urlsafe(32)}"
+client_id = "sales-dashboard"
+client_secret = "{secrets.token_urlsafe(16)}"
+server_metadata_url = "{provider}/.well-known/openid-configuration"
+""")
+        with serve(database, port=port, host="localhost",
+                   options=("--secrets.files", str(secrets_file))) as url:
+            yield url
+    return run
+
+
 @pytest.fixture(scope="session")
 def serve():
     """`serving(database, port=None, host=..., options=())` for a test's own server."""
@@ -70,3 +93,12 @@ def pytest_collection_modifyitems(items):
         if here in Path(item.fspath).parents:
             item.add_marker(pytest.mark.slow)
             item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="module")
+def provider():
+    """A local OpenID Connect provider (oidc-provider-mock) for team mode to sign in through;
+    its form signs in whatever email is typed."""
+    mock = pytest.importorskip("oidc_provider_mock")
+    with mock.run_server_in_thread() as server:
+        yield f"http://localhost:{server.server_port}"

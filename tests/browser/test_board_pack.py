@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from sales.cli import main
-from tests.sales.test_boardpack import CHARTS
+from tests.helpers import CHARTS
 
 pytestmark = pytest.mark.browser
 SECTIONS = {"the-call": "The call", "at-bats": "Enough at-bats?",

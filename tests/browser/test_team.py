@@ -7,13 +7,10 @@ another; and the audit shows the writes made."""
 from __future__ import annotations
 
 import re
-import secrets
 import shutil
-import time
 
 import pytest
 
-from bench.load import free_port as _free_port
 from sales import access
 from sales import formatting as fmt
 from sales.db import connect, open_current
@@ -21,20 +18,16 @@ from sales.periods import QUARTER, period_containing
 from sales.query import default_as_of
 from sales.report import headline
 from sales.view import Filters, View
+from tests.browser.signin import metric, signed_in, wait_title
 
 pytestmark = pytest.mark.browser
 VIEWER, MANAGER, ANALYST = "viewer@example.com", "manager@example.com", "analyst@example.com"
 
 
-@pytest.fixture(scope="module")
-def provider():
-    mock = pytest.importorskip("oidc_provider_mock")
-    with mock.run_server_in_thread() as server:
-        yield f"http://localhost:{server.server_port}"
 
 
 @pytest.fixture(scope="module")
-def team(demo_db, provider, tmp_path_factory, serve):
+def team(demo_db, provider, tmp_path_factory, serve_team_mode):
     """The demo with three grants, served in team mode; yields (url, database, the manager's
     team and another team)."""
     folder = tmp_path_factory.mktemp("team")
@@ -47,33 +40,12 @@ def team(demo_db, provider, tmp_path_factory, serve):
     access.grant(con, MANAGER, access.MANAGER, teams=(teams[0],), by="test")
     access.grant(con, ANALYST, access.ANALYST, by="test")
     con.close()
-    port = _free_port()
-    secrets_file = folder / "secrets.toml"
-    secrets_file.write_text(f"""[auth]
-redirect_uri = "http://localhost:{port}/oauth2callback"
-cookie_secret = "{secrets.token_urlsafe(32)}"
-client_id = "sales-dashboard"
-client_secret = "{secrets.token_urlsafe(16)}"
-server_metadata_url = "{provider}/.well-known/openid-configuration"
-""")
-    with serve(database, port=port, host="localhost",
-                 options=("--secrets.files", str(secrets_file))) as url:
+    with serve_team_mode(database, folder, provider) as url:
         yield url, database, teams[0], teams[1]
 
 
-def _signed_in(browser, url: str, email: str):
-    """A fresh browser context signed in as `email` through the provider's form."""
-    page = browser.new_context().new_page()
-    page.goto(url)
-    page.get_by_role("button", name="Sign in").click(timeout=60_000)
-    page.locator('input[name="sub"]').fill(email, timeout=30_000)
-    page.get_by_role("button", name="Authorize").click()
-    page.wait_for_url(f"{url}/**", timeout=30_000)
-    return page
 
 
-def _wait_title(page, title: str) -> None:
-    page.get_by_role("heading", name=title).wait_for(timeout=60_000)
 
 
 def _page_links(page) -> list[str]:
@@ -91,15 +63,6 @@ def _settled(page) -> None:
     page.wait_for_timeout(1500)  # let the rerun finish drawing before reading what is absent
 
 
-def _metric(page, label: str) -> str:
-    deadline = time.monotonic() + 30
-    tile = page.locator('[data-testid="stMetric"]', has_text=label).first
-    while time.monotonic() < deadline:
-        value = tile.locator('[data-testid="stMetricValue"]').all_inner_texts()
-        if value and value[0].strip():
-            return value[0].strip()
-        page.wait_for_timeout(200)
-    raise AssertionError(f"no tile {label!r}")
 
 
 def test_signed_out_sees_only_the_sign_in(team, browser):
@@ -115,7 +78,7 @@ def test_signed_out_sees_only_the_sign_in(team, browser):
 
 def test_signed_in_without_a_role_sees_no_figures(team, browser):
     url, *_ = team
-    page = _signed_in(browser, url, "stranger@example.com")
+    page = signed_in(browser, url, "stranger@example.com")
     page.get_by_text("have no access yet").wait_for(timeout=60_000)
     _settled(page)
     assert page.locator('[data-testid="stMetric"]').count() == 0
@@ -124,8 +87,8 @@ def test_signed_in_without_a_role_sees_no_figures(team, browser):
 
 def test_a_viewer_cannot_reach_import_an_analyst_can(team, browser):
     url, *_ = team
-    viewer = _signed_in(browser, url, VIEWER)
-    _wait_title(viewer, "Overview")
+    viewer = signed_in(browser, url, VIEWER)
+    wait_title(viewer, "Overview")
     links = _page_links(viewer)
     assert "Overview" in links and "Deal explorer" in links
     assert not {"Database", "Import", "SQL", "Access", "Audit"} & set(links)
@@ -135,11 +98,11 @@ def test_a_viewer_cannot_reach_import_an_analyst_can(team, browser):
     _settled(viewer)
     assert viewer.get_by_role("heading", name="Import data").count() == 0
     viewer.context.close()
-    analyst = _signed_in(browser, url, ANALYST)
-    _wait_title(analyst, "Overview")
+    analyst = signed_in(browser, url, ANALYST)
+    wait_title(analyst, "Overview")
     assert {"Import", "SQL", "Access", "Audit"} <= set(_page_links(analyst))
     analyst.goto(f"{url}/data_import")
-    _wait_title(analyst, "Import data")
+    wait_title(analyst, "Import data")
     analyst.context.close()
 
 
@@ -150,17 +113,17 @@ def test_a_manager_sees_the_team_even_when_the_url_asks_for_another(team, browse
     period = period_containing(as_of, QUARTER, 1)
     expected = headline(con, View(period, as_of, Filters.of(team=mine))).as_report()
     con.close()
-    page = _signed_in(browser, url, MANAGER)
-    _wait_title(page, "Overview")
-    assert _metric(page, "Closed won") == fmt.money(expected["categories"]["Closed"]["amount"])
+    page = signed_in(browser, url, MANAGER)
+    wait_title(page, "Overview")
+    assert metric(page, "Closed won") == fmt.money(expected["categories"]["Closed"]["amount"])
     page.goto(f"{url}/?team={other.replace(' ', '+')}")
-    _wait_title(page, "Overview")
+    wait_title(page, "Overview")
     _settled(page)
-    assert _metric(page, "Closed won") in (
+    assert metric(page, "Closed won") in (
         fmt.money(expected["categories"]["Closed"]["amount"]), fmt.money(0))  # never the other
     # A manager saves the call as the signed-in identity: no name to type.
     page.goto(f"{url}/inblood")
-    _wait_title(page, "In-blood call")
+    wait_title(page, "In-blood call")
     assert page.get_by_role("textbox", name="Your name").count() == 0
     page.get_by_role("button", name="Save call").click(timeout=30_000)
     page.get_by_text("saved for").wait_for(timeout=30_000)
@@ -169,10 +132,10 @@ def test_a_manager_sees_the_team_even_when_the_url_asks_for_another(team, browse
 
 def test_the_audit_shows_the_writes(team, browser):
     url, *_ = team
-    page = _signed_in(browser, url, ANALYST)
-    _wait_title(page, "Overview")
+    page = signed_in(browser, url, ANALYST)
+    wait_title(page, "Overview")
     page.goto(f"{url}/data_audit")
-    _wait_title(page, "Audit")
+    wait_title(page, "Audit")
     # The grid draws on a canvas; its cells are in the page for screen readers.
     for line in ("granted manager@example.com", "call "):  # the grants, the manager's call
         page.get_by_text(line).first.wait_for(state="attached", timeout=30_000)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from sales import access, delivery
 from sales.db import connect, open_current
 from tests.helpers import plain, run_page
-from tests.sales.test_delivery import smtp  # noqa: F401 - the real server fixture
 
 
 def everything(at) -> str:

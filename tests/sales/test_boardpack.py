@@ -24,10 +24,9 @@ from sales.rates import default_window
 from sales.report import board_figures
 from sales.settings import load_settings
 from sales.view import View
-from tests.helpers import d, private_copy, run_page
+from tests.helpers import CHARTS, d, private_copy, run_page
 
 SECTIONS = 5
-CHARTS = 9
 needs_browser = pytest.mark.skipif(find_browser() is None,
                                    reason="no Chromium: install Debian's chromium or set "
                                           "CHROMIUM_PATH")

@@ -7,16 +7,12 @@ from __future__ import annotations
 import email
 import json
 import re
-import socket
-import ssl
 from email import policy
 
 import pytest
-import trustme
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
 from werkzeug import Response
 
+from bench.load import free_port
 from sales import access, delivery
 from sales.cli import main
 from sales.db import connect, open_current
@@ -29,57 +25,8 @@ HOSTILE = "<!channel> *x* <script>alert(1)</script>"
 T1_DEALS = {"D1", "D2", "D9", "D10", "W1", "L1", "W3"}
 
 
-class Inbox:
-    """Collects what the server accepted; refuses RCPT for addresses starting 'refuse'."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
-
-    async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
-        if address.startswith("refuse"):
-            return "550 5.1.1 mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        parsed = email.message_from_bytes(envelope.content, policy=policy.default)
-        self.messages.append((list(envelope.rcpt_tos), parsed))
-        return "250 Message accepted"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp(tmp_path, monkeypatch):
-    """A STARTTLS + AUTH SMTP server, and the environment that reaches it."""
-    ca = trustme.CA()
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    bundle = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(bundle))
-    inbox = Inbox()
-
-    def check(server, session, envelope, mechanism, auth_data):
-        return AuthResult(success=(auth_data.login, auth_data.password)
-                          == (b"digest", b"s3cret"))
-
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context,
-                            require_starttls=True, authenticator=check, auth_required=True)
-    controller.start()
-    for name, value in {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_USER": "digest",
-                        "SMTP_PASSWORD": "s3cret", "SMTP_STARTTLS": "true",
-                        "DIGEST_FROM": "forecast@example.com", "SSL_CERT_FILE": str(bundle)
-                        }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(tmp_path)  # no secrets file: local mode
-    monkeypatch.setattr(delivery, "RETRY_DELAYS_S", (0.0, 0.0))
-    yield inbox
-    controller.stop()
 
 
 @pytest.fixture
@@ -171,7 +118,7 @@ def test_an_outage_is_retried_then_exits_non_zero_and_records_nothing_sent(
         db, monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("SMTP_PORT", str(_free_port()))  # nobody listens
+    monkeypatch.setenv("SMTP_PORT", str(free_port()))  # nobody listens
     monkeypatch.setenv("DIGEST_FROM", "forecast@example.com")
     monkeypatch.setattr(delivery, "RETRY_DELAYS_S", (0.0, 0.0, 0.0))
     assert _digest(db, "--to", "vp@example.com", "t1@example.com") == 1

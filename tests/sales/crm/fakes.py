@@ -25,6 +25,8 @@ import trustme
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from sales import cli
+
 API = "/services/data/v59.0"
 TOKEN = "00Dxx0000001gPF!AQ4AQFakeSecretTokenValue.x9Ks2qLm"
 
@@ -562,3 +564,7 @@ def deals(db: Path) -> dict[str, tuple]:
             "forecast_category, amount, close_date, region from opportunities").fetchall()}
     finally:
         con.close()
+
+
+def sync(db: Path, *options: str) -> int:
+    return cli.main(["sync", "salesforce", "--db", str(db), *options])

@@ -27,8 +27,7 @@ from sales.ingest import ImportRequest, read_bytes, run_import
 from sales.periods import QUARTER, period_containing
 from sales.report import full_report, with_movement
 from sales.view import Filters, View
-from tests.sales.crm.fakes import one_deal
-from tests.sales.crm.test_salesforce import org, sync  # noqa: F401 - the org fixture
+from tests.sales.crm.fakes import one_deal, sync
 
 AS_OF, NEXT = date(2026, 10, 19), date(2026, 10, 26)
 STAMP = "2026-10-01T10:00:00.000+0000"

@@ -24,8 +24,7 @@ from sales.hierarchy import hierarchy_at
 from sales.leads import lead_pipeline
 from sales.periods import parse_period
 from sales.view import Filters, View
-from tests.sales.crm.fakes import numbered
-from tests.sales.crm.test_salesforce import org, sync  # noqa: F401 - the org fixture
+from tests.sales.crm.fakes import numbered, sync
 
 FIRST, SECOND = date(2026, 10, 5), date(2026, 10, 12)
 Q3, Q4 = parse_period("FY2026-Q3", 1), parse_period("FY2026-Q4", 1)

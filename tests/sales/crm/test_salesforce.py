@@ -17,38 +17,20 @@ import duckdb
 import pytest
 
 from sales import cli
-from sales.crm import retry, salesforce, stage_probabilities
+from sales.crm import salesforce, stage_probabilities
 from sales.db import connect
 from sales.ingest import ImportRequest, read_bytes, run_import
 from sales.periods import QUARTER, period_containing
 from sales.report import full_report, with_movement
 from sales.view import Filters, View
 from tests.helpers import ROOT
-from tests.sales.crm.fakes import TOKEN, FakeSalesforce, Scenario, deals, numbered, one_deal, tls_server
+from tests.sales.crm.fakes import TOKEN, Scenario, deals, numbered, one_deal, sync
 
 WEEK0 = date(2026, 10, 5)
-_OTHER_VARS = [v for v in salesforce.ENV_VARS if v not in salesforce.TOKEN_FLOW]
 
 
-@pytest.fixture
-def org(tmp_path, monkeypatch):
-    server, bundle = tls_server(tmp_path)
-    fake = FakeSalesforce()
-    fake.install(server)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", bundle)
-    monkeypatch.setenv("SALESFORCE_INSTANCE_URL", server.url_for("/").rstrip("/"))
-    monkeypatch.setenv("SALESFORCE_ACCESS_TOKEN", TOKEN)
-    for name in _OTHER_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(retry, "RETRY_DELAYS_S", (0.0, 0.0, 0.0))
-    yield fake
-    fake.release.set()
-    server.clear()
-    server.stop()
 
 
-def sync(db: Path, *options: str) -> int:
-    return cli.main(["sync", "salesforce", "--db", str(db), *options])
 
 
 @pytest.mark.slow
