@@ -318,3 +318,15 @@ def _has_required(headers: list[str], kind: str, explicit: dict[str, str] | None
 def expected_headers(kind: str, canonical: str) -> str:
     """`Id, Opportunity ID, …` — the headers that would have been recognised, for messages."""
     return ", ".join(ALIASES[kind][canonical])
+
+
+def check_required(file: str, kind: str, columns: dict[str, str], findings: Findings,
+                   fix: str) -> bool:
+    """Whether every column the kind requires was found; each one missing is an error that
+    names the headers looked for and `fix` (how to give it)."""
+    missing = [c for c in REQUIRED[kind] if c not in columns]
+    for canonical in missing:
+        findings.add(ERROR, "missing_column", file, None,
+                     f"no column for {canonical} (looked for {expected_headers(kind, canonical)})",
+                     fix.format(canonical=canonical))
+    return not missing

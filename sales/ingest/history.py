@@ -22,7 +22,7 @@ import pandas as pd
 
 from sales.currency import CurrencyError, convert_sql, version_sql
 from sales.ingest.formats import amount_problem, number_format, read_dates
-from sales.ingest.headers import HISTORY, REQUIRED, expected_headers, report_repeated, resolve
+from sales.ingest.headers import HISTORY, check_required, report_repeated, resolve
 from sales.ingest.mapping import Mapping
 from sales.ingest.opportunities import suggest_stage_line
 from sales.ingest.readers import Source
@@ -52,13 +52,8 @@ def prepare(source: Source, reference: Reference, mapping: Mapping | None,
     """Check a change log; None when its columns are unusable (the findings say why)."""
     explicit = mapping.column_map if mapping else None
     columns, ignored, _ = resolve(source.headers, HISTORY, explicit, strict=False)
-    for canonical in REQUIRED[HISTORY]:
-        if canonical not in columns:
-            findings.add(ERROR, "missing_column", source.name, None,
-                         f"no column for {canonical} (looked for "
-                         f"{expected_headers(HISTORY, canonical)})",
-                         "a history file needs the deal, the time of the change and the stage")
-    if not all(c in columns for c in REQUIRED[HISTORY]):
+    if not check_required(source.name, HISTORY, columns, findings,
+                          "a history file needs the deal, the time of the change and the stage"):
         return None
     report_repeated(source.name, source.headers, columns, explicit, findings)
     raw = source.frame

@@ -20,7 +20,7 @@ import pandas as pd
 
 from sales import audit
 from sales.ingest.formats import read_dates
-from sales.ingest.headers import LEADS, REQUIRED, expected_headers, report_repeated, resolve
+from sales.ingest.headers import LEADS, check_required, expected_headers, report_repeated, resolve
 from sales.ingest.mapping import Mapping
 from sales.ingest.readers import Source
 from sales.ingest.reference import Reference, load_reference
@@ -68,13 +68,9 @@ def prepare(source: Source, reference: Reference, mapping: Mapping | None,
         findings.add(ERROR, "mapping_header", source.name, None,
                      f"the mapping line [lead_columns] {line} names a header this file does "
                      "not have", f"use one of its headers: {', '.join(source.headers)}")
-    for canonical in REQUIRED[LEADS]:
-        if canonical not in columns:
-            findings.add(ERROR, "missing_column", source.name, None,
-                         f"no column for {canonical} (looked for "
-                         f"{expected_headers(LEADS, canonical)})",
-                         f'name it in a mapping file: [lead_columns] {canonical} = "Your header"')
-    if missing or not all(c in columns for c in REQUIRED[LEADS]):
+    found = check_required(source.name, LEADS, columns, findings,
+                           'name it in a mapping file: [lead_columns] {canonical} = "Your header"')
+    if missing or not found:
         return None
     report_repeated(source.name, source.headers, columns, explicit, findings, "lead_columns")
     raw = source.frame

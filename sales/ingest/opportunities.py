@@ -22,7 +22,7 @@ from sales.ingest.headers import (
     ACCOUNTS,
     OPPORTUNITIES,
     OWNERS,
-    REQUIRED,
+    check_required,
     expected_headers,
     report_repeated,
     resolve,
@@ -122,13 +122,9 @@ def _usable(source: Source, columns: dict[str, str], missing: list[str],
         findings.add(ERROR, "mapping_header", source.name, None,
                      f"the mapping line {line} names a header this file does not have",
                      f"use one of its headers: {', '.join(source.headers)}")
-    for canonical in REQUIRED[OPPORTUNITIES]:
-        if canonical not in columns:
-            findings.add(ERROR, "missing_column", source.name, None,
-                         f"no column for {canonical} (looked for "
-                         f"{expected_headers(OPPORTUNITIES, canonical)})",
-                         f'name it in a mapping file: [columns] {canonical} = "Your header"')
-    return not missing and all(c in columns for c in REQUIRED[OPPORTUNITIES])
+    found = check_required(source.name, OPPORTUNITIES, columns, findings,
+                           'name it in a mapping file: [columns] {canonical} = "Your header"')
+    return not missing and found
 
 
 def _check_ids(source: Source, columns: dict[str, str], deals: pd.DataFrame,

@@ -18,7 +18,7 @@ from sales.ingest.headers import (
     REQUIRED,
     SUBMISSIONS,
     TARGETS,
-    expected_headers,
+    check_required,
     report_repeated,
     resolve,
 )
@@ -44,11 +44,8 @@ class PreparedPlan:
 
 def _columns(source: Source, kind: str, findings: Findings) -> tuple[dict[str, str], list[str]]:
     columns, ignored, _ = resolve(source.headers, kind)
-    for canonical in REQUIRED[kind]:
-        if canonical not in columns:
-            findings.add(ERROR, "missing_column", source.name, None,
-                         f"no column for {canonical} (looked for {expected_headers(kind, canonical)})",
-                         f"a {kind} file has the columns {', '.join(REQUIRED[kind])}")
+    check_required(source.name, kind, columns, findings,
+                   f"a {kind} file has the columns {', '.join(REQUIRED[kind])}")
     report_repeated(source.name, source.headers, columns, None, findings)
     return columns, ignored
 

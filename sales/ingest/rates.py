@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 
 from sales.currency import RateTable, dated_ranges, is_code, store_rates
-from sales.ingest.headers import CURRENCY_RATES, REQUIRED, expected_headers, resolve
+from sales.ingest.headers import CURRENCY_RATES, check_required, resolve
 from sales.ingest.mapping import Mapping
 from sales.ingest.readers import Source
 from sales.ingest.validate import ERROR, Findings
@@ -36,13 +36,8 @@ class PreparedRates:
 def prepare(source: Source, mapping: Mapping | None, findings: Findings) -> PreparedRates | None:
     """Check a rate file; None when its columns are unusable (the findings say why)."""
     columns, ignored, _ = resolve(source.headers, CURRENCY_RATES, None, strict=False)
-    for canonical in REQUIRED[CURRENCY_RATES]:
-        if canonical not in columns:
-            findings.add(ERROR, "missing_column", source.name, None,
-                         f"no column for {canonical} (looked for "
-                         f"{expected_headers(CURRENCY_RATES, canonical)})",
-                         "a rate file has the columns iso_code, start_date, rate")
-    if not all(c in columns for c in REQUIRED[CURRENCY_RATES]):
+    if not check_required(source.name, CURRENCY_RATES, columns, findings,
+                          "a rate file has the columns iso_code, start_date, rate"):
         return None
     raw = source.frame
     codes = clean_text(raw[columns["iso_code"]]).str.upper()

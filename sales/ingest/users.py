@@ -17,7 +17,12 @@ import duckdb
 import pandas as pd
 
 from sales.hierarchy import HierarchyError, User, check, replace_hierarchy
-from sales.ingest.headers import HIERARCHY, REQUIRED, expected_headers, report_repeated, resolve
+from sales.ingest.headers import (
+    HIERARCHY,
+    check_required,
+    report_repeated,
+    resolve,
+)
 from sales.ingest.mapping import Mapping
 from sales.ingest.readers import Source
 from sales.ingest.validate import ERROR, Findings
@@ -41,14 +46,10 @@ def prepare(source: Source, mapping: Mapping | None, findings: Findings) -> Prep
         findings.add(ERROR, "mapping_header_missing", source.name, None,
                      f"the mapping's [user_columns] {line} is not a header of the file",
                      "fix the header name in the mapping file")
-    for canonical in REQUIRED[HIERARCHY]:
-        if canonical not in columns:
-            findings.add(ERROR, "missing_column", source.name, None,
-                         f"no column for {canonical} (looked for "
-                         f"{expected_headers(HIERARCHY, canonical)})",
-                         "a hierarchy file has the columns user, email, manager (and title)")
+    found = check_required(source.name, HIERARCHY, columns, findings,
+                           "a hierarchy file has the columns user, email, manager (and title)")
     report_repeated(source.name, source.headers, columns, explicit, findings, "user_columns")
-    if not all(c in columns for c in REQUIRED[HIERARCHY]):
+    if not found:
         return None
     frame = pd.DataFrame({c: clean_text(source.frame[columns[c]]) if c in columns
                           else pd.Series(pd.NA, index=source.frame.index, dtype="string")
