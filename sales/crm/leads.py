@@ -15,13 +15,13 @@ history, and on a first sync the weekly lead snapshots rebuilt from that history
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import duckdb
 import pandas as pd
 
+from sales.crm import records
 from sales.ingest.leads import TABLE_COLUMNS, load_lead_rows
 from sales.ingest.reference import load_reference
 from sales.lead_statuses import OPEN, QUALIFIED
@@ -47,12 +47,6 @@ class LeadsFetched:
     changes: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
 
 
-def stored(cur: duckdb.DuckDBPyConnection, source: str) -> dict[str, dict]:
-    rows = cur.execute("select opportunity_id, fields from crm_records where source = ?",
-                       [source]).fetchall()
-    return {key: json.loads(fields) for key, fields in rows}
-
-
 def mql_statuses(cur: duckdb.DuckDBPyConnection) -> set[str]:
     """The statuses that make a lead an MQL: MQL itself, those at or past acceptance, and the
     qualified ones."""
@@ -67,7 +61,7 @@ def record_leads(cur: duckdb.DuckDBPyConnection, fetched: LeadsFetched, source: 
     the weekly ones before it); returns the notes for the sync's report. Raises
     `LeadRowsRejected` (nothing written) when a check fails."""
     key = source + LEADS_SUFFIX
-    previous = stored(cur, key)
+    previous = records.stored(cur, key)
     picture = {} if fetched.full else dict(previous)
     for record in fetched.records:
         picture[record["lead_id"]] = record
@@ -175,16 +169,7 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 def _store(cur: duckdb.DuckDBPyConnection, key: str, picture: dict[str, dict],
            fetched: LeadsFetched, previous: dict[str, dict], day: date) -> None:
     """The picture for the next sync, and the mark (never the machine's clock)."""
-    cur.execute("delete from crm_records where source = ?", [key])
-    rows = pd.DataFrame({"source": key, "opportunity_id": list(picture),
-                         "fields": [json.dumps(r, sort_keys=True) for r in picture.values()]},
-                        columns=["source", "opportunity_id", "fields"])
-    cur.register("sync_leads", rows)
-    try:
-        cur.execute("insert into crm_records select source, opportunity_id, fields "
-                    "from sync_leads")
-    finally:
-        cur.unregister("sync_leads")
+    records.write(cur, key, picture)
     mark = max(filter(None, (None if fetched.full else
                              _mark(cur, key), fetched.high_water)), default=None)
     cur.execute("""insert or replace into crm_sync (source, high_water, columns, as_of,

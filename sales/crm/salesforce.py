@@ -383,13 +383,7 @@ class SalesforceReader:
                  + (" (Bulk API 2.0 job)" if self.bulk else ""))
         read = self.org.bulk_query if self.bulk else self.org.query
         rows = read("reading opportunities", soql, step)
-        records, deleted, mark = [], [], None
-        for row in rows:
-            mark = max(mark or "", row.get("SystemModstamp") or "") or mark
-            if row.get("IsDeleted") in (True, "true"):
-                deleted.append(row["Id"])
-                continue
-            records.append({c: _text(_walk(row, path), c) for c, path in fields.items()})
+        records, deleted, mark = _split(rows, fields, _text)
         fetched = Fetched(records, [] if not since else deleted, mark, since is None,
                           ",".join(f"{c}={p}" for c, p in sorted(fields.items())), len(rows))
         fetched.probabilities = stage_probabilities(self.org)
@@ -473,13 +467,7 @@ class SalesforceReader:
         if since:
             soql += f" WHERE SystemModstamp >= {_soql_datetime(since)}"
         rows = self.org.query("reading leads", soql, lambda read, total: None)
-        records, deleted, mark = [], [], None
-        for row in rows:
-            mark = max(mark or "", row.get("SystemModstamp") or "") or mark
-            if row.get("IsDeleted") in (True, "true"):
-                deleted.append(row["Id"])
-                continue
-            records.append({c: _lead_text(_walk(row, p), c) for c, p in fields.items()})
+        records, deleted, mark = _split(rows, fields, _lead_text)
         changes = []
         if self._readable("LeadHistory", ["LeadId", "CreatedDate", "Field", "OldValue",
                                           "NewValue"]):
@@ -617,6 +605,20 @@ def reader(env: Mapping[str, str] | None = None, mapping: ImportMapping | None =
            bulk: bool = False) -> SalesforceReader:
     """A reader signed in with the environment's credentials."""
     return SalesforceReader(Org(connect(credentials(env))), mapping, bulk)
+
+
+def _split(rows: list[dict], fields: dict[str, str], text: Callable[[Any, str], str]
+           ) -> tuple[list[dict], list[str], str | None]:
+    """Rows read with queryAll → (the live records as canonical text fields, the ids deleted
+    in the CRM, the latest SystemModstamp seen: the next incremental read's mark)."""
+    records, deleted, mark = [], [], None
+    for row in rows:
+        mark = max(mark or "", row.get("SystemModstamp") or "") or mark
+        if row.get("IsDeleted") in (True, "true"):
+            deleted.append(row["Id"])
+            continue
+        records.append({c: text(_walk(row, path), c) for c, path in fields.items()})
+    return records, deleted, mark
 
 
 def _walk(record: dict, path: str) -> Any:

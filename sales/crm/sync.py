@@ -19,7 +19,6 @@ and the latest last-modified time it saw. Here:
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -31,6 +30,7 @@ import duckdb
 import pandas as pd
 
 from sales import audit
+from sales.crm import records
 from sales.crm.leads import LEADS_SUFFIX, LeadsFetched, record_leads
 from sales.crm.users import CrmUser, record_owners, record_users
 from sales.currency import CurrencyError, RateTable, store_rates
@@ -192,7 +192,7 @@ def run_sync(path: str | Path, reader: Reader, as_of: date | None = None,
                                lambda f, m: report(_FETCH_SHARE * f, m))
 
     def build(cur: duckdb.DuckDBPyConnection) -> SyncResult:
-        previous = _stored_picture(cur, reader.source)
+        previous = records.stored(cur, reader.source)
         picture, changed_ids, gone_ids = merge(previous, fetched)
         changed, deleted = len(changed_ids), len(gone_ids)
         if not picture:
@@ -280,12 +280,6 @@ def merge(previous: dict[str, dict], fetched: Fetched
     return picture, changed, gone
 
 
-def _stored_picture(cur: duckdb.DuckDBPyConnection, source: str) -> dict[str, dict]:
-    rows = cur.execute("select opportunity_id, fields from crm_records where source = ?",
-                       [source]).fetchall()
-    return {key: json.loads(fields) for key, fields in rows}
-
-
 def _sources(label: str, picture: dict[str, dict],
              history: list[dict] | None) -> list[Source]:
     """The picture as an opportunity export (and a first sync's history as a history export):
@@ -315,22 +309,7 @@ def _store(cur: duckdb.DuckDBPyConnection, source: str, picture: dict[str, dict]
            started: datetime) -> None:
     """The picture for the next sync to merge into (only the records that changed are
     rewritten: 1% of 100,000 deals took 2 s to store whole), the mark and the figures."""
-    if fetched.full:
-        cur.execute("delete from crm_records where source = ?", [source])
-        keys = list(picture)
-    else:
-        cur.execute("delete from crm_records where source = ? and list_contains(?, "
-                    "opportunity_id)", [source, touched])
-        keys = [key for key in touched if key in picture]
-    rows = pd.DataFrame({"source": source, "opportunity_id": keys,
-                         "fields": [json.dumps(picture[k], sort_keys=True) for k in keys]},
-                        columns=["source", "opportunity_id", "fields"])
-    cur.register("sync_records", rows)
-    try:
-        cur.execute("insert into crm_records select source, opportunity_id, fields "
-                    "from sync_records")
-    finally:
-        cur.unregister("sync_records")
+    records.write(cur, source, picture, None if fetched.full else touched)
     mark = max(filter(None, (before.high_water if not fetched.full else None,
                              fetched.high_water)), default=None)
     cur.execute("insert or replace into crm_sync values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
