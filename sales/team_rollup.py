@@ -41,7 +41,8 @@ CALL, ROLL_UP, CRM = "call", "roll-up", "crm"
 # The report's key for each CRM category of a row.
 _AMOUNT_KEYS = {CLOSED: "closed", COMMIT: "commit", BEST_CASE: "best_case", PIPELINE: "pipeline"}
 REPORT_KEYS = ("forecast", "upside", "submitted_at", "stale", "effective_forecast", "source",
-               "team_forecast", "adjustment", "closed", "commit", "best_case", "pipeline")
+               "team_forecast", "adjustment", "closed", "commit", "best_case", "pipeline",
+               "in_blood", "change_since_week", "without_adjustments")
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,13 @@ class PersonRollup:
     directs: tuple[str, ...] = ()
     submitted_by: str | None = None
 
+    @property
+    def without_adjustments(self) -> float:
+        """Their number before their own adjustment: for a manager with a call, the team's
+        calls + Closed and Commit of the deals they own themselves (= forecast − adjustment);
+        otherwise their number as it stands (a rep's call, a roll-up, the CRM's)."""
+        return self.effective_forecast - (self.adjustment or 0.0)
+
     def as_report(self) -> dict[str, object]:
         """The report's `rollup.<user>` keys."""
         return {"forecast": self.forecast, "upside": self.upside,
@@ -75,7 +83,9 @@ class PersonRollup:
                 "stale": self.stale, "effective_forecast": self.effective_forecast,
                 "source": self.source, "team_forecast": self.team_forecast,
                 "adjustment": self.adjustment, "closed": self.closed, "commit": self.commit,
-                "best_case": self.best_case, "pipeline": self.pipeline}
+                "best_case": self.best_case, "pipeline": self.pipeline,
+                "in_blood": self.in_blood, "change_since_week": self.change_since_week,
+                "without_adjustments": self.without_adjustments}
 
 
 def amounts_by_owner(con: duckdb.DuckDBPyConnection, view: View) -> dict[str, dict[str, float]]:

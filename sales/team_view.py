@@ -23,12 +23,8 @@ ROLLUP_COLUMNS = ("user", "title", "forecast", "upside", "submitted_at", "change
 
 
 def without_adjustment(person: PersonRollup) -> float | None:
-    """The person's number before their own adjustment: for a manager with a call, the team's
-    calls + Closed and Commit of the deals they own themselves (= forecast − adjustment);
-    otherwise their number as it stands (a rep's call, a roll-up, the CRM's)."""
-    if person.effective_forecast is None:
-        return None
-    return person.effective_forecast - (person.adjustment or 0.0)
+    """The person's number before their own adjustment (`PersonRollup.without_adjustments`)."""
+    return person.without_adjustments
 
 
 def rollup_frame(people: dict[str, PersonRollup], names: list[str]) -> pd.DataFrame:

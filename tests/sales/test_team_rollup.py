@@ -62,6 +62,16 @@ EXPECTED = {
                 effective_forecast=200.0, source="call", team_forecast=None, adjustment=None,
                 closed=150.0, commit=60.0, best_case=0.0, pipeline=0.0),
 }
+# The page's figures, also keys: in-blood under the default rules = closed + commit (Vic
+# 320 + 600 = 920, Mia 640, Ann 300, Bob 300, Ned 280, Cal 70, Dee 210); the change since
+# the latest call a week earlier (by the end of 02-04, only Ann had one, 250: +30); without
+# adjustments = effective forecast − adjustment (Vic 900 − 30 = 870, Mia 600 − 30 = 570, the
+# others their effective forecast).
+for _name, _blood, _without in (("Vic", 920.0, 870.0), ("Mia", 640.0, 570.0),
+                                ("Ann", 300.0, 280.0), ("Bob", 300.0, 250.0),
+                                ("Ned", 280.0, 270.0), ("Cal", 70.0, 70.0), ("Dee", 210.0, 200.0)):
+    EXPECTED[_name].update(in_blood=_blood, without_adjustments=_without,
+                           change_since_week=30.0 if _name == "Ann" else None)
 
 
 def test_every_rollup_key_of_every_user(con):
