@@ -21,7 +21,7 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 
-from sales.crm import records
+from sales.crm.records import stored_records, write_records
 from sales.ingest.leads import TABLE_COLUMNS, load_lead_rows
 from sales.ingest.reference import load_reference
 from sales.lead_statuses import OPEN, QUALIFIED
@@ -61,7 +61,7 @@ def record_leads(cur: duckdb.DuckDBPyConnection, fetched: LeadsFetched, source: 
     the weekly ones before it); returns the notes for the sync's report. Raises
     `LeadRowsRejected` (nothing written) when a check fails."""
     key = source + LEADS_SUFFIX
-    previous = records.stored(cur, key)
+    previous = stored_records(cur, key)
     picture = {} if fetched.full else dict(previous)
     for record in fetched.records:
         picture[record["lead_id"]] = record
@@ -169,7 +169,7 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 def _store(cur: duckdb.DuckDBPyConnection, key: str, picture: dict[str, dict],
            fetched: LeadsFetched, previous: dict[str, dict], day: date) -> None:
     """The picture for the next sync, and the mark (never the machine's clock)."""
-    records.write(cur, key, picture)
+    write_records(cur, key, picture)
     mark = max(filter(None, (None if fetched.full else
                              _mark(cur, key), fetched.high_water)), default=None)
     cur.execute("""insert or replace into crm_sync (source, high_water, columns, as_of,

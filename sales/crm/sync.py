@@ -30,8 +30,8 @@ import duckdb
 import pandas as pd
 
 from sales import audit
-from sales.crm import records
 from sales.crm.leads import LEADS_SUFFIX, LeadsFetched, record_leads
+from sales.crm.records import stored_records, write_records
 from sales.crm.users import CrmUser, record_owners, record_users
 from sales.currency import CurrencyError, RateTable, store_rates
 from sales.db import open_current, swap_in
@@ -192,7 +192,7 @@ def run_sync(path: str | Path, reader: Reader, as_of: date | None = None,
                                lambda f, m: report(_FETCH_SHARE * f, m))
 
     def build(cur: duckdb.DuckDBPyConnection) -> SyncResult:
-        previous = records.stored(cur, reader.source)
+        previous = stored_records(cur, reader.source)
         picture, changed_ids, gone_ids = merge(previous, fetched)
         changed, deleted = len(changed_ids), len(gone_ids)
         if not picture:
@@ -309,7 +309,7 @@ def _store(cur: duckdb.DuckDBPyConnection, source: str, picture: dict[str, dict]
            started: datetime) -> None:
     """The picture for the next sync to merge into (only the records that changed are
     rewritten: 1% of 100,000 deals took 2 s to store whole), the mark and the figures."""
-    records.write(cur, source, picture, None if fetched.full else touched)
+    write_records(cur, source, picture, None if fetched.full else touched)
     mark = max(filter(None, (before.high_water if not fetched.full else None,
                              fetched.high_water)), default=None)
     cur.execute("insert or replace into crm_sync values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
