@@ -25,6 +25,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 
+from sales.db import is_precomputed_table
 from sales.settings import load_settings
 
 DEFAULT_CORPORATE = "USD"
@@ -246,6 +247,8 @@ def display_database(path: str, factor: Decimal) -> duckdb.DuckDBPyConnection:
     shown.execute("attach ? as stored (read_only)", [path])
     for (table,) in shown.execute("select table_name from duckdb_tables() "
                                   "where database_name = 'stored'").fetchall():
+        if is_precomputed_table(table):  # corporate amounts: the copy builds its own
+            continue
         columns = MONEY_COLUMNS.get(table, ())
         scaled = ", ".join(f"round({c} * {factor}, 2)::decimal(18, 2) as {c}" for c in columns)
         body = f"select * replace ({scaled})" if columns else "select *"

@@ -30,6 +30,8 @@ import duckdb
 from sales.schema import SCHEMA_VERSION, schema_version, upgrade
 
 DEFAULT_DB_PATH = "data/forecast.duckdb"
+# Derived tables (`sales.precomputed`): its catalog, and its tables named with the prefix.
+PRECOMPUTED = "precomputed"
 DB_ENV_VAR = "SALES_DB"
 # How long a writer waits for another one (an import of a large file, a demo build) before
 # giving up with a message; long enough for a 1M-row import on a small machine.
@@ -49,6 +51,11 @@ def connect(path: str | os.PathLike, read_only: bool = False) -> duckdb.DuckDBPy
     if not read_only:
         upgrade(con)
     return con
+
+
+def is_precomputed_table(name: str) -> bool:
+    """Whether a table is derived data `sales.precomputed` stores (not the user's, not data)."""
+    return name == PRECOMPUTED or name.startswith(f"{PRECOMPUTED}_")
 
 
 def data_version(con: duckdb.DuckDBPyConnection) -> int:
@@ -184,9 +191,11 @@ def _remove_later(folder: Path) -> None:
 
 def swap_in(path: str | os.PathLike, build: Callable[[duckdb.DuckDBPyConnection], object],
             start_empty: bool = False,
-            progress: Callable[[float, str], None] | None = None) -> object:
+            progress: Callable[[float, str], None] | None = None,
+            after: Callable[[duckdb.DuckDBPyConnection], object] | None = None) -> object:
     """Apply `build` to a copy of the database (or to a new, empty one) in one transaction, then
-    atomically replace the file with it. Returns what `build` returned.
+    atomically replace the file with it. Returns what `build` returned. `after` runs on the
+    committed copy before the swap (`sales.precomputed.refresh`: derived tables built once).
 
     If `build` raises, or the process dies, the file at `path` is untouched.
     """
@@ -203,6 +212,8 @@ def swap_in(path: str | os.PathLike, build: Callable[[duckdb.DuckDBPyConnection]
         try:
             with write_transaction(con) as cur:
                 result = build(cur)
+            if after is not None:  # on the committed data, before anyone sees the file
+                after(con)
             con.execute("checkpoint")
         except BaseException:
             con.close()

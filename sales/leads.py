@@ -177,26 +177,38 @@ def _note(view: View, loaded: bool, applies: bool) -> str:
 _MQLS = "lead_pipeline_mqls"
 
 
-def mql_leads_sql(snapshot: date | None) -> Sql:
+# The converted opportunity's columns an MQL lead carries (`deal_<name>`), as it stands at the
+# deal snapshot: what the pipeline the MQLs generated and its deal list read.
+_DEAL_COLUMNS = ("qualified", "account_name", "name", "owner", "stage", "category", "amount",
+                 "close_date")
+
+
+def mql_leads_sql(snapshot: date | None, deals_at: date | None) -> Sql:
     """Every lead that ever became an MQL, as of a lead snapshot (`leads_sql`), with the first
-    snapshot up to it that saw the lead in an accepted status (`seen_accepted`). Filter-free,
-    so a caller may hold it while the filters change. Grain: one row per MQL lead."""
-    leads = leads_sql(snapshot)
+    snapshot up to it that saw the lead in an accepted status (`seen_accepted`) and the
+    opportunity it converted to as that stands at the deal snapshot `deals_at` (`deals_sql`;
+    `deal_qualified` false without one). Filter-free, so a caller may hold it while the filters
+    change: the deals are joined once, not per view. Grain: one row per MQL lead."""
+    leads, deals = leads_sql(snapshot), deals_sql(deals_at)
+    converted = ", ".join(f"d.{c} as deal_{c}" for c in _DEAL_COLUMNS if c != "qualified")
     if snapshot is None:  # no lead snapshot: nothing was ever seen
-        return sql(f"""select *, null::date as seen_accepted from ({leads})
-                       where mql_date is not null""", leads)  # noqa: S608
-    return sql(f"""select l.*, s.seen_accepted
-                   from ({leads}) l left join (
-                       select h.lead_id, min(h.valid_from) as seen_accepted
-                       from lead_history h
-                       join lead_status_map m on m.status = h.status and m.accepted
-                       where h.valid_from <= $lead_day group by 1) s using (lead_id)
-                   where l.mql_date is not null""", leads)  # noqa: S608
+        accepted = sql("select null::varchar as lead_id, null::date as seen_accepted limit 0")
+    else:
+        accepted = sql("""select h.lead_id, min(h.valid_from) as seen_accepted
+                          from lead_history h
+                          join lead_status_map m on m.status = h.status and m.accepted
+                          where h.valid_from <= $lead_day group by 1""", lead_day=snapshot)
+    return sql(f"""select l.*, s.seen_accepted, coalesce(d.qualified, false) as deal_qualified,
+                          {converted}
+                   from ({leads}) l left join ({accepted}) s using (lead_id)
+                   left join ({deals}) d on d.opportunity_id = l.converted_opportunity_id
+                   where l.mql_date is not null""", leads, accepted, deals)  # noqa: S608
 
 
-def mql_leads(con: duckdb.DuckDBPyConnection, snapshot: date | None) -> pa.Table:
+def mql_leads(con: duckdb.DuckDBPyConnection, snapshot: date | None,
+              deals_at: date | None) -> pa.Table:
     """`mql_leads_sql` as an Arrow table (what the app holds per data version)."""
-    query = mql_leads_sql(snapshot)
+    query = mql_leads_sql(snapshot, deals_at)
     return con.cursor().sql(query.text, params=dict(query.params)).to_arrow_table()
 
 
@@ -206,7 +218,8 @@ def _reading(con: duckdb.DuckDBPyConnection, view: View, held: pa.Table | None
     """A cursor with the MQL leads registered (the caller's held ones, else read now): every
     query below reads that small table, never the lead history again."""
     cur = con.cursor()
-    table = held if held is not None else mql_leads(con, lead_state_key(con, view.as_of))
+    table = held if held is not None else mql_leads(con, lead_state_key(con, view.as_of),
+                                                    state_key(con, view.as_of))
     cur.register(_MQLS, table)
     try:
         yield cur
@@ -257,8 +270,8 @@ def _summary(con: duckdb.DuckDBPyConnection, cur: duckdb.DuckDBPyConnection, vie
     for group, count in cur.execute(*sql(
             f"select status_group, count(*) from ({mqls}) group by 1", mqls)).fetchall():  # noqa: S608
         now[group] = int(count)
-    pipeline = cur.execute(*_pipeline_sql(con, view, mqls, "coalesce(sum(d.amount), 0)::double, "
-                                                             "count(*)")).fetchall()[0]
+    pipeline = cur.execute(*_pipeline_sql(mqls, "coalesce(sum(l.deal_amount), 0)::double, "
+                                                "count(*)")).fetchall()[0]
     reasons = {reason: int(count) for reason, count in cur.execute(*sql(
         f"""select coalesce(nullif(trim(status_reason), ''), $no_reason) as reason, count(*)
             from ({mqls}) where list_contains($reason_groups, status_group)
@@ -269,15 +282,11 @@ def _summary(con: duckdb.DuckDBPyConnection, cur: duckdb.DuckDBPyConnection, vie
                         reasons)
 
 
-def _pipeline_sql(con: duckdb.DuckDBPyConnection, view: View, mqls: Sql, select: str,
-                  tail: str = "") -> Sql:
-    """The period's MQLs converted to an opportunity that is qualified as of as-of, joined with
-    that opportunity as it stands then (alias d; the lead is alias l)."""
-    deals = deals_sql(state_key(con, view.as_of))
-    return sql(f"""select {select}
-                   from ({mqls}) l join ({deals}) d
-                     on d.opportunity_id = l.converted_opportunity_id
-                   where d.qualified {tail}""", mqls, deals)  # noqa: S608
+def _pipeline_sql(mqls: Sql, select: str, tail: str = "") -> Sql:
+    """The period's MQLs (alias l) converted to an opportunity that is qualified as of as-of,
+    with that opportunity as it stands then (the lead's `deal_` columns)."""
+    return sql(f"select {select} from ({mqls}) l where l.deal_qualified {tail}",  # noqa: S608
+               mqls)
 
 
 def lead_review(con: duckdb.DuckDBPyConnection, view: View, since: date | None = None,
@@ -379,11 +388,13 @@ def _deals(con: duckdb.DuckDBPyConnection, cur: duckdb.DuckDBPyConnection, view:
     Grain: one row per lead and opportunity, MAX_DEAL_ROWS at most."""
     mqls = _period_mqls(view)
     query = _pipeline_sql(
-        con, view, mqls,
-        """d.opportunity_id, d.account_name, d.name, d.owner, d.stage, d.category,
-           d.amount::double as amount, d.close_date, l.lead_id, l.lead_source, l.mql_date,
+        mqls,
+        """l.converted_opportunity_id as opportunity_id, l.deal_account_name as account_name,
+           l.deal_name as name, l.deal_owner as owner, l.deal_stage as stage,
+           l.deal_category as category, l.deal_amount::double as amount,
+           l.deal_close_date as close_date, l.lead_id, l.lead_source, l.mql_date,
            l.converted_date""",
-        "order by d.amount desc, d.opportunity_id limit $rows")
+        "order by l.deal_amount desc, l.converted_opportunity_id limit $rows")
     frame = cur.execute(*sql(str(query.text), query, rows=MAX_DEAL_ROWS)).df()
     for column in ("close_date", "mql_date", "converted_date"):
         frame[column] = pd.to_datetime(frame[column]).dt.date

@@ -55,6 +55,7 @@ from sales import (
     people_calls,
     pivots,
     plan,
+    precomputed,
     query,
     rates,
     report,
@@ -152,7 +153,9 @@ def _fetch_hashed(path: str, data_version: int, key: str, args: tuple, kwargs: t
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _held(path: str, data_version: int, key: str, args: tuple, _con: Con,
           _build: Callable[..., pa.Table]) -> pa.Table:
-    return _build(_con, *args)
+    # The default view's are in the file when an import or demo build stored them.
+    stored = precomputed.load(_con, _build, args)
+    return stored if stored is not None else _build(_con, *args)
 
 
 def clear_held() -> None:
@@ -241,8 +244,8 @@ pipeline_generated = _cached(_pipeline_generated)
 
 def _lead_review(con: Con, view: View, since: date | None) -> leads.LeadReview:
     """The lead pipeline for the view, from every MQL lead held for its lead snapshot."""
-    held = (_hold(con, leads.mql_leads, lead_snapshots.lead_state_key(con, view.as_of))
-            if leads.leads_loaded(con) else None)
+    held = (_hold(con, leads.mql_leads, lead_snapshots.lead_state_key(con, view.as_of),
+                  query.state_key(con, view.as_of)) if leads.leads_loaded(con) else None)
     return leads.lead_review(con, view, since, held)
 
 

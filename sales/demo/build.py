@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from sales import audit
+from sales import audit, precomputed
 from sales.db import bump_data_version, connect
 from sales.demo import leads, plan, tables
 from sales.demo.deals import describe_outcomes, new_deals
@@ -121,6 +121,8 @@ def _fill(con: duckdb.DuckDBPyConnection, rng: np.random.Generator, deals: dict,
                  f"demo built: {len(deals['seg']):,} opportunities, {lead_count:,} leads, "
                  f"snapshots up to {cal.as_of}")
     bump_data_version(con)
+    report(0.97, "precomputing the pages' intermediates")
+    precomputed.refresh(con)
     return {
         "opportunities": int(len(deals["seg"])),
         "leads": int(lead_count),
