@@ -23,7 +23,16 @@ from collections.abc import Callable, Iterator
 import duckdb
 import pyarrow as pa
 
-from sales import backtest, callprep, coverage, generated, lead_snapshots, leads, movement
+from sales import (
+    backtest,
+    callprep,
+    coverage,
+    generated,
+    lead_snapshots,
+    leads,
+    movement,
+    team_rollup,
+)
 from sales.db import PRECOMPUTED, data_version, is_precomputed_table
 from sales.periods import MONTH, QUARTER, period_containing
 from sales.query import default_as_of, snapshot_on_or_before, state_key
@@ -58,6 +67,8 @@ def defaults(con: duckdb.DuckDBPyConnection) -> Iterator[tuple[Build, tuple]]:
     yield movement.changed_deals, (win.then_read, win.now_read)
     yield open_deal_facts, (snapshot_on_or_before(con, as_of), fy_start)
     yield generated.first_qualified, (generated.earliest_window(con, view, since), as_of)
+    for day in (as_of, since) if since else (as_of,):  # the call's tiles: now, at the last call
+        yield team_rollup.amounts_cube, (view.period, day)
     if leads.leads_loaded(con):
         yield leads.mql_leads, (lead_snapshots.lead_state_key(con, as_of), state_key(con, as_of))
     quarters = coverage.trend_quarters(view)

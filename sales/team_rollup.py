@@ -22,22 +22,26 @@ here, so the cost does not grow with the number of people.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from sales.hierarchy import Hierarchy, hierarchy_at
 from sales.inblood import default_totals
 from sales.people_calls import PersonCall, calls_by, end_of, is_stale, latest_due
+from sales.periods import Period
 from sales.query import latest_snapshot
 from sales.rollup import category_rollup, deals_in_period, rollup_at
 from sales.settings import Settings
 from sales.sql import sql
 from sales.stages import BEST_CASE, CLOSED, COMMIT, OPEN_CATEGORIES, PIPELINE
-from sales.view import Filters, View
+from sales.view import FILTER_DIMENSIONS, Filters, View
 
 CALL, ROLL_UP, CRM = "call", "roll-up", "crm"
+# The name a held amounts cube is registered under for one query.
+_CUBE = "team_rollup_amounts"
 # The report's key for each CRM category of a row.
 _AMOUNT_KEYS = {CLOSED: "closed", COMMIT: "commit", BEST_CASE: "best_case", PIPELINE: "pipeline"}
 REPORT_KEYS = ("forecast", "upside", "submitted_at", "stale", "effective_forecast", "source",
@@ -88,29 +92,56 @@ class PersonRollup:
                 "without_adjustments": self.without_adjustments}
 
 
-def amounts_by_owner(con: duckdb.DuckDBPyConnection, view: View) -> dict[str, dict[str, float]]:
+def amounts_cube(con: duckdb.DuckDBPyConnection, period: Period, as_of: date) -> pa.Table:
+    """`amounts_by_owner`'s amounts for every view of the period as of the date at once: summed
+    per owner, category and the other filter dimensions. Filter-free, so a caller may hold it
+    while the filters change (a view's sums are then exact sums of these sums). Grain: one row
+    per (owner, category, segment, region, team, type, channel)."""
+    deals = deals_in_period(con, View(period, as_of, Filters()))
+    dimensions = ", ".join(FILTER_DIMENSIONS)
+    query = sql(f"""select {dimensions}, category, sum(amount) as amount from ({deals})
+                    where owner is not null and list_contains($counted, category)
+                    group by all""",  # noqa: S608 - fixed SQL
+                deals, counted=list(_AMOUNT_KEYS))
+    return con.cursor().sql(query.text, params=dict(query.params)).to_arrow_table()
+
+
+def amounts_by_owner(con: duckdb.DuckDBPyConnection, view: View, cube: pa.Table | None = None
+                     ) -> dict[str, dict[str, float]]:
     """Closed won and the open, qualified amounts by category closing in the view's period,
-    per owner (one query). Grain: owner → category → amount."""
-    deals = deals_in_period(con, view)
-    rows = con.cursor().execute(*sql(
-        f"""select owner, category, coalesce(sum(amount), 0)::double from ({deals})
-            where owner is not null and list_contains($counted, category)
-            group by 1, 2""",  # noqa: S608 - fixed SQL
-        deals, counted=list(_AMOUNT_KEYS))).fetchall()
+    per owner (one query; from `amounts_cube` of the view's period and date when the caller
+    holds it). Grain: owner → category → amount."""
+    cur = con.cursor()
+    if cube is None:
+        deals = deals_in_period(con, view)
+        source = sql(f"""select * from ({deals}) where owner is not null
+                         and list_contains($counted, category)""",  # noqa: S608
+                     deals, counted=list(_AMOUNT_KEYS))
+    else:
+        cur.register(_CUBE, cube)
+        condition = view.filters.condition()
+        source = sql(f"select * from {_CUBE} where {condition}", condition)  # noqa: S608
+    try:
+        rows = cur.execute(*sql(
+            f"""select owner, category, coalesce(sum(amount), 0)::double from ({source})
+                group by 1, 2""", source)).fetchall()  # noqa: S608 - fixed SQL
+    finally:
+        cur.close()
     found: dict[str, dict[str, float]] = {}
     for owner, category, amount in rows:
         found.setdefault(owner, {})[category] = float(amount)
     return found
 
 
-def team_rollup(con: duckdb.DuckDBPyConnection, view: View, settings: Settings
-                ) -> dict[str, PersonRollup]:
+def team_rollup(con: duckdb.DuckDBPyConnection, view: View, settings: Settings,
+                cube: pa.Table | None = None) -> dict[str, PersonRollup]:
     """Every user in the hierarchy at the view's as-of, in reading order (each top's subtree
-    in turn)."""
+    in turn); `cube` is `amounts_cube` for the view's period and as-of when the caller holds
+    it."""
     tree = hierarchy_at(con, view.as_of)
     if not tree.users:
         return {}
-    own = amounts_by_owner(con, view)
+    own = amounts_by_owner(con, view, cube)
     period = view.period.label
     calls = calls_by(con, period, end_of(view.as_of))
     week_ago = end_of(view.as_of - timedelta(days=7))

@@ -296,8 +296,16 @@ def board_pack_prepared(view: View) -> None:
 # A submitted call is a write through `ui.state.writing`, which moves the data version on: the
 # next render of every session misses these and shows it.
 
+def _people_rollup(con: Con, view: View, settings: Settings
+                   ) -> dict[str, team_rollup.PersonRollup]:
+    """The roll-up of every person, from the amounts held for the view's period and date: a
+    filter change sums them again, it never reads the deals (at the last call: the history)."""
+    cube = _hold(con, team_rollup.amounts_cube, view.period, view.as_of)
+    return team_rollup.team_rollup(con, view, settings, cube)
+
+
 hierarchy_at = _cached(hierarchy.hierarchy_at)
-people_rollup = _cached(team_rollup.team_rollup)
+people_rollup = _cached(_people_rollup)
 calls_over_period = _cached(team_rollup.calls_over_period)
 people_call_history = _cached(people_calls.people_call_history)
 latest_people_calls = _cached(people_calls.latest_calls)

@@ -9,16 +9,16 @@ import shutil
 import pytest
 import streamlit as st
 
-from sales import backtest, coverage, generated, leads, movement, slippage
+from sales import backtest, coverage, generated, leads, movement, slippage, team_rollup
 from sales.db import connect, write_transaction
 from tests.helpers import run_page
 from ui import data
 
 # Every build `sales.precomputed.defaults` stores, where `ui.data` calls it from.
 _BUILDS = [(movement, "changed_deals"), (slippage, "open_deal_facts"),
-           (generated, "first_qualified"), (leads, "mql_leads"), (coverage, "trend_events"),
-           (backtest, "cube")]
-_PAGES = ["forecast_call.py", "forecast_accuracy.py", "coverage.py", "inblood.py"]
+           (generated, "first_qualified"), (team_rollup, "amounts_cube"), (leads, "mql_leads"),
+           (coverage, "trend_events"), (backtest, "cube")]
+_PAGES = ["forecast_call.py", "forecast_accuracy.py", "coverage.py", "inblood.py", "rollup.py"]
 
 
 @pytest.fixture
@@ -59,4 +59,4 @@ def test_after_a_write_the_pages_build_them_again(demo_db, tmp_path, monkeypatch
     con.close()
     run_page("forecast_accuracy.py", path, monkeypatch)
     run_page("forecast_call.py", path, monkeypatch)
-    assert {"cube", "changed_deals", "open_deal_facts", "mql_leads"} <= set(built)
+    assert {"cube", "changed_deals", "open_deal_facts", "mql_leads", "amounts_cube"} <= set(built)

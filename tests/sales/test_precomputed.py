@@ -26,11 +26,12 @@ def _rows(table) -> list:
 def test_every_stored_intermediate_is_the_one_a_view_builds(demo_db, tmp_path):
     con = private_copy(demo_db, tmp_path)
     wanted = list(precomputed.defaults(con))
-    # Changed deals, open-deal facts, first-qualified deals, MQL leads (the demo has leads),
-    # the coverage trend's events, the backtest cubes of quarters and of months.
+    # Changed deals, open-deal facts, first-qualified deals, the roll-up's amounts now and at
+    # the last call, MQL leads (the demo has leads), the coverage trend's events, the backtest
+    # cubes of quarters and of months.
     assert [b.__qualname__ for b, _ in wanted] == [
-        "changed_deals", "open_deal_facts", "first_qualified", "mql_leads", "trend_events",
-        "cube", "cube"]
+        "changed_deals", "open_deal_facts", "first_qualified", "amounts_cube", "amounts_cube",
+        "mql_leads", "trend_events", "cube", "cube"]
     assert set(precomputed.stored_keys(con)) == {precomputed.key(b, a) for b, a in wanted}
     assert set(precomputed.stored_keys(con).values()) == {data_version(con)}
     for build, args in wanted:

@@ -12,7 +12,7 @@ from sales.people_calls import due_moments, latest_due
 from sales.periods import parse_period
 from sales.report import full_report
 from sales.settings import Settings, load_settings
-from sales.team_rollup import calls_over_period, team_rollup
+from sales.team_rollup import amounts_cube, calls_over_period, team_rollup
 from sales.view import Filters, View
 from tests.cases import rollup as case
 
@@ -119,6 +119,20 @@ def test_the_view_filters_apply_to_the_crm_amounts_only(con):
     # Mia's adjustment is against her own deals' closed + commit in the view (M1 filtered
     # out): 600 − (530 + 0) = 70.
     assert rows["Mia"].adjustment == 70.0
+
+
+@pytest.mark.parametrize("filters", [Filters(), Filters.of(owner="Ann"),
+                                     Filters.of(owner=["Ann", "Dee"])])
+def test_the_held_amounts_give_the_same_rollup(con, filters):
+    """What the app holds per period and date (every filter dimension kept), summed through
+    the view's filters, is the roll-up read from the deals: EXPECTED above, and Ann's view."""
+    view = View(Q1, case.A, filters)
+    cube = amounts_cube(con, Q1, case.A)
+    assert team_rollup(con, view, load_settings(con), cube) == team_rollup(
+        con, view, load_settings(con))
+    if not filters.active():
+        rows = team_rollup(con, view, load_settings(con), cube)
+        assert {n: rows[n].as_report() for n in EXPECTED}["Vic"]["closed"] == 320.0
 
 
 def test_due_moments_and_staleness_follow_the_settings():
