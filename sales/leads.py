@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 import pandas as pd
@@ -175,6 +175,7 @@ def _note(view: View, loaded: bool, applies: bool) -> str:
 
 # The name the MQL leads are registered under for one call of this module's functions.
 _MQLS = "lead_pipeline_mqls"
+_HELD_MQLS = "lead_pipeline_held_mqls"
 
 
 # The converted opportunity's columns an MQL lead carries (`deal_<name>`), as it stands at the
@@ -213,19 +214,36 @@ def mql_leads(con: duckdb.DuckDBPyConnection, snapshot: date | None,
 
 
 @contextmanager
-def _reading(con: duckdb.DuckDBPyConnection, view: View, held: pa.Table | None
-             ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A cursor with the MQL leads registered (the caller's held ones, else read now): every
-    query below reads that small table, never the lead history again."""
+def _reading(con: duckdb.DuckDBPyConnection, view: View, held: pa.Table | None,
+             since_after: date) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor with the view's MQL leads registered, from the caller's held ones (else read
+    now): the lead section's half dozen queries then read the view's leads of the dates they
+    count, not every MQL lead ever, and never the lead history again."""
     cur = con.cursor()
     table = held if held is not None else mql_leads(con, lead_state_key(con, view.as_of),
                                                     state_key(con, view.as_of))
-    cur.register(_MQLS, table)
+    cur.register(_HELD_MQLS, table)
+    try:
+        condition = lead_condition(view.filters)
+        query = sql(f"""select * from {_HELD_MQLS} where {condition}
+                        and mql_date between $mql_earliest and $as_of""",  # noqa: S608
+                    condition, mql_earliest=_earliest(view, since_after), as_of=view.as_of)
+        narrowed = cur.sql(query.text, params=dict(query.params)).to_arrow_table()
+    finally:
+        cur.unregister(_HELD_MQLS)
+    cur.register(_MQLS, narrowed)
     try:
         yield cur
     finally:
         cur.unregister(_MQLS)
         cur.close()
+
+
+def _earliest(view: View, since_after: date) -> date:
+    """The first MQL date any window of the lead section counts: the period's, the one since
+    the last call, the past periods' at the same point (every one ends by as-of)."""
+    return min(view.period.start, since_after + timedelta(days=1),
+               *(past.start for past, _ in same_points(view.period, view.as_of)))
 
 
 def _relation(view: View) -> Sql:
@@ -254,7 +272,7 @@ def lead_pipeline(con: duckdb.DuckDBPyConnection, view: View, since: date | None
     since_after, _ = generated_windows(con, view, since)
     if not (loaded and applies):
         return LeadPipeline(loaded, applies, _note(view, loaded, applies), since_after)
-    with _reading(con, view, held) as cur:
+    with _reading(con, view, held, since_after) as cur:
         return _summary(con, cur, view, since_after)
 
 
@@ -297,7 +315,7 @@ def lead_review(con: duckdb.DuckDBPyConnection, view: View, since: date | None =
     if not (loaded and applies):
         summary = LeadPipeline(loaded, applies, _note(view, loaded, applies), since_after)
         return LeadReview(summary, pd.DataFrame(), {}, None, pd.DataFrame())
-    with _reading(con, view, held) as cur:
+    with _reading(con, view, held, since_after) as cur:
         summary = _summary(con, cur, view, since_after)
         comparison, past = _comparison(cur, view, since_after)
         return LeadReview(summary, comparison, past, _funnel(cur, view, summary),
