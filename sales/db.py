@@ -176,10 +176,10 @@ def open_for_reading(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
 
         upgrade_file(path)
         return open_replica(path, store)
-    return _open_file_for_reading(path)
+    return open_file_for_reading(path)
 
 
-def _open_file_for_reading(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
+def open_file_for_reading(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
     """A connection for reading `path`, even while the app holds it: read-only when the file is
     free, else a private copy taken under the lock (deleted when the process exits). The app
     may hold it in another process (a lock) or in this one (DuckDB then refuses a read-only
@@ -222,14 +222,16 @@ def _remove_later(folder: Path) -> None:
 
 def swap_in(path: str | os.PathLike, build: Callable[[duckdb.DuckDBPyConnection], object],
             start_empty: bool = False,
-            progress: Callable[[float, str], None] | None = None) -> object:
+            progress: Callable[[float, str], None] | None = None,
+            shared_state: bool = True) -> object:
     """Apply `build` to a copy of the database (or to a new, empty one) in one transaction, then
     atomically replace the file with it. Returns what `build` returned.
 
     If `build` raises, or the process dies, the file at `path` is untouched. With the state in
-    PostgreSQL, `build` sees PostgreSQL's state and its changes to it are written back there.
+    PostgreSQL (and `shared_state`), `build` sees PostgreSQL's state and its changes to it are
+    written back there.
     """
-    store = shared_store()
+    store = shared_store() if shared_state else None
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     building = Path(f"{target}.building")

@@ -3,6 +3,8 @@ connection that ATTACHes the file read-only, names each analytical table by a vi
 query's table names work unchanged) and holds the state tables as memory tables at a state
 version, brought forward by PostgreSQL's change records."""
 
+# Identifiers here are our own names, checked by `quoted`.
+# ruff: noqa: S608
 from __future__ import annotations
 
 import threading

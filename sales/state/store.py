@@ -7,6 +7,9 @@ what it changed per table in `<table>__changes` with the new state version, so a
 brings its copy up to date by applying the difference instead of reloading every table.
 """
 
+# Identifiers in this module's SQL are our own table and column names, checked by `quoted`
+# or `sql.Identifier`; values travel as CSV or bound parameters.
+# ruff: noqa: S608
 from __future__ import annotations
 
 import shutil
@@ -64,7 +67,7 @@ class Store:
             return psycopg.connect(self.url, autocommit=autocommit, connect_timeout=10)
         except psycopg.Error as error:
             raise StateStoreError(f"cannot reach the state store {redact(self.url)}: "
-                                  f"{redact_text(str(error).strip(), self.url)}") from None
+                                  f"{redact_text(_first_line(error), self.url)}") from None
 
     @contextmanager
     def transaction(self, lock: bool = False,
@@ -80,10 +83,14 @@ class Store:
                     pg.execute("select pg_advisory_xact_lock(%s)", [WRITE_LOCK_KEY])
                 ensure_schema(pg)
                 yield pg
+                pg.commit()
+            except psycopg.Error as error:
+                pg.rollback()
+                raise StateStoreError(f"the state store {redact(self.url)} refused: "
+                                      f"{redact_text(_first_line(error), self.url)}") from None
             except BaseException:
                 pg.rollback()
                 raise
-            pg.commit()
 
     def poll_version(self) -> int:
         """The state version now, on a connection kept open for it (a polling read is one
@@ -98,6 +105,10 @@ class Store:
                 if attempt:
                     raise StateStoreError(f"lost the state store {redact(self.url)}") from None
         raise AssertionError("unreachable")
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def state_version(pg: psycopg.Connection) -> int:
@@ -208,19 +219,18 @@ def _duck_read(columns: tuple[Column, ...], path: Path, extra: tuple[str, ...] =
 
 
 def _copy_out(pg: psycopg.Connection, query: sql.Composable, path: Path) -> None:
-    with pg.cursor() as cur, open(path, "wb") as out:
-        with cur.copy(sql.SQL("copy ({}) to stdout with (format csv)").format(query)) as copy:
-            for block in copy:
-                out.write(block)
+    statement = sql.SQL("copy ({}) to stdout with (format csv)").format(query)
+    with pg.cursor() as cur, open(path, "wb") as out, cur.copy(statement) as copy:
+        for block in copy:
+            out.write(block)
 
 
 def _copy_in(pg: psycopg.Connection, table: sql.Identifier, columns: sql.Composable,
              path: Path) -> None:
-    with pg.cursor() as cur, open(path, "rb") as source:
-        with cur.copy(sql.SQL("copy {} ({}) from stdin with (format csv)").format(
-                table, columns)) as copy:
-            while chunk := source.read(1 << 20):
-                copy.write(chunk)
+    statement = sql.SQL("copy {} ({}) from stdin with (format csv)").format(table, columns)
+    with pg.cursor() as cur, open(path, "rb") as source, cur.copy(statement) as copy:
+        while chunk := source.read(1 << 20):
+            copy.write(chunk)
 
 
 @contextmanager
