@@ -263,6 +263,21 @@ def swap_in(path: str | os.PathLike, build: Callable[[duckdb.DuckDBPyConnection]
     return result
 
 
+def write_state(path: str | os.PathLike,
+                build: Callable[[duckdb.DuckDBPyConnection], object]) -> object:
+    """A write of state tables only (a grant, a rep's call, a delivery record) from the command
+    line: with the state in PostgreSQL, there, without copying or touching the file; else as
+    `swap_in`, on a copy swapped in (the app may hold the file)."""
+    store = shared_store()
+    if store is None:
+        return swap_in(path, build)
+    from sales.state.replica import Replica
+
+    upgrade_file(path)
+    with Replica(path, store).writing() as tx:
+        return build(tx)
+
+
 def _finish(con: duckdb.DuckDBPyConnection, building: Path, target: Path) -> None:
     """Write the built copy out and swap it into place."""
     con.execute("checkpoint")

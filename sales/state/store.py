@@ -295,6 +295,8 @@ def replace_all(pg: psycopg.Connection, duck: duckdb.DuckDBPyConnection,
             counts[table] = pg.execute(sql.SQL("select count(*) from {}").format(
                 _ident(table))).fetchone()[0]
     _bump(pg, list(schema.columns), everything=True)
+    if progress:
+        progress(1.0, "done")
     return counts
 
 

@@ -171,3 +171,18 @@ def test_the_file_is_only_read_while_serving(shared_demo):
     subprocess.run([sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1], "
                     "read_only=True).execute('select count(*) from opportunities')", str(path)],
                    check=True)
+
+
+def test_a_grant_from_the_command_line_goes_to_postgresql_leaving_the_file_alone(shared_demo):
+    from sales.db import file_identity
+
+    path, url = shared_demo
+    identity, size = file_identity(path), path.stat().st_size
+    assert main(["access", "grant", "Lead@Example.com", "--role", "analyst",
+                 "--db", str(path)]) == 0
+    assert (file_identity(path), path.stat().st_size) == (identity, size)
+    with psycopg.connect(url) as pg:
+        assert pg.execute("select role from access where email = 'lead@example.com'"
+                          ).fetchall() == [("analyst",)]
+        assert pg.execute("select count(*) from audit_log where summary like '%lead@example.com%'"
+                          ).fetchone()[0] == 1
