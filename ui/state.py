@@ -220,8 +220,11 @@ def _display_reading(code: str) -> Iterator[duckdb.DuckDBPyConnection]:
 def _display(path: str, data_version: int, code: str, today: date) -> duckdb.DuckDBPyConnection:
     """The database with every amount in `code` at the latest rate in force `today`
     (`sales.currency.display_database`, over a private copy of this data version)."""
-    with _shared(path).reading() as cur:
+    shared = _shared(path)
+    with shared.reading() as cur:
         factor = display_factor(cur, code, today)
+        if shared.replica is not None:  # the file is only read here: no copy needed
+            return display_database(path, factor, state=cur)
     return display_database(str(private_copy(path)), factor)
 
 

@@ -186,3 +186,20 @@ def test_a_grant_from_the_command_line_goes_to_postgresql_leaving_the_file_alone
                           ).fetchall() == [("analyst",)]
         assert pg.execute("select count(*) from audit_log where summary like '%lead@example.com%'"
                           ).fetchone()[0] == 1
+
+
+def test_report_in_another_currency_reads_postgresqls_state(shared_demo, capsys):
+    # Rates and a target written to PostgreSQL only; the report in GBP converts PostgreSQL's
+    # target: 0.5 GBP per USD, so the company target reads half.
+    path, url = shared_demo
+    replica = Replica(path, Store(url))
+    with replica.writing() as tx:
+        tx.execute("insert into currency_rates values "
+                   "('2026-01-01', 'USD', 1, false, '1900-01-01', '9999-12-31'), "
+                   "('2026-01-01', 'GBP', 0.5, false, '1900-01-01', '9999-12-31')")
+        tx.execute("update targets set amount = 2000000 where period = 'FY2026-Q4' "
+                   "and scope = 'company'")
+    assert main(["report", "--db", str(path), "--period", "FY2026-Q4", "--format", "json",
+                 "--currency", "GBP"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["currency"], shown["target"]) == ("GBP", 1_000_000)
