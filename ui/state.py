@@ -111,7 +111,8 @@ class SharedConnection:
             self.con = self.replica.con
             self.con.execute(f"set memory_limit = '{APP_DUCKDB_MEMORY_LIMIT}'")  # a constant
         else:
-            self.replica.attach()  # the new file; the state tables stay, at their version
+            with self.replica.lock:  # not beside a catch-up's transaction
+                self.replica.attach()  # the new file; the state tables stay, at their version
         self.known_version = None
 
     def state_version(self) -> int:
