@@ -8,7 +8,7 @@ Without it (the default) they stay in the database file beside the deals, as alw
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 STATE_URL_ENV_VAR = "SALES_STATE_URL"
 
@@ -39,4 +39,6 @@ def redact_text(text: str, url: str) -> str:
     """`text` (a driver's message) with the URL's password taken out wherever it appears."""
     password = urlsplit(url).password
     text = text.replace(url, redact(url))
-    return text.replace(password, "***") if password else text
+    for form in {password, unquote(password or "")} - {None, ""}:
+        text = text.replace(form, "***")
+    return text
