@@ -30,6 +30,9 @@ class Replica:
         # Changes to the memory state tables, one at a time (a catch-up or a write).
         self.lock = threading.Lock()
         self.con = duckdb.connect(":memory:")
+        # Loading millions of decisions takes seconds: no progress bar on stdout (the command
+        # line's JSON goes there).
+        self.con.execute("set enable_progress_bar = false")
         schema = state_schema()
         for sequence, _, _ in schema.sequences:
             self.con.execute(f"create sequence {quoted(sequence)} start 1")
@@ -134,6 +137,7 @@ def build_with_state(store: Store, con: duckdb.DuckDBPyConnection,
     from sales.db import bump_data_version
 
     with store.transaction(lock=True) as pg:
+        con.execute("set enable_progress_bar = false")
         con.execute("begin transaction")
         load_tables(pg, con)
         con.execute("commit")
