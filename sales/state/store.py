@@ -58,6 +58,7 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self._poller: psycopg.Connection | None = None
+        self._ensured = False  # the store's tables exist at our schema version
 
     def __repr__(self) -> str:
         return f"Store({redact(self.url)})"
@@ -75,22 +76,38 @@ class Store:
         """One PostgreSQL transaction on the current schema (created or upgraded first);
         `lock` queues it behind every other writer; `snapshot` reads every table as of one
         moment (repeatable read)."""
+        if not self._ensured:
+            # On a connection of its own: a snapshot taken before another process created
+            # the tables would not see them.
+            with self._refusing(), self.connect() as pg:
+                ensure_schema(pg)
+                pg.commit()
+            self._ensured = True
         with self.connect() as pg:
             if snapshot:
                 pg.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             try:
                 if lock:
                     pg.execute("select pg_advisory_xact_lock(%s)", [WRITE_LOCK_KEY])
-                ensure_schema(pg)
                 yield pg
                 pg.commit()
             except psycopg.Error as error:
                 pg.rollback()
-                raise StateStoreError(f"the state store {redact(self.url)} refused: "
-                                      f"{redact_text(_first_line(error), self.url)}") from None
+                raise self._refused(error) from None
             except BaseException:
                 pg.rollback()
                 raise
+
+    def _refused(self, error: psycopg.Error) -> StateStoreError:
+        return StateStoreError(f"the state store {redact(self.url)} refused: "
+                               f"{redact_text(_first_line(error), self.url)}")
+
+    @contextmanager
+    def _refusing(self) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.Error as error:
+            raise self._refused(error) from None
 
     def poll_version(self) -> int:
         """The state version now, on a connection kept open for it (a polling read is one
