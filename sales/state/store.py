@@ -394,22 +394,33 @@ def _record_table(pg: psycopg.Connection, table: str, columns: tuple[Column, ...
     names = sql.SQL("{}, _change").format(_columns(columns))
     _copy_in(pg, delta, names, folder / "added.csv")
     _copy_in(pg, delta, names, folder / "removed.csv")
-    matches = sql.SQL(" and ").join(sql.SQL("x.{0} is not distinct from d.{0}").format(
-        _ident(c.name)) for c in columns)
-    pg.execute(sql.SQL("""
-        delete from {table} where ctid in (
-            select x.ctid
-            from (select ctid, {cols}, row_number() over (partition by {cols}) as rn
-                  from {table}) x
-            join (select {cols}, count(*) as n from {delta} where _change < 0 group by {cols}) d
-              on {matches}
-            where x.rn <= d.n)""").format(table=_ident(table), cols=_columns(columns),
-                                          delta=delta, matches=matches))
+    if removed.num_rows:
+        _delete_removed(pg, table, columns, delta)
     pg.execute(sql.SQL("insert into {} ({}) select {} from {} where _change > 0").format(
         _ident(table), _columns(columns), _columns(columns), delta))
     pg.execute(sql.SQL("insert into {} ({}, _change, _version) select {}, _change, %s from {}")
                .format(_changes(table), _columns(columns), _columns(columns), delta), [version])
     pg.execute(sql.SQL("drop table {}").format(delta))
+
+
+def _delete_removed(pg: psycopg.Connection, table: str, columns: tuple[Column, ...],
+                    delta: sql.Identifier) -> None:
+    """Delete as many copies of each removed row as were removed. Only the rows equal to a
+    removed one are numbered (a scan, not a sort of the whole table: a saved call's table holds
+    millions of decisions)."""
+    matches = sql.SQL(" and ").join(sql.SQL("x.{0} is not distinct from d.{0}").format(
+        _ident(c.name)) for c in columns)
+    pg.execute(sql.SQL("""
+        with gone as (select {cols}, count(*) as n from {delta} where _change < 0
+                      group by {cols}),
+        candidates as (select x.ctid, {xcols},
+                              row_number() over (partition by {xcols}) as rn
+                       from {table} x where exists (select 1 from gone d where {matches}))
+        delete from {table} where ctid in (
+            select x.ctid from candidates x join gone d on {matches} where x.rn <= d.n)""")
+        .format(table=_ident(table), cols=_columns(columns), delta=delta, matches=matches,
+                xcols=sql.SQL(", ").join(sql.SQL("x.{}").format(_ident(c.name))
+                                         for c in columns)))
 
 
 def apply_changes(pg: psycopg.Connection, duck: duckdb.DuckDBPyConnection, since: int,
@@ -447,6 +458,15 @@ def _apply_table(pg: psycopg.Connection, duck: duckdb.DuckDBPyConnection, table:
     matches = " and ".join(f"x.{quoted(c.name)} is not distinct from d.{quoted(c.name)}"
                            for c in columns)
     names = _names(columns)
+    if duck.execute(f"select count(*) from {delta} where n < 0").fetchone()[0]:
+        _delete_in_duckdb(duck, table, delta, names, matches)
+    duck.execute(f"insert into {quoted(table)} ({names}) select {_names(columns)} "
+                 f"from {delta}, range(greatest({delta}.n, 0))")
+    duck.execute(f"drop table {delta}")
+
+
+def _delete_in_duckdb(duck: duckdb.DuckDBPyConnection, table: str, delta: str, names: str,
+                      matches: str) -> None:
     duck.execute(f"""
         delete from {quoted(table)} where rowid in (
             select x.rid
@@ -454,6 +474,3 @@ def _apply_table(pg: psycopg.Connection, duck: duckdb.DuckDBPyConnection, table:
                          row_number() over (partition by {names}) as rn from {quoted(table)}) x
             join {delta} d on {matches}
             where d.n < 0 and x.rn <= -d.n)""")
-    duck.execute(f"insert into {quoted(table)} ({names}) select {_names(columns)} "
-                 f"from {delta}, range(greatest({delta}.n, 0))")
-    duck.execute(f"drop table {delta}")

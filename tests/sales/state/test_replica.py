@@ -203,3 +203,21 @@ def test_report_in_another_currency_reads_postgresqls_state(shared_demo, capsys)
                  "--currency", "GBP"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert (shown["currency"], shown["target"]) == ("GBP", 1_000_000)
+
+
+def test_identical_rows_are_counted_one_by_one(shared_demo):
+    # delivery_log has no key: two identical rows, then one of them removed, leaves one in
+    # PostgreSQL and in every other process's copy.
+    path, url = shared_demo
+    writer, reader = Replica(path, Store(url)), Replica(path, Store(url))
+    row = "('r9', 'digest', 'email', 'a@x.com', '2026-11-20 08:00:00', true, 0, '', '')"
+    with writer.writing() as tx:
+        tx.execute(f"insert into delivery_log values {row}, {row}")  # noqa: S608
+    with writer.writing() as tx:
+        tx.execute("delete from delivery_log where rowid = (select min(rowid) from delivery_log "
+                   "where run_id = 'r9')")
+    reader.refresh(blocking=True)
+    count = "select count(*) from delivery_log where run_id = 'r9'"
+    assert writer.con.execute(count).fetchone() == reader.con.execute(count).fetchone() == (1,)
+    with psycopg.connect(url) as pg:
+        assert pg.execute(count).fetchone() == (1,)
