@@ -374,12 +374,18 @@ def _record_table(pg: psycopg.Connection, table: str, columns: tuple[Column, ...
     rows = f"select hash({_names(columns)}) as h from {quoted(table)}"
     after.register("_before_h", before.sql(rows).to_arrow_table())
     try:
-        added = after.sql(f"select h, count(*) as n from ({rows} except all "
-                              "select h from _before_h) group by h").to_arrow_table()
-        removed = after.sql(f"select h, count(*) as n from (select h from _before_h "
-                                f"except all {rows}) group by h").to_arrow_table()
+        # Per distinct row (its hash), copies now minus copies before: one aggregation.
+        net = after.sql(f"select h, sum(n)::bigint as n from (select h, 1 as n from ({rows}) "
+                        "union all select h, -1 from _before_h) group by h having sum(n) <> 0"
+                        ).to_arrow_table()
     finally:
         after.unregister("_before_h")
+    after.register("_net", net)
+    try:
+        added = after.sql("select h, n from _net where n > 0").to_arrow_table()
+        removed = after.sql("select h, -n as n from _net where n < 0").to_arrow_table()
+    finally:
+        after.unregister("_net")
     after.register("_added", added)
     before.register("_removed", removed)
     try:
