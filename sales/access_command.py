@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sales import access
 from sales.audit import command_line_user
-from sales.db import DatabaseBusy, db_path, open_current, swap_in
+from sales.db import DatabaseBusy, db_path, open_current, write_state
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,11 +42,11 @@ def run(args: argparse.Namespace) -> int:
     by = command_line_user()
     try:
         if args.access_action == "grant":
-            made = swap_in(path, lambda cur: access.grant(
+            made = write_state(path, lambda cur: access.grant(
                 cur, args.email, args.role, tuple(args.teams), tuple(args.regions),
                 tuple(args.owners), by=by))
             print(f"{made.email}: {made.describe()}")
-        elif not swap_in(path, lambda cur: access.revoke(cur, args.email, by=by)):
+        elif not write_state(path, lambda cur: access.revoke(cur, args.email, by=by)):
             print(f"error: {args.email} has no access to revoke", file=sys.stderr)
             return 1
         else:

@@ -137,6 +137,11 @@ def _parser() -> argparse.ArgumentParser:
 
     digest_command.add_digest_arguments(commands.add_parser(
         "digest", help="the Monday digest by e-mail (each grant its own scope) or Slack"))
+    from sales.state.command import add_arguments as add_state_arguments
+
+    add_state_arguments(commands.add_parser(
+        "state", help="move the shared state (saved calls, settings, targets, access…) between "
+                      "the database file and PostgreSQL"))
     digest_command.add_alerts_arguments(commands.add_parser(
         "alerts", help="the deal alerts the rules in settings raise"))
     digest_command.add_reminders_arguments(commands.add_parser(
@@ -340,6 +345,12 @@ def _run_access(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _run_state(args: argparse.Namespace) -> int:
+    from sales.state.command import run
+
+    return run(args)
+
+
 def _run_forecast(args: argparse.Namespace) -> int:
     from sales.forecast_command import run
 
@@ -357,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
                 "import": _run_import, "export": _run_export,
                 "access": _run_access, "sync": _run_sync, "forecast": _run_forecast,
                 "digest": _run_delivery, "alerts": _run_delivery,
-                "reminders": _run_delivery}[args.command](args)
+                "reminders": _run_delivery, "state": _run_state}[args.command](args)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

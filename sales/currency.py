@@ -229,22 +229,36 @@ def show_in(con: duckdb.DuckDBPyConnection, code: str, today: date
     factor = display_factor(con, code, today)
     if code == corporate_currency(con):
         return con, code
+    from sales.state.replica import ANALYTICAL
+
+    # With the state in PostgreSQL, `con` is the file attached beside the state tables.
+    attached = dict(con.execute("select database_name, path from duckdb_databases()").fetchall())
+    if ANALYTICAL in attached:
+        shown = display_database(attached[ANALYTICAL], factor, state=con)
+        con.close()
+        return shown, code
     path = con.execute("select path from duckdb_databases() "
                        "where database_name = current_database()").fetchall()[0][0]
     con.close()
     return display_database(path, factor), code
 
 
-def display_database(path: str, factor: Decimal) -> duckdb.DuckDBPyConnection:
+def display_database(path: str, factor: Decimal,
+                     state: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory database over the file at `path` (attached read-only) in which every
     corporate amount reads multiplied by `factor`, to the cent.
 
     It has a view over each of the file's tables (the money columns scaled) and the file's own
     views on top of them, so every query and every cursor reads the scaled amounts without a
     change to any metric. The file must not be open for writing in this process (the app
-    hands it a private copy)."""
+    hands it a private copy). With `state` (the state in PostgreSQL), the state tables are
+    read from that connection instead of the file's copy of them."""
+    from sales.state.tables import STATE_TABLES
+
     shown = duckdb.connect()
     shown.execute("attach ? as stored (read_only)", [path])
+    if state is not None:
+        shown.execute("create schema shared_state")
     for (table,) in shown.execute("select table_name from duckdb_tables() "
                                   "where database_name = 'stored'").fetchall():
         if is_precomputed_table(table):  # corporate amounts: the copy builds its own
@@ -252,7 +266,13 @@ def display_database(path: str, factor: Decimal) -> duckdb.DuckDBPyConnection:
         columns = MONEY_COLUMNS.get(table, ())
         scaled = ", ".join(f"round({c} * {factor}, 2)::decimal(18, 2) as {c}" for c in columns)
         body = f"select * replace ({scaled})" if columns else "select *"
-        shown.execute(f'create view "{table}" as {body} from stored.main."{table}"')  # noqa: S608
+        source = f'stored.main."{table}"'
+        if state is not None and table in STATE_TABLES:
+            shown.register("state_rows", state.sql(f'select * from "{table}"').to_arrow_table())  # noqa: S608
+            shown.execute(f'create table shared_state."{table}" as select * from state_rows')  # noqa: S608
+            shown.unregister("state_rows")
+            source = f'shared_state."{table}"'
+        shown.execute(f'create view "{table}" as {body} from {source}')  # noqa: S608
     for (text,) in shown.execute("select sql from duckdb_views() "
                                  "where database_name = 'stored' and not internal").fetchall():
         shown.execute(text)  # the file's own views, over the scaled tables

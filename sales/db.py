@@ -150,7 +150,43 @@ def private_copy(path: str | os.PathLike) -> Path:
     return copy
 
 
+def shared_store():
+    """The PostgreSQL state store when $SALES_STATE_URL names one, else None (state in the file)."""
+    from sales.state import state_url
+
+    url = state_url()
+    if not url:
+        return None
+    from sales.state.store import Store
+
+    return Store(url)
+
+
+def upgrade_file(path: str | os.PathLike) -> None:
+    """Bring a file of an older schema up to date, under the lock (before reading it read-only)."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        current = schema_version(con) >= SCHEMA_VERSION
+    finally:
+        con.close()
+    if not current:
+        with file_lock(path):
+            connect(path).close()
+
+
 def open_for_reading(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
+    """A connection for reading `path`; with the state in PostgreSQL, the file read-only beside
+    PostgreSQL's state (sales.state.replica)."""
+    store = shared_store()
+    if store is not None:
+        from sales.state.replica import open_replica
+
+        upgrade_file(path)
+        return open_replica(path, store)
+    return open_file_for_reading(path)
+
+
+def open_file_for_reading(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
     """A connection for reading `path`, even while the app holds it: read-only when the file is
     free, else a private copy taken under the lock (deleted when the process exits). The app
     may hold it in another process (a lock) or in this one (DuckDB then refuses a read-only
@@ -175,6 +211,8 @@ def open_for_reading(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
 def open_current(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
     """`open_for_reading`, after bringing a file of an older schema up to date once (the
     command line reading a database an earlier version wrote)."""
+    if shared_store() is not None:
+        return open_for_reading(path)
     con = open_for_reading(path)
     if schema_version(con) < SCHEMA_VERSION:
         con.close()
@@ -192,13 +230,17 @@ def _remove_later(folder: Path) -> None:
 def swap_in(path: str | os.PathLike, build: Callable[[duckdb.DuckDBPyConnection], object],
             start_empty: bool = False,
             progress: Callable[[float, str], None] | None = None,
-            after: Callable[[duckdb.DuckDBPyConnection], object] | None = None) -> object:
+            after: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
+            shared_state: bool = True) -> object:
     """Apply `build` to a copy of the database (or to a new, empty one) in one transaction, then
     atomically replace the file with it. Returns what `build` returned. `after` runs on the
     committed copy before the swap (`sales.precomputed.refresh`: derived tables built once).
 
-    If `build` raises, or the process dies, the file at `path` is untouched.
+    If `build` raises, or the process dies, the file at `path` is untouched. With the state in
+    PostgreSQL (and `shared_state`), `build` sees PostgreSQL's state and its changes to it are
+    written back there.
     """
+    store = shared_store() if shared_state else None
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     building = Path(f"{target}.building")
@@ -209,24 +251,54 @@ def swap_in(path: str | os.PathLike, build: Callable[[duckdb.DuckDBPyConnection]
                 progress(0.0, "Copying the current database")
             _copy_database(target, building)
         con = connect(building)
+        if store is not None:
+            from sales.state.replica import build_with_state
+
+            try:
+                return build_with_state(store, con, build,
+                                        lambda: _finish(con, building, target), after)
+            except BaseException:
+                con.close()
+                _discard(building)
+                raise
         try:
             with write_transaction(con) as cur:
                 result = build(cur)
             if after is not None:  # on the committed data, before anyone sees the file
                 after(con)
-            con.execute("checkpoint")
         except BaseException:
             con.close()
             _discard(building)
             raise
-        con.close()
-        with open(building, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(building, target)
-        # The old file's log (already copied and checkpointed into the new file) must not be
-        # replayed against the new one.
-        Path(f"{target}.wal").unlink(missing_ok=True)
+        _finish(con, building, target)
     return result
+
+
+def write_state(path: str | os.PathLike,
+                build: Callable[[duckdb.DuckDBPyConnection], object]) -> object:
+    """A write of state tables only (a grant, a rep's call, a delivery record) from the command
+    line: with the state in PostgreSQL, there, without copying or touching the file; else as
+    `swap_in`, on a copy swapped in (the app may hold the file)."""
+    store = shared_store()
+    if store is None:
+        return swap_in(path, build)
+    from sales.state.replica import Replica
+
+    upgrade_file(path)
+    with Replica(path, store).writing() as tx:
+        return build(tx)
+
+
+def _finish(con: duckdb.DuckDBPyConnection, building: Path, target: Path) -> None:
+    """Write the built copy out and swap it into place."""
+    con.execute("checkpoint")
+    con.close()
+    with open(building, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(building, target)
+    # The old file's log (already copied and checkpointed into the new file) must not be
+    # replayed against the new one.
+    Path(f"{target}.wal").unlink(missing_ok=True)
 
 
 def _discard(path: Path) -> None:

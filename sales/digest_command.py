@@ -19,7 +19,7 @@ from sales import access, delivery
 from sales.alerts import DIGEST_ALERTS, alerts
 from sales.audit import command_line_user
 from sales.charts import ChartError, pngs
-from sales.db import DatabaseBusy, db_path, open_current, swap_in
+from sales.db import DatabaseBusy, db_path, open_current, write_state
 from sales.digest import build_digest, email_message, slack_payload
 from sales.people_calls import end_of, now_in
 from sales.periods import QUARTER, parse_period, period_containing
@@ -121,7 +121,7 @@ def _view(con, args: argparse.Namespace, settings: Settings, scope: Filters = Fi
 def _keeper(path: Path, by: str):
     """Writes each outcome to the database as it happens (through the import's lock-and-swap,
     so it works while the app runs)."""
-    return lambda outcome: swap_in(path, lambda cur: delivery.record(cur, outcome, by))
+    return lambda outcome: write_state(path, lambda cur: delivery.record(cur, outcome, by))
 
 
 def _finish(result: delivery.RunResult, dry_run: bool) -> int:

@@ -15,7 +15,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from sales.db import DatabaseBusy, db_path, open_current, swap_in
+from sales.db import DatabaseBusy, db_path, open_current, write_state
 from sales.exits import EXIT_BUSY, EXIT_REFUSED, EXIT_USAGE
 from sales.people_calls import CallError, people_call_history, submit_call
 from sales.periods import parse_period
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if args.forecast_action == "history":
         return _history(path, args.period, args.user, args.format)
     try:
-        call = swap_in(path, lambda cur: submit_call(
+        call = write_state(path, lambda cur: submit_call(
             cur, args.user, args.period, args.forecast, args.upside, args.note, args.at,
             args.by))
     except CallError as error:

@@ -10,8 +10,9 @@ quarters and months — into the file, and a process reads them back in millisec
 
 Each is a table `precomputed_<n>`, listed in `precomputed` with the key it answers (the build
 function and its arguments) and the data version it was built at. Any later write (a saved
-call, an edited map) moves the data version on, and the stored tables stop answering: a
-stored table never answers for data it was not built from. They are derived data: `refresh`
+call, an edited map) moves the data version on — or, with the state in PostgreSQL, the state
+version (`sales.state.replica.mark_state_version`) — and the stored tables stop answering: a
+stored table never answers for data or state it was not built from. They are derived data: `refresh`
 drops and rebuilds them all, and the display-currency copy does not carry them (their amounts
 are in the corporate currency).
 """
@@ -38,6 +39,7 @@ from sales.periods import MONTH, QUARTER, period_containing
 from sales.query import default_as_of, snapshot_on_or_before, state_key
 from sales.settings import load_settings
 from sales.slippage import open_deal_facts
+from sales.state.replica import held_state_version
 from sales.view import Filters, View
 
 CATALOG = PRECOMPUTED  # also the prefix of the stored tables' names
@@ -87,13 +89,14 @@ def refresh(con: duckdb.DuckDBPyConnection, progress: Callable[[str], None] | No
     # Reads on cursors of their own (a build may leave a result unread on the one it is given);
     # the writes on one cursor, in one transaction.
     wanted = list(defaults(con.cursor()))
-    version = data_version(con.cursor())
+    version = data_version(con.cursor()), held_state_version(con.cursor())
     cur = con.cursor()
     cur.execute("begin transaction")
     try:
         _drop_all(cur)
         cur.execute(f"""create table {CATALOG} (key varchar primary key,
-                        data_version bigint not null, table_name varchar not null)""")
+                        data_version bigint not null, table_name varchar not null,
+                        state_version bigint)""")
         for number, (build, args) in enumerate(wanted):
             if progress:
                 progress(f"precomputing {build.__qualname__}")
@@ -116,14 +119,16 @@ def _drop_all(cur: duckdb.DuckDBPyConnection) -> None:
         cur.execute(f'drop table "{name}"')
 
 
-def _store(cur: duckdb.DuckDBPyConnection, version: int, name: str, answers: str,
+def _store(cur: duckdb.DuckDBPyConnection, version: tuple[int, int | None], name: str,
+           answers: str,
            table: pa.Table) -> None:
     cur.register("precomputed_rows", table)
     try:
         cur.execute(f"create table {name} as select * from precomputed_rows")  # noqa: S608 - our name
     finally:
         cur.unregister("precomputed_rows")
-    cur.execute(f"insert into {CATALOG} values (?, ?, ?)", [answers, version, name])  # noqa: S608
+    cur.execute(f"insert into {CATALOG} values (?, ?, ?, ?)",  # noqa: S608
+                [answers, version[0], name, version[1]])
 
 
 def load(con: duckdb.DuckDBPyConnection, build: Build, args: tuple) -> pa.Table | None:
@@ -131,9 +136,11 @@ def load(con: duckdb.DuckDBPyConnection, build: Build, args: tuple) -> pa.Table 
     None otherwise (never stored, another data version, or a file without the catalog)."""
     cur = con.cursor()
     try:
-        rows = cur.execute(f"""select table_name from {CATALOG}
-                               where key = ? and data_version = ?""",  # noqa: S608
-                           [key(build, args), data_version(cur)]).fetchall()
+        rows = cur.execute(f"""select table_name from {CATALOG} where key = ?
+                               and data_version = ?
+                               and state_version is not distinct from ?""",  # noqa: S608
+                           [key(build, args), data_version(cur),
+                            held_state_version(cur)]).fetchall()
         if not rows:
             return None
         return cur.sql(f'select * from "{rows[0][0]}"').to_arrow_table()  # noqa: S608

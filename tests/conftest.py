@@ -1,9 +1,10 @@
-"""Shared fixtures: a hand-computed metrics database, a small demo database, and a real SMTP
-server (STARTTLS and AUTH) for the digest's tests."""
+"""Shared fixtures: a hand-computed metrics database, a small demo database, a real SMTP
+server (STARTTLS and AUTH) for the digest's tests, and a real PostgreSQL for the shared state."""
 
 from __future__ import annotations
 
 import email
+import os
 import ssl
 from email import policy
 
@@ -180,3 +181,30 @@ def smtp(tmp_path, monkeypatch):
     monkeypatch.setattr(delivery, "RETRY_DELAYS_S", (0.0, 0.0))
     yield inbox
     controller.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server for the session (tests/postgres.py: Debian's initdb and
+    pg_ctl in a temporary folder on a free port, trust auth on 127.0.0.1, run as the
+    `postgres` user when the tests run as root). `postgres.new_database()` returns the URL of
+    a new, empty database; `postgres_url` gives each test one. Skipped when the binaries are
+    missing, except under CI (CI set), where that is a failure."""
+    from tests.postgres import Postgres, binaries
+
+    found = binaries()
+    if found is None:
+        message = ("PostgreSQL's initdb/pg_ctl not found (Debian: apt-get install postgresql); "
+                   "the shared-state tests need a real server")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = Postgres(found)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres):
+    """The URL of a new, empty PostgreSQL database of its own for this test."""
+    return postgres.new_database()

@@ -73,7 +73,7 @@ from sales.db import data_version
 from sales.ingest import quality
 from sales.settings import Settings
 from sales.view import Filters, View
-from ui.state import cache_path, reading, version
+from ui.state import cache_path, held_state_version, reading, version
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -167,7 +167,8 @@ def _hold(con: Con, build: Callable[..., pa.Table | None], *args: object) -> pa.
     share without a copy."""
     key = f"{build.__module__}.{build.__qualname__}"
     # The version read on this cursor: `version()` would open a second reader inside this one.
-    return _held(cache_path(), data_version(con), key, args, con, build)
+    return _held(cache_path(), (data_version(con), held_state_version()), key, args, con,
+                 build)
 
 
 def _facts(con: Con, view: View) -> pa.Table:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date
@@ -26,11 +27,14 @@ from sales.db import (
     file_lock,
     is_empty,
     private_copy,
+    shared_store,
+    upgrade_file,
     write_transaction,
 )
 from sales.periods import QUARTER, parse_period, period_containing
 from sales.query import default_as_of
 from sales.settings import Settings, load_settings
+from sales.state.replica import Replica
 from sales.view import FILTER_DIMENSIONS, Filters, View
 
 # DuckDB's buffer pool otherwise grows towards 80% of the machine's memory; the app process
@@ -40,6 +44,9 @@ APP_DUCKDB_MEMORY_LIMIT = "900MB"
 # build in a few seconds on a laptop.
 FIRST_RUN_DEMO_OPPORTUNITIES = 20_000
 _build_lock = threading.Lock()
+# With the state in PostgreSQL, how often a process asks whether another one wrote: a write
+# shows everywhere within this and the catch-up (docs/budgets.md: within 1 s).
+STATE_POLL_S = 0.25
 
 
 def database_path() -> str:
@@ -73,6 +80,11 @@ class SharedConnection:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        # With the state in PostgreSQL: the file read-only beside PostgreSQL's state
+        # (sales.state.replica); None when the state lives in the file.
+        self.store = shared_store()
+        self.replica: Replica | None = None
+        self._polled = 0.0
         self._changed = threading.Condition()
         self._readers = 0
         self.writes = 0  # odd while a write is under way; moves on when one starts or ends
@@ -80,6 +92,9 @@ class SharedConnection:
 
     def _open(self) -> None:
         self.identity = file_identity(self.path)
+        if self.store is not None:
+            self._open_replica()
+            return
         try:
             self.con = connect(self.path)
         except duckdb.IOException as error:
@@ -89,7 +104,35 @@ class SharedConnection:
         self.con.execute(f"set memory_limit = '{APP_DUCKDB_MEMORY_LIMIT}'")  # a constant
         self.known_version: int | None = None
 
-    def version(self) -> int:
+    def _open_replica(self) -> None:
+        if self.replica is None:
+            upgrade_file(self.path)
+            self.replica = Replica(self.path, self.store)
+            self.con = self.replica.con
+            self.con.execute(f"set memory_limit = '{APP_DUCKDB_MEMORY_LIMIT}'")  # a constant
+        else:
+            with self.replica.lock:  # not beside a catch-up's transaction
+                self.replica.attach()  # the new file; the state tables stay, at their version
+        self.known_version = None
+
+    def state_version(self) -> int:
+        """PostgreSQL's state version as this process holds it, looked up at most every
+        STATE_POLL_S (a render asks dozens of times); a newer one is brought in first."""
+        now = time.monotonic()
+        if now - self._polled >= STATE_POLL_S:
+            self._polled = now
+            if self.store.poll_version() != self.replica.state_version:
+                self.replica.refresh()
+        return self.replica.state_version
+
+    def version(self) -> int | tuple[int, int]:
+        """What caches key on: the data version, and with the state in PostgreSQL the state
+        version too."""
+        if self.replica is None:
+            return self.data_version()
+        return self.data_version(), self.state_version()
+
+    def data_version(self) -> int:
         """The data version. It changes only by a write through this connection (which forgets
         it, see `writing`) or by an import swapping a new file in (which reopens): while the
         file is the same, the version read once holds, and a page's dozen queries skip a
@@ -109,7 +152,8 @@ class SharedConnection:
         with self._changed:
             self._changed.wait_for(lambda: self._readers == 0)
             if file_identity(self.path) != self.identity:
-                self.con.close()
+                if self.replica is None:
+                    self.con.close()
                 self._open()
 
     @contextmanager
@@ -177,8 +221,11 @@ def _display_reading(code: str) -> Iterator[duckdb.DuckDBPyConnection]:
 def _display(path: str, data_version: int, code: str, today: date) -> duckdb.DuckDBPyConnection:
     """The database with every amount in `code` at the latest rate in force `today`
     (`sales.currency.display_database`, over a private copy of this data version)."""
-    with _shared(path).reading() as cur:
+    shared = _shared(path)
+    with shared.reading() as cur:
         factor = display_factor(cur, code, today)
+        if shared.replica is not None:  # the file is only read here: no copy needed
+            return display_database(path, factor, state=cur)
     return display_database(str(private_copy(path)), factor)
 
 
@@ -200,6 +247,13 @@ def writing() -> Iterator[duckdb.DuckDBPyConnection]:
     """One all-or-nothing write from the app: under the file lock (so it never interleaves with
     an import), bumping the data version, and checkpointed so other processes can copy the file."""
     shared = _shared(database_path())
+    if shared.replica is not None:
+        # The state in PostgreSQL: queued behind other processes' writers there; the file is
+        # never written while serving.
+        with shared.reading(), shared.replica.writing() as tx:
+            yield tx
+        shared._polled = 0.0  # look again at once: this write moved the state on
+        return
     with file_lock(shared.path), shared.reading() as cur:
         shared.writes += 1
         shared.known_version = None
@@ -230,9 +284,16 @@ def ensure_database() -> None:
                           expanded=False)
 
 
-def version() -> int:
-    """The data version; every cached query takes it as an argument so new data shows."""
+def version() -> int | tuple[int, int]:
+    """The data version (and the shared state's version when it lives in PostgreSQL); every
+    cached query takes it as an argument so new data and every saved change show."""
     return _shared(database_path()).version()
+
+
+def held_state_version() -> int | None:
+    """The shared state's version this process holds (no lookup), None in embedded mode."""
+    replica = _shared(database_path()).replica
+    return None if replica is None else replica.state_version
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
