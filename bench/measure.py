@@ -212,6 +212,16 @@ def time_sessions(db: Path, counts: list[int], seconds: float, runs: int) -> dic
                         "--runs", str(runs)])
 
 
+def time_processes(db: Path, processes: list[int], counts: list[int], arrivals: list[int],
+                   seconds: float) -> dict:
+    """The sessions (and the arrival wave, and a kill) against N processes for each N
+    (`python -m bench.load --processes`, bench/processes.py); its JSON."""
+    return _child_json([sys.executable, "-m", "bench.load", "--db", str(db), "--sessions",
+                        ",".join(str(c) for c in counts), "--duration", str(seconds),
+                        "--processes", ",".join(str(n) for n in processes),
+                        "--arrivals", ",".join(str(c) for c in arrivals)])
+
+
 def harness_check(pages: dict, calibration: dict) -> dict:
     """The load harness's cold re-render of each page beside `bench.pages`'s figure for it: they
     time the same work (the harness adds the app's frame and the network), so agreeing within
@@ -228,7 +238,8 @@ def harness_check(pages: dict, calibration: dict) -> dict:
 
 def run_bench(opportunities: int = DEFAULT_OPPORTUNITIES, db: Path | None = None,
               runs: int = 5, progress: Progress | None = None, sessions: list[int] | None = None,
-              sessions_duration: float = DEFAULT_SESSIONS_DURATION_S) -> dict:
+              sessions_duration: float = DEFAULT_SESSIONS_DURATION_S,
+              processes: list[int] | None = None, arrivals: list[int] | None = None) -> dict:
     """Every figure docs/budgets.md#budgets names, as a dict with the documented JSON keys."""
     say = progress or (lambda fraction, message: None)
     path = Path(db) if db else ROOT / "bench" / f"bench-{opportunities}.duckdb"
@@ -259,7 +270,12 @@ def run_bench(opportunities: int = DEFAULT_OPPORTUNITIES, db: Path | None = None
     shutil.rmtree(demo_path.parent, ignore_errors=True)
     say(0.55, "Timing every page in an app process (AppTest)")
     result.update(time_pages(path, runs))
-    if sessions:
+    if processes:
+        say(0.75, f"Sessions against {', '.join(map(str, processes))} processes, "
+                  f"{sessions_duration:g} s each")
+        result.update(time_processes(path, processes, sessions or [], arrivals or [],
+                                     sessions_duration))
+    elif sessions:
         say(0.75, f"{', '.join(map(str, sessions))} concurrent sessions against streamlit run, "
                   f"{sessions_duration:g} s each")
         result.update(time_sessions(path, sessions, sessions_duration, runs))
