@@ -46,6 +46,11 @@ BUDGETS = {"first_render_s": 2.0, "rerender_s": 0.5, "in_blood_toggle_s": 0.2,
 SESSION_BUDGETS = {16: 1.0, 32: 3.0}
 SESSION_RSS_BUDGET_MB = 2048.0
 DEFAULT_SESSIONS_DURATION_S = 60.0
+# Several processes (`--processes`), 2 s think time: p95 per (processes, sessions), the summed
+# memory of two processes, and the arrival wave on two (first render p95, overall p95).
+PROCESS_SESSION_BUDGETS = {(1, 16): 1.0, (2, 32): 1.0, (2, 64): 3.0}
+PROCESS_RSS_BUDGET_MB = {2: 3072.0}
+ARRIVAL_BUDGETS = {(2, 64): (1.0, 1.0)}
 
 Progress = Callable[[float, str], None]
 
@@ -331,7 +336,60 @@ def table(result: dict) -> str:
               f"{base['ratio']}× faster |"]
     if result.get("sessions"):
         lines += ["", *sessions_table(result)]
+    if result.get("processes"):
+        lines += ["", *processes_table(result)]
     return "\n".join(lines)
+
+
+def _ok(met: bool) -> str:
+    return "✅" if met else "❌"
+
+
+def _session_verdict(processes: str, count: str, figures: dict) -> str:
+    budget = PROCESS_SESSION_BUDGETS.get((int(processes), int(count)))
+    if budget is None:
+        return ""
+    return (f"p95 ≤ {budget:g} s, no errors "
+            f"{_ok(figures['p95_s'] is not None and figures['p95_s'] <= budget and not figures['errors'])}")
+
+
+def processes_table(result: dict) -> list[str]:
+    """Sessions against N processes (2 s and 10 s think time), the arrival wave and the
+    recovery from a killed process, against their budgets."""
+    lines = ["Sessions against N processes, spread as the sticky proxy spreads browsers "
+             f"({result['processes_duration_s']:g} s each, caches warm):", "",
+             "| processes | sessions | think | p50 | p95 | max | renders/s | errors | budget |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for n, figures in result["processes"].items():
+        for think, runs in ((figures["think_s"], figures["sessions"]),
+                            (figures["calm"]["think_s"], figures["calm"]["sessions"])):
+            for count, run in runs.items():
+                verdict = _session_verdict(n, count, run) if think == figures["think_s"] else ""
+                lines.append(f"| {n} | {count} | {think:g} s | {run['p50_s']} | {run['p95_s']} | "
+                             f"{run['max_s']} | {run['renders_per_s']} | {run['errors']} | "
+                             f"{verdict} |")
+    lines += ["", "| processes | arriving in 10 s | first render p95 | p95 | errors | budget |",
+              "|---:|---:|---:|---:|---:|---|"]
+    for n, figures in result["processes"].items():
+        for count, wave in figures["arrivals"].items():
+            budget = ARRIVAL_BUDGETS.get((int(n), int(count)))
+            verdict = "" if budget is None else (
+                f"≤ {budget[0]:g} s and ≤ {budget[1]:g} s "
+                + _ok((wave["first_render_p95_s"] or 99) <= budget[0]
+                      and (wave["p95_s"] or 99) <= budget[1] and not wave["errors"]))
+            lines.append(f"| {n} | {count} | {wave['first_render_p95_s']} | {wave['p95_s']} | "
+                         f"{wave['errors']} | {verdict} |")
+    for n, figures in result["processes"].items():
+        rss, budget = figures["server_peak_rss_mb"], PROCESS_RSS_BUDGET_MB.get(int(n))
+        verdict = ("" if budget is None or rss is None
+                   else f" (budget ≤ {budget:,.0f} MB {_ok(rss <= budget)})")
+        lines.append(f"\n{n} processes: peak memory {rss} MB summed{verdict}.")
+        if "recovery" in figures:
+            r = figures["recovery"]
+            lines.append(f"One of {n} killed: its {r['sessions']} sessions rendered again on "
+                         f"another after p50 {r['p50_s']} s, max {r['max_s']} s; {r['lost']} lost, "
+                         f"{r['errors']} other errors.")
+    return lines
 
 
 def sessions_table(result: dict) -> list[str]:
