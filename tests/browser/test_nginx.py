@@ -1,0 +1,142 @@
+"""Two `streamlit run` processes behind Debian's nginx running the README's configuration
+(tests/browser/conftest.py `nginx_in_front`): a browser stays on the process that served it,
+signs in through it, and when that process is killed with SIGKILL it carries on, still signed
+in, on the other one. With the state in PostgreSQL, a call saved through one process is seen
+through the other and survives the kill."""
+
+from __future__ import annotations
+
+import importlib.util
+import secrets
+import shutil
+import urllib.request
+from contextlib import ExitStack
+
+import pytest
+
+from bench import load
+from sales import access
+from sales.db import connect
+from tests.browser.conftest import nginx_in_front
+from tests.browser.signin import signed_in, wait_title
+
+pytestmark = pytest.mark.browser
+MANAGER = "manager@example.com"
+ROUTE = "sales_route"
+# Two processes on one file need the state store (SALES_STATE_URL): until it is in the app,
+# each process gets its own copy of the demo and only the routing is tested.
+STATE_STORE = importlib.util.find_spec("sales.state") is not None
+
+
+def _grant_manager(database) -> None:
+    con = connect(database)
+    access.grant(con, MANAGER, access.MANAGER, by="test")
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def fleet(demo_db, provider, tmp_path_factory, request):
+    """Two app processes in team mode behind nginx; yields (nginx URL, the two servers)."""
+    folder = tmp_path_factory.mktemp("nginx")
+    ports = [load.free_port(), load.free_port()]
+    nginx_port_folder = folder / "nginx"
+    nginx_port_folder.mkdir()
+    databases = [folder / "a.duckdb", folder / "b.duckdb"]
+    env: dict[str, str] = {}
+    if STATE_STORE:
+        databases = [folder / "demo.duckdb"] * 2
+        env["SALES_STATE_URL"] = request.getfixturevalue("postgres_url")
+    for database in set(databases):
+        shutil.copyfile(demo_db, database)
+        _grant_manager(database)
+    with ExitStack() as stack:
+        url = stack.enter_context(nginx_in_front(ports, nginx_port_folder))
+        secrets_file = folder / "secrets.toml"
+        # One [auth] for every process: the redirect comes back through nginx, and a browser
+        # moved to the other process keeps a sign-in cookie that process can read.
+        secrets_file.write_text(f"""[auth]
+redirect_uri = "{url}/oauth2callback"
+cookie_secret = "{secrets.token_urlsafe(32)}"
+client_id = "sales-dashboard"
+client_secret = "{secrets.token_urlsafe(16)}"
+server_metadata_url = "{provider}/.well-known/openid-configuration"
+""")
+        options = ("--secrets.files", str(secrets_file),
+                   "--server.cookieSecret", secrets.token_urlsafe(32))
+        servers = [stack.enter_context(load.serving(database, port, options=options, env=env))
+                   for database, port in zip(databases, ports, strict=True)]
+        yield url, servers
+
+
+def _served_by(url: str, route: str) -> int:
+    """The app port nginx sends a browser with this route cookie to."""
+    request = urllib.request.Request(f"{url}/_stcore/health",
+                                     headers={"Cookie": f"{ROUTE}={route}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return int(response.headers["X-Upstream"].rsplit(":", 1)[1])
+
+
+def _context_on(browser, url: str, port: int):
+    """A browser context whose route cookie nginx hashes to the process on `port`."""
+    for n in range(200):
+        if _served_by(url, f"probe{n}") == port:
+            context = browser.new_context()
+            context.add_cookies([{"name": ROUTE, "value": f"probe{n}", "url": url}])
+            return context
+    raise AssertionError(f"no route cookie reaches port {port}")
+
+
+def _port(server) -> int:
+    return int(server.url.rsplit(":", 1)[1])
+
+
+def test_nginx_sets_a_route_cookie_and_keeps_to_it(fleet):
+    url, servers = fleet
+    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=10) as response:
+        cookie = response.headers["Set-Cookie"]
+    route = cookie.split(";")[0].split("=", 1)[1]
+    assert cookie.startswith(f"{ROUTE}=") and "HttpOnly" in cookie
+    # The same cookie, the same process, every time; and both processes get browsers.
+    assert len({_served_by(url, route) for _ in range(5)}) == 1
+    assert {_served_by(url, f"r{n}") for n in range(40)} == {_port(s) for s in servers}
+
+
+def test_a_browser_keeps_its_process_and_moves_on_when_it_dies(fleet, browser):
+    url, servers = fleet
+    first, second = (_context_on(browser, url, _port(s)) for s in servers)
+    page = signed_in(browser, url, MANAGER, context=first)
+    wait_title(page, "Overview")
+    other = signed_in(browser, url, MANAGER, context=second)
+    wait_title(other, "Overview")
+    if STATE_STORE:
+        _save_a_call(page)
+        _see_the_call(other)
+    servers[0].kill()
+    # The open tab reconnects through nginx to the survivor, still signed in, and works.
+    page.get_by_role("link", name="In-blood call").click(timeout=60_000)
+    wait_title(page, "In-blood call")
+    response = page.reload()
+    assert int(response.headers["x-upstream"].rsplit(":", 1)[1]) == _port(servers[1])
+    wait_title(page, "In-blood call")
+    assert page.get_by_role("button", name="Sign in").count() == 0
+    if STATE_STORE:
+        _see_the_call(page)  # nothing saved was lost with the process
+    first.close()
+    second.close()
+
+
+def _save_a_call(page) -> None:
+    page.get_by_role("link", name="In-blood call").click(timeout=60_000)
+    wait_title(page, "In-blood call")
+    page.get_by_role("button", name="Save call").click(timeout=30_000)
+    page.get_by_text("saved for").wait_for(timeout=30_000)
+
+
+def _see_the_call(page) -> None:
+    """The manager's saved call is in the page's call history (the export picker names who
+    saved each call)."""
+    if "inblood" not in page.url:
+        page.get_by_role("link", name="In-blood call").click(timeout=60_000)
+        wait_title(page, "In-blood call")
+    page.get_by_role("tab", name="Call history").click(timeout=30_000)
+    page.get_by_text(MANAGER).first.wait_for(timeout=30_000)
