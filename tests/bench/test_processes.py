@@ -12,6 +12,7 @@ import sys
 
 from bench import load, processes
 from bench.load import Router
+from bench.measure import processes_table
 from tests.helpers import ROOT
 
 
@@ -87,3 +88,21 @@ def test_a_moved_session_keeps_its_page_and_filters(demo_db, tmp_path):
 
         page, segment = asyncio.run(run())
     assert page == "inblood" and len(segment) == 1
+
+
+def test_one_process_through_the_command_line(demo_db, tmp_path):
+    # What `python -m bench --processes 1 --sessions 2 --arrivals 2` runs for its figures.
+    database = tmp_path / "demo.duckdb"
+    shutil.copyfile(demo_db, database)
+    done = subprocess.run([sys.executable, "-m", "bench.load", "--db", str(database),
+                           "--sessions", "2", "--duration", "4", "--processes", "1",
+                           "--arrivals", "2"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    one = result["processes"]["1"]
+    assert set(one) == {"think_s", "sessions", "calm", "arrivals", "server_peak_rss_mb"}
+    assert one["sessions"]["2"]["errors"] == 0 and one["arrivals"]["2"]["errors"] == 0
+    assert "recovery" not in one  # nothing to move to with one process
+    assert (result["processes_duration_s"], result["arrival_window_s"]) == (4.0, 10.0)
+    table = "\n".join(processes_table(result))
+    assert "| 1 | 2 | 2 s |" in table and "| 1 | 2 | 10 s |" in table
