@@ -42,7 +42,9 @@ def fleet(demo_db, provider, tmp_path_factory, request):
     nginx_port_folder = folder / "nginx"
     nginx_port_folder.mkdir()
     databases = [folder / "a.duckdb", folder / "b.duckdb"]
-    env: dict[str, str] = {}
+    # As the README's app.env: one server cookie secret for every process (Streamlit takes it
+    # from the environment only).
+    env = {"STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_urlsafe(32)}
     if STATE_STORE:
         databases = [folder / "demo.duckdb"] * 2
         env["SALES_STATE_URL"] = request.getfixturevalue("postgres_url")
@@ -61,8 +63,7 @@ client_id = "sales-dashboard"
 client_secret = "{secrets.token_urlsafe(16)}"
 server_metadata_url = "{provider}/.well-known/openid-configuration"
 """)
-        options = ("--secrets.files", str(secrets_file),
-                   "--server.cookieSecret", secrets.token_urlsafe(32))
+        options = ("--secrets.files", str(secrets_file))
         servers = [stack.enter_context(load.serving(database, port, options=options, env=env))
                    for database, port in zip(databases, ports, strict=True)]
         yield url, servers
@@ -93,9 +94,9 @@ def _port(server) -> int:
 def test_nginx_sets_a_route_cookie_and_keeps_to_it(fleet):
     url, servers = fleet
     with urllib.request.urlopen(f"{url}/_stcore/health", timeout=10) as response:
-        cookie = response.headers["Set-Cookie"]
+        cookie, = (c for c in response.headers.get_all("Set-Cookie") if c.startswith(ROUTE))
     route = cookie.split(";")[0].split("=", 1)[1]
-    assert cookie.startswith(f"{ROUTE}=") and "HttpOnly" in cookie
+    assert "HttpOnly" in cookie and len(route) == 32  # nginx's request id
     # The same cookie, the same process, every time; and both processes get browsers.
     assert len({_served_by(url, route) for _ in range(5)}) == 1
     assert {_served_by(url, f"r{n}") for n in range(40)} == {_port(s) for s in servers}
@@ -113,8 +114,7 @@ def test_a_browser_keeps_its_process_and_moves_on_when_it_dies(fleet, browser):
         _see_the_call(other)
     servers[0].kill()
     # The open tab reconnects through nginx to the survivor, still signed in, and works.
-    page.get_by_role("link", name="In-blood call").click(timeout=60_000)
-    wait_title(page, "In-blood call")
+    _open_after_reconnect(page, "In-blood call")
     response = page.reload()
     assert int(response.headers["x-upstream"].rsplit(":", 1)[1]) == _port(servers[1])
     wait_title(page, "In-blood call")
@@ -123,6 +123,21 @@ def test_a_browser_keeps_its_process_and_moves_on_when_it_dies(fleet, browser):
         _see_the_call(page)  # nothing saved was lost with the process
     first.close()
     second.close()
+
+
+def _open_after_reconnect(page, title: str) -> None:
+    """Open a page from the sidebar of a tab whose process just died. A click made before
+    the tab has noticed and reconnected is lost with the old connection (as a person's would
+    be); like them, click again."""
+    lost = pytest.importorskip("playwright.sync_api").TimeoutError
+    for _ in range(6):
+        page.get_by_role("link", name=title).click(timeout=30_000)
+        try:
+            page.get_by_role("heading", name=title).wait_for(timeout=10_000)
+            return
+        except lost:
+            page.get_by_role("link", name="Overview").click(timeout=30_000)
+    raise AssertionError(f"the tab never showed {title!r} again after its process died")
 
 
 def _save_a_call(page) -> None:
