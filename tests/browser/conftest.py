@@ -194,11 +194,27 @@ def _postgres_bin() -> Path | None:
     return found[-1].parent if found else None
 
 
+class _Postgres:
+    """A running throwaway server: `new_database()` makes an empty database, returns its URL."""
+
+    def __init__(self, binaries: Path, port: int, as_postgres: list[str]) -> None:
+        self.binaries, self.port, self.as_postgres, self.made = binaries, port, as_postgres, 0
+
+    def new_database(self) -> str:
+        self.made += 1
+        name = f"sales_{self.made}"
+        subprocess.run([*self.as_postgres, str(self.binaries / "createdb"), "-h", "127.0.0.1",
+                        "-p", str(self.port), "-U", "postgres", name], check=True,
+                       capture_output=True)
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+
 @pytest.fixture(scope="session")
-def postgres_url():
+def postgres():
     """A throwaway PostgreSQL (Debian's `postgresql`: initdb and pg_ctl on a free port in a
     temporary folder, trust on loopback); as the `postgres` user when run as root (PostgreSQL
-    refuses root). Yields its URL; stopped and removed at the end."""
+    refuses root). Stopped and removed at the end. (The state store's own fixture of this name
+    in tests/conftest.py replaces this one once it is in.)"""
     binaries = _postgres_bin()
     if binaries is None:
         _missing("PostgreSQL", "postgresql")
@@ -215,7 +231,7 @@ def postgres_url():
                     f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"],
                    check=True, capture_output=True)
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield _Postgres(binaries, port, as_postgres)
     finally:
         subprocess.run([*pg_ctl, "-m", "immediate", "stop"], capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib.util
 import secrets
 import shutil
+import subprocess
+import sys
 import urllib.request
 from contextlib import ExitStack
 
@@ -19,6 +21,7 @@ from sales import access
 from sales.db import connect
 from tests.browser.conftest import nginx_in_front
 from tests.browser.signin import signed_in, wait_title
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.browser
 MANAGER = "manager@example.com"
@@ -47,10 +50,14 @@ def fleet(demo_db, provider, tmp_path_factory, request):
     env = {"STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_urlsafe(32)}
     if STATE_STORE:
         databases = [folder / "demo.duckdb"] * 2
-        env["SALES_STATE_URL"] = request.getfixturevalue("postgres_url")
+        env["SALES_STATE_URL"] = request.getfixturevalue("postgres").new_database()
     for database in set(databases):
         shutil.copyfile(demo_db, database)
         _grant_manager(database)
+    if STATE_STORE:  # the demo's state, with the grant, moves to PostgreSQL
+        subprocess.run([sys.executable, "-m", "sales", "state", "migrate", "--to",
+                        env["SALES_STATE_URL"], "--db", str(databases[0])], cwd=ROOT,
+                       check=True, capture_output=True)
     with ExitStack() as stack:
         url = stack.enter_context(nginx_in_front(ports, nginx_port_folder))
         secrets_file = folder / "secrets.toml"
