@@ -341,6 +341,10 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _s(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f} s"
+
+
 def _ok(met: bool) -> str:
     return "✅" if met else "❌"
 
@@ -365,9 +369,9 @@ def processes_table(result: dict) -> list[str]:
                             (figures["calm"]["think_s"], figures["calm"]["sessions"])):
             for count, run in runs.items():
                 verdict = _session_verdict(n, count, run) if think == figures["think_s"] else ""
-                lines.append(f"| {n} | {count} | {think:g} s | {run['p50_s']} | {run['p95_s']} | "
-                             f"{run['max_s']} | {run['renders_per_s']} | {run['errors']} | "
-                             f"{verdict} |")
+                lines.append(f"| {n} | {count} | {think:g} s | {_s(run['p50_s'])} | "
+                             f"{_s(run['p95_s'])} | {_s(run['max_s'])} | "
+                             f"{run['renders_per_s']} | {run['errors']} | {verdict} |")
     lines += ["", "| processes | arriving in 10 s | first render p95 | p95 | errors | budget |",
               "|---:|---:|---:|---:|---:|---|"]
     for n, figures in result["processes"].items():
@@ -377,13 +381,14 @@ def processes_table(result: dict) -> list[str]:
                 f"≤ {budget[0]:g} s and ≤ {budget[1]:g} s "
                 + _ok((wave["first_render_p95_s"] or 99) <= budget[0]
                       and (wave["p95_s"] or 99) <= budget[1] and not wave["errors"]))
-            lines.append(f"| {n} | {count} | {wave['first_render_p95_s']} | {wave['p95_s']} | "
-                         f"{wave['errors']} | {verdict} |")
+            lines.append(f"| {n} | {count} | {_s(wave['first_render_p95_s'])} | "
+                         f"{_s(wave['p95_s'])} | {wave['errors']} | {verdict} |")
     for n, figures in result["processes"].items():
         rss, budget = figures["server_peak_rss_mb"], PROCESS_RSS_BUDGET_MB.get(int(n))
         verdict = ("" if budget is None or rss is None
                    else f" (budget ≤ {budget:,.0f} MB {_ok(rss <= budget)})")
-        lines.append(f"\n{n} processes: peak memory {rss} MB summed{verdict}.")
+        lines.append(f"\n{n} process{'' if n == '1' else 'es'}: peak memory {rss:,} MB "
+                     f"summed{verdict}.")
         if "recovery" in figures:
             r = figures["recovery"]
             lines.append(f"One of {n} killed: its {r['sessions']} sessions rendered again on "
