@@ -228,6 +228,13 @@ class Session:
 
 # --- the people -----------------------------------------------------------------------------
 
+@dataclass
+class Stats:
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    firsts: list[float] = field(default_factory=list)  # opening the app to its first page
+
+
 def persona_views(index: int, options: dict[str, list[str]]) -> list[dict[str, list[str]]]:
     """The filter choices manager `index` moves between: everything, their team, and one
     segment and one region of their own — the handful of views a person keeps returning to."""
@@ -247,13 +254,6 @@ def persona_views(index: int, options: dict[str, list[str]]) -> list[dict[str, l
 def _weighted_page(rng: random.Random) -> str:
     names = list(PAGE_WEIGHTS)
     return rng.choices(names, weights=[PAGE_WEIGHTS[n] for n in names])[0]
-
-
-@dataclass
-class Stats:
-    latencies: list[float] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    firsts: list[float] = field(default_factory=list)  # opening the app to its first page
 
 
 @dataclass
