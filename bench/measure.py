@@ -392,8 +392,8 @@ def processes_table(result: dict) -> list[str]:
         if "recovery" in figures:
             r = figures["recovery"]
             lines.append(f"One of {n} killed: its {r['sessions']} sessions rendered again on "
-                         f"another after p50 {r['p50_s']} s, max {r['max_s']} s; {r['lost']} lost, "
-                         f"{r['errors']} other errors.")
+                         f"another after p50 {_s(r['p50_s'])}, max {_s(r['max_s'])}; "
+                         f"{r['lost']} lost, {r['errors']} other errors.")
     return lines
 
 
