@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from bench.measure import DEFAULT_OPPORTUNITIES, DEFAULT_SESSIONS_DURATION_S, run_bench, table
+from bench.processes import state_problem
 from sales.progress import ProgressBar
 
 
@@ -38,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
                              "sessions each (e.g. 1,8,16,32)")
     parser.add_argument("--sessions-duration", type=float, default=None, metavar="S",
                         help="seconds each number of sessions runs (default 60)")
+    parser.add_argument("--processes", type=_counts, default=None, metavar="N,N,...",
+                        help="run the sessions against N `streamlit run` processes each, "
+                             "sessions spread as a sticky proxy would (N > 1 needs "
+                             "SALES_STATE_URL); with N >= 2 one is killed mid-run")
+    parser.add_argument("--arrivals", type=_counts, default=None, metavar="K,K,...",
+                        help="with --processes: K people opening the app within 10 s, then "
+                             "clicking every 10 s")
     return parser
 
 
@@ -46,7 +54,11 @@ def _usage_problem(args: argparse.Namespace, duration: float) -> str | None:
         return "--runs and --opportunities must be at least 1"
     if duration <= 0:
         return "--sessions-duration must be positive"
-    return None
+    if args.arrivals and not args.processes:
+        return "--arrivals needs --processes (e.g. --processes 1,2)"
+    if args.processes and not (args.sessions or args.arrivals):
+        return "--processes needs --sessions or --arrivals"
+    return state_problem(args.processes) if args.processes else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {problem}", file=sys.stderr)  # as every `python -m sales` command says it
         return 2
     result = run_bench(args.opportunities or DEFAULT_OPPORTUNITIES, args.db, args.runs,
-                       progress=ProgressBar(), sessions=args.sessions, sessions_duration=duration)
+                       progress=ProgressBar(), sessions=args.sessions, sessions_duration=duration,
+                       processes=args.processes, arrivals=args.arrivals)
     print(table(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

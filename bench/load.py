@@ -37,7 +37,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_S = 60
-THINK_S = 2.0
+THINK_S = 2.0  # harsh: a person clicking as fast as the page answers and they read it
+CALM_THINK_S = 10.0  # realistic: a manager reading the page in a call between clicks
 RENDER_TIMEOUT_S = 120.0
 # How often people open each page, relative to each other: the weekly call's pages first.
 PAGE_WEIGHTS = {"overview": 3, "inblood": 3, "forecast_call": 3, "smb_forecast": 1,
@@ -73,9 +74,17 @@ def _wait_healthy(url: str, process: subprocess.Popen, output) -> None:
 class Server:
     url: str
     process: subprocess.Popen
+    peak_at_kill_mb: float | None = None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: no goodbye to its browsers."""
+        self.peak_at_kill_mb = self.peak_rss_mb()
+        self.process.kill()
 
     def peak_rss_mb(self) -> float | None:
-        """The server's peak resident memory so far (Linux; None elsewhere)."""
+        """The server's peak resident memory so far (Linux; None elsewhere), or at its kill."""
+        if self.peak_at_kill_mb is not None:
+            return self.peak_at_kill_mb
         try:
             status = Path(f"/proc/{self.process.pid}/status").read_text()
         except OSError:
@@ -88,12 +97,13 @@ class Server:
 
 @contextmanager
 def serving(database: Path, port: int | None = None, host: str = "127.0.0.1",
-            options: tuple[str, ...] = (), log: Path | None = None) -> Iterator[Server]:
+            options: tuple[str, ...] = (), log: Path | None = None,
+            env: dict[str, str] | None = None) -> Iterator[Server]:
     """`streamlit run app.py` on a (free) port over `database`, with more Streamlit `options`
-    (`--secrets.files …`). Its output goes to `log`, else to a temporary file (a pipe nobody
-    reads would stall a chatty server)."""
+    (`--secrets.files …`) and environment `env` (`SALES_STATE_URL`). Its output goes to `log`,
+    else to a temporary file (a pipe nobody reads would stall a chatty server)."""
     port = port or free_port()
-    env = {**os.environ, "SALES_DB": str(database)}
+    env = {**os.environ, **(env or {}), "SALES_DB": str(database)}
     with (open(log, "w+") if log else tempfile.TemporaryFile("w+")) as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
@@ -105,8 +115,9 @@ def serving(database: Path, port: int | None = None, host: str = "127.0.0.1",
             _wait_healthy(url, process, output)
             yield Server(url, process)
         finally:
-            process.terminate()
-            process.wait(timeout=20)
+            if process.poll() is None:  # the bench may have killed it on purpose
+                process.terminate()
+                process.wait(timeout=20)
 
 
 # --- one browser's side of the protocol ------------------------------------------------------
@@ -136,6 +147,21 @@ class Session:
     async def close(self) -> None:
         if self.socket is not None:
             await self.socket.close()
+
+    async def dropped_within(self, seconds: float) -> bool:
+        """Think for `seconds`, or less if the server drops the connection meanwhile (a
+        browser notices a closed websocket at once, not at its next click)."""
+        try:
+            await asyncio.wait_for(self.socket.wait_closed(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    def moved_to(self, url: str) -> Session:
+        """A new tab state on `url` that carries this one's page and filters across, as the
+        browser does when it reconnects to another process (widget ids and page hashes are
+        the same in every process of one app)."""
+        return Session(url, dict(self.pages), dict(self.widgets), dict(self.filters), self.page)
 
     async def render(self, page: str | None = None, filters: dict | None = None) -> float:
         """Ask for a rerun of `page` with `filters` (the sidebar's keys to values) and wait
@@ -206,6 +232,7 @@ class Session:
 class Stats:
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    firsts: list[float] = field(default_factory=list)  # opening the app to its first page
 
 
 def persona_views(index: int, options: dict[str, list[str]]) -> list[dict[str, list[str]]]:
@@ -229,28 +256,99 @@ def _weighted_page(rng: random.Random) -> str:
     return rng.choices(names, weights=[PAGE_WEIGHTS[n] for n in names])[0]
 
 
-async def _person(url: str, index: int, options: dict, until: float, stats: Stats,
-                  seed: int) -> None:
-    """One manager's session until `until`: a page, then filter and page changes with two
-    seconds' thought between them."""
+@dataclass
+class Router:
+    """The sticky proxy as the bench plays it: session `index` stays on process `index` mod N
+    (round-robin per session, as a route cookie hashed over N upstreams spreads browsers);
+    when its process refuses, the session tries the next ones in turn (nginx's
+    `proxy_next_upstream error`)."""
+    urls: list[str]
+
+    def candidates(self, index: int) -> list[str]:
+        start = index % len(self.urls)
+        return self.urls[start:] + self.urls[:start]
+
+
+@dataclass
+class Outage:
+    """One process killed mid-run: when, which, and each of its sessions' seconds from the kill
+    to their next successful render on another process."""
+    url: str
+    at: float | None = None
+    recovered: dict[int, float] = field(default_factory=dict)
+
+    def explains(self, session: Session) -> bool:
+        return self.at is not None and session.url == self.url
+
+
+async def _connect(router: Router, index: int, tab: Session | None = None) -> Session:
+    """Open session `index`'s websocket through the router (carrying `tab`'s page and
+    filters when it moves)."""
+    from websockets.exceptions import InvalidHandshake
+
+    failure: Exception | None = None
+    for url in router.candidates(index) if tab is None else _after(router, index, tab.url):
+        session = tab.moved_to(url) if tab else Session(url)
+        try:
+            await session.open()
+            return session
+        except (OSError, InvalidHandshake) as error:  # refused, or accepted by a dying process
+            failure = error
+    raise RenderError(f"no process answers: {failure}")
+
+
+def _after(router: Router, index: int, url: str) -> list[str]:
+    """Where a session whose process dropped it goes: its own process first (a dropped
+    connection is not always a dead process), then the others."""
+    order = router.candidates(index)
+    return [url] + [u for u in order if u != url] if url in order else order
+
+
+async def _recover(router: Router, index: int, session: Session, stats: Stats,
+                   outage: Outage | None, error: Exception | None) -> Session:
+    """The connection dropped or a render failed: reconnect and render the page again, as a
+    browser does. A drop the bench caused by killing the process is not an error; the time
+    from the kill to this render is that session's recovery."""
+    killed = outage is not None and outage.explains(session) and index not in outage.recovered
+    if not killed:
+        stats.errors.append(str(error or f"session {index}: connection dropped"))
+    await session.close()
+    moved = await _connect(router, index, session)
+    await moved.render()
+    if killed:
+        outage.recovered[index] = time.perf_counter() - outage.at
+    return moved
+
+
+async def _person(router: Router, index: int, options: dict, until: float, stats: Stats,
+                  seed: int, think_s: float = THINK_S, arrive_at: float | None = None,
+                  outage: Outage | None = None) -> None:
+    """One manager's session until `until`: a page, then filter and page changes with
+    `think_s` seconds' thought between them. With `arrive_at` (a `perf_counter` time) the
+    person opens the app then, and the first page's wait (connecting included) is timed."""
     rng = random.Random(seed * 1000 + index)
     views = persona_views(index, options)
-    await asyncio.sleep(rng.uniform(0, THINK_S))  # people do not click in lockstep
-    session = Session(url)
+    if arrive_at is None:
+        await asyncio.sleep(rng.uniform(0, think_s))  # people do not click in lockstep
+    else:
+        await asyncio.sleep(max(0.0, arrive_at - time.perf_counter()))
+    session = None
     try:
-        await session.open()
+        opened = time.perf_counter()
+        session = await _connect(router, index)
         await session.render("")  # the first render learns the pages and widgets
+        if arrive_at is not None:
+            stats.firsts.append(time.perf_counter() - opened)
+            stats.latencies.append(stats.firsts[-1])
+            await asyncio.sleep(think_s)
         page, view = _weighted_page(rng), rng.choice(views)
         while time.perf_counter() < until:
             try:
                 stats.latencies.append(await session.render(page, view))
             except (RenderError, TimeoutError) as error:
-                stats.errors.append(str(error))
-                await session.close()
-                session = Session(url)
-                await session.open()
-                await session.render("")
-            await asyncio.sleep(THINK_S)
+                session = await _recover(router, index, session, stats, outage, error)
+            if await session.dropped_within(think_s):
+                session = await _recover(router, index, session, stats, outage, None)
             if rng.random() < PAGE_SHARE:
                 page = _weighted_page(rng)
             else:
@@ -258,17 +356,18 @@ async def _person(url: str, index: int, options: dict, until: float, stats: Stat
     except (RenderError, OSError, TimeoutError) as error:
         stats.errors.append(f"session {index}: {error}")
     finally:
-        await session.close()
+        if session is not None:
+            await session.close()
 
 
-async def _warm(url: str, sessions: int, options: dict) -> None:
-    """Visit every (page, view) the run's people will use once, so the measured renders find
+async def _warm(url: str, personas: range | list[int], options: dict) -> None:
+    """Visit every (page, view) the `personas` will use once, so the measured renders find
     the caches as a busy morning leaves them."""
     session = Session(url)
     await session.open()
     await session.render("")
     seen = set()
-    for index in range(sessions):
+    for index in personas:
         for view in persona_views(index, options):
             for page in PAGE_WEIGHTS:
                 key = (page, json.dumps(view, sort_keys=True))
@@ -278,33 +377,48 @@ async def _warm(url: str, sessions: int, options: dict) -> None:
     await session.close()
 
 
+def quantile(values: list[float], q: float) -> float | None:
+    """The `q` quantile of `values` (the nearest rank at or above it), rounded to ms."""
+    times = sorted(values)
+    if not times:
+        return None
+    return round(times[min(len(times) - 1, int(q * len(times)))], 3)
+
+
 def _summary(stats: Stats, seconds: float) -> dict:
     times = sorted(stats.latencies)
-
-    def quantile(q: float) -> float | None:
-        if not times:
-            return None
-        return round(times[min(len(times) - 1, int(q * len(times)))], 3)
-
     return {"p50_s": round(statistics.median(times), 3) if times else None,
-            "p95_s": quantile(0.95), "max_s": round(times[-1], 3) if times else None,
+            "p95_s": quantile(times, 0.95), "max_s": round(times[-1], 3) if times else None,
             "renders_per_s": round(len(times) / seconds, 2), "renders": len(times),
             "errors": len(stats.errors), "error_examples": stats.errors[:3]}
 
 
 async def run_sessions(url: str, sessions: int, seconds: float, seed: int = 7) -> dict:
     """K people for `seconds`; the latency figures of their renders."""
+    options = await filter_options(url)
+    await _warm(url, range(sessions), options)
+    return await people(Router([url]), sessions, options, seconds, seed=seed)
+
+
+async def filter_options(url: str) -> dict[str, list[str]]:
+    """The sidebar's filters and their values, as one session's first render draws them."""
     probe = Session(url)
     await probe.open()
     await probe.render("")
-    options = {key: opts for key, (_id, opts) in probe.widgets.items()}
     await probe.close()
-    await _warm(url, sessions, options)
-    stats = Stats()
+    return {key: opts for key, (_id, opts) in probe.widgets.items()}
+
+
+async def people(router: Router, sessions: int, options: dict, seconds: float,
+                 think_s: float = THINK_S, seed: int = 7, outage: Outage | None = None,
+                 stats: Stats | None = None) -> dict:
+    """K people through `router` for `seconds`, thinking `think_s` between clicks; the
+    latency figures of their renders (`outage`: a process the caller kills meanwhile)."""
+    stats = stats if stats is not None else Stats()
     start = time.perf_counter()
     until = start + seconds
-    await asyncio.gather(*(_person(url, i, options, until, stats, seed)
-                           for i in range(sessions)))
+    await asyncio.gather(*(_person(router, i, options, until, stats, seed, think_s,
+                                   outage=outage) for i in range(sessions)))
     return _summary(stats, time.perf_counter() - start)
 
 
@@ -327,14 +441,7 @@ def _changes(url: str, runs: int) -> list[dict]:
     """The filter changes `bench.pages` uses, from the options the app offers."""
     from bench.pages import _filter_changes
 
-    async def options() -> dict:
-        session = Session(url)
-        await session.open()
-        await session.render("")
-        await session.close()
-        return {key: opts for key, (_id, opts) in session.widgets.items()}
-
-    found = asyncio.run(options())
+    found = asyncio.run(filter_options(url))
     return _filter_changes(found.get("segment", []), found.get("region", []), runs)
 
 
@@ -356,6 +463,10 @@ def measure(database: Path, counts: list[int], seconds: float, runs: int = 3,
     return result
 
 
+def _numbers(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load")
     parser.add_argument("--db", required=True, type=Path)
@@ -364,10 +475,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=60.0,
                         help="seconds each number of sessions runs")
     parser.add_argument("--runs", type=int, default=3, help="filter changes per calibration")
-    parser.add_argument("--log", type=Path, default=None, help="the server's output")
+    parser.add_argument("--log", type=Path, default=None,
+                        help="the server's output (with --processes: a folder of them)")
+    parser.add_argument("--processes", default="",
+                        help="comma-separated numbers of app processes (bench/processes.py)")
+    parser.add_argument("--arrivals", default="",
+                        help="with --processes: people opening the app within 10 s")
     args = parser.parse_args(argv)
-    counts = [int(part) for part in args.sessions.split(",") if part.strip()]
-    result = measure(args.db.resolve(), counts, args.duration, args.runs, args.log)
+    counts = _numbers(args.sessions)
+    if args.processes:
+        from bench import processes
+
+        problem = processes.state_problem(_numbers(args.processes))
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        result = processes.measure(args.db.resolve(), _numbers(args.processes), counts,
+                                   _numbers(args.arrivals), args.duration, args.log)
+    else:
+        result = measure(args.db.resolve(), counts, args.duration, args.runs, args.log)
     print(json.dumps(result))
     return 0
 

@@ -46,6 +46,11 @@ BUDGETS = {"first_render_s": 2.0, "rerender_s": 0.5, "in_blood_toggle_s": 0.2,
 SESSION_BUDGETS = {16: 1.0, 32: 3.0}
 SESSION_RSS_BUDGET_MB = 2048.0
 DEFAULT_SESSIONS_DURATION_S = 60.0
+# Several processes (`--processes`), 2 s think time: p95 per (processes, sessions), the summed
+# memory of two processes, and the arrival wave on two (first render p95, overall p95).
+PROCESS_SESSION_BUDGETS = {(1, 16): 1.0, (2, 32): 1.0, (2, 64): 3.0}
+PROCESS_RSS_BUDGET_MB = {2: 3072.0}
+ARRIVAL_BUDGETS = {(2, 64): (1.0, 1.0)}
 
 Progress = Callable[[float, str], None]
 
@@ -212,6 +217,16 @@ def time_sessions(db: Path, counts: list[int], seconds: float, runs: int) -> dic
                         "--runs", str(runs)])
 
 
+def time_processes(db: Path, processes: list[int], counts: list[int], arrivals: list[int],
+                   seconds: float) -> dict:
+    """The sessions (and the arrival wave, and a kill) against N processes for each N
+    (`python -m bench.load --processes`, bench/processes.py); its JSON."""
+    return _child_json([sys.executable, "-m", "bench.load", "--db", str(db), "--sessions",
+                        ",".join(str(c) for c in counts), "--duration", str(seconds),
+                        "--processes", ",".join(str(n) for n in processes),
+                        "--arrivals", ",".join(str(c) for c in arrivals)])
+
+
 def harness_check(pages: dict, calibration: dict) -> dict:
     """The load harness's cold re-render of each page beside `bench.pages`'s figure for it: they
     time the same work (the harness adds the app's frame and the network), so agreeing within
@@ -228,7 +243,8 @@ def harness_check(pages: dict, calibration: dict) -> dict:
 
 def run_bench(opportunities: int = DEFAULT_OPPORTUNITIES, db: Path | None = None,
               runs: int = 5, progress: Progress | None = None, sessions: list[int] | None = None,
-              sessions_duration: float = DEFAULT_SESSIONS_DURATION_S) -> dict:
+              sessions_duration: float = DEFAULT_SESSIONS_DURATION_S,
+              processes: list[int] | None = None, arrivals: list[int] | None = None) -> dict:
     """Every figure docs/budgets.md#budgets names, as a dict with the documented JSON keys."""
     say = progress or (lambda fraction, message: None)
     path = Path(db) if db else ROOT / "bench" / f"bench-{opportunities}.duckdb"
@@ -259,7 +275,12 @@ def run_bench(opportunities: int = DEFAULT_OPPORTUNITIES, db: Path | None = None
     shutil.rmtree(demo_path.parent, ignore_errors=True)
     say(0.55, "Timing every page in an app process (AppTest)")
     result.update(time_pages(path, runs))
-    if sessions:
+    if processes:
+        say(0.75, f"Sessions against {', '.join(map(str, processes))} processes, "
+                  f"{sessions_duration:g} s each")
+        result.update(time_processes(path, processes, sessions or [], arrivals or [],
+                                     sessions_duration))
+    elif sessions:
         say(0.75, f"{', '.join(map(str, sessions))} concurrent sessions against streamlit run, "
                   f"{sessions_duration:g} s each")
         result.update(time_sessions(path, sessions, sessions_duration, runs))
@@ -315,7 +336,65 @@ def table(result: dict) -> str:
               f"{base['ratio']}× faster |"]
     if result.get("sessions"):
         lines += ["", *sessions_table(result)]
+    if result.get("processes"):
+        lines += ["", *processes_table(result)]
     return "\n".join(lines)
+
+
+def _s(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f} s"
+
+
+def _ok(met: bool) -> str:
+    return "✅" if met else "❌"
+
+
+def _session_verdict(processes: str, count: str, figures: dict) -> str:
+    budget = PROCESS_SESSION_BUDGETS.get((int(processes), int(count)))
+    if budget is None:
+        return ""
+    return (f"p95 ≤ {budget:g} s, no errors "
+            f"{_ok(figures['p95_s'] is not None and figures['p95_s'] <= budget and not figures['errors'])}")
+
+
+def processes_table(result: dict) -> list[str]:
+    """Sessions against N processes (2 s and 10 s think time), the arrival wave and the
+    recovery from a killed process, against their budgets."""
+    lines = ["Sessions against N processes, spread as the sticky proxy spreads browsers "
+             f"({result['processes_duration_s']:g} s each, caches warm):", "",
+             "| processes | sessions | think | p50 | p95 | max | renders/s | errors | budget |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for n, figures in result["processes"].items():
+        for think, runs in ((figures["think_s"], figures["sessions"]),
+                            (figures["calm"]["think_s"], figures["calm"]["sessions"])):
+            for count, run in runs.items():
+                verdict = _session_verdict(n, count, run) if think == figures["think_s"] else ""
+                lines.append(f"| {n} | {count} | {think:g} s | {_s(run['p50_s'])} | "
+                             f"{_s(run['p95_s'])} | {_s(run['max_s'])} | "
+                             f"{run['renders_per_s']} | {run['errors']} | {verdict} |")
+    lines += ["", "| processes | arriving in 10 s | first render p95 | p95 | errors | budget |",
+              "|---:|---:|---:|---:|---:|---|"]
+    for n, figures in result["processes"].items():
+        for count, wave in figures["arrivals"].items():
+            budget = ARRIVAL_BUDGETS.get((int(n), int(count)))
+            verdict = "" if budget is None else (
+                f"≤ {budget[0]:g} s and ≤ {budget[1]:g} s "
+                + _ok((wave["first_render_p95_s"] or 99) <= budget[0]
+                      and (wave["p95_s"] or 99) <= budget[1] and not wave["errors"]))
+            lines.append(f"| {n} | {count} | {_s(wave['first_render_p95_s'])} | "
+                         f"{_s(wave['p95_s'])} | {wave['errors']} | {verdict} |")
+    for n, figures in result["processes"].items():
+        rss, budget = figures["server_peak_rss_mb"], PROCESS_RSS_BUDGET_MB.get(int(n))
+        verdict = ("" if budget is None or rss is None
+                   else f" (budget ≤ {budget:,.0f} MB {_ok(rss <= budget)})")
+        lines.append(f"\n{n} process{'' if n == '1' else 'es'}: peak memory {rss:,} MB "
+                     f"summed{verdict}.")
+        if "recovery" in figures:
+            r = figures["recovery"]
+            lines.append(f"One of {n} killed: its {r['sessions']} sessions rendered again on "
+                         f"another after p50 {_s(r['p50_s'])}, max {_s(r['max_s'])}; "
+                         f"{r['lost']} lost, {r['errors']} other errors.")
+    return lines
 
 
 def sessions_table(result: dict) -> list[str]:

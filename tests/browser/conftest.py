@@ -4,8 +4,12 @@ on a free port. Every test in this folder is slow (a real server and a real brow
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -102,3 +106,83 @@ def provider():
     mock = pytest.importorskip("oidc_provider_mock")
     with mock.run_server_in_thread() as server:
         yield f"http://localhost:{server.server_port}"
+
+
+# --- several processes behind Debian's nginx, state in a throwaway PostgreSQL ---------------
+
+NGINX = os.environ.get("NGINX_PATH") or shutil.which("nginx") or (
+    "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _missing(what: str, install: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} missing in CI: .ci/run should have installed it")
+    pytest.skip(f"{what} not found: install it (Debian: `apt-get install {install}`); "
+                ".ci/run installs it in CI")
+
+
+def readme_nginx_config(ports: list[int], listen: int) -> str:
+    """The README's nginx block (the only ```nginx fence in it) with the test's ports: one
+    upstream line per app port, listening on loopback. Test-only: each response names the
+    process that served it (X-Upstream), so a test can prove where a browser went."""
+    text = README.read_text()
+    start = text.index("```nginx\n") + len("```nginx\n")
+    block = text[start:text.index("```", start)]
+    server = re.compile(r"^([ \t]*)server 127\.0\.0\.1:\d+ (.*);\n", re.M)
+    first = server.search(block)
+    lines = "".join(f"{first.group(1)}server 127.0.0.1:{port} {first.group(2)};\n"
+                    for port in ports)
+    block = block[:first.start()] + lines + server.sub("", block[first.start():])
+    block = re.sub(r"^([ \t]*)listen 80;$", rf"\1listen 127.0.0.1:{listen};", block, flags=re.M)
+    return block.replace("add_header Set-Cookie $sales_route_cookie always;",
+                         "add_header Set-Cookie $sales_route_cookie always;\n"
+                         "        add_header X-Upstream $upstream_addr always;")
+
+
+def _wait_port(port: int, process: subprocess.Popen, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the server exited early")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on {port}")
+
+
+@contextmanager
+def nginx_in_front(ports: list[int], folder: Path) -> Iterator[str]:
+    """Debian's nginx running the README's configuration in front of the app `ports`, in the
+    foreground, everything under `folder`; yields its URL."""
+    if NGINX is None:
+        _missing("nginx", "nginx")
+    listen = load.free_port()
+    (folder / "sales.conf").write_text(readme_nginx_config(ports, listen))
+    user = "user root;\n" if os.geteuid() == 0 else ""  # workers would run as nobody
+    (folder / "nginx.conf").write_text(f"""{user}daemon off;
+worker_processes 1;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+    access_log {folder}/access.log;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+    include {folder}/sales.conf;
+}}
+""")
+    command = [NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf")]
+    checked = subprocess.run([*command, "-t"], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_port(listen, process)
+        yield f"http://localhost:{listen}"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

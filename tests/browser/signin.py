@@ -6,9 +6,10 @@ from __future__ import annotations
 import time
 
 
-def signed_in(browser, url: str, email: str):
-    """A fresh browser context signed in as `email` through the provider's form."""
-    page = browser.new_context().new_page()
+def signed_in(browser, url: str, email: str, context=None):
+    """A fresh browser context (or `context`) signed in as `email` through the provider's
+    form."""
+    page = (context or browser.new_context()).new_page()
     page.goto(url)
     page.get_by_role("button", name="Sign in").click(timeout=60_000)
     page.locator('input[name="sub"]').fill(email, timeout=30_000)
