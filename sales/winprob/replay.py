@@ -1,0 +1,125 @@
+"""The projection replayed at every week of completed periods, with no peeking: for period P
+the model is trained on the periods that had ended by P's first day, with the outcomes as
+they stood that day, and scores the deals open at each A_w of P (the backtest's `projection`
+method, `sales.backtest`).
+
+Besides each (P, w)'s P10, P50 and P90, it scores the deal probabilities: the Brier score over
+every scored (deal, week) against the deal's outcome (won in P, as known at the backtest's
+as-of), for the model, for the stage map's probabilities (`stage_weighted`) and for per-stage
+win rates learned from the same history as the model (`stage_rates`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from sales.periods import Period
+from sales.query import snapshot_dates
+from sales.stages import CATEGORY_PROBABILITIES
+from sales.view import Filters
+from sales.winprob import features
+from sales.winprob.model import brier
+from sales.winprob.projection import completed, learn, new_values, simulate, training_share
+
+# Deciles of predicted probability for the reliability chart.
+BINS = 10
+
+
+@dataclass
+class Replay:
+    """`weeks` grain: one row per (period, week): as_of, snapshot_date, p10, p50, p90.
+    `deals` grain: one row per scored (period, week, deal): probability (the model's),
+    stage_probability (the stage map's), stage_rate (learned), won (the outcome). `reasons`:
+    per period, why it has no projection (no eligible model then)."""
+
+    weeks: pd.DataFrame
+    deals: pd.DataFrame
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    def calibration(self) -> dict[str, dict[str, float | int | None]]:
+        """calibration.<method>.{brier, deals}."""
+        d = self.deals
+        won = d["won"].to_numpy(float) if len(d) else np.zeros(0)
+        return {name: {"brier": brier(d[column].to_numpy(float), won) if len(d) else None,
+                       "deals": int(len(d))}
+                for name, column in (("projection", "probability"),
+                                     ("stage_weighted", "stage_probability"),
+                                     ("stage_rates", "stage_rate"))}
+
+    def reliability(self) -> pd.DataFrame:
+        """Predicted against observed win rate by decile of predicted probability.
+
+        Grain: one row per decile with rows: decile (1-10), predicted, observed, deals."""
+        if not len(self.deals):
+            return pd.DataFrame(columns=["decile", "predicted", "observed", "deals"])
+        d = self.deals.assign(decile=np.minimum((self.deals["probability"] * BINS).astype(int),
+                                                BINS - 1) + 1)
+        return (d.groupby("decile").agg(predicted=("probability", "mean"),
+                                        observed=("won", "mean"), deals=("won", "size"))
+                .reset_index())
+
+
+def _stage_probabilities(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    return {stage: float(p) / 100 for stage, p in con.cursor().execute(
+        "select stage, probability from stage_map where probability is not null").fetchall()}
+
+
+def replay(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
+           filters: Filters = Filters(), share: float | None = None) -> Replay:
+    """The projection at every week of `periods` (completed by `as_of`), through the filters
+    (the model learns from the whole company; the view's deals are scored)."""
+    snaps = snapshot_dates(con)
+    share = training_share(con) if share is None else share
+    learning = {p: completed(p, p.start) for p in periods}
+    every = sorted({q for qs in learning.values() for q in qs} | set(periods),
+                   key=lambda p: p.start)
+    all_keys = features.keys_for(every, snaps, as_of)
+    rows = features.rows(con, all_keys, share=share)
+    # The model may learn from a sample of deals; the projection scores every deal.
+    scored_rows = rows if share >= 1 else features.rows(
+        con, [k for k in all_keys if k.period in set(periods)])
+    final = features.outcomes(con, as_of)
+    stage_p = _stage_probabilities(con)
+    weeks, deals, reasons = [], [], {}
+    for period in periods:
+        learned = learn(con, learning[period], period.start, share=share, rows=rows)
+        mine = [k for k in all_keys if k.period == period]
+        if not learned.trained.eligible:
+            reasons[period.label] = learned.trained.reason or ""
+            continue
+        closed = filters.keep(features.won_amounts(con, mine, as_of))
+        scored = filters.keep(scored_rows[scored_rows["period"] == period.label])
+        scored = scored.assign(probability=learned.trained.predict(scored),
+                               won=features.label(scored, final))
+        for key in mine:
+            at = scored[scored["week"] == key.week]
+            then = float(closed.loc[closed["week"] == key.week, "won"].sum())
+            result = simulate(then, at["amount"].to_numpy(float),
+                              at["probability"].to_numpy(float),
+                              new_values(learned, filters, key.week,
+                                         float(at["amount"].sum())),
+                              shock=learned.shock(key.week))
+            weeks.append({"period": period.label, "week": key.week,
+                          "as_of": features.week_day(period, key.week),
+                          "snapshot_date": key.snap, "p10": result.p10, "p50": result.p50,
+                          "p90": result.p90})
+        fallback = float(np.mean(list(learned.stage_rates.values()))) if learned.stage_rates \
+            else 0.0
+        deals.append(pd.DataFrame({
+            "period": scored["period"], "week": scored["week"],
+            "opportunity_id": scored["opportunity_id"], "probability": scored["probability"],
+            "stage_probability": [stage_p.get(s, CATEGORY_PROBABILITIES.get(c, 0) / 100)
+                                  for s, c in zip(scored["stage"], scored["category"],
+                                                  strict=True)],
+            "stage_rate": [learned.stage_rates.get(s, fallback) for s in scored["stage"]],
+            "won": scored["won"].astype(float)}))
+    columns = ["period", "week", "as_of", "snapshot_date", "p10", "p50", "p90"]
+    return Replay(pd.DataFrame(weeks, columns=columns),
+                  pd.concat(deals, ignore_index=True) if deals else pd.DataFrame(
+                      columns=["period", "week", "opportunity_id", "probability",
+                               "stage_probability", "stage_rate", "won"]), reasons)
