@@ -13,7 +13,6 @@ from sales.explorer import (
 )
 from sales.export import XLSX_MIME, csv_bytes, xlsx_bytes
 from sales.stages import REPORT_CATEGORIES
-from sales.winprob.scores import factor_text
 from ui import page, widgets
 from ui.data import deal_scores, explore_deals, explore_export, explorer_stages
 
@@ -64,11 +63,13 @@ info_col.caption(f"{fmt.count(total)} deals match · showing {fmt.count(first)}�
 if deals.empty:
     st.info("No deals match — clear a filter or widen the search.")
     st.stop()
-scores = deal_scores(view)
+scores, refreshing = deal_scores(view, tuple(deals["opportunity_id"]))
 if len(scores):  # the open, qualified deals closing in the view's period have a win %
     by_id = scores.set_index("opportunity_id")
     deals = deals.assign(win_probability=deals["opportunity_id"].map(by_id["win_probability"]),
-                         why=deals["opportunity_id"].map(by_id["factors"].map(factor_text)))
+                         why=deals["opportunity_id"].map(by_id["why"]))
+if refreshing:
+    st.caption("Win %: the previous scores, while the deals are being scored again.")
 st.dataframe(deals, hide_index=True, width="stretch",
              column_config={**{c: c.replace("_", " ").capitalize() for c in COLUMNS},
                             "opportunity_id": "Opportunity", "amount": widgets.money_column("Amount"),

@@ -144,6 +144,8 @@ if projected["eligible"]:
         delta_color="off", delta_arrow="off")
 else:
     st.caption(f"Projection: {projected['reason']}.")
+if projected["refreshing"]:
+    st.caption("Projection: from the previous scores, while the deals are being scored again.")
 
 
 def people_tiles() -> None:

@@ -164,7 +164,10 @@ def _editor(deals, matching: int, size: int, key: str) -> None:
     if deals.empty:
         st.info("No open Commit, Best Case or Pipeline deals match — widen the filters.")
         return
-    shown = board.editor_frame(deals, board.changes(view, call_id), deal_scores(view))
+    scores, refreshing = deal_scores(view, tuple(deals["opportunity_id"]))
+    shown = board.editor_frame(deals, board.changes(view, call_id), scores)
+    if refreshing:
+        st.caption("Win %: the previous scores, while the deals are being scored again.")
     st.data_editor(
         shown, key=key, hide_index=True, width="stretch",
         height=min(38 * (len(deals) + 1), 600),

@@ -52,6 +52,8 @@ if projected["eligible"]:
              "yet. Its track record is on Diagnostics › Forecast accuracy.")
 else:
     st.caption(f"Projection: {projected['reason']}.")
+if projected["refreshing"]:
+    st.caption("Projection: from the previous scores, while the deals are being scored again.")
 
 coverage = top.coverage.enterprise
 healthy = settings.coverage_multiple

@@ -267,10 +267,10 @@ def _run_board_pack(args: argparse.Namespace) -> int:
     filters = Filters.of(**{d: getattr(args, d) for d in FILTER_DIMENSIONS})
     _check_filters(con, filters)
     progress = ProgressBar()
-    progress(0.02, "Training the win-probability model (once per data version)")
-    from sales.winprob.store import learned_for
+    progress(0.02, "Scoring the open deals (once per model and snapshot)")
+    from sales.winprob.store import scored_for
 
-    learned_for(con, period, as_of)  # the pack reads the cached model; a page never waits
+    scored_for(con, period, as_of)  # the pack reads the stored scores; a page never waits
     progress(0.05, f"Computing the figures for {period.label} as of {as_of}")
     pack = build_pack(con, View(period, as_of, filters),
                       use_saved_call=not args.in_blood_defaults, progress=progress)
@@ -309,14 +309,14 @@ def _run_backtest(args: argparse.Namespace) -> int:
 
 def _run_scores(args: argparse.Namespace) -> int:
     from sales.winprob.scores import render_scores, scores_report
-    from sales.winprob.store import learned_for
+    from sales.winprob.store import scored_for
 
     con = _open_for_reading(args.db or db_path())
     period, as_of = _period_and_as_of(con, args)
     filters = Filters.of(**{d: getattr(args, d) for d in FILTER_DIMENSIONS})
     _check_filters(con, filters)
     view = View(period, as_of, filters)
-    text = render_scores(scores_report(con, view, learned_for(con, period, as_of)), args.format)
+    text = render_scores(scores_report(view, scored_for(con, period, as_of)), args.format)
     if args.out:
         args.out.write_text(text)
     else:

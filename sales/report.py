@@ -460,14 +460,17 @@ def command_report(con: duckdb.DuckDBPyConnection, view: View,
 
 def projection_for(con: duckdb.DuckDBPyConnection, view: View, wait: bool = True,
                    last_call: date | None = None) -> dict[str, object]:
-    """The report's `projection` keys for the view, from the model cached for the data version
-    (`wait`: train it now when stale; else the previous model serves while a new one trains),
-    with `at_last_call` keys when given the last call's date."""
+    """The report's `projection` keys for the view, from the period's deal scores stored
+    beside the database (`wait`: compute them now when missing; else the previous ones serve
+    while new ones are computed in the background), with `at_last_call` keys when given the
+    last call's date (the same model scoring the deals as they stood that day)."""
     from sales.winprob.scores import projection_keys  # trees and numpy: loaded when asked
-    from sales.winprob.store import learned_for
+    from sales.winprob.store import scored_for
 
-    return projection_keys(con, view, learned_for(con, view.period, view.as_of, wait),
-                           last_call)
+    now = scored_for(con, view.period, view.as_of, wait)
+    then = (scored_for(con, view.period, view.as_of, wait, earlier=False, at=last_call)
+            if last_call is not None else None)
+    return projection_keys(con, view, now, last_call, then)
 
 
 def _flatten(value: object, prefix: str = "") -> list[tuple[str, object]]:

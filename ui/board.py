@@ -96,11 +96,9 @@ def editor_frame(page: pd.DataFrame, board: dict[str, Change],
         "Next step": page.next_step,
     })
     if scores is not None and len(scores):
-        from sales.winprob.scores import factor_text
-
         by_id = scores.set_index("opportunity_id")
         frame.insert(frame.columns.get_loc("Amount") + 1, "Win %",
                      page.opportunity_id.map(by_id["win_probability"]).to_numpy())
         frame.insert(frame.columns.get_loc("Win %") + 1, "Why",
-                     page.opportunity_id.map(by_id["factors"].map(factor_text)).to_numpy())
+                     page.opportunity_id.map(by_id["why"]).to_numpy())
     return frame

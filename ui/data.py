@@ -478,18 +478,20 @@ settings_form = _cached(editors.settings_form)
 # --- The win-probability model (sales.winprob): never trained during a render -------------------
 
 
-def _projection(con: Con, view: View, model_stamp: int, last_call: date | None = None
+def _projection(con: Con, view: View, scores_stamp: int, last_call: date | None = None
                 ) -> dict:
-    """`model_stamp` (sales.winprob.store.stamp) keys the cache on the model file, so a model
-    landing from the background is read at once; a stale one serves until then."""
+    """`scores_stamp` (sales.winprob.store.stamp) keys the cache on the files beside the
+    database, so scores landing from the background are read at once; stale ones serve (with
+    `refreshing` true) until then."""
     return report.projection_for(con, view, wait=False, last_call=last_call)
 
 
-def _deal_scores(con: Con, view: View, model_stamp: int) -> pd.DataFrame:
+def _deal_scores(con: Con, view: View, scores_stamp: int, ids: tuple[str, ...]
+                 ) -> tuple[pd.DataFrame, bool]:
     from sales.winprob import scores, store
 
-    return scores.deal_scores(con, view, store.learned_for(con, view.period, view.as_of,
-                                                           wait=False))
+    scored = store.scored_for(con, view.period, view.as_of, wait=False)
+    return scores.deal_scores(view, scored, ids), bool(scored and not scored.fresh)
 
 
 _projection_cached = _cached(_projection)
@@ -498,17 +500,18 @@ _deal_scores_cached = _cached(_deal_scores)
 
 def projection(view: View, last_call: date | None = None) -> dict:
     """The report's `projection` keys for the view (eligible False with the reason while no
-    model is ready), with `at_last_call` when given the last call's date."""
+    scores are ready), with `at_last_call` when given the last call's date."""
     from sales.winprob.store import stamp
 
     return _projection_cached(view, stamp(database_path()), last_call)
 
 
-def deal_scores(view: View) -> pd.DataFrame:
-    """The view's open deals with win_probability and factors (empty without a model)."""
+def deal_scores(view: View, ids: tuple[str, ...]) -> tuple[pd.DataFrame, bool]:
+    """The win % and factors of those of `ids` among the view's scored deals (empty without
+    a model), and whether they are the previous scores while new ones are computed."""
     from sales.winprob.store import stamp
 
-    return _deal_scores_cached(view, stamp(database_path()))
+    return _deal_scores_cached(view, stamp(database_path()), tuple(ids))
 
 
 def _projection_replay(con: Con, view: View, kind: str):

@@ -232,20 +232,3 @@ def score_rows(con: duckdb.DuckDBPyConnection, period: Period, as_of: date,
     week = max(1, (as_of - period.start).days // 7 + 1)
     key = features.Key(period, week, snap)
     return key, features.rows(con, [key], filters)
-
-
-def project(con: duckdb.DuckDBPyConnection, learned: Learned, period: Period, as_of: date,
-            filters: Filters, target: float | None, seed: int = SEED
-            ) -> tuple[Projection | None, pd.DataFrame]:
-    """The view's projection from a learned model (None when the model is not eligible) and
-    the scored rows (with `win_probability`)."""
-    key, scored = score_rows(con, period, as_of, filters)
-    if not learned.trained.eligible or key is None:
-        return None, scored
-    probabilities = learned.trained.predict(scored)
-    closed = filters.keep(features.won_amounts(con, [key], as_of))
-    closed_now = float(closed.loc[closed["week"] == key.week, "won"].sum())
-    result = simulate(closed_now, scored["amount"].to_numpy(float), probabilities,
-                      new_values(learned, filters, key.week, float(scored["amount"].sum())),
-                      target, seed=seed, shock=learned.shock(key.week))
-    return result, scored.assign(win_probability=probabilities)

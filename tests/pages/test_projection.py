@@ -28,7 +28,8 @@ def company(tmp_path_factory):
 
 @pytest.mark.slow
 def test_before_any_model_the_overview_says_why(company, monkeypatch):
-    store.model_file(company).unlink(missing_ok=True)
+    for found in store.files(company):
+        found.unlink()
     at = run_page("overview.py", company, monkeypatch)
     assert "Projection (P50)" not in tiles(at)
     assert any("Projection: no win-probability model yet" in c.value for c in at.caption)
@@ -42,9 +43,9 @@ def test_before_any_model_the_overview_says_why(company, monkeypatch):
 def test_the_overview_and_the_board_show_the_models_numbers(company, monkeypatch):
     con = open_current(company)
     view = View(period_containing(AS_OF, QUARTER, 1), AS_OF)
-    learned = store.learned_for(con, view.period, AS_OF)  # trained and saved beside the file
-    keys = projection_keys(con, view, learned)
-    scored = deal_scores(con, view, learned)
+    stored = store.scored_for(con, view.period, AS_OF)  # trained, scored, saved beside the file
+    keys = projection_keys(con, view, stored)
+    scored = deal_scores(view, stored)
     con.close()
     at = run_page("overview.py", company, monkeypatch)
     value, delta = tiles(at)["Projection (P50)"]
@@ -93,6 +94,7 @@ def test_the_forecast_call_shows_the_projection_now_and_at_the_last_call(company
     keys = projection_for(con, View(period_containing(AS_OF, QUARTER, 1), AS_OF),
                           last_call=last_call)
     con.close()
+    at = run_page("forecast_call.py", company, monkeypatch)  # the last call's scores now stored
     value, delta = tiles(at)["Projection (P50)"]
     assert value == fmt.money(keys["p50"])
     assert delta == fmt.money(keys["p50"] - keys["at_last_call"]["p50"])
@@ -105,7 +107,7 @@ def test_the_forecast_call_shows_the_projection_now_and_at_the_last_call(company
 def test_the_deal_explorer_shows_the_win_probability(company, monkeypatch):
     con = open_current(company)
     view = View(period_containing(AS_OF, QUARTER, 1), AS_OF)
-    scored = deal_scores(con, view, store.learned_for(con, view.period, AS_OF))
+    scored = deal_scores(view, store.scored_for(con, view.period, AS_OF))
     con.close()
     at = run_page("data_deals.py", company, monkeypatch)
     shown = at.dataframe[0].value

@@ -89,9 +89,9 @@ def test_factors_are_signed_points_that_explain_the_probability(trained):
 
 def test_the_cached_file_gives_the_same_probabilities(trained, tmp_path):
     probe = rows(20, 20, seed=5)
-    path = tmp_path / "x.duckdb.winprob.json"
-    write(path, "7|quarter|2026-10-01|2026-11-20", Learned(date(2026, 11, 20), trained))
-    key, back = read(path)
-    assert key == "7|quarter|2026-10-01|2026-11-20"
+    path = tmp_path / "x.duckdb.winprob.0123456789abcdef.json"
+    write(path, Learned(date(2026, 11, 20), trained))
+    back = read(path)
+    assert back.cutoff == date(2026, 11, 20)
     np.testing.assert_allclose(back.trained.predict(probe), trained.predict(probe))
     assert read(tmp_path / "missing.json") is None
