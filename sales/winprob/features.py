@@ -33,11 +33,18 @@ NUMERIC = ("days_in_stage", "days_in_category", "age_days", "pushes", "days_push
            "days_to_period_end", "amount", "amount_change", "week", "owner_win_rate",
            "segment_win_rate")
 FEATURES = (*CATEGORICAL, *NUMERIC)
+# A categorical feature's value when the data have none.
+MISSING = "(none)"
 # The trailing window the owner's and segment's win rates read (closed deals, as known then).
 TRAILING_DAYS = 365
 DIMENSIONS = ("segment", "region", "team", "type", "channel", "owner")
 COLUMNS = ("period", "week", "snap", "opportunity_id", *DIMENSIONS, "stage", "category",
-           *(c for c in NUMERIC if c != "week"), "week_feature", "p_start", "p_end")
+           *(c for c in NUMERIC if c != "week"), "week_feature", "p_start", "p_end",
+           "in_sample", "weight")
+# With `rows(..., keep_large=True)`, the deals whose largest amount is in this top share are
+# read whatever the sample: a total over a sample of deals misses little when the few deals
+# that swing it most are all there.
+LARGE_SHARE = 0.02
 
 
 @dataclass(frozen=True)
@@ -82,8 +89,7 @@ def _enriched_history() -> str:
                    {stage_flag_sql("closed")} as closed,
                    {stage_flag_sql("closed")} and {stage_flag_sql("won")} as won
             from opportunity_history h left join stage_map m on m.stage = h.stage
-            where (not $sampled or hash(h.opportunity_id) % 1000 < $permille)
-              and h.opportunity_id in (select opportunity_id from candidates)),
+            where h.opportunity_id in (select opportunity_id from candidates)),
         l as (
             select *, lag(close_date) over w as lag_close, lag(stage) over w as lag_stage,
                    lag(category) over w as lag_category
@@ -102,10 +108,13 @@ def _enriched_history() -> str:
 
 
 def rows(con: duckdb.DuckDBPyConnection, keys: list[Key], filters: Filters = Filters(),
-         share: float = 1.0) -> pd.DataFrame:
+         share: float = 1.0, keep_large: bool = False) -> pd.DataFrame:
     """The rows of every key (unlabelled: `label` adds the outcome as known on a day).
     `share` < 1 keeps that share of deals (by a hash of the id: the same deals every week),
-    for training at scale."""
+    for training at scale: `in_sample` marks them. With `keep_large`, the largest deals
+    (LARGE_SHARE) are read too, `in_sample` false unless hashed in; `weight` is how many deals
+    a row stands for (1 / share for a sampled deal, 1 for a large one), so sums over the rows
+    estimate sums over every deal."""
     if not keys:
         return pd.DataFrame(columns=list(COLUMNS))
     key_rows = rows_sql("winprob_keys", [
@@ -115,9 +124,20 @@ def rows(con: duckdb.DuckDBPyConnection, keys: list[Key], filters: Filters = Fil
     query = sql(f"""
         with k as (select * from {key_rows}),
         -- the deals that close in a key's period in some row: only their histories are read
+        closing as (
+            select opportunity_id, max(amount) as top,
+                   not $sampled or hash(opportunity_id) % 1000 < $permille as in_sample
+            from opportunity_history
+            where close_date between (select min(p_start) from k) and (select max(p_end) from k)
+            group by opportunity_id),
         candidates as (
-            select distinct opportunity_id from opportunity_history
-            where close_date between (select min(p_start) from k) and (select max(p_end) from k)),
+            select opportunity_id, in_sample,
+                   case when $sampled and not ($keep_large and top >= (
+                            select quantile_cont(top, 1 - $large_share) from closing))
+                        then 1000.0 / $permille else 1.0 end as weight
+            from closing
+            where in_sample or ($keep_large and top >= (
+                select quantile_cont(top, 1 - $large_share) from closing))),
         hx as materialized (select * from ({_enriched_history()})),
         closes as (
             -- each deal's first closed row: when it closed (as recorded) and whether won
@@ -147,9 +167,10 @@ def rows(con: duckdb.DuckDBPyConnection, keys: list[Key], filters: Filters = Fil
                    (h.close_date - h.first_close)::double as days_pushed,
                    (k.p_end - h.close_date)::double as days_to_period_end,
                    h.amount / nullif(h.first_amount, 0) as amount_change,
-                   k.week::double as week_feature
+                   k.week::double as week_feature, c.in_sample, c.weight
             from k join hx h on h.close_date between k.p_start and k.p_end
                              and {standing_sql("k.snap", "h")}
+            join candidates c on c.opportunity_id = h.opportunity_id
             left join {KNOWN_DEALS} o on o.opportunity_id = h.opportunity_id
             where h.qualified and not h.closed and h.category <> $closed)
         select * from (
@@ -158,14 +179,15 @@ def rows(con: duckdb.DuckDBPyConnection, keys: list[Key], filters: Filters = Fil
                s.days_in_stage, s.days_in_category, s.age_days, s.pushes, s.days_pushed,
                s.days_to_period_end, s.amount, s.amount_change,
                orr.rate as owner_win_rate, sr.rate as segment_win_rate, s.week_feature,
-               s.p_start, s.p_end
+               s.p_start, s.p_end, s.in_sample, s.weight
         from base s
         left join owner_rates orr on orr.snap = s.snap and orr.owner = s.owner
         left join segment_rates sr on sr.snap = s.snap and sr.segment = s.segment)
         where {condition}
         order by period, week, opportunity_id""",  # noqa: S608 - fixed SQL; values bound
         key_rows, condition, trailing=TRAILING_DAYS, closed=CLOSED,
-        sampled=share < 1, permille=int(round(share * 1000)))
+        sampled=share < 1, permille=int(round(share * 1000)), keep_large=keep_large,
+        large_share=LARGE_SHARE)
     frame = con.cursor().execute(*query).df()
     for c in ("snap", "p_start", "p_end"):
         frame[c] = pd.to_datetime(frame[c]).dt.date
@@ -199,7 +221,7 @@ def matrix(frame: pd.DataFrame) -> pd.DataFrame:
     """The model's inputs from rows: FEATURES in order, categoricals as pandas categories."""
     out = pd.DataFrame(index=frame.index)
     for c in CATEGORICAL:
-        out[c] = frame[c].astype("string").fillna("(none)").astype("category")
+        out[c] = frame[c].astype("string").fillna(MISSING).astype("category")
     for c in NUMERIC:
         out[c] = frame["week_feature" if c == "week" else c].astype("float64")
     return out

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sales.winprob.features import CATEGORICAL, FEATURES, matrix
+from sales.winprob.features import CATEGORICAL, FEATURES, MISSING, NUMERIC, matrix
 
 # The floor, from measurement (README, "The projection"): below about a hundred of each
 # outcome the trees' Brier score is no better than per-stage win rates; three periods give
@@ -71,9 +71,12 @@ class Trained:
 
     def _inputs(self, rows: pd.DataFrame) -> pd.DataFrame:
         """The rows as the trees saw their training: the same category lists (unseen → missing)."""
-        x = matrix(rows)
-        for c in CATEGORICAL:
-            x[c] = pd.Categorical(x[c].astype("string"), categories=self.categories[c])
+        x = pd.DataFrame(index=rows.index)
+        for c in CATEGORICAL:  # straight to the training's categories: no string dtype between
+            values = rows[c].to_numpy(dtype=object, na_value=MISSING)
+            x[c] = pd.Categorical(values, categories=self.categories[c])
+        for c in NUMERIC:
+            x[c] = rows["week_feature" if c == "week" else c].astype("float64")
         return x
 
 

@@ -69,27 +69,34 @@ class Projection:
 
 def simulate(closed: float, amounts: np.ndarray, probabilities: np.ndarray,
              new_values: list[float], target: float | None = None, draws: int = DRAWS,
-             seed: int = SEED, shock: float = 0.0) -> Projection:
+             seed: int = SEED, shock: float = 0.0, weights: np.ndarray | None = None
+             ) -> Projection:
     """The Monte Carlo: per draw, closed + Σ amount over the deals drawn won (each with its
     probability; past EXACT_DEALS the small ones as their normal sum) + a draw of what is won
     from deals not scored yet (normal with the past periods' mean and spread, never below 0;
     their single value when only one).
     With `shock` (a log-scale spread), what is still to win in a draw is scaled by one
     shared lognormal factor of mean 1: outcomes that move together. Quantiles are values some
-    draw took (the inverted empirical distribution)."""
+    draw took (the inverted empirical distribution).
+    With `weights` (a sample of deals, `features.rows`): a deal of weight w stands for w deals
+    like it, each won on its own, so it joins the normal sum with w times its mean and
+    variance; only deals of weight 1 are drawn one by one."""
     rng = np.random.default_rng(seed)
     amounts = np.asarray(amounts, float)
     probabilities = np.asarray(probabilities, float)
+    weights = np.ones(len(amounts)) if weights is None else np.asarray(weights, float)
     totals = np.full(draws, float(closed))
-    swing = amounts ** 2 * probabilities * (1 - probabilities)
-    order = np.argsort(-swing, kind="stable")
-    exact, rest = order[:EXACT_DEALS], order[EXACT_DEALS:]
+    swing = weights * amounts ** 2 * probabilities * (1 - probabilities)
+    single = weights == 1
+    order = np.argsort(-np.where(single, swing, -1.0), kind="stable")
+    exact_count = min(EXACT_DEALS, int(single.sum()))
+    exact, rest = order[:exact_count], order[exact_count:]
     step = max(1, CHUNK_CELLS // draws)
     for start in range(0, len(exact), step):
         chosen = exact[start:start + step]
         totals += (rng.random((draws, len(chosen))) < probabilities[chosen]) @ amounts[chosen]
     if len(rest):
-        totals += rng.normal(float(amounts[rest] @ probabilities[rest]),
+        totals += rng.normal(float((weights[rest] * amounts[rest]) @ probabilities[rest]),
                              float(np.sqrt(swing[rest].sum())), draws)
     new = np.asarray(new_values, float)
     if len(new):
@@ -102,8 +109,8 @@ def simulate(closed: float, amounts: np.ndarray, probabilities: np.ndarray,
     p10, p50, p90 = np.quantile(totals, QUANTILES, method="inverted_cdf")
     return Projection(float(p10), float(p50), float(p90), float(totals.mean()),
                       None if target is None else float((totals >= target).mean()), target,
-                      float(closed), float(amounts @ probabilities),
-                      float(new.mean()) if len(new) else 0.0, int(len(amounts)))
+                      float(closed), float((weights * amounts) @ probabilities),
+                      float(new.mean()) if len(new) else 0.0, int(round(weights.sum())))
 
 
 @dataclass

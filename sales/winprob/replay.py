@@ -79,45 +79,51 @@ def replay(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
     every = sorted({q for qs in learning.values() for q in qs} | set(periods),
                    key=lambda p: p.start)
     all_keys = features.keys_for(every, snaps, as_of)
-    rows = features.rows(con, all_keys, share=share)
-    # The model may learn from a sample of deals; the projection scores every deal.
-    scored_rows = rows if share >= 1 else features.rows(
-        con, [k for k in all_keys if k.period in set(periods)])
+    # One read for learning and scoring: the sample of deals the models learn from, and for
+    # the periods judged, the largest deals too; a sampled deal stands for 1 / share deals.
+    rows = features.rows(con, all_keys, share=share, keep_large=share < 1)
+    learn_rows = rows[rows["in_sample"]]
     final = features.outcomes(con, as_of)
     stage_p = _stage_probabilities(con)
     weeks, deals, reasons = [], [], {}
     for period in periods:
-        learned = learn(con, learning[period], period.start, share=share, rows=rows)
+        learned = learn(con, learning[period], period.start, share=share, rows=learn_rows)
         mine = [k for k in all_keys if k.period == period]
         if not learned.trained.eligible:
             reasons[period.label] = learned.trained.reason or ""
             continue
         closed = filters.keep(features.won_amounts(con, mine, as_of))
-        scored = filters.keep(scored_rows[scored_rows["period"] == period.label])
+        scored = filters.keep(rows[rows["period"] == period.label])
         scored = scored.assign(probability=learned.trained.predict(scored),
                                won=features.label(scored, final))
         for key in mine:
             at = scored[scored["week"] == key.week]
             then = float(closed.loc[closed["week"] == key.week, "won"].sum())
+            weights = at["weight"].to_numpy(float)
             result = simulate(then, at["amount"].to_numpy(float),
                               at["probability"].to_numpy(float),
                               new_values(learned, filters, key.week,
-                                         float(at["amount"].sum())),
-                              shock=learned.shock(key.week))
+                                         float(weights @ at["amount"].to_numpy(float))),
+                              shock=learned.shock(key.week), weights=weights)
             weeks.append({"period": period.label, "week": key.week,
                           "as_of": features.week_day(period, key.week),
                           "snapshot_date": key.snap, "p10": result.p10, "p50": result.p50,
                           "p90": result.p90})
+        # The probabilities are judged on the uniform sample of deals (every deal below
+        # MAX_TRAINING_DEALS): the largest deals, read besides, would weigh too much.
+        judged = scored[scored["in_sample"]]
         fallback = float(np.mean(list(learned.stage_rates.values()))) if learned.stage_rates \
             else 0.0
+        by_category = judged["category"].map(
+            {c: p / 100 for c, p in CATEGORY_PROBABILITIES.items()}).fillna(0.0)
         deals.append(pd.DataFrame({
-            "period": scored["period"], "week": scored["week"],
-            "opportunity_id": scored["opportunity_id"], "probability": scored["probability"],
-            "stage_probability": [stage_p.get(s, CATEGORY_PROBABILITIES.get(c, 0) / 100)
-                                  for s, c in zip(scored["stage"], scored["category"],
-                                                  strict=True)],
-            "stage_rate": [learned.stage_rates.get(s, fallback) for s in scored["stage"]],
-            "won": scored["won"].astype(float)}))
+            "period": judged["period"], "week": judged["week"],
+            "opportunity_id": judged["opportunity_id"], "probability": judged["probability"],
+            "stage_probability": judged["stage"].map(stage_p).fillna(by_category)
+            .astype(float),
+            "stage_rate": judged["stage"].map(learned.stage_rates).fillna(fallback)
+            .astype(float),
+            "won": judged["won"].astype(float)}))
     columns = ["period", "week", "as_of", "snapshot_date", "p10", "p50", "p90"]
     return Replay(pd.DataFrame(weeks, columns=columns),
                   pd.concat(deals, ignore_index=True) if deals else pd.DataFrame(

@@ -39,7 +39,7 @@ def rows(won: int, lost: int, periods=PERIODS, seed: int = 1) -> pd.DataFrame:
         "pushes": np.where(late, 0.0, 2.0), "days_pushed": 0.0, "days_to_period_end": 20.0,
         "amount": 100.0, "amount_change": 1.0, "owner_win_rate": 0.3,
         "segment_win_rate": 0.3, "week_feature": 3.0, "p_start": date(2026, 1, 1),
-        "p_end": date(2026, 3, 31), "won": outcome})
+        "p_end": date(2026, 3, 31), "in_sample": True, "weight": 1.0, "won": outcome})
     return frame[[*features.COLUMNS, "won"]]
 
 

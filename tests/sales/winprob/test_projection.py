@@ -58,3 +58,20 @@ def test_the_shared_shock_widens_the_range_and_keeps_the_mean():
     shocked = simulate(0.0, amounts, p, [], shock=0.3)
     assert shocked.p90 - shocked.p10 > 2 * (alone.p90 - alone.p10)
     assert shocked.mean == pytest.approx(alone.mean, rel=0.02)
+
+
+def test_a_sampled_deal_stands_for_its_weight_in_deals():
+    # A deal of 1,000 certain to be won (weight 1: drawn on its own) and a sampled deal of 10 at
+    # 0.3 standing for 200 like it: mean 1,000 + 200 · 10 · 0.3 = 1,600; the sampled ones are
+    # a normal of sd √(200 · 100 · 0.21) = 64.8, as 200 real deals would be (not 200 × one
+    # coin flip, whose sd would be 200 · 10 · 0.458 = 916.5)
+    result = simulate(0.0, np.array([1_000.0, 10.0]), np.array([1.0, 0.3]), [],
+                      weights=np.array([1.0, 200.0]))
+    assert result.expected_from_open == pytest.approx(1_600)
+    assert result.deals_scored == 201
+    assert result.mean == pytest.approx(1_600, abs=4 * 64.8 / 100)
+    assert result.p90 - result.p10 == pytest.approx(2 * 1.2816 * 64.8, rel=0.05)
+    # every weight 1: the same draws as without weights
+    plain = simulate(0.0, np.array([100.0, 100.0]), np.array([0.5, 0.5]), [])
+    assert simulate(0.0, np.array([100.0, 100.0]), np.array([0.5, 0.5]), [],
+                    weights=np.ones(2)) == plain
