@@ -14,6 +14,7 @@ import pandas as pd
 from sales.export import csv_bytes
 from sales.targets import target_for_view
 from sales.view import Filters, View
+from sales.winprob.model import TOP_FACTORS
 from sales.winprob.projection import SEED, Learned, Projection, new_values, simulate
 
 if TYPE_CHECKING:
@@ -89,15 +90,20 @@ def deal_scores(view: View, scored: Scored | None, ids: tuple[str, ...] | None =
                 ) -> pd.DataFrame:
     """The view's open, qualified deals closing in the period, scored: opportunity_id, owner,
     segment, stage, category, amount, win_probability, why (the factors as one line) and
-    factors (JSON text: [{"feature", "effect"}], strongest first; effect as a share of 1,
-    signed). Only `ids` when given (a page of deals). Empty without an eligible model.
+    factors ([{"feature", "effect"}], strongest first; effect as a share of 1, signed).
+    Only `ids` when given (a page of deals). Empty without an eligible model.
     Grain: one row per deal."""
     if not _eligible(scored) or not len(scored.deals):
         return pd.DataFrame(columns=DEAL_COLUMNS)
     deals = scored.deals
     if ids is not None:
         deals = deals[deals["opportunity_id"].isin(ids)]
-    out = view.filters.keep(deals)[DEAL_COLUMNS]
+    out = view.filters.keep(deals)
+    ranks = [zip(out[f"feature_{i}"], out[f"effect_{i}"], strict=True)
+             for i in range(1, TOP_FACTORS + 1)]  # per rank, each deal's (feature, effect)
+    found = [[{"feature": f, "effect": float(e)} for f, e in row if f is not None]
+             for row in zip(*ranks, strict=True)]
+    out = out.assign(factors=found, why=[factor_text(f) for f in found])[DEAL_COLUMNS]
     return out.sort_values(["win_probability", "amount"], ascending=[False, False]
                            ).reset_index(drop=True)
 
@@ -113,7 +119,7 @@ def scores_report(view: View, scored: Scored | None) -> dict[str, object]:
     return {"model": model,
             "deals": [{"opportunity_id": r.opportunity_id,
                        "win_probability": float(r.win_probability),
-                       "factors": json.loads(r.factors)} for r in found.itertuples(index=False)]}
+                       "factors": r.factors} for r in found.itertuples(index=False)]}
 
 
 def factor_text(found: list[dict[str, object]]) -> str:

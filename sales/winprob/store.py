@@ -40,7 +40,7 @@ from sales.periods import Period, parse_period
 from sales.query import latest_snapshot, snapshot_on_or_before
 from sales.view import Filters
 from sales.winprob import features
-from sales.winprob.model import Trained, factors
+from sales.winprob.model import TOP_FACTORS, Trained, factors
 from sales.winprob.projection import Learned, completed, learn, training_share
 
 # Score files kept per database: the views of the current and last few periods, at today's
@@ -152,7 +152,8 @@ class Scored:
     """A period's open, qualified deals scored at a snapshot, filter-free.
 
     `deals` grain: one row per deal: opportunity_id, the filter dimensions, stage, category,
-    amount, win_probability, why (the factors as text) and factors (JSON text).
+    amount, win_probability, and the top factors, strongest first: feature_<i> (as a manager
+    reads it) and effect_<i> (signed probability points as a share of 1), i = 1…TOP_FACTORS.
     `closed` grain: one row per filter-dimension combination: won (closed won at the
     snapshot). `fresh` False: these are the previous model's or snapshot's, being refreshed."""
 
@@ -164,8 +165,10 @@ class Scored:
     fresh: bool = True
 
 
+FACTOR_COLUMNS = tuple(f"{kind}_{i}" for i in range(1, TOP_FACTORS + 1)
+                       for kind in ("feature", "effect"))
 SCORE_COLUMNS = ("opportunity_id", *features.DIMENSIONS, "stage", "category", "amount",
-                 "win_probability", "why", "factors")
+                 "win_probability", *FACTOR_COLUMNS)
 
 
 def score(con: duckdb.DuckDBPyConnection, learned: Learned, period: Period, as_of: date
@@ -174,7 +177,6 @@ def score(con: duckdb.DuckDBPyConnection, learned: Learned, period: Period, as_o
     trees and their per-row contributions: the expensive part, done once per model and
     snapshot) with the closed won then; None without a snapshot."""
     from sales.winprob.projection import score_rows
-    from sales.winprob.scores import factor_text
 
     key, rows = score_rows(con, period, as_of, Filters())
     if key is None:
@@ -185,9 +187,12 @@ def score(con: duckdb.DuckDBPyConnection, learned: Learned, period: Period, as_o
         probabilities, found = [], []
     if not learned.trained.eligible:
         rows = rows.iloc[0:0]
+    columns = {f"{kind}_{i + 1}": [f[i][kind] if i < len(f) else None for f in found]
+               for i in range(TOP_FACTORS) for kind in ("feature", "effect")}
     deals = rows.assign(win_probability=pd.Series(probabilities, index=rows.index, dtype=float),
-                        why=[factor_text(f) for f in found],
-                        factors=[json.dumps(f) for f in found])[list(SCORE_COLUMNS)]
+                        **{c: pd.Series(v, index=rows.index, dtype=object if c[0] == "f"
+                                        else float) for c, v in columns.items()}
+                        )[list(SCORE_COLUMNS)]
     closed = features.won_amounts(con, [key], as_of)
     closed = closed[closed["week"] == key.week].drop(columns=["period", "week"])
     return Scored(learned, deals.reset_index(drop=True), closed.reset_index(drop=True),
