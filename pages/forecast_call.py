@@ -139,7 +139,8 @@ if projected["eligible"]:
              "same model scoring the deals as they stood then).")
     tiles[1].metric(
         "Chance of making the target", fmt.pct(projected["prob_target"]), border=True,
-        delta=f"{fmt.pct(earlier['prob_target'])} at the last call"
+        delta="at the last call: its deals are being scored" if earlier["p50"] is None
+        else f"{fmt.pct(earlier['prob_target'])} at the last call"
         if earlier["prob_target"] is not None else "no target for this view",
         delta_color="off", delta_arrow="off")
 else:

@@ -35,7 +35,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sales.db import file_lock, open_for_reading
+from sales.db import file_lock, open_for_reading, source_file
 from sales.periods import Period, parse_period
 from sales.query import latest_snapshot, snapshot_on_or_before
 from sales.view import Filters
@@ -54,11 +54,12 @@ _lock = threading.Lock()
 
 
 def database_file(con: duckdb.DuckDBPyConnection) -> Path | None:
-    """The file the connection's database lives in (None: in memory)."""
+    """The file the connection's database lives in, or that its private copy was taken from
+    (None: in memory)."""
     row = con.cursor().execute(
         "select path from duckdb_databases() where database_name = current_database()"
     ).fetchone()
-    return Path(row[0]) if row and row[0] else None
+    return source_file(row[0]) if row and row[0] else None
 
 
 def cutoff_for(con: duckdb.DuckDBPyConnection, as_of: date) -> date:
@@ -392,13 +393,25 @@ def read(path: Path) -> Learned | None:
     return found
 
 
+class _Trees:
+    """LightGBM's trees from their text, parsed on first use: a page that only reads stored
+    scores (the projection's draws need no trees) never loads LightGBM."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._booster = None
+
+    def __getattr__(self, name: str) -> object:
+        if self._booster is None:
+            import lightgbm
+
+            self._booster = lightgbm.Booster(model_str=self._text)
+        return getattr(self._booster, name)
+
+
 def _parse(payload: dict) -> Learned:
     t = payload["trained"]
-    booster = None
-    if t["model"]:
-        import lightgbm
-
-        booster = lightgbm.Booster(model_str=t["model"])
+    booster = _Trees(t["model"]) if t["model"] else None
     trained = Trained(t["reason"], t["trained_periods"], t["trained_rows"], t["won_deals"],
                       t["lost_deals"], t["brier"], t["calibrated"], booster,
                       tuple(t["platt"]), t["categories"])

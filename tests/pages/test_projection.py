@@ -116,3 +116,25 @@ def test_the_deal_explorer_shows_the_win_probability(company, monkeypatch):
     row = with_score.iloc[0]
     expected = scored.set_index("opportunity_id").loc[row["opportunity_id"]]
     assert row["win_probability"] == pytest.approx(expected["win_probability"])
+
+
+@pytest.mark.slow
+def test_while_new_scores_are_computed_the_previous_ones_serve_and_the_page_says_so(
+        company, monkeypatch):
+    con = open_current(company)
+    view = View(period_containing(AS_OF, QUARTER, 1), AS_OF)
+    now = store.scored_for(con, view.period, AS_OF)
+    keys = projection_keys(con, view, now)
+    own = store.scores_file(company, store.key_of(con, view.period, AS_OF), view.period,
+                            now.snap)
+    con.close()
+    own.rename(store.scores_file(company, "the model before an import", view.period, now.snap))
+    at = run_page("overview.py", company, monkeypatch)
+    assert tiles(at)["Projection (P50)"][0] == fmt.money(keys["p50"])  # the same deals' scores
+    assert any("from the previous scores, while the deals are being scored again" in c.value
+               for c in at.caption)
+    while store.training():  # the render started the scoring: let it land
+        import time
+
+        time.sleep(0.1)
+    assert own.exists()
