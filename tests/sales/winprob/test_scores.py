@@ -88,6 +88,7 @@ def test_a_page_read_never_waits_and_the_previous_scores_serve(company):
     con.close()
 
 
+@pytest.mark.slow  # the module's generated company takes seconds to build
 def test_a_saved_call_does_not_retrain_and_a_stage_map_edit_does(company, tmp_path):
     import shutil
 
