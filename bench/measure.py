@@ -41,6 +41,9 @@ DEMO_BUDGET_OPPORTUNITIES = 100_000  # budget: a 100,000-opportunity demo builds
 # docs/budgets.md#budgets, for the table's verdict column.
 BUDGETS = {"first_render_s": 2.0, "rerender_s": 0.5, "in_blood_toggle_s": 0.2,
            "peak_rss_mb": 1536.0, "demo_build_s": 30.0, "backtest_s": 10.0}
+# The win-probability model (docs/budgets.md#budgets): training once per data version, scoring
+# every open deal of the quarter, and the backtest with the projection replayed.
+WINPROB_BUDGETS = {"train_s": 60.0, "score_s": 2.0, "backtest_s": 60.0}
 # Many sessions at once (the Monday-morning call, when a team opens the app together): p95
 # latency per number of sessions, and the server's memory under the heaviest load.
 SESSION_BUDGETS = {16: 1.0, 32: 3.0}
@@ -148,8 +151,46 @@ def time_backtest(con: duckdb.DuckDBPyConnection, as_of: date, runs: int) -> flo
 
     settings = load_settings(con)
     periods = default_periods(as_of, settings.fiscal_year_start_month)
-    return round(_median_time(lambda: backtest(con, periods, as_of, Filters(), settings),
-                              runs)[0], 3)
+    return round(_median_time(lambda: backtest(con, periods, as_of, Filters(), settings,
+                                               projection=False), runs)[0], 3)
+
+
+def time_winprob(con: duckdb.DuckDBPyConnection, view: View) -> dict[str, float]:
+    """The win-probability model at this size: training it for the view (the background
+    work after an import), scoring every open deal of the quarter (features and trees) and
+    their factors (per-row contributions; also background work), a page's projection from the
+    stored scores (filter, 10,000 draws), and `backtest` with the projection over the four
+    completed quarters."""
+    import time
+
+    from sales.backtest import backtest, default_periods
+    from sales.view import Filters
+    from sales.winprob.projection import score_rows
+    from sales.winprob.scores import project_scored
+    from sales.winprob.store import learn_for, score
+
+    started = time.perf_counter()
+    learned = learn_for(con, view.period, view.as_of)
+    train_s = time.perf_counter() - started
+    target = target_for_view(con, view.period, view.filters).amount
+
+    def probabilities() -> None:
+        _, rows = score_rows(con, view.period, view.as_of, Filters())
+        learned.trained.predict(rows)
+
+    score_s, _ = _median_time(probabilities, 3)
+    started = time.perf_counter()
+    scored = score(con, learned, view.period, view.as_of)
+    factors_s = time.perf_counter() - started
+    project_s, _ = _median_time(lambda: project_scored(scored, view.filters, target), 3)
+    settings = load_settings(con)
+    periods = default_periods(view.as_of, settings.fiscal_year_start_month)
+    started = time.perf_counter()
+    backtest(con, periods, view.as_of, Filters(), settings)
+    return {"train_s": round(train_s, 2), "score_s": round(score_s, 3),
+            "score_with_factors_s": round(factors_s, 2), "project_s": round(project_s, 3),
+            "backtest_s": round(time.perf_counter() - started, 2),
+            "eligible": learned.trained.eligible, "trained_rows": learned.trained.trained_rows}
 
 
 def time_demo_build(opportunities: int = DEMO_BUDGET_OPPORTUNITIES) -> tuple[float, Path]:
@@ -263,6 +304,8 @@ def run_bench(opportunities: int = DEFAULT_OPPORTUNITIES, db: Path | None = None
     result["baseline"] = baseline(con, view, runs)
     say(0.35, "Timing the forecast backtest")
     result["backtest_s"] = time_backtest(con, as_of, min(runs, 3))
+    say(0.37, "Timing the win-probability model: training, scoring, the backtest")
+    result["winprob"] = time_winprob(con, view)
     con.close()
     say(0.3, "Timing the board pack (every format)")
     result["board_pack_s"] = round(time_board_pack(path, view.period), 2)
@@ -300,6 +343,18 @@ def _backtest_line(result: dict, verdict: Callable[[float | None, str], str]) ->
             f"{verdict(result['backtest_s'], 'backtest_s')} |"]
 
 
+def _winprob_lines(result: dict) -> list[str]:
+    """The model's rows of the measures table (absent from figures measured before it)."""
+    found = result.get("winprob")
+    if not found:
+        return []
+    names = {"train_s": "win-probability model: training", "score_s": "scoring every open "
+             "deal", "project_s": "a page's projection from the stored scores",
+             "backtest_s": "backtest with the projection (4 quarters)"}
+    return [f"| {names[k]} | {found[k]} s | ≤ {budget:g} s "
+            f"{'✅' if found[k] <= budget else '❌'} |" for k, budget in WINPROB_BUDGETS.items()]
+
+
 def table(result: dict) -> str:
     """The result as a Markdown table a person can read (and paste into the README)."""
     def verdict(value: float | None, budget_key: str) -> str:
@@ -326,6 +381,7 @@ def table(result: dict) -> str:
                  f"{'✅' if result['board_pack_s'] <= BOARD_PACK_BUDGET_S else '❌'} |"]
                 if "board_pack_s" in result else []),
               *_backtest_line(result, verdict),
+              *_winprob_lines(result),
               f"| import throughput ({size:,}-row CSV) | {result['import_rows_per_s']:,} rows/s | |",
               f"| demo build ({size:,} opportunities) | {result['demo_build_s']} s | ≤ 30 s "
               f"{verdict(result['demo_build_s'], 'demo_build_s')} |",

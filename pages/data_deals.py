@@ -14,7 +14,7 @@ from sales.explorer import (
 from sales.export import XLSX_MIME, csv_bytes, xlsx_bytes
 from sales.stages import REPORT_CATEGORIES
 from ui import page, widgets
-from ui.data import explore_deals, explore_export, explorer_stages
+from ui.data import deal_scores, explore_deals, explore_export, explorer_stages
 
 view = page.start("Deal explorer", caption="every deal, not only this period's; the sidebar's "
                   "filters and as-of apply")
@@ -63,9 +63,23 @@ info_col.caption(f"{fmt.count(total)} deals match · showing {fmt.count(first)}�
 if deals.empty:
     st.info("No deals match — clear a filter or widen the search.")
     st.stop()
+scores, refreshing = deal_scores(view, tuple(deals["opportunity_id"]))
+if len(scores):  # the open, qualified deals closing in the view's period have a win %
+    by_id = scores.set_index("opportunity_id")
+    deals = deals.assign(win_probability=deals["opportunity_id"].map(by_id["win_probability"]),
+                         why=deals["opportunity_id"].map(by_id["why"]))
+if refreshing:
+    st.caption("Win %: the previous scores, while the deals are being scored again.")
 st.dataframe(deals, hide_index=True, width="stretch",
              column_config={**{c: c.replace("_", " ").capitalize() for c in COLUMNS},
-                            "opportunity_id": "Opportunity", "amount": widgets.money_column("Amount")})
+                            "opportunity_id": "Opportunity", "amount": widgets.money_column("Amount"),
+                            "win_probability": st.column_config.ProgressColumn(
+                                f"Win % ({view.period.label})", format="percent", min_value=0.0,
+                                max_value=1.0, help="For the open, qualified deals closing in "
+                                "the period: the chance the model gives them."),
+                            "why": st.column_config.TextColumn(
+                                "Why", help="The factors behind the win %, in probability "
+                                            "points.")})
 
 capped = total > DOWNLOAD_ROW_CAP
 left, right = st.columns(2)

@@ -9,12 +9,18 @@ from sales import formatting as fmt
 from sales.export import XLSX_MIME, xlsx_bytes
 from sales.periods import MONTH, QUARTER
 from ui import page, state, widgets
-from ui.data import backtest_verdict, forecast_backtest, people_accuracy_frame
+from ui.data import (
+    backtest_verdict,
+    forecast_backtest,
+    people_accuracy_frame,
+    projection_replay,
+)
 
 KINDS = {QUARTER: "Quarters", MONTH: "Months"}
 # One colour per method, the same in both charts.
 METHOD_COLOURS = dict(zip(backtest.METHODS, ("#2c7fb8", "#7fcdbb", "#41ab5d", "#e6550d",
-                                             "#756bb1", "#dd1c77", "#969696"), strict=True))
+                                             "#756bb1", "#dd1c77", "#969696", "#111111"),
+                          strict=True))
 
 view = page.start("Forecast accuracy",
                   caption="the four completed periods before as-of, each seen week by week")
@@ -23,6 +29,11 @@ kind = st.segmented_control("Periods", list(KINDS), format_func=KINDS.get, defau
                             key="accuracy_kind") or QUARTER
 with st.spinner("Replaying every forecast method on the history…"):
     result = forecast_backtest(view, settings, kind)
+# The projection trains a model per period: asked for, not computed on every visit.
+if st.toggle("Add the projection (win probabilities; trains one model per period, about half "
+             "a minute the first time)", key="accuracy_projection"):
+    with st.spinner("Training a model at the start of each period and replaying it…"):
+        result = backtest.with_projection(result, projection_replay(view, kind))
 
 
 def who_calls_it_right() -> None:
@@ -67,6 +78,16 @@ st.caption("Each method's forecast at the start of every week of the period (the
            "left out of that week's average.")
 with st.spinner("Judging the methods per segment…"):
     st.info(backtest_verdict(view, settings, kind))  # segment names escaped for Markdown
+
+if result.bands:
+    said = backtest.projection_verdict(result)
+    if said:
+        st.info(said)
+    coverage = result.interval_coverage()
+    st.caption(f"The projection's P10–P90 range held the actual in {fmt.pct(coverage)} of the "
+               "weeks (an honest range holds it in about 80%).")
+elif result.projection_reasons:
+    st.caption("Projection: " + fmt.text(next(iter(result.projection_reasons.values()))) + ".")
 
 best = backtest.winner(result)
 tiles = st.columns(3)
@@ -116,11 +137,40 @@ for method in backtest.METHODS:
                        customdata=part[["error"]].to_numpy(),
                        hovertemplate="week %{x}: %{y:$,.0f} (%{customdata[0]:+.0%})"
                                      "<extra>%{fullData.name}</extra>")
+band = [(w, *result.bands[(chosen, w)]) for w in sorted(one["week"].unique())
+        if (chosen, w) in result.bands]
+if band:  # the projection's P10–P90, shaded under its P50 line
+    weeks_, low, high = zip(*band, strict=True)
+    figure.add_scatter(x=[*weeks_, *weeks_[::-1]], y=[*high, *low[::-1]], fill="toself",
+                       fillcolor="rgba(17,17,17,0.12)", line_width=0, hoverinfo="skip",
+                       name="Projection P10–P90")
 figure.add_hline(y=actual, line_color="black", line_dash="dash",
                  annotation_text=f"actual {fmt.money(actual)}")
 figure.update_layout(xaxis_title="Week of the period", yaxis_tickprefix="$", xaxis_dtick=1,
                      height=400, margin=dict(t=10), legend_orientation="h")
 st.plotly_chart(figure, width="stretch")
+
+# --- The projection's calibration: predicted against observed win rate.
+if result.reliability is not None and len(result.reliability):
+    st.subheader("Are the win probabilities right? Predicted against observed, by decile")
+    brier = {m: v["brier"] for m, v in result.calibration.items()}
+    st.caption(f"Brier score (lower is better) over every scored deal and week: the model "
+               f"{brier['projection']:.3f}, per-stage win rates from the same history "
+               f"{brier['stage_rates']:.3f}, the stage map's probabilities "
+               f"{brier['stage_weighted']:.3f}.")
+    deciles = result.reliability
+    figure = go.Figure()
+    figure.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line_dash="dot",
+                       line_color="#969696", name="perfectly calibrated", hoverinfo="skip")
+    figure.add_scatter(x=deciles["predicted"], y=deciles["observed"], mode="lines+markers",
+                       line_color=METHOD_COLOURS[backtest.PROJECTION], name="the model",
+                       customdata=deciles[["deals"]].to_numpy(),
+                       hovertemplate="predicted %{x:.0%}, won %{y:.0%} of %{customdata[0]:,}"
+                                     "<extra></extra>")
+    figure.update_layout(xaxis_title="Predicted win probability", yaxis_title="Share won",
+                         xaxis_tickformat=".0%", yaxis_tickformat=".0%", height=380,
+                         margin=dict(t=10), legend_orientation="h")
+    st.plotly_chart(figure, width="stretch")
 
 # --- The table.
 st.subheader("Every forecast")

@@ -50,6 +50,7 @@ from ui.data import (
     open_follow_ups,
     people_rollup,
     pipeline_generated,
+    projection,
     saved_call_on,
 )
 
@@ -125,6 +126,27 @@ tiles[3].metric("Target", fmt.money(target), border=True,
                 prep.target_reason, delta_color="off", delta_arrow="off")
 st.caption(f"In-blood at the last call ({last_call:%d %b %Y}) from {then.source}; now from "
            f"{board.source}. Settle it deal by deal on the In-blood call page.")
+projected = projection(view, last_call)
+if projected["eligible"]:
+    earlier = projected["at_last_call"]
+    tiles = st.columns(2)
+    tiles[0].metric(
+        "Projection (P50)", fmt.money(projected["p50"]), border=True,
+        delta=fmt.money(projected["p50"] - earlier["p50"]) if earlier["p50"] is not None
+        else None, delta_description=since_label,
+        help=f"P10–P90 now {fmt.money(projected['p10'])} – {fmt.money(projected['p90'])}; at "
+             f"the last call {fmt.money(earlier['p10'])} – {fmt.money(earlier['p90'])} (the "
+             "same model scoring the deals as they stood then).")
+    tiles[1].metric(
+        "Chance of making the target", fmt.pct(projected["prob_target"]), border=True,
+        delta="at the last call: its deals are being scored" if earlier["p50"] is None
+        else f"{fmt.pct(earlier['prob_target'])} at the last call"
+        if earlier["prob_target"] is not None else "no target for this view",
+        delta_color="off", delta_arrow="off")
+else:
+    st.caption(f"Projection: {projected['reason']}.")
+if projected["refreshing"]:
+    st.caption("Projection: from the previous scores, while the deals are being scored again.")
 
 
 def people_tiles() -> None:

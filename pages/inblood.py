@@ -29,6 +29,7 @@ from ui.data import (
     call_diff,
     call_export,
     call_history,
+    deal_scores,
     filter_options,
     follow_ups_of_call,
     gone_since_call,
@@ -163,14 +164,25 @@ def _editor(deals, matching: int, size: int, key: str) -> None:
     if deals.empty:
         st.info("No open Commit, Best Case or Pipeline deals match — widen the filters.")
         return
-    shown = board.editor_frame(deals, board.changes(view, call_id))
+    scores, refreshing = deal_scores(view, tuple(deals["opportunity_id"]))
+    shown = board.editor_frame(deals, board.changes(view, call_id), scores)
+    if refreshing:
+        st.caption("Win %: the previous scores, while the deals are being scored again.")
     st.data_editor(
         shown, key=key, hide_index=True, width="stretch",
         height=min(38 * (len(deals) + 1), 600),
         disabled=[c for c in shown.columns if c not in ("Include", "Reason")],
         column_config={"Include": st.column_config.CheckboxColumn("Include", width="small"),
                        "Reason": st.column_config.TextColumn("Reason", max_chars=200),
-                       "Amount": widgets.money_column("Amount")})
+                       "Amount": widgets.money_column("Amount"),
+                       "Win %": st.column_config.ProgressColumn(
+                           "Win %", format="percent", min_value=0.0, max_value=1.0,
+                           help="The chance the deal is won in the period, from the model "
+                                "learned on past quarters (Diagnostics › Forecast accuracy "
+                                "shows how it would have done)."),
+                       "Why": st.column_config.TextColumn(
+                           "Why", help="The factors that moved the win %, in probability "
+                                       "points: hover a cell to read them all.")})
 
 
 def _save(current: dict) -> None:

@@ -8,7 +8,7 @@ from sales.outlook import outlook
 from sales.report import categories_frame
 from sales.stages import CLOSED, TOTAL_CATEGORIES
 from ui import page, state, widgets
-from ui.data import freshness, headline, rollup_by, segment_targets
+from ui.data import freshness, headline, projection, rollup_by, segment_targets
 
 view = page.start("Overview", caption=freshness)
 top = headline(view)
@@ -37,6 +37,23 @@ tiles[2].metric(
     delta=f"range {fmt.money(blood.number)} – {fmt.money(blood.range_high)}",
     delta_color="off", delta_arrow="off", border=True,
     help="Commit and Best Case deals left out of the in-blood number.")
+
+projected = projection(view)
+if projected["eligible"]:
+    chance = projected["prob_target"]
+    st.metric(
+        "Projection (P50)", fmt.money(projected["p50"]),
+        delta=f"P10–P90 {fmt.money(projected['p10'])} – {fmt.money(projected['p90'])}"
+              + (f" · {fmt.pct(chance)} chance of making the target" if chance is not None
+                 else " · no target for this view"),
+        delta_color="off", delta_arrow="off", border=True,
+        help="Closed won + each open, qualified deal drawn won with its win probability "
+             "(10,000 draws) + what past quarters won at this week from deals not in view "
+             "yet. Its track record is on Diagnostics › Forecast accuracy.")
+else:
+    st.caption(f"Projection: {projected['reason']}.")
+if projected["refreshing"]:
+    st.caption("Projection: from the previous scores, while the deals are being scored again.")
 
 coverage = top.coverage.enterprise
 healthy = settings.coverage_multiple

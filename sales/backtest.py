@@ -68,8 +68,11 @@ from sales.view import FILTER_DIMENSIONS, Filters, View, ratio
 COMMIT_METHOD, BEST_CASE_METHOD, DEFAULT_RULES = "commit", "best_case", "default_rules"
 SAVED_CALLS, SUBMISSIONS, SMB_WEIGHTED, STAGE_WEIGHTED = (
     "saved_calls", "submissions", "smb_weighted", "stage_weighted")
+# The projection's P50 (sales.winprob.replay): read from the deals, not the cube, so it is
+# added to a result by `with_projection` rather than computed by `run`.
+PROJECTION = "projection"
 METHODS = (COMMIT_METHOD, BEST_CASE_METHOD, DEFAULT_RULES, SAVED_CALLS, SUBMISSIONS,
-           SMB_WEIGHTED, STAGE_WEIGHTED)
+           SMB_WEIGHTED, STAGE_WEIGHTED, PROJECTION)
 # How a manager reads each method's name.
 METHOD_LABELS = {
     COMMIT_METHOD: "Closed + Commit",
@@ -79,6 +82,7 @@ METHOD_LABELS = {
     SUBMISSIONS: "Reps' submissions",
     SMB_WEIGHTED: "Weighted forecast (SMB method)",
     STAGE_WEIGHTED: "Stage probabilities",
+    PROJECTION: "Projection (win probabilities, P50)",
 }
 # How a sentence names each method ("for SMB the weighted forecast is within 6% …").
 _SENTENCE_NAMES = {
@@ -89,6 +93,7 @@ _SENTENCE_NAMES = {
     SUBMISSIONS: "reps' submissions",
     SMB_WEIGHTED: "weighted forecast",
     STAGE_WEIGHTED: "stage-probability forecast",
+    PROJECTION: "projection",
 }
 # How many completed periods the backtest looks at by default.
 DEFAULT_PERIODS = 4
@@ -542,9 +547,22 @@ class Backtest:
     periods: tuple[str, ...]
     actual: Mapping[str, float]
     frame: pd.DataFrame
+    # The projection's range per (period, week): (p10, p90); its deal probabilities' Brier
+    # scores beside the stage methods' (calibration.<method>.{brier, deals}); why a period
+    # has none (no eligible model then); predicted against observed win rate by decile.
+    bands: Mapping[tuple[str, int], tuple[float, float]] = field(default_factory=dict)
+    calibration: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    projection_reasons: Mapping[str, str] = field(default_factory=dict)
+    reliability: pd.DataFrame | None = None
     # `sales.people_accuracy.people_report`: the people's calls against their subtrees'
     # outcomes (the command line's backtest; the page reads it on its own).
     people: Mapping[str, dict] | None = None
+
+    def interval_coverage(self) -> float | None:
+        """The share of (period, week) with a projection whose actual lies in [p10, p90]."""
+        held = [self.bands[key][0] <= self.actual[key[0]] <= self.bands[key][1]
+                for key in self.bands]
+        return sum(held) / len(held) if held else None
 
     @functools.cached_property
     def mae(self) -> dict[tuple[str, int], tuple[float, int]]:
@@ -587,10 +605,13 @@ class Backtest:
         snapshot_date, forecast, error}, summary.<method>.w<w>, best.w<w>."""
         methods: dict[str, dict] = {m: {p: {} for p in self.periods} for m in METHODS}
         for row in self.frame.itertuples(index=False):
-            methods[row.method][row.period][f"w{row.week}"] = {
+            entry = methods[row.method][row.period][f"w{row.week}"] = {
                 "as_of": row.as_of.isoformat(),
                 "snapshot_date": row.snapshot_date.isoformat() if row.snapshot_date else None,
                 "forecast": _number(row.forecast), "error": _number(row.error)}
+            if row.method == PROJECTION:
+                low, high = self.bands.get((row.period, int(row.week)), (None, None))
+                entry.update(p10=_number(low), p90=_number(high))
         summary = {m: {f"w{w}": None for w in self.weeks} for m in METHODS}
         for (method, week), (mae, _) in self.mae.items():
             summary[method][f"w{week}"] = float(mae)
@@ -598,7 +619,51 @@ class Backtest:
                 "actual": {p: float(self.actual[p]) for p in self.periods},
                 "methods": methods, "summary": summary,
                 "best": {f"w{w}": m for w, m in self.best().items()},
+                "interval_coverage": {PROJECTION: self.interval_coverage()},
+                "head_to_head": {m: dict(zip(("method_mae", "projection_mae", "pairs"), v,
+                                             strict=True))
+                                 for m, v in head_to_head(self).items()},
+                "calibration": {m: dict(v) for m, v in self.calibration.items()},
+                "projection_reasons": dict(self.projection_reasons),
                 **(dict(self.people) if self.people is not None else {})}
+
+
+def head_to_head(result: Backtest, weeks: int | None = None
+                 ) -> dict[str, tuple[float, float, int]]:
+    """Each method against the projection over the (period, week) pairs both have an error
+    for (weeks 1 … `weeks`, all by default): method → (its mean |error|, the projection's,
+    pairs). Methods have errors over different weeks (saved calls only where calls were
+    saved), so this is the fair comparison. Empty without a projection."""
+    frame = result.frame.dropna(subset=["error"])
+    if weeks is not None:
+        frame = frame[frame["week"] <= weeks]
+    mine = frame[frame["method"] == PROJECTION].set_index(["period", "week"])["error"].abs()
+    out = {}
+    for method in METHODS:
+        if method == PROJECTION or mine.empty:
+            continue
+        other = frame[frame["method"] == method].set_index(["period", "week"])["error"].abs()
+        both = other.index.intersection(mine.index)
+        if len(both):
+            out[method] = (float(other[both].mean()), float(mine[both].mean()), len(both))
+    return out
+
+
+def projection_verdict(result: Backtest) -> str | None:
+    """One plain sentence: which simple methods still beat the projection over the weeks both
+    have, or that none does; None without a projection."""
+    pairs = head_to_head(result)
+    if not pairs:
+        return None
+    better = sorted((m for m, (other, mine, _) in pairs.items() if other < mine),
+                    key=lambda m: pairs[m][0])
+    if not better:
+        return ("The projection comes closer than every other method over the weeks each "
+                "has a forecast.")
+    said = "; ".join(f"the {_SENTENCE_NAMES[m]} ({pairs[m][0]:.0%} off on average against the "
+                     f"projection's {pairs[m][1]:.0%}, over {pairs[m][2]} weeks)"
+                     for m in better)
+    return f"A simple method still beats the projection here: {said}."
 
 
 def _method_order(column: pd.Series) -> pd.Series:
@@ -704,6 +769,7 @@ def run(found: list[Key], part: Slice, settings: Settings, calls: pd.DataFrame,
     actual = {p: float(actual_rows.loc[actual_rows["period"] == p, "amount"].sum())
               for p in periods}
     records = []
+    methods = tuple(m for m in methods if m in METHOD_FUNCTIONS)
     for seen in seen_by_key(found, part, calls, submitted):
         for method in methods:
             forecast = METHOD_FUNCTIONS[method](seen, settings)
@@ -716,9 +782,9 @@ def run(found: list[Key], part: Slice, settings: Settings, calls: pd.DataFrame,
 
 
 def backtest(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
-             filters: Filters, settings: Settings) -> Backtest:
+             filters: Filters, settings: Settings, projection: bool = True) -> Backtest:
     """Every method at every week of every period, through the filters (the command line's
-    entry; the page holds the cube and calls `slices` and `run`)."""
+    entry; the page holds the cube and calls `slices` and `run`, then `with_projection`)."""
     count = settings.history_periods
     chosen = tuple(periods)
     found = keys(snapshot_dates_of(con), list(chosen), count)
@@ -727,7 +793,31 @@ def backtest(con: duckdb.DuckDBPyConnection, periods: list[Period], as_of: date,
                  submissions_at(con, chosen))
     weeks = {p.label: [week_day(p, w) for w in range(1, week_count(p) + 1)] for p in chosen}
     people = people_report(people_accuracy(con, list(chosen), as_of, filters, weeks))
-    return replace(result, people=people)
+    result = replace(result, people=people)
+    if not projection:
+        return result
+    from sales.winprob.replay import replay  # trains models: loaded only when asked
+
+    return with_projection(result, replay(con, list(chosen), as_of, filters))
+
+
+def with_projection(result: Backtest, replayed) -> Backtest:
+    """The result with the projection's P50 as a method, its range, the calibration of its
+    deal probabilities and why a period has none (`replayed`: sales.winprob.replay.Replay)."""
+    weeks = replayed.weeks
+    rows = pd.DataFrame({
+        "method": PROJECTION, "period": weeks["period"], "week": weeks["week"],
+        "as_of": weeks["as_of"], "snapshot_date": weeks["snapshot_date"],
+        "forecast": weeks["p50"].astype("float64"),
+        "actual": weeks["period"].map(result.actual).astype("float64")})
+    rows["error"] = [error(f, a) for f, a in zip(rows["forecast"], rows["actual"], strict=True)]
+    rows["error"] = rows["error"].astype("float64")
+    frame = pd.concat([result.frame, rows], ignore_index=True) if len(rows) else result.frame
+    bands = {(p, int(w)): (float(lo), float(hi)) for p, w, lo, hi in zip(
+        weeks["period"], weeks["week"], weeks["p10"], weeks["p90"], strict=True)}
+    return replace(result, frame=frame, bands=bands, calibration=replayed.calibration(),
+                   projection_reasons=dict(replayed.reasons),
+                   reliability=replayed.reliability())
 
 
 def snapshot_dates_of(con: duckdb.DuckDBPyConnection) -> list[date]:

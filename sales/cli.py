@@ -1,6 +1,5 @@
-"""The command line: `python -m sales demo | report | board-pack | backtest | bench | import |
-sync | export | access | forecast | digest | alerts |
-reminders`."""
+"""The command line: `python -m sales demo | report | board-pack | backtest | scores | bench |
+import | sync | export | access | forecast | digest | alerts | reminders`."""
 
 from __future__ import annotations
 
@@ -59,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--as-of", type=_date, default=None, help="last snapshot date (default today)")
     demo.add_argument("--fiscal-year-start", type=int, default=1, metavar="M",
                       help="fiscal year start month, 1-12 (default 1)")
+    demo.add_argument("--company", choices=["standard", "unreliable"], default="standard",
+                      help="the company's dynamics: standard, or unreliable (Commit "
+                           "unreliable, pushed deals rarely close)")
+    demo.add_argument("--history-quarters", type=int, default=6, metavar="N",
+                      help="completed quarters of weekly snapshots before the current one "
+                           "(default 6)")
 
     report = commands.add_parser("report", help="headline metrics for a period")
     _add_view_arguments(report, "FY2027-Q4 or FY2027-M10 (default: the quarter holding as-of)")
@@ -105,6 +110,13 @@ def _parser() -> argparse.ArgumentParser:
         backtest.add_argument(f"--{dimension}", action="extend", nargs="+", default=None,
                               metavar="V", help=f"only these {dimension} values (repeatable)")
     backtest.add_argument("--format", choices=FORMATS, default="json")
+
+    scores = commands.add_parser(
+        "scores", help="each open, qualified deal's win probability and its factors")
+    _add_view_arguments(scores, "FY2027-Q4 or FY2027-M10 (default: the quarter holding as-of)")
+    scores.add_argument("--format", choices=["json", "csv"], default="json")
+    scores.add_argument("--out", type=Path, default=None, metavar="FILE",
+                        help="write here instead of standard output (replaced if it exists)")
 
     # Listed for --help only: main() hands `bench` and its arguments to `python -m bench`.
     commands.add_parser("bench", add_help=False,
@@ -162,10 +174,13 @@ def _run_demo(args: argparse.Namespace) -> int:
         raise UsageError("--opportunities must be at least 1")
     if not 1 <= args.fiscal_year_start <= 12:
         raise UsageError("--fiscal-year-start must be a month number 1-12")
+    if args.history_quarters < 1:
+        raise UsageError("--history-quarters must be at least 1")
     path = args.db or db_path()
     summary = build_demo(path, opportunities=args.opportunities, seed=args.seed,
                          as_of=args.as_of, fy_start_month=args.fiscal_year_start,
-                         progress=ProgressBar())
+                         progress=ProgressBar(), company=args.company,
+                         history_quarters=args.history_quarters)
     print(f"Built {path}: {summary['opportunities']:,} opportunities, "
           f"{summary['history_rows']:,} history rows, snapshots {summary['first_snapshot']} to "
           f"{summary['last_snapshot']} in {summary['seconds']:.1f} s")
@@ -257,6 +272,10 @@ def _run_board_pack(args: argparse.Namespace) -> int:
     filters = Filters.of(**{d: getattr(args, d) for d in FILTER_DIMENSIONS})
     _check_filters(con, filters)
     progress = ProgressBar()
+    progress(0.02, "Scoring the open deals (once per model and snapshot)")
+    from sales.winprob.store import scored_for
+
+    scored_for(con, period, as_of)  # the pack reads the stored scores; a page never waits
     progress(0.05, f"Computing the figures for {period.label} as of {as_of}")
     pack = build_pack(con, View(period, as_of, filters),
                       use_saved_call=not args.in_blood_defaults, progress=progress)
@@ -290,6 +309,23 @@ def _run_backtest(args: argparse.Namespace) -> int:
     _check_filters(con, filters)
     result = backtest.backtest(con, periods, as_of, filters, settings)
     sys.stdout.write(backtest.render(result, args.format))
+    return 0
+
+
+def _run_scores(args: argparse.Namespace) -> int:
+    from sales.winprob.scores import render_scores, scores_report
+    from sales.winprob.store import scored_for
+
+    con = _open_for_reading(args.db or db_path())
+    period, as_of = _period_and_as_of(con, args)
+    filters = Filters.of(**{d: getattr(args, d) for d in FILTER_DIMENSIONS})
+    _check_filters(con, filters)
+    view = View(period, as_of, filters)
+    text = render_scores(scores_report(view, scored_for(con, period, as_of)), args.format)
+    if args.out:
+        args.out.write_text(text)
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -365,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"demo": _run_demo, "report": _run_report,
                 "board-pack": _run_board_pack, "backtest": _run_backtest,
+                "scores": _run_scores,
                 "import": _run_import, "export": _run_export,
                 "access": _run_access, "sync": _run_sync, "forecast": _run_forecast,
                 "digest": _run_delivery, "alerts": _run_delivery,

@@ -205,7 +205,18 @@ def open_file_for_reading(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
         _copy_database(Path(path), copy)
     con = duckdb.connect(str(copy), read_only=True)
     _remove_later(folder)
+    _copied_from[str(copy)] = Path(path).resolve()
     return con
+
+
+# The file each private copy was taken from: what is cached beside a database (the projection's
+# model and scores) goes beside the file itself, not beside a copy deleted at exit.
+_copied_from: dict[str, Path] = {}
+
+
+def source_file(path: str | os.PathLike) -> Path:
+    """The database file a connection's file stands for: itself, or what it is a copy of."""
+    return _copied_from.get(str(path), Path(path))
 
 
 def open_current(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:

@@ -256,6 +256,7 @@ class Report:
     # (docs/data-model.md#currencies).
     currency: str | None = None
     rollup: dict[str, dict[str, object]] | None = None  # `sales.team_rollup.rollup_report`
+    projection: dict[str, object] | None = None  # `sales.winprob.scores.projection_keys`
 
     def as_report(self) -> dict:
         """The report as a plain dict: numbers as floats/ints, dates as ISO text, None if
@@ -275,6 +276,8 @@ class Report:
             report["movement"] = self.movement
         if self.rollup is not None:
             report["rollup"] = self.rollup
+        if self.projection is not None:
+            report["projection"] = self.projection
         return report
 
 
@@ -407,7 +410,8 @@ def board_report(con: duckdb.DuckDBPyConnection, view: View, use_saved_call: boo
     top = _full_headline(con, view, settings, window, use_saved_call, slips)
     return Report(top, _smb_method(con, view, settings, None),
                   board=board_figures(con, view, settings, window, use_saved_call, slips,
-                                      progress), currency=settings.corporate_currency)
+                                      progress), currency=settings.corporate_currency,
+                  projection=projection_for(con, view, wait=False))
 
 
 def with_movement(con: duckdb.DuckDBPyConnection, report: Report, since: date | None
@@ -446,8 +450,27 @@ def command_report(con: duckdb.DuckDBPyConnection, view: View,
     slips = read_slips(con, view, window)  # once, for the rates, the trend and the diagnosis
     report = _full(con, view, settings, window, use_saved_call, since, slips)
     board = board_figures(con, view, settings, window, use_saved_call, slips, progress)
-    report = replace(report, board=board, currency=currency or settings.corporate_currency)
-    return with_movement(con, report, since)
+    moved = with_movement(con, replace(report, board=board,
+                                       currency=currency or settings.corporate_currency),
+                          since)
+    last_call = (moved.movement or {}).get("from")
+    return replace(moved, projection=projection_for(
+        con, view, last_call=date.fromisoformat(last_call) if last_call else None))
+
+
+def projection_for(con: duckdb.DuckDBPyConnection, view: View, wait: bool = True,
+                   last_call: date | None = None) -> dict[str, object]:
+    """The report's `projection` keys for the view, from the period's deal scores stored
+    beside the database (`wait`: compute them now when missing; else the previous ones serve
+    while new ones are computed in the background), with `at_last_call` keys when given the
+    last call's date (the same model scoring the deals as they stood that day)."""
+    from sales.winprob.scores import projection_keys  # trees and numpy: loaded when asked
+    from sales.winprob.store import scored_for
+
+    now = scored_for(con, view.period, view.as_of, wait)
+    then = (scored_for(con, view.period, view.as_of, wait, earlier=False, at=last_call)
+            if last_call is not None else None)
+    return projection_keys(con, view, now, last_call, then)
 
 
 def _flatten(value: object, prefix: str = "") -> list[tuple[str, object]]:

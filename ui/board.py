@@ -77,8 +77,10 @@ def fold_edits(view: View, call_id: int | None, page: pd.DataFrame, key: str) ->
                                             deal.category, bool(deal.start_included))
 
 
-def editor_frame(page: pd.DataFrame, board: dict[str, Change]) -> pd.DataFrame:
-    """The page of deals as the editor shows it: the current decision, reason and flags."""
+def editor_frame(page: pd.DataFrame, board: dict[str, Change],
+                 scores: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The page of deals as the editor shows it: the current decision, reason and flags, and
+    with `scores` (sales.winprob.scores.deal_scores) each deal's win % and its factors."""
     include = [board[i].included if i in board else bool(s)
                for i, s in zip(page.opportunity_id, page.start_included, strict=True)]
     reason = [board[i].reason if i in board else ("" if pd.isna(r) else str(r))
@@ -86,10 +88,17 @@ def editor_frame(page: pd.DataFrame, board: dict[str, Change]) -> pd.DataFrame:
     flags = page[list(FLAG_LABELS)].apply(
         lambda row: ", ".join(label for column, label in FLAG_LABELS.items() if row[column]),
         axis=1) if len(page) else pd.Series(dtype="string")
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "Include": include, "Reason": reason, "Flags": flags, "Account": page.account_name,
         "Opportunity": page.opportunity_id, "Owner": page.owner, "Category": page.category,
         "Stage": page.stage, "Amount": page.amount, "Close date": page.close_date,
         "Pushes": page.push_count, "Days in stage": page.days_in_stage,
         "Next step": page.next_step,
     })
+    if scores is not None and len(scores):
+        by_id = scores.set_index("opportunity_id")
+        frame.insert(frame.columns.get_loc("Amount") + 1, "Win %",
+                     page.opportunity_id.map(by_id["win_probability"]).to_numpy())
+        frame.insert(frame.columns.get_loc("Win %") + 1, "Why",
+                     page.opportunity_id.map(by_id["why"]).to_numpy())
+    return frame

@@ -73,7 +73,7 @@ from sales.db import data_version
 from sales.ingest import quality
 from sales.settings import Settings
 from sales.view import Filters, View
-from ui.state import cache_path, held_state_version, reading, version
+from ui.state import cache_path, database_path, held_state_version, reading, version
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -485,3 +485,54 @@ loss_reason_table = _cached(editors.loss_reason_table)
 target_periods = _cached(editors.target_periods)
 targets_table = _cached(editors.targets_table)
 settings_form = _cached(editors.settings_form)
+
+
+# --- The win-probability model (sales.winprob): never trained during a render -------------------
+
+
+def _projection(con: Con, view: View, scores_stamp: int, last_call: date | None = None
+                ) -> dict:
+    """`scores_stamp` (sales.winprob.store.stamp) keys the cache on the files beside the
+    database, so scores landing from the background are read at once; stale ones serve (with
+    `refreshing` true) until then."""
+    return report.projection_for(con, view, wait=False, last_call=last_call)
+
+
+def _deal_scores(con: Con, view: View, scores_stamp: int, ids: tuple[str, ...]
+                 ) -> tuple[pd.DataFrame, bool]:
+    from sales.winprob import scores, store
+
+    scored = store.scored_for(con, view.period, view.as_of, wait=False)
+    return scores.deal_scores(view, scored, ids), bool(scored and not scored.fresh)
+
+
+_projection_cached = _cached(_projection)
+_deal_scores_cached = _cached(_deal_scores)
+
+
+def projection(view: View, last_call: date | None = None) -> dict:
+    """The report's `projection` keys for the view (eligible False with the reason while no
+    scores are ready), with `at_last_call` when given the last call's date."""
+    from sales.winprob.store import stamp
+
+    return _projection_cached(view, stamp(database_path()), last_call)
+
+
+def deal_scores(view: View, ids: tuple[str, ...]) -> tuple[pd.DataFrame, bool]:
+    """The win % and factors of those of `ids` among the view's scored deals (empty without
+    a model), and whether they are the previous scores while new ones are computed."""
+    from sales.winprob.store import stamp
+
+    return _deal_scores_cached(view, stamp(database_path()), tuple(ids))
+
+
+def _projection_replay(con: Con, view: View, kind: str):
+    """The projection replayed on the Forecast accuracy page's periods (sales.winprob.replay:
+    one model per period, so half a minute and more: the page asks for it on a click)."""
+    from sales.winprob.replay import replay
+
+    return replay(con, list(_backtest_periods(view, kind)), view.as_of, view.filters)
+
+
+projection_replay = _cached(_projection_replay)
+

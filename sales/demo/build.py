@@ -16,9 +16,9 @@ from sales import audit, precomputed
 from sales.db import bump_data_version, connect
 from sales.demo import leads, plan, tables
 from sales.demo.deals import describe_outcomes, new_deals
-from sales.demo.fiscal import Calendar
+from sales.demo.fiscal import HISTORY_QUARTERS, Calendar
 from sales.demo.history import history, last_rows
-from sales.demo.simulate import simulate_lives
+from sales.demo.simulate import COMPANIES, simulate_lives
 from sales.losses import reclassify_losses
 
 Progress = Callable[[float, str], None]
@@ -34,18 +34,25 @@ WRITTEN_COLUMNS = frozenset({
 
 def build_demo(path: str | os.PathLike, opportunities: int = 20_000, seed: int = 42,
                as_of: date | None = None, fy_start_month: int = 1,
-               progress: Progress | None = None, by: str | None = None) -> dict:
+               progress: Progress | None = None, by: str | None = None,
+               company: str = "standard", history_quarters: int = HISTORY_QUARTERS) -> dict:
     """Build a demo database at `path` (replacing any file there) and return a summary dict
     (opportunities, history_rows, snapshot_dates, first_snapshot, last_snapshot, seconds).
     The new file's audit trail starts with the build, attributed to `by` (default: the
     operating-system user at the command line).
 
     The same (opportunities, seed, as_of, fy_start_month) always builds identical tables (the
-    audit line says when it was built).
+    audit line says when it was built). `company` picks the dynamics (`simulate.COMPANIES`:
+    "standard", or "unreliable" whose Commit is unreliable and whose pushed deals rarely
+    close); `history_quarters` how many completed quarters of weekly snapshots it holds.
     """
     started = time.perf_counter()
     if opportunities < 1:
         raise ValueError(f"opportunities must be at least 1, got {opportunities}")
+    if company not in COMPANIES:
+        raise ValueError(f"company must be one of {', '.join(COMPANIES)}, got {company!r}")
+    if history_quarters < 1:
+        raise ValueError(f"history_quarters must be at least 1, got {history_quarters}")
     if not 1 <= fy_start_month <= 12:
         raise ValueError(f"fy_start_month must be 1-12, got {fy_start_month}")
     as_of = as_of or date.today()
@@ -54,10 +61,10 @@ def build_demo(path: str | os.PathLike, opportunities: int = 20_000, seed: int =
     report = progress or (lambda fraction, message: None)
 
     rng = np.random.default_rng(seed)
-    cal = Calendar(as_of, fy_start_month)
+    cal = Calendar(as_of, fy_start_month, history_quarters)
     report(0.02, "generating accounts and deals")
     deals = new_deals(rng, opportunities, cal)
-    simulate_lives(rng, deals, cal)
+    simulate_lives(rng, deals, cal, COMPANIES[company])
     describe_outcomes(rng, deals)
     report(0.15, "simulating weekly history")
     changes = history(deals, cal)

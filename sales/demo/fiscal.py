@@ -36,11 +36,12 @@ class Calendar:
     Quarters are indexes into `quarters`; `current_index` is the quarter holding as_of.
     """
 
-    def __init__(self, as_of: date, fy_start_month: int):
+    def __init__(self, as_of: date, fy_start_month: int,
+                 history_quarters: int = HISTORY_QUARTERS):
         self.fy = fy_start_month
         self.as_of = day(as_of)
         self.current = period_containing(as_of, QUARTER, fy_start_month)
-        oldest = self.current.shift(-HISTORY_QUARTERS)
+        oldest = self.current.shift(-history_quarters)
         weeks = -(-(self.as_of - day(oldest.start)) // 7)
         # Weekly, ending on as_of, starting on or just before the oldest quarter's start.
         self.snap_days = self.as_of - 7 * np.arange(weeks, -1, -1, dtype=np.int64)

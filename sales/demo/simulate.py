@@ -27,6 +27,8 @@ Events after as_of are simply not observed (see history.py), so deals still runn
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from sales.demo import company as co
@@ -53,6 +55,29 @@ TOP_EXCLUDED = (0.6, 0.3, 0.1, 0.0, 0.0, 0.0)
 LINGER_NO_DECISION, LINGER_COMPETITION, LINGER_EXCLUDED = 1.3, 0.7, 0.3
 # Close-date pushes of a deal in Commit that will be lost (P of 0, 1, 2 pushes).
 LOST_COMMIT_PUSHES = (0.7, 0.25, 0.05)
+
+
+@dataclass(frozen=True)
+class Dynamics:
+    """How the company's forecast behaves: where lost deals stop and how Commit deals slip.
+    STANDARD is the demo's (Commit reliable); UNRELIABLE a second company for testing a
+    forecast model against other dynamics."""
+
+    top_competition: tuple[float, ...] = TOP_COMPETITION
+    top_no_decision: tuple[float, ...] = TOP_NO_DECISION
+    lost_commit_pushes: tuple[float, ...] = LOST_COMMIT_PUSHES
+    # P(0..3 pushes) of a won deal in Commit; None: the segment's `commit_pushes`.
+    won_commit_pushes: tuple[float, ...] | None = None
+
+
+STANDARD = Dynamics()
+# Many losses reach Commit (reps commit deals they then lose), lost Commit deals slip again and
+# again, and wins almost never slip: a pushed deal rarely closes.
+UNRELIABLE = Dynamics(top_competition=(0.14, 0.14, 0.22, 0.22, 0.16, 0.12),
+                      top_no_decision=(0.25, 0.2, 0.2, 0.17, 0.1, 0.08),
+                      lost_commit_pushes=(0.15, 0.35, 0.5),
+                      won_commit_pushes=(0.93, 0.06, 0.01, 0.0))
+COMPANIES = {"standard": STANDARD, "unreliable": UNRELIABLE}
 # How strongly deal size lowers the chance to win (per unit of log amount): big deals are
 # harder to win, so by amount close rates run below the rates by count.
 SIZE_PENALTY = 0.9
@@ -68,12 +93,13 @@ LATE_ENTRY_MIN_DAYS = 21
 EXPANSION = co.TYPES.index("Expansion")
 
 
-def simulate_lives(rng: np.random.Generator, d: dict, cal: Calendar) -> None:
+def simulate_lives(rng: np.random.Generator, d: dict, cal: Calendar,
+                   dynamics: Dynamics = STANDARD) -> None:
     """Add every deal's events to `d` (see the module docstring for the story)."""
     _qualify(rng, d)
-    _decide_outcomes(rng, d)
+    _decide_outcomes(rng, d, dynamics)
     _lay_out_stages(rng, d)
-    _commit_phase(rng, d, cal)
+    _commit_phase(rng, d, cal, dynamics)
     _close_unqualified(rng, d)
     _early_close_dates(rng, d, cal)
     _late_stages(rng, d)
@@ -118,7 +144,7 @@ def _qualify(rng: np.random.Generator, d: dict) -> None:
     d["cycle"] = np.where(self_serve, cycle * 0.6 + 8, cycle)
 
 
-def _decide_outcomes(rng: np.random.Generator, d: dict) -> None:
+def _decide_outcomes(rng: np.random.Generator, d: dict, dynamics: Dynamics = STANDARD) -> None:
     """Won or lost (and why) for qualified deals, and the last stage each reaches."""
     n = len(d["seg"])
     outcome = d["outcome"]
@@ -136,17 +162,18 @@ def _decide_outcomes(rng: np.random.Generator, d: dict) -> None:
     nodec = qualified & ~won & ~excl & ~comp
     outcome[won], outcome[comp], outcome[nodec], outcome[excl] = (
         co.OUT_WON, co.OUT_COMP, co.OUT_NODEC, co.OUT_EXCL)
-    d["top"] = _top_stages(rng, d["seg"], comp, nodec, excl)
+    d["top"] = _top_stages(rng, d["seg"], comp, nodec, excl, dynamics)
     d["reaches_commit"] = qualified & (d["top"] >= co.TOP_COMMIT)
 
 
 def _top_stages(rng: np.random.Generator, seg: np.ndarray, comp: np.ndarray, nodec: np.ndarray,
-                excl: np.ndarray) -> np.ndarray:
+                excl: np.ndarray, dynamics: Dynamics = STANDARD) -> np.ndarray:
     """The last open stage each deal reaches (an index into OPEN_STAGES): the last one for
     wins, drawn for losses (a segment's evaluation_stall weighs 3-Technical Evaluation)."""
     top = np.full(len(seg), len(co.OPEN_STAGES) - 1, np.int64)
     for s, profile in enumerate(co.PROFILE_LIST):
-        for mask, probs in ((comp, TOP_COMPETITION), (nodec, TOP_NO_DECISION),
+        for mask, probs in ((comp, dynamics.top_competition),
+                            (nodec, dynamics.top_no_decision),
                             (excl, TOP_EXCLUDED)):
             probs = np.array(probs)
             probs[TOP_TECH] *= 1 + profile.evaluation_stall
@@ -190,7 +217,8 @@ def _next_quarter_date(rng: np.random.Generator, cd: np.ndarray, seg: np.ndarray
     return snap_to_period_end(rng, nxt, seg, cal, month_share=0.4)
 
 
-def _commit_phase(rng: np.random.Generator, d: dict, cal: Calendar) -> None:
+def _commit_phase(rng: np.random.Generator, d: dict, cal: Calendar,
+                  dynamics: Dynamics = STANDARD) -> None:
     """Deals that reach Commit: the firm date set at 4-Proposal, pushes while in Commit, and
     the close (won on or just before the last date; lost somewhere before it)."""
     n, seg = len(d["seg"]), d["seg"]
@@ -200,7 +228,7 @@ def _commit_phase(rng: np.random.Generator, d: dict, cal: Calendar) -> None:
     firm = snap_to_period_end(rng, np.where(reaches, d["won_close"], cal.as_of), seg, cal)
     d["cd_t"][FIRM_SLOT] = np.where(reaches, d["t_proposal"], NEVER)
     d["cd_v"][FIRM_SLOT] = firm
-    pushes = _commit_push_counts(rng, d)
+    pushes = _commit_push_counts(rng, d, dynamics)
     cd, last_t = firm, d["t_proposal"]
     for j in range(COMMIT_PUSHES):
         on = reaches & (pushes > j)
@@ -215,16 +243,17 @@ def _commit_phase(rng: np.random.Generator, d: dict, cal: Calendar) -> None:
     d["close"] = np.where(reaches, np.where(won, x_won, x_lost), NEVER)
 
 
-def _commit_push_counts(rng: np.random.Generator, d: dict) -> np.ndarray:
+def _commit_push_counts(rng: np.random.Generator, d: dict, dynamics: Dynamics = STANDARD
+                        ) -> np.ndarray:
     """How often each deal's date slips while in Commit: by segment for wins; more for the
     Commit deals that will be lost."""
     seg, won = d["seg"], d["outcome"] == co.OUT_WON
     pushes = np.zeros(len(seg), np.int64)
     for s, profile in enumerate(co.PROFILE_LIST):
         m = won & (seg == s)
-        pushes[m] = pick(rng, int(m.sum()), profile.commit_pushes)
+        pushes[m] = pick(rng, int(m.sum()), dynamics.won_commit_pushes or profile.commit_pushes)
     lost = d["reaches_commit"] & ~won
-    pushes[lost] = pick(rng, int(lost.sum()), LOST_COMMIT_PUSHES)
+    pushes[lost] = pick(rng, int(lost.sum()), dynamics.lost_commit_pushes)
     return pushes
 
 

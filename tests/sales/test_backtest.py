@@ -275,9 +275,16 @@ def test_the_command_line_keys(two_months, capsys):
                         "--as-of", "2026-03-02")
     assert code == 0
     report = json.loads(out)
-    assert set(report) == {"periods", "actual", "methods", "summary", "best", "people",
-                           "people_summary"}
+    assert set(report) == {"periods", "actual", "methods", "summary", "best",
+                           "interval_coverage", "calibration", "projection_reasons",
+                           "head_to_head", "people", "people_summary"}
+    # Two months of history make no model: the projection says why and shows nothing.
+    assert report["interval_coverage"] == {"projection": None}
+    assert report["head_to_head"] == {}
     assert report["people"] == report["people_summary"] == {}  # no hierarchy in this file
+    assert set(report["projection_reasons"]) == {"FY2026-M1", "FY2026-M2"}
+    assert "no win-probability model" in report["projection_reasons"]["FY2026-M1"]
+    assert report["methods"]["projection"] == {"FY2026-M1": {}, "FY2026-M2": {}}
     assert report["periods"] == ["FY2026-M1", "FY2026-M2"]
     assert report["actual"] == {"FY2026-M1": 400.0, "FY2026-M2": 1000.0}
     assert set(report["methods"]) == set(bt.METHODS)
@@ -293,7 +300,7 @@ def test_the_command_line_keys(two_months, capsys):
     code, out, _ = _run(capsys, "--db", str(path), "--periods", "FY2026-M1", "--as-of",
                         "2026-03-02", "--format", "csv", "--owner", "Ann")
     assert code == 0 and out.splitlines()[0].startswith("method,method_label,period,week")
-    assert len(out.splitlines()) == 1 + 5 * len(bt.METHODS)
+    assert len(out.splitlines()) == 1 + 5 * (len(bt.METHODS) - 1)  # no projection: no model
     code, out, _ = _run(capsys, "--db", str(path), "--periods", "FY2026-M1", "--as-of",
                         "2026-03-02", "--format", "markdown")
     assert code == 0 and "| FY2026-M1 | $400 |" in out
@@ -318,7 +325,8 @@ def test_the_shared_computation_agrees_with_the_single_view_functions(demo_db):
         settings = load_settings(con)
         periods = bt.default_periods(date(2026, 11, 20), settings.fiscal_year_start_month)
         for filters in (Filters(), Filters.of(segment="SMB", region=["EMEA", "AMER"])):
-            result = bt.backtest(con, periods, date(2026, 11, 20), filters, settings)
+            result = bt.backtest(con, periods, date(2026, 11, 20), filters, settings,
+                                 projection=False)
             frame = result.frame.set_index(["method", "period", "week"])["forecast"]
             for period in (periods[1], periods[3]):
                 for week in (2, 7, 13):

@@ -76,3 +76,17 @@ def test_the_app_connection_reopens_after_a_swap(tmp_path):
     swap_in(path, add_company_target(20))
     with shared.reading() as cur:
         assert cur.execute("select amount from targets").fetchone()[0] == 20
+
+
+def test_a_private_copy_names_the_file_it_was_taken_from(tmp_path):
+    from sales.db import open_for_reading, source_file
+
+    path = tmp_path / "db.duckdb"
+    writer = connect(path)  # held for writing in this process: a reader gets a copy
+    reader = open_for_reading(path)
+    copy = reader.execute("select path from duckdb_databases() "
+                          "where database_name = current_database()").fetchone()[0]
+    assert copy != str(path) and source_file(copy) == path.resolve()
+    assert source_file(path) == path  # a file read in place is itself
+    reader.close()
+    writer.close()

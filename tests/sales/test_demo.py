@@ -694,3 +694,35 @@ def test_some_won_expansions_first_appear_in_commit(calibrated):
     late = [row for row in first_rows if row[:2] == ("Expansion", "4-Proposal")]
     # (A few other deals also move fast enough to be first seen in Commit.)
     assert len(late) >= 5 and len(late) > len(first_rows) - len(late)
+
+
+def _commit_outcomes(path) -> tuple[float, float]:
+    """(share of deals ever in Commit that were lost, share of pushed Commit deals won)."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute("""
+            with c as (select opportunity_id, count(distinct close_date) as dates
+                       from opportunity_history where forecast_category = 'Commit' group by 1),
+            o as (select opportunity_id, stage = '7-Closed Won' as won,
+                         stage like '%Lost%' as lost from opportunities)
+            select avg(lost::int) filter (where won or lost),
+                   avg(won::int) filter (where dates > 1 and (won or lost))
+            from c join o using (opportunity_id)""").fetchone()
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_the_unreliable_company_commits_deals_it_loses_and_its_pushed_deals_rarely_close(
+        tmp_path):
+    found = {}
+    for company in ("standard", "unreliable"):
+        path = tmp_path / f"{company}.duckdb"
+        build_demo(path, opportunities=4000, seed=5, as_of=date(2026, 11, 20), company=company,
+                   history_quarters=8)
+        found[company] = _commit_outcomes(path)
+    (lost_std, pushed_won_std), (lost_unr, pushed_won_unr) = found.values()
+    assert lost_unr > 2 * lost_std  # Commit is unreliable
+    assert pushed_won_unr < pushed_won_std / 2  # a pushed Commit deal rarely closes
+    with pytest.raises(ValueError, match="company must be one of"):
+        build_demo(tmp_path / "x.duckdb", opportunities=10, company="chaotic")
