@@ -230,8 +230,11 @@ def _run_report(args: argparse.Namespace) -> int:
     report = command_report(con, View(period, as_of, filters), window,
                             use_saved_call=not args.in_blood_defaults, since=args.since,
                             history_periods=args.history_periods, currency=shown)
-    fmt.use_currency(report.currency or "USD")  # markdown writes money in it
-    sys.stdout.write(render(report.as_report(), args.format))
+    before = fmt.use_currency(report.currency or "USD")  # markdown writes money in it
+    try:
+        sys.stdout.write(render(report.as_report(), args.format))
+    finally:
+        fmt.use_currency(before)  # a caller in this thread (a test, a script) keeps its own
     return 0
 
 

@@ -14,10 +14,12 @@ _SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹"}
 _shown = threading.local()  # each Streamlit session runs its script in a thread of its own
 
 
-def use_currency(code: str) -> None:
+def use_currency(code: str) -> str:
     """Write money in `code` from now on, in this thread (a page run: the currency its
-    amounts are in, corporate or the display currency)."""
+    amounts are in, corporate or the display currency). Returns the code it replaces."""
+    before = getattr(_shown, "code", "USD")
     _shown.code = code
+    return before
 
 
 def money(value: float | None, precise: bool = False) -> str:
