@@ -221,3 +221,27 @@ def test_identical_rows_are_counted_one_by_one(shared_demo):
     assert writer.con.execute(count).fetchone() == reader.con.execute(count).fetchone() == (1,)
     with psycopg.connect(url) as pg:
         assert pg.execute(count).fetchone() == (1,)
+
+
+def test_stored_intermediates_answer_only_at_the_state_they_were_built_from(shared_demo):
+    """With the state in PostgreSQL a saved setting or map does not move the file's data
+    version, so the intermediates an import stores (sales.precomputed) must also be keyed on
+    the state version: a state write retires them, the next import stores them again."""
+    from sales import precomputed
+
+    path, url = shared_demo
+    swap_in(path, lambda cur: None, after=precomputed.refresh)  # an import in state mode
+    replica = Replica(path, Store(url))
+    wanted = list(precomputed.defaults(replica.con))
+    assert all(precomputed.load(replica.con, b, a) is not None for b, a in wanted)
+
+    with replica.writing() as tx:  # a stage-map edit would change what they hold
+        save_setting(tx, "coverage_multiple", 4.5)
+    assert all(precomputed.load(replica.con, b, a) is None for b, a in wanted)
+    other = Replica(path, Store(url))  # so does every other process, at the new state
+    assert all(precomputed.load(other.con, b, a) is None for b, a in wanted)
+
+    swap_in(path, lambda cur: None, after=precomputed.refresh)
+    assert other.refresh(blocking=True)
+    other.attach()  # the new file (the app re-attaches on its swap)
+    assert all(precomputed.load(other.con, b, a) is not None for b, a in wanted)
