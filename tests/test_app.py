@@ -165,6 +165,10 @@ def test_page_renders_with_the_state_in_postgresql(page, shared_state_demo, monk
     assert not any("No opportunities in this database" in i.value for i in at.info)
 
 
+def _without_projection(tiles: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in tiles.items() if not name.startswith("Projection")}
+
+
 @pytest.mark.slow
 def test_overview_reads_targets_from_postgresql(shared_state_demo, demo_db, monkeypatch):
     # The same data either way gives the same tiles; a target changed in PostgreSQL (by another
@@ -174,10 +178,12 @@ def test_overview_reads_targets_from_postgresql(shared_state_demo, demo_db, monk
 
     path, url = shared_state_demo
     monkeypatch.setenv("SALES_DB", str(demo_db))
-    embedded = metrics(run("pages/overview.py"))
+    # The projection's tile shows once the deal scores beside a file are computed (in the
+    # background, per file): the copy may not have them yet, so it is left out here.
+    embedded = _without_projection(metrics(run("pages/overview.py")))
     monkeypatch.setenv("SALES_DB", str(path))
     monkeypatch.setenv("SALES_STATE_URL", url)
-    shared = metrics(run("pages/overview.py"))
+    shared = _without_projection(metrics(run("pages/overview.py")))
     assert shared == embedded
     with Replica(path, Store(url)).writing() as tx:
         tx.execute("update targets set amount = amount * 2 where scope = 'company'")
