@@ -360,19 +360,19 @@ def _comparison(cur: duckdb.DuckDBPyConnection, source: Sql, view: View, since_a
         params[f"past_from_{k}"], params[f"past_to_{k}"] = past.start, point
         past_columns.append(f"count(*) filter (where mql_date between $past_from_{k} "
                             f"and $past_to_{k}) as past_{k}")
-    frames = []
-    for column, label in MQL_DIMENSIONS.items():
-        frame = cur.execute(*sql(
-            f"""select '{label}' as dimension, coalesce({column}, $no_value) as value,
-                       count(*) filter (where mql_date between $mql_from and $mql_to)
-                           as this_period,
-                       count(*) filter (where mql_date > $since_after and mql_date <= $as_of)
-                           as since_last_call,
-                       {', '.join(past_columns)}
-                from ({leads}) group by all""",  # noqa: S608 - constant columns
-            leads, no_value=NO_VALUE, **params)).df()
-        frames.append(frame)
-    frame = pd.concat(frames, ignore_index=True)
+    # Every dimension in one pass over the leads (a grouping set each).
+    label = " ".join(f"when grouping({c}) = 0 then '{name}'" for c, name in MQL_DIMENSIONS.items())
+    value = " ".join(f"when grouping({c}) = 0 then {c}" for c in MQL_DIMENSIONS)
+    sets = ", ".join(f"({c})" for c in MQL_DIMENSIONS)
+    frame = cur.execute(*sql(
+        f"""select case {label} end as dimension, coalesce(case {value} end, $no_value) as value,
+                   count(*) filter (where mql_date between $mql_from and $mql_to)
+                       as this_period,
+                   count(*) filter (where mql_date > $since_after and mql_date <= $as_of)
+                       as since_last_call,
+                   {', '.join(past_columns)}
+            from ({leads}) group by grouping sets ({sets})""",  # noqa: S608 - constant columns
+        leads, no_value=NO_VALUE, **params)).df()
     past_names = [f"past_{k}" for k in range(len(points))]
     frame = frame[frame[["this_period", "since_last_call", *past_names]].sum(axis=1) > 0]
     frame["past_average"] = frame[past_names].mean(axis=1)
