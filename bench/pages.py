@@ -1,10 +1,10 @@
 """Page timings in a process of their own — the "app process" of `python -m bench`.
 
-Run as `python -m bench.pages --db PATH [--runs N]`; prints one JSON object: per page the first
-render in a warm process (caches and held intermediates cleared, connection and imports warm)
-and the re-render after a filter change (median of N changes, each to a filter value not seen
-before, so nothing comes from the cache), the in-blood toggle, and this process's peak resident
-memory.
+Run as `python -m bench.pages --db PATH [--runs N] [--pages forecast_call,overview]`; prints
+one JSON object: per page (all, or those named) the first render in a warm process (caches and
+held intermediates cleared, connection and imports warm) and the re-render after a filter
+change (median of N changes, each to a filter value not seen before, so nothing comes from the
+cache), the in-blood toggle, and this process's peak resident memory.
 """
 
 from __future__ import annotations
@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pages")
     parser.add_argument("--db", required=True)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--pages", default="", help="comma-separated page names (default all)")
     args = parser.parse_args(argv)
     os.environ["SALES_DB"] = str(Path(args.db).resolve())
     sys.path.insert(0, str(ROOT))
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     changes = _filter_changes(segments, regions, args.runs)
     warm_up()
     pages = {}
-    for name in _pages():
+    for name in [p for p in args.pages.split(",") if p] or _pages():
         pages[name] = time_page(name, changes)
         print(f"  {name}: {pages[name]}", file=sys.stderr, flush=True)
     result = {"pages": pages, "in_blood_toggle_s": time_toggle(args.runs),

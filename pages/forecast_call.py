@@ -530,9 +530,9 @@ if not closed.empty:
 
 # --- Export: the call as it stands, with its lead pipeline and follow-ups.
 st.subheader("Export the call")
-export = follow_ups_export(view, last_call)
 left, right = st.columns(2)
-left.download_button("Follow-ups as CSV", lambda: csv_bytes(export),
+# The files are built on a click (the callables), not on every render.
+left.download_button("Follow-ups as CSV", lambda: csv_bytes(follow_ups_export(view, last_call)),
                      file_name=f"follow-ups-{view.as_of}.csv", mime="text/csv",
                      key="follow_ups_csv")
 right.download_button(
@@ -540,5 +540,5 @@ right.download_button(
     lambda: xlsx_bytes({"Call": call_summary_frame(view, last_call, now, then, change, prep,
                                                    lead_summary, counts),
                         "Lead pipeline": leads.comparison,
-                        "Follow-ups": export}),
+                        "Follow-ups": follow_ups_export(view, last_call)}),
     file_name=f"forecast-call-{view.as_of}.xlsx", mime=XLSX_MIME, key="call_xlsx")

@@ -20,6 +20,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from sales.db import is_precomputed_table
 from sales.deals import MAX_DEAL_ROWS
 from sales.generated import generated_windows
 from sales.lead_snapshots import lead_state_key, leads_sql
@@ -214,26 +215,37 @@ def mql_leads(con: duckdb.DuckDBPyConnection, snapshot: date | None,
 
 
 @contextmanager
-def _reading(con: duckdb.DuckDBPyConnection, view: View, held: pa.Table | None,
-             since_after: date) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A cursor with the view's MQL leads registered, from the caller's held ones (else read
-    now): the lead section's half dozen queries then read the view's leads of the dates they
-    count, not every MQL lead ever, and never the lead history again."""
+def _reading(con: duckdb.DuckDBPyConnection, view: View, held: pa.Table | str | None,
+             since_after: date) -> Iterator[tuple[duckdb.DuckDBPyConnection, Sql]]:
+    """A cursor and the view's MQL leads on it (a relation to select from): the lead
+    section's half dozen queries then read the view's leads of the dates they count, not
+    every MQL lead ever, and never the lead history again. `held` is the caller's held leads:
+    an Arrow table, or the name of the table in the file that stores them
+    (sales.precomputed), read in place: each query then scans only the columns it needs,
+    where loading and narrowing a million wide rows cost more than all the queries."""
     cur = con.cursor()
+    condition = lead_condition(view.filters)
+    window = sql(f"where {condition} and mql_date between $mql_earliest and $as_of",  # noqa: S608
+                 condition, mql_earliest=_earliest(view, since_after), as_of=view.as_of)
+    if isinstance(held, str):
+        if not is_precomputed_table(held):  # a name from the catalog, never from a user
+            raise ValueError(f"not a stored intermediate: {held!r}")
+        try:
+            yield cur, sql(f'(select * from "{held}" {window})', window)  # noqa: S608
+        finally:
+            cur.close()
+        return
     table = held if held is not None else mql_leads(con, lead_state_key(con, view.as_of),
                                                     state_key(con, view.as_of))
     cur.register(_HELD_MQLS, table)
     try:
-        condition = lead_condition(view.filters)
-        query = sql(f"""select * from {_HELD_MQLS} where {condition}
-                        and mql_date between $mql_earliest and $as_of""",  # noqa: S608
-                    condition, mql_earliest=_earliest(view, since_after), as_of=view.as_of)
+        query = sql(f"select * from {_HELD_MQLS} {window}", window)  # noqa: S608
         narrowed = cur.sql(query.text, params=dict(query.params)).to_arrow_table()
     finally:
         cur.unregister(_HELD_MQLS)
     cur.register(_MQLS, narrowed)
     try:
-        yield cur
+        yield cur, sql(_MQLS)
     finally:
         cur.unregister(_MQLS)
         cur.close()
@@ -246,14 +258,15 @@ def _earliest(view: View, since_after: date) -> date:
                *(past.start for past, _ in same_points(view.period, view.as_of)))
 
 
-def _relation(view: View) -> Sql:
-    """The view's MQL leads, as of as-of. Grain: one row per lead."""
+def _relation(view: View, source: Sql) -> Sql:
+    """The view's MQL leads, as of as-of, from `source` (`_reading`'s). Grain: one row per
+    lead."""
     condition = lead_condition(view.filters)
-    return sql(f"select * from {_MQLS} where {condition}", condition)  # noqa: S608
+    return sql(f"select * from {source} where {condition}", source, condition)  # noqa: S608
 
 
-def _period_mqls(view: View) -> Sql:
-    leads = _relation(view)
+def _period_mqls(view: View, source: Sql) -> Sql:
+    leads = _relation(view, source)
     return sql(f"select * from ({leads}) where mql_date between $mql_from and $mql_to",  # noqa: S608
                leads, **_window(view))
 
@@ -264,21 +277,21 @@ def _window(view: View) -> dict[str, date]:
 
 
 def lead_pipeline(con: duckdb.DuckDBPyConnection, view: View, since: date | None = None,
-                  held: pa.Table | None = None) -> LeadPipeline:
+                  held: pa.Table | str | None = None) -> LeadPipeline:
     """The report's lead numbers for the view; `since` is the last call (default as for
     movement: the latest snapshot a week or more before as-of); `held` is `mql_leads` for the
-    view's lead snapshot when the caller holds it."""
+    view's lead snapshot when the caller holds it, or the stored table that holds it."""
     loaded, applies = leads_loaded(con), _applies(view)
     since_after, _ = generated_windows(con, view, since)
     if not (loaded and applies):
         return LeadPipeline(loaded, applies, _note(view, loaded, applies), since_after)
-    with _reading(con, view, held, since_after) as cur:
-        return _summary(con, cur, view, since_after)
+    with _reading(con, view, held, since_after) as (cur, source):
+        return _summary(cur, source, view, since_after)
 
 
-def _summary(con: duckdb.DuckDBPyConnection, cur: duckdb.DuckDBPyConnection, view: View,
+def _summary(cur: duckdb.DuckDBPyConnection, source: Sql, view: View,
              since_after: date) -> LeadPipeline:
-    leads, mqls = _relation(view), _period_mqls(view)
+    leads, mqls = _relation(view, source), _period_mqls(view, source)
     mql, mql_since = cur.execute(*sql(
         f"""select count(*) filter (where mql_date between $mql_from and $mql_to),
                    count(*) filter (where mql_date > $since_after and mql_date <= $as_of)
@@ -308,18 +321,18 @@ def _pipeline_sql(mqls: Sql, select: str, tail: str = "") -> Sql:
 
 
 def lead_review(con: duckdb.DuckDBPyConnection, view: View, since: date | None = None,
-                held: pa.Table | None = None) -> LeadReview:
+                held: pa.Table | str | None = None) -> LeadReview:
     """The Forecast call's lead section for the view (`held` as for `lead_pipeline`)."""
     loaded, applies = leads_loaded(con), _applies(view)
     since_after, _ = generated_windows(con, view, since)
     if not (loaded and applies):
         summary = LeadPipeline(loaded, applies, _note(view, loaded, applies), since_after)
         return LeadReview(summary, pd.DataFrame(), {}, None, pd.DataFrame())
-    with _reading(con, view, held, since_after) as cur:
-        summary = _summary(con, cur, view, since_after)
-        comparison, past = _comparison(cur, view, since_after)
-        return LeadReview(summary, comparison, past, _funnel(cur, view, summary),
-                          _deals(con, cur, view))
+    with _reading(con, view, held, since_after) as (cur, source):
+        summary = _summary(cur, source, view, since_after)
+        comparison, past = _comparison(cur, source, view, since_after)
+        return LeadReview(summary, comparison, past, _funnel(cur, source, view, summary),
+                          _deals(cur, source, view))
 
 
 def same_points(period: Period, as_of: date, count: int = PAST_PERIODS
@@ -334,11 +347,11 @@ def same_points(period: Period, as_of: date, count: int = PAST_PERIODS
     return points
 
 
-def _comparison(cur: duckdb.DuckDBPyConnection, view: View, since_after: date
+def _comparison(cur: duckdb.DuckDBPyConnection, source: Sql, view: View, since_after: date
                 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """MQLs by source and by segment: this period to date, since the last call, and each of
     the last four periods at the same point, with their average."""
-    leads = _relation(view)
+    leads = _relation(view, source)
     points = same_points(view.period, view.as_of)
     params: dict[str, object] = {**_window(view), "since_after": since_after,
                                  "as_of": view.as_of}
@@ -347,19 +360,19 @@ def _comparison(cur: duckdb.DuckDBPyConnection, view: View, since_after: date
         params[f"past_from_{k}"], params[f"past_to_{k}"] = past.start, point
         past_columns.append(f"count(*) filter (where mql_date between $past_from_{k} "
                             f"and $past_to_{k}) as past_{k}")
-    frames = []
-    for column, label in MQL_DIMENSIONS.items():
-        frame = cur.execute(*sql(
-            f"""select '{label}' as dimension, coalesce({column}, $no_value) as value,
-                       count(*) filter (where mql_date between $mql_from and $mql_to)
-                           as this_period,
-                       count(*) filter (where mql_date > $since_after and mql_date <= $as_of)
-                           as since_last_call,
-                       {', '.join(past_columns)}
-                from ({leads}) group by all""",  # noqa: S608 - constant columns
-            leads, no_value=NO_VALUE, **params)).df()
-        frames.append(frame)
-    frame = pd.concat(frames, ignore_index=True)
+    # Every dimension in one pass over the leads (a grouping set each).
+    label = " ".join(f"when grouping({c}) = 0 then '{name}'" for c, name in MQL_DIMENSIONS.items())
+    value = " ".join(f"when grouping({c}) = 0 then {c}" for c in MQL_DIMENSIONS)
+    sets = ", ".join(f"({c})" for c in MQL_DIMENSIONS)
+    frame = cur.execute(*sql(
+        f"""select case {label} end as dimension, coalesce(case {value} end, $no_value) as value,
+                   count(*) filter (where mql_date between $mql_from and $mql_to)
+                       as this_period,
+                   count(*) filter (where mql_date > $since_after and mql_date <= $as_of)
+                       as since_last_call,
+                   {', '.join(past_columns)}
+            from ({leads}) group by grouping sets ({sets})""",  # noqa: S608 - constant columns
+        leads, no_value=NO_VALUE, **params)).df()
     past_names = [f"past_{k}" for k in range(len(points))]
     frame = frame[frame[["this_period", "since_last_call", *past_names]].sum(axis=1) > 0]
     frame["past_average"] = frame[past_names].mean(axis=1)
@@ -372,13 +385,14 @@ def _comparison(cur: duckdb.DuckDBPyConnection, view: View, since_after: date
     return frame.reset_index(drop=True), totals
 
 
-def _funnel(cur: duckdb.DuckDBPyConnection, view: View, summary: LeadPipeline) -> Funnel:
+def _funnel(cur: duckdb.DuckDBPyConnection, source: Sql, view: View, summary: LeadPipeline
+            ) -> Funnel:
     """How far the period's MQLs went, with median days MQL → accepted → converted.
 
     Accepted on: the lead's acceptance date when the CRM has one, else the first lead snapshot
     (up to as-of) that saw it in an accepted status, or its conversion when that came first
     (a lead converted between two snapshots was accepted by then)."""
-    mqls = _period_mqls(view)
+    mqls = _period_mqls(view, source)
     row = cur.execute(*sql(
         f"""with steps as (
                 select *, coalesce(accepted_date, least(seen_accepted, converted_date))
@@ -400,11 +414,10 @@ def _funnel(cur: duckdb.DuckDBPyConnection, view: View, summary: LeadPipeline) -
                   *(None if v is None else float(v) for v in row[2:]))
 
 
-def _deals(con: duckdb.DuckDBPyConnection, cur: duckdb.DuckDBPyConnection, view: View
-           ) -> pd.DataFrame:
+def _deals(cur: duckdb.DuckDBPyConnection, source: Sql, view: View) -> pd.DataFrame:
     """The opportunities the period's MQLs generated (qualified as of as-of), largest first.
     Grain: one row per lead and opportunity, MAX_DEAL_ROWS at most."""
-    mqls = _period_mqls(view)
+    mqls = _period_mqls(view, source)
     query = _pipeline_sql(
         mqls,
         """l.converted_opportunity_id as opportunity_id, l.deal_account_name as account_name,

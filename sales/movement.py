@@ -281,11 +281,13 @@ def parts_sql(source: Sql, view: View) -> Sql:
     """, source, open_categories=list(OPEN_CATEGORIES), **view.bounds())  # noqa: S608
 
 
-def now_totals_sql(con: duckdb.DuckDBPyConnection, view: View, group_sql: str = "''") -> Sql:
-    """The period's roll-up now, by an optional group expression over deal columns (ours).
+def now_totals_sql(con: duckdb.DuckDBPyConnection, view: View, group_sql: str = "''",
+                   deals: Sql | None = None) -> Sql:
+    """The period's roll-up now, by an optional group expression over deal columns (ours);
+    `deals`: the view's deals in the period when the caller has them at hand.
 
     Grain: one row per (group, report category): amount (DECIMAL, exact) and count."""
-    deals = deals_in_period(con, view)
+    deals = deals if deals is not None else deals_in_period(con, view)
     return sql(f"""select {group_sql} as grp, category, sum(amount) as amount, count(*) as count
                    from ({deals}) d group by all""", deals)  # noqa: S608
 

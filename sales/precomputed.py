@@ -134,6 +134,21 @@ def _store(cur: duckdb.DuckDBPyConnection, version: tuple[int, int | None], name
 def load(con: duckdb.DuckDBPyConnection, build: Build, args: tuple) -> pa.Table | None:
     """The stored `build(con, *args)` when the file holds it for its current data version;
     None otherwise (never stored, another data version, or a file without the catalog)."""
+    name = stored_table(con, build, args)
+    if name is None:
+        return None
+    cur = con.cursor()
+    try:
+        return cur.sql(f'select * from "{name}"').to_arrow_table()  # noqa: S608
+    except duckdb.CatalogException:
+        return None
+    finally:
+        cur.close()
+
+
+def stored_table(con: duckdb.DuckDBPyConnection, build: Build, args: tuple) -> str | None:
+    """The name of the table holding `build(con, *args)` when the file stores it for its
+    current data and state version (a caller may read it in place); None otherwise."""
     cur = con.cursor()
     try:
         rows = cur.execute(f"""select table_name from {CATALOG} where key = ?
@@ -141,9 +156,7 @@ def load(con: duckdb.DuckDBPyConnection, build: Build, args: tuple) -> pa.Table 
                                and state_version is not distinct from ?""",  # noqa: S608
                            [key(build, args), data_version(cur),
                             held_state_version(cur)]).fetchall()
-        if not rows:
-            return None
-        return cur.sql(f'select * from "{rows[0][0]}"').to_arrow_table()  # noqa: S608
+        return rows[0][0] if rows else None
     except duckdb.CatalogException:
         return None
     finally:

@@ -150,9 +150,16 @@ def distinct_values(con: duckdb.DuckDBPyConnection, dimension: str,
     within = scope.condition()
     source = sql(f"(select * from {KNOWN_DEALS} where {within})", within)  # noqa: S608
     if dimension == "owner":  # the state's: a deal may have changed hands
+        # Only the history rows of owners not listed yet are looked up by deal: joining every
+        # history row to the deals cost a third of a second at 1,000,000 deals.
+        listed = [r[0] for r in con.cursor().execute(*sql(
+            f"select distinct owner from {source} where owner is not null", source)).fetchall()]  # noqa: S608
         source = sql(f"""(select owner from {source} union
                           select h.owner from opportunity_history h
-                          semi join {source} d using (opportunity_id))""", source)  # noqa: S608
+                          where h.owner is not null
+                            and not list_contains($listed_owners::varchar[], h.owner)
+                            and h.opportunity_id in (select opportunity_id from {source}))""",  # noqa: S608
+                     source, listed_owners=listed)
     rows = con.cursor().execute(*sql(
         f"select distinct {dimension} from {source} where {dimension} is not null order by 1",  # noqa: S608
         source)).fetchall()

@@ -244,9 +244,14 @@ pipeline_generated = _cached(_pipeline_generated)
 
 
 def _lead_review(con: Con, view: View, since: date | None) -> leads.LeadReview:
-    """The lead pipeline for the view, from every MQL lead held for its lead snapshot."""
-    held = (_hold(con, leads.mql_leads, lead_snapshots.lead_state_key(con, view.as_of),
-                  query.state_key(con, view.as_of)) if leads.leads_loaded(con) else None)
+    """The lead pipeline for the view, from every MQL lead stored in the file for its lead
+    snapshot (read in place: a million wide rows cost more to load than to query), else
+    held for it."""
+    if not leads.leads_loaded(con):
+        return leads.lead_review(con, view, since, None)
+    args = (lead_snapshots.lead_state_key(con, view.as_of), query.state_key(con, view.as_of))
+    stored = precomputed.stored_table(con, leads.mql_leads, args)
+    held = stored if stored is not None else _hold(con, leads.mql_leads, *args)
     return leads.lead_review(con, view, since, held)
 
 

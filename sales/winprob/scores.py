@@ -14,6 +14,7 @@ import pandas as pd
 from sales.export import csv_bytes
 from sales.targets import target_for_view
 from sales.view import Filters, View
+from sales.winprob import features
 from sales.winprob.model import TOP_FACTORS
 from sales.winprob.projection import SEED, Learned, Projection, new_values, simulate
 
@@ -44,7 +45,8 @@ def project_scored(scored: Scored, filters: Filters, target: float | None,
                    seed: int = SEED) -> Projection:
     """The projection of the view's deals from a period's stored scores: keep the filter's
     deals and closed won, then the Monte Carlo (sales.winprob.projection.simulate)."""
-    deals = filters.keep(scored.deals)
+    # The draw's columns only: filtering the deals' factor texts too cost more than the draw.
+    deals = filters.keep(scored.deals[[*features.DIMENSIONS, "amount", "win_probability"]])
     closed = float(filters.keep(scored.closed)["won"].sum()) if len(scored.closed) else 0.0
     amounts = deals["amount"].to_numpy(float)
     learned = scored.learned

@@ -87,3 +87,33 @@ def test_the_display_currency_copy_leaves_them_out(demo_db, tmp_path):
     assert "opportunities" in names  # what the copy reads, a view over the file's table
     assert not any(is_precomputed_table(n) for n in names)
     assert all(precomputed.load(shown, b, a) is None for b, a in precomputed.defaults(shown))
+
+
+def test_the_lead_review_reads_the_stored_mql_leads_in_place_to_the_same_answer(demo_db,
+                                                                                tmp_path):
+    """The stored MQL leads queried where they lie give the numbers the loaded ones give."""
+    from dataclasses import replace
+
+    from pandas.testing import assert_frame_equal
+
+    from sales import leads
+    from sales.lead_snapshots import lead_state_key
+    from sales.query import state_key
+    from sales.view import Filters
+
+    con = private_copy(demo_db, tmp_path)
+    view = precomputed.default_view(con)
+    args = (lead_state_key(con, view.as_of), state_key(con, view.as_of))
+    name = precomputed.stored_table(con, leads.mql_leads, args)
+    assert name is not None and is_precomputed_table(name)
+    loaded = precomputed.load(con, leads.mql_leads, args)
+    for filters in (Filters(), Filters.of(segment=("SMB",)), Filters.of(region=("EMEA",))):
+        shown = replace(view, filters=filters)
+        in_place, held = (leads.lead_review(con, shown, None, h) for h in (name, loaded))
+        assert in_place.summary == held.summary and in_place.past_totals == held.past_totals
+        assert in_place.funnel == held.funnel
+        assert_frame_equal(in_place.comparison, held.comparison)
+        assert_frame_equal(in_place.deals, held.deals)
+    assert_frame_equal(leads.lead_review(con, view, None, name).comparison,
+                       leads.lead_review(con, view, None, None).comparison)
+    con.close()

@@ -76,3 +76,26 @@ def test_a_selection_keeps_the_rows_of_a_held_table():
     assert Filters().keep(frame)["amount"].tolist() == [1, 2, 3]  # no selection: everything
     assert Filters.of(segment="SMB", owner="Ann").keep(frame)["amount"].tolist() == [1]
     assert Filters.of(owner=["Ann", "Bob"]).keep(frame)["amount"].tolist() == [1, 2, 3]
+
+
+def test_the_owner_picker_lists_past_owners_of_the_scopes_deals_only(tmp_path):
+    from sales.query import distinct_values
+    from tests.helpers import seed
+
+    prop = "4-Proposal"
+    deals = [dict(id="A", stage=prop, category="Commit", amount=100, close="2026-12-01",
+                  owner="Ann", team="T1"),
+             dict(id="B", stage=prop, category="Commit", amount=200, close="2026-12-01",
+                  owner="Cy", team="T2")]
+    # A was Bob's and B was Dee's at the first snapshot; both changed hands by the second.
+    con = connect(tmp_path / "owners.duckdb")
+    seed(con, deals, {d("2026-11-13"): [("A", prop, "Commit", 100, "2026-12-01", "Bob"),
+                                        ("B", prop, "Commit", 200, "2026-12-01", "Dee")],
+                      d("2026-11-20"): [("A", prop, "Commit", 100, "2026-12-01", "Ann"),
+                                        ("B", prop, "Commit", 200, "2026-12-01", "Cy")]})
+    # Now Ann and Cy, before them Bob and Dee: all four; T1's deal A only Ann and Bob.
+    assert distinct_values(con, "owner") == ["Ann", "Bob", "Cy", "Dee"]
+    assert distinct_values(con, "owner", Filters.of(team="T1")) == ["Ann", "Bob"]
+    # A scope with no deal lists nobody, not every past owner.
+    assert distinct_values(con, "owner", Filters.of(team="T9")) == []
+    con.close()
