@@ -22,7 +22,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import duckdb
@@ -71,19 +71,24 @@ def bump_data_version(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def write_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """All-or-nothing write on a cursor of `con`; bumps the data version on commit."""
-    cur = con.cursor()
+def transaction(cur: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One DuckDB transaction on `cur`: committed when the block ends, rolled back (and the
+    error raised again) when it raises."""
     cur.execute("begin transaction")
     try:
         yield cur
-        bump_data_version(cur)
         cur.execute("commit")
     except BaseException:
         cur.execute("rollback")
         raise
-    finally:
-        cur.close()
+
+
+@contextmanager
+def write_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All-or-nothing write on a cursor of `con`; bumps the data version on commit."""
+    with closing(con.cursor()) as cur, transaction(cur):
+        yield cur
+        bump_data_version(cur)
 
 
 def opportunity_count(con: duckdb.DuckDBPyConnection) -> int:

@@ -20,6 +20,7 @@ are in the corporate currency).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import closing
 
 import duckdb
 import pyarrow as pa
@@ -34,7 +35,7 @@ from sales import (
     movement,
     team_rollup,
 )
-from sales.db import PRECOMPUTED, data_version, is_precomputed_table
+from sales.db import PRECOMPUTED, data_version, is_precomputed_table, transaction
 from sales.periods import MONTH, QUARTER, period_containing
 from sales.query import default_as_of, snapshot_on_or_before, state_key
 from sales.settings import load_settings
@@ -90,9 +91,7 @@ def refresh(con: duckdb.DuckDBPyConnection, progress: Callable[[str], None] | No
     # the writes on one cursor, in one transaction.
     wanted = list(defaults(con.cursor()))
     version = data_version(con.cursor()), held_state_version(con.cursor())
-    cur = con.cursor()
-    cur.execute("begin transaction")
-    try:
+    with closing(con.cursor()) as cur, transaction(cur):
         _drop_all(cur)
         cur.execute(f"""create table {CATALOG} (key varchar primary key,
                         data_version bigint not null, table_name varchar not null,
@@ -102,12 +101,6 @@ def refresh(con: duckdb.DuckDBPyConnection, progress: Callable[[str], None] | No
                 progress(f"precomputing {build.__qualname__}")
             _store(cur, version, f"{CATALOG}_{number}", key(build, args),
                    build(con.cursor(), *args))
-        cur.execute("commit")
-    except BaseException:
-        cur.execute("rollback")
-        raise
-    finally:
-        cur.close()
     return len(wanted)
 
 

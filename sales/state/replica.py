@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import duckdb
 
+from sales.db import bump_data_version, transaction
 from sales.state import store as state_store
 from sales.state.store import Store, apply_changes, load_tables, record_changes
 from sales.state.tables import META_TABLE, STATE_TABLES, quoted, state_schema
@@ -76,18 +77,10 @@ class Replica:
         """Bring the state tables to `version` (call holding `lock`)."""
         if version == self.state_version:
             return
-        cur = self.con.cursor()
-        cur.execute("begin transaction")
-        try:
+        with closing(self.con.cursor()) as cur, transaction(cur):
             if not apply_changes(pg, cur, self.state_version, version):
                 load_tables(pg, cur)
             mark_state_version(cur, version)
-            cur.execute("commit")
-        except BaseException:
-            cur.execute("rollback")
-            raise
-        finally:
-            cur.close()
         self.state_version = version
 
     def refresh(self, blocking: bool = False) -> bool:
@@ -109,21 +102,13 @@ class Replica:
         before this copy commits them."""
         with self.lock, self.store.transaction(lock=True) as pg:
             self.catch_up(pg, state_store.state_version(pg))
-            tx, before = self.con.cursor(), self.con.cursor()
-            tx.execute("begin transaction")
-            try:
+            with closing(self.con.cursor()) as tx, closing(self.con.cursor()) as before, \
+                    transaction(tx):
                 yield tx
                 version = record_changes(pg, tx, before)
                 if version is not None:
                     mark_state_version(tx, version)
-                pg.commit()
-                tx.execute("commit")
-            except BaseException:
-                tx.execute("rollback")
-                raise
-            finally:
-                tx.close()
-                before.close()
+                pg.commit()  # PostgreSQL first: this copy commits only what it holds
             if version is not None:
                 self.state_version = version
 
@@ -142,28 +127,16 @@ def build_with_state(store: Store, con: duckdb.DuckDBPyConnection,
     import's stage probabilities, its audit line — are lost, the file's copy of them is not
     read in this mode); the other order would leave the state naming an import whose data
     never arrived."""
-    from sales.db import bump_data_version
-
     with store.transaction(lock=True) as pg:
         con.execute("set enable_progress_bar = false")
-        con.execute("begin transaction")
-        load_tables(pg, con)
-        con.execute("commit")
-        tx, before = con.cursor(), con.cursor()
-        tx.execute("begin transaction")
-        try:
+        with transaction(con):
+            load_tables(pg, con)
+        with closing(con.cursor()) as tx, closing(con.cursor()) as before, transaction(tx):
             result = build(tx)
             bump_data_version(tx)
             record_changes(pg, tx, before)
             # The state this file's derived tables (`after`) are built from.
             mark_state_version(tx, state_store.state_version(pg))
-            tx.execute("commit")
-        except BaseException:
-            tx.execute("rollback")
-            raise
-        finally:
-            tx.close()
-            before.close()
         if after is not None:  # on the committed copy, before anyone sees the file
             after(con)
         finish()
