@@ -20,8 +20,9 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from bench.pages import timed_run
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT_S = 120
@@ -45,14 +46,6 @@ def _changes(db: str) -> list[dict]:
         con.close()
     return [{"region": regions[:1]}, {"segment": segments[-1:]}]
 
-
-def _run(at) -> float:
-    start = time.perf_counter()
-    at.run()
-    elapsed = time.perf_counter() - start
-    if at.exception:
-        raise RuntimeError(f"page failed: {at.exception[0].value}")
-    return elapsed
 
 
 _PROFILED = """
@@ -88,12 +81,12 @@ def time_one(name: str, changes: list[dict], profile: Path | None) -> dict[str, 
         script = _PROFILED.format(page=str(page), out=str(profile / f"{name}.prof"),
                                   rerun=str(profile / f"{name}.rerun.prof"))
         at = AppTest.from_string(script, default_timeout=RUN_TIMEOUT_S)
-    first = _run(at)
+    first = timed_run(at)
     rerenders = []
     for change in changes:
         for key in ("segment", "region"):
             at.session_state[key] = change.get(key, [])
-        rerenders.append(_run(at))
+        rerenders.append(timed_run(at))
     return {"first_render_s": round(first, 3),
             "rerender_s": round(statistics.median(rerenders), 3)}
 

@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench.pages import timed_run
+
 ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT_S = 120
 
@@ -61,14 +63,6 @@ def over_websocket(database: Path, sessions: int) -> dict:
     return _summary(firsts, repeats)
 
 
-def _run(at) -> float:
-    start = time.perf_counter()
-    at.run()
-    elapsed = time.perf_counter() - start
-    if at.exception:
-        raise RuntimeError(f"app failed: {at.exception[0].value}")
-    return elapsed
-
 
 def under_apptest(database: Path, sessions: int) -> dict:
     """Fresh AppTests in this process. Each one's first run also scans the installed packages
@@ -92,15 +86,15 @@ def under_apptest(database: Path, sessions: int) -> dict:
     BidiComponentManager.discover_and_register_components = timed_scan
     try:
         app = str(ROOT / "app.py")
-        _run(AppTest.from_file(app, default_timeout=RUN_TIMEOUT_S))  # the process warms up
+        timed_run(AppTest.from_file(app, default_timeout=RUN_TIMEOUT_S))  # the process warms up
         firsts, repeats, harness = [], [], []
         for _ in range(sessions):
             at = AppTest.from_file(app, default_timeout=RUN_TIMEOUT_S)
             scans.clear()
-            first = _run(at)
+            first = timed_run(at)
             harness.append(sum(scans))
             firsts.append(first - sum(scans))
-            repeats.append(_run(at))
+            repeats.append(timed_run(at))
     finally:
         BidiComponentManager.discover_and_register_components = scan
     return {**_summary(firsts, repeats), "harness_s": round(statistics.median(harness), 3)}

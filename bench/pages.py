@@ -27,7 +27,8 @@ def _pages() -> list[str]:
     return sorted(p.stem for p in (ROOT / "pages").glob("*.py"))
 
 
-def _timed_run(at) -> float:
+def timed_run(at) -> float:
+    """Seconds one AppTest run takes; a page that raised is an error, not a figure."""
     start = time.perf_counter()
     at.run()
     elapsed = time.perf_counter() - start
@@ -60,7 +61,7 @@ def warm_up() -> None:
     importing Streamlit's runtime, Plotly and pandas (a warm process has them)."""
     from streamlit.testing.v1 import AppTest
 
-    _timed_run(AppTest.from_file(str(ROOT / "pages" / "plan.py"), default_timeout=RUN_TIMEOUT_S))
+    timed_run(AppTest.from_file(str(ROOT / "pages" / "plan.py"), default_timeout=RUN_TIMEOUT_S))
 
 
 def time_page(name: str, changes: list[dict]) -> dict[str, float]:
@@ -68,12 +69,12 @@ def time_page(name: str, changes: list[dict]) -> dict[str, float]:
 
     _clear_caches()
     at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=RUN_TIMEOUT_S)
-    first = _timed_run(at)
+    first = timed_run(at)
     rerenders = []
     for change in changes:
         for key in ("segment", "region"):
             at.session_state[key] = change.get(key, [])
-        rerenders.append(_timed_run(at))
+        rerenders.append(timed_run(at))
     return {"first_render_s": round(first, 3),
             "rerender_s": round(statistics.median(rerenders), 3) if rerenders else None}
 
@@ -86,7 +87,7 @@ def time_toggle(runs: int) -> float | None:
 
     _clear_caches()
     at = AppTest.from_file(str(ROOT / "pages" / "inblood.py"), default_timeout=RUN_TIMEOUT_S)
-    _timed_run(at)
+    timed_run(at)
     if not at.data_editor:
         return None
     times = []
@@ -95,7 +96,7 @@ def time_toggle(runs: int) -> float | None:
         edits = {0: {"Include": bool(flip % 2)}}
         at.session_state[editor.key] = {"edited_rows": edits, "added_rows": [],
                                         "deleted_rows": []}
-        times.append(_timed_run(at))
+        times.append(timed_run(at))
     return round(statistics.median(times), 3)
 
 
