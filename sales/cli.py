@@ -14,6 +14,7 @@ import duckdb
 from sales import formatting as fmt
 from sales.currency import CurrencyError, show_in
 from sales.db import db_path, open_current
+from sales.exits import UsageError, iso_date
 from sales.periods import QUARTER, Period, parse_period, period_containing
 from sales.progress import ProgressBar
 from sales.query import default_as_of
@@ -24,22 +25,13 @@ from sales.view import FILTER_DIMENSIONS, Filters, View
 DEFAULT_DEMO_OPPORTUNITIES = 20_000
 
 
-class UsageError(Exception):
-    """A problem with what the user asked for; printed without a traceback."""
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-23") from None
 
 
 def _add_view_arguments(parser: argparse.ArgumentParser, period_help: str) -> None:
     """The database, period, as-of and filter options `report` and `export` share."""
     parser.add_argument("--db", type=Path, default=None)
     parser.add_argument("--period", default=None, help=period_help)
-    parser.add_argument("--as-of", type=_date, default=None,
+    parser.add_argument("--as-of", type=iso_date, default=None,
                         help="state as of this date (default: latest snapshot, else today)")
     for dimension in FILTER_DIMENSIONS:
         parser.add_argument(f"--{dimension}", action="extend", nargs="+", default=None,
@@ -55,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
                       "or data/forecast.duckdb); replaced if it exists")
     demo.add_argument("--opportunities", type=int, default=DEFAULT_DEMO_OPPORTUNITIES)
     demo.add_argument("--seed", type=int, default=42)
-    demo.add_argument("--as-of", type=_date, default=None, help="last snapshot date (default today)")
+    demo.add_argument("--as-of", type=iso_date, default=None, help="last snapshot date (default today)")
     demo.add_argument("--fiscal-year-start", type=int, default=1, metavar="M",
                       help="fiscal year start month, 1-12 (default 1)")
     demo.add_argument("--company", choices=["standard", "unreliable"], default="standard",
@@ -67,12 +59,12 @@ def _parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="headline metrics for a period")
     _add_view_arguments(report, "FY2027-Q4 or FY2027-M10 (default: the quarter holding as-of)")
-    report.add_argument("--window-start", type=_date, default=None,
+    report.add_argument("--window-start", type=iso_date, default=None,
                         help="rates window start (default: four completed quarters before)")
-    report.add_argument("--window-end", type=_date, default=None)
+    report.add_argument("--window-end", type=iso_date, default=None)
     report.add_argument("--in-blood-defaults", action="store_true",
                         help="in-blood from the default rules even when a saved call exists")
-    report.add_argument("--since", type=_date, default=None,
+    report.add_argument("--since", type=iso_date, default=None,
                         help="the last call the movement is measured from: the state as of "
                              "this date (default: the latest snapshot a week or more before "
                              "as-of)")
@@ -103,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--periods", nargs="+", default=None, metavar="LABEL",
                           help="completed periods, e.g. FY2026-Q2 FY2026-Q3 or FY2026-M7 "
                                "(default: the four completed fiscal quarters before as-of)")
-    backtest.add_argument("--as-of", type=_date, default=None,
+    backtest.add_argument("--as-of", type=iso_date, default=None,
                           help="the data as known on this date (default: latest snapshot, "
                                "else today)")
     for dimension in FILTER_DIMENSIONS:
@@ -132,11 +124,11 @@ def _parser() -> argparse.ArgumentParser:
     from sales.ingest.command import add_arguments as add_import_arguments
 
     add_import_arguments(commands.add_parser("import", help="import CRM exports (CSV or XLSX)"),
-                         _date)
+                         iso_date)
     from sales.crm.command import add_arguments as add_sync_arguments
 
     add_sync_arguments(commands.add_parser("sync", help="read the CRM (Salesforce or HubSpot) "
-                                                        "and record today's snapshot"), _date)
+                                                        "and record today's snapshot"), iso_date)
     from sales.access_command import add_arguments as add_access_arguments
 
     add_access_arguments(commands.add_parser("access", help="who may sign in, and their role "

@@ -21,6 +21,7 @@ from sales.audit import command_line_user
 from sales.charts import ChartError, pngs
 from sales.db import DatabaseBusy, db_path, open_current, write_state
 from sales.digest import build_digest, email_message, slack_payload
+from sales.exits import UsageError, iso_date
 from sales.people_calls import end_of, now_in
 from sales.periods import QUARTER, parse_period, period_containing
 from sales.query import default_as_of
@@ -31,15 +32,6 @@ from sales.view import Filters, View
 WHOLE_COMPANY = "the whole company"
 
 
-class UsageError(Exception):
-    """A bad command line or configuration; one line, exit 2."""
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-23") from None
 
 
 def _moment(text: str) -> datetime:
@@ -58,9 +50,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def add_digest_arguments(parser: argparse.ArgumentParser) -> None:
     _common(parser)
-    parser.add_argument("--as-of", type=_date, default=None,
+    parser.add_argument("--as-of", type=iso_date, default=None,
                         help="state as of this date (default: latest snapshot, else today)")
-    parser.add_argument("--since", type=_date, default=None,
+    parser.add_argument("--since", type=iso_date, default=None,
                         help="the last call changes are measured from (default: the latest "
                              "snapshot a week or more before as-of)")
     who = parser.add_mutually_exclusive_group(required=True)
@@ -83,8 +75,8 @@ def _dry_run(parser: argparse.ArgumentParser) -> None:
 
 def add_alerts_arguments(parser: argparse.ArgumentParser) -> None:
     _common(parser)
-    parser.add_argument("--as-of", type=_date, default=None)
-    parser.add_argument("--since", type=_date, default=None,
+    parser.add_argument("--as-of", type=iso_date, default=None)
+    parser.add_argument("--since", type=iso_date, default=None,
                         help="the last call (default: the latest snapshot a week or more before)")
     parser.add_argument("--format", choices=("json", "table"), default="json")
 
