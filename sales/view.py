@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from sales.periods import Period
@@ -56,10 +57,15 @@ class Filters:
     def keep(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The rows of a frame with a column per filter dimension (a held, filter-free
         intermediate) that this selection keeps."""
-        kept = pd.Series(True, index=frame.index)
+        return frame[self.mask(frame)] if self.active() else frame
+
+    def mask(self, frame: pd.DataFrame) -> np.ndarray:
+        """Which rows of such a frame this selection keeps, as booleans: a caller that needs
+        only a number column or two takes them alone, instead of every text column too."""
+        kept = np.ones(len(frame), dtype=bool)
         for name, values in self.active().items():
-            kept &= frame[name].isin(values)
-        return frame[kept]
+            kept &= frame[name].isin(values).to_numpy(bool)
+        return kept
 
     def within(self, scope: Filters) -> Filters:
         """This selection inside a scope (`sales.access`): per dimension the scope limits, the

@@ -14,7 +14,6 @@ import pandas as pd
 from sales.export import csv_bytes
 from sales.targets import target_for_view
 from sales.view import Filters, View
-from sales.winprob import features
 from sales.winprob.model import TOP_FACTORS
 from sales.winprob.projection import SEED, Learned, Projection, new_values, simulate
 
@@ -45,12 +44,14 @@ def project_scored(scored: Scored, filters: Filters, target: float | None,
                    seed: int = SEED) -> Projection:
     """The projection of the view's deals from a period's stored scores: keep the filter's
     deals and closed won, then the Monte Carlo (sales.winprob.projection.simulate)."""
-    # The draw's columns only: filtering the deals' factor texts too cost more than the draw.
-    deals = filters.keep(scored.deals[[*features.DIMENSIONS, "amount", "win_probability"]])
-    closed = float(filters.keep(scored.closed)["won"].sum()) if len(scored.closed) else 0.0
-    amounts = deals["amount"].to_numpy(float)
+    # The draw's two number columns only: taking the deals' texts along cost more than the draw.
+    kept = filters.mask(scored.deals)
+    amounts = scored.deals["amount"].to_numpy(float)[kept]
+    probabilities = scored.deals["win_probability"].to_numpy(float)[kept]
+    closed = (float(scored.closed["won"].to_numpy(float)[filters.mask(scored.closed)].sum())
+              if len(scored.closed) else 0.0)
     learned = scored.learned
-    return simulate(closed, amounts, deals["win_probability"].to_numpy(float),
+    return simulate(closed, amounts, probabilities,
                     new_values(learned, filters, scored.week, float(amounts.sum())), target,
                     seed=seed, shock=learned.shock(scored.week))
 
