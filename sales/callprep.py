@@ -21,6 +21,7 @@ from decimal import Decimal
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sales import movement as moves
 from sales.calls import CALL_TOTALS
@@ -143,8 +144,6 @@ def prepare_call(con: duckdb.DuckDBPyConnection, view: View, since: date | None 
     win = window(con, view.as_of, since)
     target = target_for_view(con, view.period, view.filters)
     cur = con.cursor()  # the temporary table lives on this cursor only
-    if facts is not None:
-        cur.register(_FACTS, facts)
     if changed is None:
         computed = changed_deals_sql(win.then_read, win.now_read)
         source = sql(f"({computed})", computed)
@@ -168,23 +167,27 @@ def prepare_call(con: duckdb.DuckDBPyConnection, view: View, since: date | None 
             before = end.get(category, (Decimal(0), 0))
             end[category] = (before[0] + amount, before[1] + count)
         movement = summarise(cur.execute(*summary_sql(parts)).fetchall(), end)
-        risks, risk_totals = _renewal_risks(cur, view)
+        risk_ids, risk_totals = _renewal_risk_picks(cur)
+        key_ids = _ids(cur, sql(f"""select opportunity_id from {_PERIOD}
+                                    where list_contains($open_categories, category)
+                                    order by amount desc, opportunity_id limit $key_rows""",  # noqa: S608
+                                open_categories=list(OPEN_CATEGORIES), key_rows=KEY_DEALS_MAX))
+        _pick(cur, view, risk_ids + key_ids)
         closed, won, lost = _closed_since(cur)
         return CallPrep(
             since=win.since, now=win.now,
             categories_then=categories["then"], categories_now=categories["now"],
             target=target.amount, target_reason=target.reason,
             movement=movement, bar_deals=_bar_deals(cur, parts),
-            by_type=by_type, renewal_risks=risks, renewal_risk_total=risk_totals,
-            closed_since=closed, won_since=won, lost_since=lost,
-            key_deals=_key_deals(cur, view, _FACTS if facts is not None else None))
+            by_type=by_type, renewal_risks=_renewal_risks(cur, risk_ids),
+            renewal_risk_total=risk_totals, closed_since=closed, won_since=won, lost_since=lost,
+            key_deals=_key_deals(cur, view, key_ids, facts))
     finally:
         cur.execute(f"drop table if exists {_TABLE}")
         cur.execute(f"drop table if exists {_TOP}")
         cur.execute(f"drop table if exists {_PERIOD}")
-        for name, held in ((_CHANGED, changed), (_FACTS, facts)):
-            if held is not None:
-                cur.unregister(name)
+        if changed is not None:
+            cur.unregister(_CHANGED)
         cur.close()
 
 
@@ -243,10 +246,11 @@ def _period_deals(cur: duckdb.DuckDBPyConnection, view: View) -> None:
                          from ({deals}) d""", deals))  # noqa: S608
 
 
-def _renewal_risks(cur: duckdb.DuckDBPyConnection, view: View
-                   ) -> tuple[pd.DataFrame, dict[str, Measure]]:
-    """Open renewals in the period flagged At Risk or Early Warning, riskiest and largest first
-    (RENEWAL_RISK_ROWS at most), and their totals per risk level (over every such deal)."""
+def _renewal_risk_picks(cur: duckdb.DuckDBPyConnection
+                        ) -> tuple[list[str], dict[str, Measure]]:
+    """Open renewals in the period flagged At Risk or Early Warning: the ids listed, riskiest
+    and largest first (RENEWAL_RISK_ROWS at most), and the totals per risk level (over every
+    such deal)."""
     flagged = sql(f"""from {_PERIOD} d
         where list_contains($open_categories, category) and type = 'Renewal'
           and list_contains($renewal_risks, renewal_risk)""",  # noqa: S608
@@ -260,27 +264,34 @@ def _renewal_risks(cur: duckdb.DuckDBPyConnection, view: View
                             order by renewal_risk = $worst_risk desc, amount desc, opportunity_id
                             limit $risk_rows""",  # noqa: S608
                         flagged, worst_risk=RENEWAL_RISKS[0], risk_rows=RENEWAL_RISK_ROWS))
-    chosen = _by_ids_sql(cur, view, ids)
+    return ids, totals
+
+
+def _renewal_risks(cur: duckdb.DuckDBPyConnection, ids: list[str]) -> pd.DataFrame:
+    """The renewals at risk listed (`_renewal_risk_picks`), whole, in their order."""
     listed = cur.execute(*sql(
         f"""select opportunity_id, account_name, name, owner, renewal_risk, category, stage,
                    amount::double as amount, close_date, next_step
-            from ({chosen})
+            from {_TOP} where list_contains($risk_ids, opportunity_id)
             order by renewal_risk = $worst_risk desc, amount desc, opportunity_id""",  # noqa: S608
-        chosen, worst_risk=RENEWAL_RISKS[0])).df()
-    return dated(listed), totals
+        risk_ids=ids, worst_risk=RENEWAL_RISKS[0])).df()
+    return dated(listed)
 
 
 def _ids(cur: duckdb.DuckDBPyConnection, query: Sql) -> list[str]:
     return [row[0] for row in cur.execute(*query).fetchall()]
 
 
-def _by_ids_sql(cur: duckdb.DuckDBPyConnection, view: View, ids: list[str]) -> Sql:
-    """The deals `ids` whole, as of the view's date. A short list picked on narrow columns,
-    then read by key: sorting on every column of a million deals costs far more. The ids have
-    passed the view's filters already, and without them the key lookup uses the index."""
+def _pick(cur: duckdb.DuckDBPyConnection, view: View, ids: list[str]) -> None:
+    """The temporary table `_TOP`: the deals `ids` whole, as of the view's date — the renewals
+    at risk and the key deals, read in one pass. A short list picked on narrow columns, then
+    read by key: sorting on every column of a million deals costs far more. The ids have
+    passed the view's filters already, so the read does not test them again."""
     deals = deals_sql(state_key(cur, view.as_of))
-    return sql(f"select * from ({deals}) d where list_contains($picked_ids, opportunity_id)",  # noqa: S608
-               deals, picked_ids=ids)
+    cur.execute(*sql(f"""create or replace temp table {_TOP} as
+                         select * from ({deals}) d
+                         where list_contains($picked_ids, opportunity_id)""",  # noqa: S608
+                     deals, picked_ids=sorted(set(ids))))
 
 
 def _closed_since(cur: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, Measure, Measure]:
@@ -305,20 +316,17 @@ def _closed_since(cur: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, Measure
     return dated(frame), found[True], found[False]
 
 
-def _key_deals(cur: duckdb.DuckDBPyConnection, view: View, held_facts: str | None
-               ) -> pd.DataFrame:
-    """The largest open deals in the period now, with push count, days in stage, next step and
-    what changed since the last call. Grain: one row per deal, KEY_DEALS_MAX at most."""
-    ids = _ids(cur, sql(f"""select opportunity_id from {_PERIOD}
-                            where list_contains($open_categories, category)
-                            order by amount desc, opportunity_id limit $key_rows""",  # noqa: S608
-                        open_categories=list(OPEN_CATEGORIES), key_rows=KEY_DEALS_MAX))
-    chosen = _by_ids_sql(cur, view, ids)
-    cur.execute(*sql(f"create or replace temp table {_TOP} as {chosen}", chosen))  # noqa: S608
+def _key_deals(cur: duckdb.DuckDBPyConnection, view: View, ids: list[str],
+               held_facts: pa.Table | None) -> pd.DataFrame:
+    """The largest open deals in the period now (`ids`, read into `_TOP`), with push count,
+    days in stage, next step and what changed since the last call. Grain: one row per deal,
+    KEY_DEALS_MAX at most."""
     if held_facts is None:
         facts = history_facts_sql(ids, view.as_of, view.period.fy_start_month)
-    else:  # looked up in the facts the caller holds for every open deal
-        facts = sql(f"select * from {held_facts}")  # noqa: S608 - a fixed name
+    else:  # the key deals' rows of the facts the caller holds for every open deal
+        cur.register(_FACTS, held_facts.filter(
+            pc.is_in(held_facts["opportunity_id"], pa.array(ids, pa.string()))))
+        facts = sql(f"select * from {_FACTS}")  # noqa: S608 - a fixed name
     # A deal that did not change since the last call stood then as it stands now.
     frame = cur.execute(*sql(
         f"""with facts as ({facts})
@@ -341,8 +349,11 @@ def _key_deals(cur: duckdb.DuckDBPyConnection, view: View, held_facts: str | Non
                        as close_changed
             from {_TOP} t left join facts f using (opportunity_id)
             left join {_TABLE} c using (opportunity_id)
+            where list_contains($key_ids, t.opportunity_id)
             order by t.amount desc, t.opportunity_id""",  # noqa: S608
-        facts, as_of=view.as_of)).df()
+        facts, as_of=view.as_of, key_ids=ids)).df()
+    if held_facts is not None:
+        cur.unregister(_FACTS)
     frame["change"] = [_what_changed(row) for row in frame.itertuples()]
     return dated(frame)
 
