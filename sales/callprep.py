@@ -69,6 +69,9 @@ _TABLE, _TOP, _CHANGED = "call_deals", "call_top_deals", "call_changed_deals"
 # The view's deals closing in the period, narrow: the totals now, the renewal risks and the
 # key deals read it, one read of the deals instead of four.
 _PERIOD = "call_period_deals"
+# Columns of the changed deals no section reads once the view's filters have been applied.
+_UNREAD = ("segment", "region", "team", "channel", "then_amount_original", "then_currency",
+           "now_amount_original", "now_currency")
 _FACTS = "call_open_deal_facts"
 
 
@@ -151,10 +154,17 @@ def prepare_call(con: duckdb.DuckDBPyConnection, view: View, since: date | None 
         cur.register(_CHANGED, changed)
         source = sql(_CHANGED)
     changes = view_changes_sql(source, view)
-    # Every section reads deals in the view at one of the two dates; the rest need not be kept.
+    # Every section reads deals in the view closing in the period at one of the two dates
+    # (the totals, the movement, the key deals), or closed since the last call; the rest need
+    # not be kept, nor the columns only the filters and the currency read. Writing the table
+    # costs per value kept: half the rows and a quarter of the columns less halve it.
     cur.execute(*sql(f"""create or replace temp table {_TABLE} as
-                         select * from ({changes}) where then_in_view or now_in_view""",  # noqa: S608
-                     changes))
+                         select * exclude ({', '.join(_UNREAD)}) from ({changes})
+                         where (then_in_view and then_close between $period_start and $period_end)
+                            or (now_in_view and now_close between $period_start and $period_end)
+                            or (now_in_view and now_closed
+                                and not coalesce(then_closed, false))""",  # noqa: S608
+                     changes, **view.bounds()))
     try:
         _period_deals(cur, view)
         now_cells = {(group, category): (amount, count) for group, category, amount, count

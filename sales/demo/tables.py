@@ -27,6 +27,8 @@ def dates(days: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
     return pa.array(np.asarray(days, np.int32), pa.int32(), mask=null).view(pa.date32())
 
 
+# Deals go in by close date, as an import writes them (sales.ingest.opportunities): a period's
+# questions then read only the row groups holding its close dates.
 _INSERTS = {
     "opportunities": """
         insert into opportunities
@@ -36,7 +38,7 @@ _INSERTS = {
                stage, forecast_category, amount, close_date, created_date,
                sales_accepted_date, lost_reason, competitor, null, renewal_risk, next_step,
                lead_source, amount, 'USD'
-        from frame
+        from frame order by close_date, deal
     """,
     "opportunity_history": """
         insert into opportunity_history

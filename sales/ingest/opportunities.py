@@ -487,7 +487,11 @@ def write(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, as_of: date,
     return f"the current deals and the snapshot of {as_of}{left}{set_stages}"
 
 
-# The registered export as rows of the opportunities table (loss_class is derived after).
+# The registered export as rows of the opportunities table (loss_class is derived after), in
+# close-date order: nearly every question is about deals closing in a period, and a table laid
+# out by close date lets DuckDB skip the row groups outside it (its min/max per row group) —
+# at a million deals a quarter's query reads two of nine. A later import updates deals in place
+# and appends new ones in the same order, so the layout mostly holds.
 _AS_TABLE_ROWS = """
     select opportunity_id, name, account_name, account_employees::integer as account_employees,
            segment, region, team, owner, type, channel, stage, forecast_category,
@@ -496,7 +500,8 @@ _AS_TABLE_ROWS = """
            lost_reason, competitor, null::varchar as loss_class, renewal_risk, next_step,
            lead_source, amount_original::decimal(18, 2) as amount_original,
            currency::varchar as currency
-    from import_deals"""
+    from import_deals
+    order by close_date, opportunity_id"""
 
 
 def _history_only(con: duckdb.DuckDBPyConnection, state: pd.DataFrame, as_of: date,
