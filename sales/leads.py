@@ -289,28 +289,75 @@ def lead_pipeline(con: duckdb.DuckDBPyConnection, view: View, since: date | None
         return _summary(cur, source, view, since_after)
 
 
-def _summary(cur: duckdb.DuckDBPyConnection, source: Sql, view: View,
-             since_after: date) -> LeadPipeline:
-    leads, mqls = _relation(view, source), _period_mqls(view, source)
-    mql, mql_since = cur.execute(*sql(
-        f"""select count(*) filter (where mql_date between $mql_from and $mql_to),
-                   count(*) filter (where mql_date > $since_after and mql_date <= $as_of)
-            from ({leads})""", leads, since_after=since_after, as_of=view.as_of,  # noqa: S608
-        **_window(view))).fetchall()[0]
-    now = dict.fromkeys(LEAD_GROUPS, 0)
-    for group, count in cur.execute(*sql(
-            f"select status_group, count(*) from ({mqls}) group by 1", mqls)).fetchall():  # noqa: S608
-        now[group] = int(count)
-    pipeline = cur.execute(*_pipeline_sql(mqls, "coalesce(sum(l.deal_amount), 0)::double, "
-                                                "count(*)")).fetchall()[0]
+def _summary(cur: duckdb.DuckDBPyConnection, source: Sql, view: View, since_after: date,
+             counted: tuple[int, int] | None = None,
+             stats: _PeriodStats | None = None) -> LeadPipeline:
+    """The view's lead numbers; `counted` (MQLs in the period, since the last call) and
+    `stats` when the caller has them already (the Forecast call's comparison counts the first
+    two on its way)."""
+    if counted is None:
+        leads = _relation(view, source)
+        counted = cur.execute(*sql(
+            f"""select count(*) filter (where mql_date between $mql_from and $mql_to),
+                       count(*) filter (where mql_date > $since_after and mql_date <= $as_of)
+                from ({leads})""", leads, since_after=since_after,  # noqa: S608
+            as_of=view.as_of, **_window(view))).fetchall()[0]
+    mql, mql_since = counted
+    stats = stats or _period_stats(cur, source, view)
+    mqls = _period_mqls(view, source)
     reasons = {reason: int(count) for reason, count in cur.execute(*sql(
         f"""select coalesce(nullif(trim(status_reason), ''), $no_reason) as reason, count(*)
             from ({mqls}) where list_contains($reason_groups, status_group)
             group by 1 order by 2 desc, 1""", mqls, no_reason=NO_REASON,  # noqa: S608
         reason_groups=list(REASON_GROUPS))).fetchall()}
     return LeadPipeline(True, True, _note(view, True, True), since_after, int(mql),
-                        int(mql_since), now, Measure(float(pipeline[0]), int(pipeline[1])),
-                        reasons)
+                        int(mql_since), stats.now, stats.pipeline, reasons)
+
+
+@dataclass(frozen=True)
+class _PeriodStats:
+    """The period's MQLs in one pass: how many are in each status group now, the pipeline they
+    converted to, and the funnel's counts and median days (as `Funnel`, less the MQLs)."""
+
+    now: dict[str, int]
+    pipeline: Measure
+    accepted: int
+    converted: int
+    days: tuple[float | None, float | None, float | None]
+
+
+def _period_stats(cur: duckdb.DuckDBPyConnection, source: Sql, view: View) -> _PeriodStats:
+    """`_PeriodStats` for the view. Accepted on: the lead's acceptance date when the CRM has
+    one, else the first lead snapshot (up to as-of) that saw it in an accepted status, or its
+    conversion when that came first (a lead converted between two snapshots was accepted by
+    then)."""
+    mqls = _period_mqls(view, source)
+    row = cur.execute(*sql(
+        f"""with steps as (
+                select *, coalesce(accepted_date, least(seen_accepted, converted_date))
+                              as accepted_on,
+                       accepted_date is not null or seen_accepted is not null
+                           or accepted_status or converted_opportunity_id is not null
+                           as reached_accepted
+                from ({mqls}))
+            select histogram(status_group), count(*) filter (where status_group is null),
+                   coalesce(sum(deal_amount) filter (where deal_qualified), 0)::double,
+                   count(*) filter (where deal_qualified),
+                   count(*) filter (where reached_accepted),
+                   count(*) filter (where converted_opportunity_id is not null),
+                   median(greatest(datediff('day', mql_date, accepted_on), 0))
+                       filter (where reached_accepted),
+                   median(greatest(datediff('day', accepted_on, converted_date), 0))
+                       filter (where converted_opportunity_id is not null),
+                   median(greatest(datediff('day', mql_date, converted_date), 0))
+                       filter (where converted_opportunity_id is not null)
+            from steps""", mqls)).fetchall()[0]  # noqa: S608
+    now = dict.fromkeys(LEAD_GROUPS, 0)
+    now.update({group: int(count) for group, count in (row[0] or {}).items()})
+    if row[1]:  # a status no group maps: counted apart, as a grouping by status group would
+        now[None] = int(row[1])
+    return _PeriodStats(now, Measure(float(row[2]), int(row[3])), int(row[4]), int(row[5]),
+                        tuple(None if v is None else float(v) for v in row[6:9]))
 
 
 def _pipeline_sql(mqls: Sql, select: str, tail: str = "") -> Sql:
@@ -329,10 +376,12 @@ def lead_review(con: duckdb.DuckDBPyConnection, view: View, since: date | None =
         summary = LeadPipeline(loaded, applies, _note(view, loaded, applies), since_after)
         return LeadReview(summary, pd.DataFrame(), {}, None, pd.DataFrame())
     with _reading(con, view, held, since_after) as (cur, source):
-        summary = _summary(cur, source, view, since_after)
-        comparison, past = _comparison(cur, source, view, since_after)
-        return LeadReview(summary, comparison, past, _funnel(cur, source, view, summary),
-                          _deals(cur, source, view))
+        comparison, past, counted = _comparison(cur, source, view, since_after)
+        stats = _period_stats(cur, source, view)
+        summary = _summary(cur, source, view, since_after, counted, stats)
+        funnel = Funnel(summary.mql or 0, stats.accepted, stats.converted,
+                        summary.pipeline.count, *stats.days)
+        return LeadReview(summary, comparison, past, funnel, _deals(cur, source, view))
 
 
 def same_points(period: Period, as_of: date, count: int = PAST_PERIODS
@@ -348,9 +397,10 @@ def same_points(period: Period, as_of: date, count: int = PAST_PERIODS
 
 
 def _comparison(cur: duckdb.DuckDBPyConnection, source: Sql, view: View, since_after: date
-                ) -> tuple[pd.DataFrame, dict[str, int]]:
+                ) -> tuple[pd.DataFrame, dict[str, int], tuple[int, int]]:
     """MQLs by source and by segment: this period to date, since the last call, and each of
-    the last four periods at the same point, with their average."""
+    the last four periods at the same point, with their average; the past periods' totals; and
+    (MQLs in the period, since the last call) over every lead of the view."""
     leads = _relation(view, source)
     points = same_points(view.period, view.as_of)
     params: dict[str, object] = {**_window(view), "since_after": since_after,
@@ -363,7 +413,7 @@ def _comparison(cur: duckdb.DuckDBPyConnection, source: Sql, view: View, since_a
     # Every dimension in one pass over the leads (a grouping set each).
     label = " ".join(f"when grouping({c}) = 0 then '{name}'" for c, name in MQL_DIMENSIONS.items())
     value = " ".join(f"when grouping({c}) = 0 then {c}" for c in MQL_DIMENSIONS)
-    sets = ", ".join(f"({c})" for c in MQL_DIMENSIONS)
+    sets = ", ".join(f"({c})" for c in MQL_DIMENSIONS) + ", ()"  # (): the view's totals
     frame = cur.execute(*sql(
         f"""select case {label} end as dimension, coalesce(case {value} end, $no_value) as value,
                    count(*) filter (where mql_date between $mql_from and $mql_to)
@@ -374,6 +424,10 @@ def _comparison(cur: duckdb.DuckDBPyConnection, source: Sql, view: View, since_a
             from ({leads}) group by grouping sets ({sets})""",  # noqa: S608 - constant columns
         leads, no_value=NO_VALUE, **params)).df()
     past_names = [f"past_{k}" for k in range(len(points))]
+    total = frame["dimension"].isna()
+    counted = ((int(frame.loc[total, "this_period"].sum()),
+                int(frame.loc[total, "since_last_call"].sum())))
+    frame = frame[~total]
     frame = frame[frame[["this_period", "since_last_call", *past_names]].sum(axis=1) > 0]
     frame["past_average"] = frame[past_names].mean(axis=1)
     labels = {f"past_{k}": p.label for k, (p, _) in enumerate(points)}
@@ -382,36 +436,7 @@ def _comparison(cur: duckdb.DuckDBPyConnection, source: Sql, view: View, since_a
                                                     ascending=[True, False, True])
     for name in ("this_period", "since_last_call", *labels.values()):
         frame[name] = frame[name].astype("int64")
-    return frame.reset_index(drop=True), totals
-
-
-def _funnel(cur: duckdb.DuckDBPyConnection, source: Sql, view: View, summary: LeadPipeline
-            ) -> Funnel:
-    """How far the period's MQLs went, with median days MQL → accepted → converted.
-
-    Accepted on: the lead's acceptance date when the CRM has one, else the first lead snapshot
-    (up to as-of) that saw it in an accepted status, or its conversion when that came first
-    (a lead converted between two snapshots was accepted by then)."""
-    mqls = _period_mqls(view, source)
-    row = cur.execute(*sql(
-        f"""with steps as (
-                select *, coalesce(accepted_date, least(seen_accepted, converted_date))
-                              as accepted_on,
-                       accepted_date is not null or seen_accepted is not null
-                           or accepted_status or converted_opportunity_id is not null
-                           as reached_accepted
-                from ({mqls}))
-            select count(*) filter (where reached_accepted),
-                   count(*) filter (where converted_opportunity_id is not null),
-                   median(greatest(datediff('day', mql_date, accepted_on), 0))
-                       filter (where reached_accepted),
-                   median(greatest(datediff('day', accepted_on, converted_date), 0))
-                       filter (where converted_opportunity_id is not null),
-                   median(greatest(datediff('day', mql_date, converted_date), 0))
-                       filter (where converted_opportunity_id is not null)
-            from steps""", mqls)).fetchall()[0]  # noqa: S608
-    return Funnel(summary.mql or 0, int(row[0]), int(row[1]), summary.pipeline.count,
-                  *(None if v is None else float(v) for v in row[2:]))
+    return frame.reset_index(drop=True), totals, counted
 
 
 def _deals(cur: duckdb.DuckDBPyConnection, source: Sql, view: View) -> pd.DataFrame:
