@@ -37,6 +37,7 @@ from sales.team_view import change as change_of
 from sales.team_view import viewer_for_tiles
 from ui import auth, page, state, widgets
 from ui.data import (
+    ahead,
     board_summary,
     call_prep,
     closed_follow_ups,
@@ -96,6 +97,8 @@ last_call_text = st.selectbox(
     help="The snapshot the call compares with: by default the latest a week or more before "
          "as-of; any earlier snapshot can be picked.")
 last_call = date.fromisoformat(last_call_text)
+# The projection's draws and the lead pipeline overlap the call's own preparation.
+ahead(lambda: projection(view, last_call), lambda: lead_review(view, last_call))
 prep = call_prep(view, last_call)
 since_label = f"since {last_call:%d %b}"
 

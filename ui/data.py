@@ -15,8 +15,10 @@ them for the view instead of reading the history again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import threading
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -27,6 +29,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from sales import (
     access,
@@ -541,3 +544,24 @@ def _projection_replay(con: Con, view: View, kind: str):
 
 projection_replay = _cached(_projection_replay)
 
+
+
+def ahead(*questions: Callable[[], object]) -> None:
+    """Start a page's slow, independent questions now, each in a thread of this session, so
+    their work overlaps the page's own: DuckDB's queries and numpy's draws let go of Python's
+    lock, and the machine has more than one core. Their answers land in the shared caches
+    above, where the page's own later call finds them (a call that arrives while one is still
+    being computed waits for it rather than computing it twice). A question that fails here
+    fails again, and is shown, where the page asks it."""
+    context = get_script_run_ctx()  # the session's: its filters, its display currency
+    for question in questions:
+        thread = threading.Thread(target=_quietly, args=(question,), daemon=True,
+                                  name="sales-ahead")
+        add_script_run_ctx(thread, context)
+        thread.start()
+
+
+def _quietly(question: Callable[[], object]) -> None:
+    # A failure is asked again by the page, which shows it.
+    with contextlib.suppress(Exception):
+        question()
