@@ -545,6 +545,11 @@ def _projection_replay(con: Con, view: View, kind: str):
 projection_replay = _cached(_projection_replay)
 
 
+# --- Asking ahead -----------------------------------------------------------------------------
+# Measured on the Forecast call at 1,000,000 opportunities (bench, 12 filter changes, three
+# interleaved rounds): the re-render's median fell from 0.51–0.58 s to 0.41–0.45 s with the
+# projection and the lead pipeline asked ahead; asking the pipeline generated ahead as well
+# gained nothing more on two cores.
 
 def ahead(*questions: Callable[[], object]) -> None:
     """Start a page's slow, independent questions now, each in a thread of this session, so
