@@ -8,7 +8,7 @@ import streamlit as st
 
 from sales import formatting as fmt
 from sales.view import View
-from ui import auth, state, streamlit_hooks, widgets
+from ui import auth, collector, state, streamlit_hooks, widgets
 
 
 def start(title: str, needs_data: bool = True, caption: str | Callable[[], str] = "",
@@ -18,6 +18,7 @@ def start(title: str, needs_data: bool = True, caption: str | Callable[[], str] 
     show how to get some and stop. A `caption` that reads the database is passed as a function:
     it is asked once the session may see data."""
     streamlit_hooks.install()  # a fresh server's first run may be this page, alone
+    collector.settle()  # once per process, its modules imported: no 0.1 s collector pauses
     me = auth.gate()
     if permission is not None:
         auth.require(me, permission, f"The {title} page")
