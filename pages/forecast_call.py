@@ -97,8 +97,10 @@ last_call_text = st.selectbox(
     help="The snapshot the call compares with: by default the latest a week or more before "
          "as-of; any earlier snapshot can be picked.")
 last_call = date.fromisoformat(last_call_text)
-# The projection's draws and the lead pipeline overlap the call's own preparation.
-ahead(lambda: projection(view, last_call), lambda: lead_review(view, last_call))
+# The projection's draws, the lead pipeline, the pipeline generated and the in-blood board
+# overlap the call's own preparation (ui.data.ahead says what that saved).
+ahead(lambda: projection(view, last_call), lambda: lead_review(view, last_call),
+      lambda: (pipeline_generated(view, last_call), board_summary(view, settings)))
 prep = call_prep(view, last_call)
 since_label = f"since {last_call:%d %b}"
 

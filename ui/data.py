@@ -546,10 +546,11 @@ projection_replay = _cached(_projection_replay)
 
 
 # --- Asking ahead -----------------------------------------------------------------------------
-# Measured on the Forecast call at 1,000,000 opportunities (bench, 12 filter changes, three
-# interleaved rounds): the re-render's median fell from 0.51–0.58 s to 0.41–0.45 s with the
-# projection and the lead pipeline asked ahead; asking the pipeline generated ahead as well
-# gained nothing more on two cores.
+# Measured on the Forecast call at 1,000,000 opportunities (12 filter changes, interleaved
+# rounds on this 2-core machine): the re-render's median fell from 0.51–0.58 s to 0.41–0.45 s
+# with the projection and the lead pipeline asked ahead, and to 0.39–0.42 s (against 0.42–0.50 s)
+# with the pipeline generated and the in-blood board asked too, one after the other in a third
+# thread; the first change after a render gained most (0.43–0.56 s against 0.53–0.66 s).
 
 def ahead(*questions: Callable[[], object]) -> None:
     """Start a page's slow, independent questions now, each in a thread of this session, so
