@@ -190,7 +190,9 @@ def mql_leads_sql(snapshot: date | None, deals_at: date | None) -> Sql:
     snapshot up to it that saw the lead in an accepted status (`seen_accepted`) and the
     opportunity it converted to as that stands at the deal snapshot `deals_at` (`deals_sql`;
     `deal_qualified` false without one). Filter-free, so a caller may hold it while the filters
-    change: the deals are joined once, not per view. Grain: one row per MQL lead."""
+    change: the deals are joined once, not per view. Grain: one row per MQL lead, in MQL-date
+    order: stored in the file (sales.precomputed), a query for one period's MQLs then reads
+    only the row groups holding its dates (DuckDB's min/max per row group)."""
     leads, deals = leads_sql(snapshot), deals_sql(deals_at)
     converted = ", ".join(f"d.{c} as deal_{c}" for c in _DEAL_COLUMNS if c != "qualified")
     if snapshot is None:  # no lead snapshot: nothing was ever seen
@@ -204,7 +206,8 @@ def mql_leads_sql(snapshot: date | None, deals_at: date | None) -> Sql:
                           {converted}
                    from ({leads}) l left join ({accepted}) s using (lead_id)
                    left join ({deals}) d on d.opportunity_id = l.converted_opportunity_id
-                   where l.mql_date is not null""", leads, accepted, deals)  # noqa: S608
+                   where l.mql_date is not null
+                   order by l.mql_date, l.lead_id""", leads, accepted, deals)  # noqa: S608
 
 
 def mql_leads(con: duckdb.DuckDBPyConnection, snapshot: date | None,
