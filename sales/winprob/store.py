@@ -129,11 +129,13 @@ def stamp(database: Path | str) -> int:
 
 
 def learned_for(con: duckdb.DuckDBPyConnection, period: Period, as_of: date,
-                wait: bool = True) -> Learned | None:
+                wait: bool = True, key: str | None = None) -> Learned | None:
     """The cached model for the view, trained (and saved) when stale if `wait`; else the
-    newest model on file whatever its key, with the view's own computed in the background."""
+    newest model on file whatever its key, with the view's own computed in the background.
+    `key`: `key_of` for the same period and as-of, when the caller has it (it reads the
+    whole history)."""
     database = database_file(con)
-    key = key_of(con, period, as_of)
+    key = key or key_of(con, period, as_of)
     if database is None:  # in memory: nothing to cache in
         return learn_for(con, period, as_of) if wait else None
     saved = read(model_file(database, key))
@@ -220,12 +222,12 @@ def scored_for(con: duckdb.DuckDBPyConnection, period: Period, as_of: date,
     key = key_of(con, period, as_of)
     found = _read_scores(scores_file(database, key, period, snap))
     if found is not None:
-        learned = learned_for(con, period, as_of, wait=wait)
+        learned = learned_for(con, period, as_of, wait=wait, key=key)
         return Scored(learned, *found) if learned is not None else None
     if wait:
         return _score_and_save(con, database, period, as_of, key, day)
     _compute_in_background(database, period, as_of, key, day)
-    learned = learned_for(con, period, as_of, wait=False)
+    learned = learned_for(con, period, as_of, wait=False, key=key)
     for stale in _served_meanwhile(database, period, snap, earlier):
         found = _read_scores(stale)
         if found is not None and learned is not None:

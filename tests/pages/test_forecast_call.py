@@ -74,13 +74,15 @@ def test_waterfall_adds_up_and_a_chosen_bar_lists_its_deals(fixture_db):
 
 def test_key_deals_show_what_changed(fixture_db):
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
-    keys = frame_with(at, "push_count").set_index("opportunity_id")
-    assert keys.index.tolist() == ["B", "A", "E"]  # largest open deals first
-    assert keys.loc["A", "push_count"] == 1 and keys.loc["A", "days_in_stage"] == 0
-    assert keys.loc["A", "change"] == "Best Case → Commit; amount 500 → 600"
-    assert keys.loc["E", "change"] == "new since the last call"
+    # The table holds the columns a manager sees (the account, not the opportunity id).
+    keys = frame_with(at, "push_count").set_index("account_name")
+    assert keys.index.tolist() == ["Account B", "Account A", "Account E"]  # largest first
+    assert keys.loc["Account A", "push_count"] == 1
+    assert keys.loc["Account A", "days_in_stage"] == 0
+    assert keys.loc["Account A", "change"] == "Best Case → Commit; amount 500 → 600"
+    assert keys.loc["Account E", "change"] == "new since the last call"
     at.number_input(key="key_deals_n").set_value(1).run()
-    assert frame_with(at, "push_count").opportunity_id.tolist() == ["B"]
+    assert frame_with(at, "push_count").account_name.tolist() == ["Account B"]
 
 
 def test_picking_an_earlier_last_call(fixture_db):
