@@ -19,6 +19,7 @@ from datetime import date
 import duckdb
 import numpy as np
 import pandas as pd
+from threadpoolctl import ThreadpoolController
 
 from sales.periods import Period
 from sales.query import snapshot_dates, snapshot_on_or_before
@@ -26,6 +27,11 @@ from sales.view import Filters
 from sales.winprob import features
 from sales.winprob.model import Trained, train
 
+# numpy's BLAS (OpenBLAS) on one thread in any process that draws: its second thread spins
+# through the draw's small products and burned a core for nothing (the same 25 ms a draw,
+# 53 ms of CPU against 25), a core the page's other questions were waiting for. Set once, not
+# around each draw: handing the thread back woke it to spin again.
+ThreadpoolController().limit(limits=1, user_api="blas")
 DRAWS = 10_000
 SEED = 2026
 # Draws × deals held at once (a few MB): a block that stays in the processor's cache and is
