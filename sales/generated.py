@@ -61,7 +61,10 @@ def generated_windows(con: duckdb.DuckDBPyConnection, view: View, since: date | 
 def earliest_window(con: duckdb.DuckDBPyConnection, view: View, since: date | None) -> date:
     """The first day any of the three windows reaches back to (what `first_qualified` reads
     from)."""
-    since_start, quarter_start = generated_windows(con, view, since)
+    return _earliest(view, *generated_windows(con, view, since))
+
+
+def _earliest(view: View, since_start: date, quarter_start: date) -> date:
     return min(since_start + timedelta(days=1), quarter_start, view.period.start)
 
 
@@ -97,7 +100,7 @@ def pipeline_generated(con: duckdb.DuckDBPyConnection, view: View, since: date |
     Grain: the three windows; deals as they stand at as-of, through the view's filters.
     """
     since_start, quarter_start = generated_windows(con, view, since)
-    first = earliest_window(con, view, since)
+    first = _earliest(view, since_start, quarter_start)
     windows = {"since_start": since_start, "quarter_start": quarter_start,
                "period_start": view.period.start, "period_end": min(view.period.end, view.as_of)}
     with _qualified(con, view, first, first_seen) as (cur, qualified):
@@ -151,8 +154,13 @@ def _qualified(con: duckdb.DuckDBPyConnection, view: View, first: date,
     else:
         cur.register(_FIRST_SEEN, first_seen)
         seen = sql(_FIRST_SEEN)
+    # The view's deals are read twice, each read narrowed by its own use (the acceptance dates
+    # in the window; the first-seen deals' ids): materialised once for both, as DuckDB does a
+    # CTE used twice, they were every deal in the view (a 1M-row scan kept whole: 31 ms, 5 ms
+    # read twice).
     qualified = sql(
-        f"""(with deals as (select opportunity_id, sales_accepted_date, amount from ({deals}) d)
+        f"""(with deals as not materialized (
+                select opportunity_id, sales_accepted_date, amount from ({deals}) d)
             select sales_accepted_date as qualified_on, amount from deals
             where sales_accepted_date between $first and $as_of
             union all
