@@ -97,10 +97,12 @@ last_call_text = st.selectbox(
     help="The snapshot the call compares with: by default the latest a week or more before "
          "as-of; any earlier snapshot can be picked.")
 last_call = date.fromisoformat(last_call_text)
-# The projection's draws, the lead pipeline, the pipeline generated and the in-blood board
-# overlap the call's own preparation (ui.data.ahead says what that saved).
+# The projection's draws, the lead pipeline, the pipeline generated, the in-blood board and
+# the follow-ups overlap the call's own preparation (ui.data.ahead says what that saved).
 ahead(lambda: projection(view, last_call), lambda: lead_review(view, last_call),
-      lambda: (pipeline_generated(view, last_call), board_summary(view, settings)))
+      lambda: (pipeline_generated(view, last_call), board_summary(view, settings),
+               follow_up_counts(view, last_call), open_follow_ups(view),
+               closed_follow_ups(view, last_call)))
 prep = call_prep(view, last_call)
 since_label = f"since {last_call:%d %b}"
 
@@ -493,8 +495,10 @@ for item in still_open.itertuples():
 if may_write:
     deal_names = {}
     for frame in (prep.key_deals, prep.renewal_risks, prep.closed_since):
-        for row in frame.itertuples():
-            deal_names.setdefault(row.opportunity_id, f"{row.account_name} ({row.opportunity_id})")
+        # Whole columns as lists: row by row, pandas reads Arrow-backed text one value a call.
+        for deal_id, account in zip(frame["opportunity_id"].tolist(),
+                                    frame["account_name"].tolist(), strict=True):
+            deal_names.setdefault(deal_id, f"{account} ({deal_id})")
     owners = sorted({*filter_options("owner", view.scope), *filter_options("team", view.scope)})
     if not me.team_mode:
         st.text_input("Your name", key="saved_by",
