@@ -29,7 +29,7 @@ from typing import Protocol
 import duckdb
 import pandas as pd
 
-from sales import audit, precomputed
+from sales import audit, layout
 from sales.crm.leads import LEADS_SUFFIX, LeadsFetched, record_leads
 from sales.crm.records import stored_records, write_records
 from sales.crm.users import CrmUser, record_owners, record_users
@@ -224,7 +224,7 @@ def run_sync(path: str | Path, reader: Reader, as_of: date | None = None,
         return outcome
 
     outcome = swap_in(path, build, progress=lambda f, m: report(_FETCH_SHARE, m),
-                      after=lambda con: precomputed.refresh(con, lambda m: report(0.98, m)))
+                      after=lambda con: layout.settle(con, lambda m: report(0.98, m)))
     report(1.0, "Synced")
     return outcome
 

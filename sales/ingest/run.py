@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from sales import audit, precomputed
+from sales import audit, layout
 from sales.currency import RateTable
 from sales.db import data_version, swap_in
 from sales.ingest import history, leads, opportunities, plans, rates, users
@@ -423,6 +423,6 @@ def run_import(path: str | os.PathLike, request: ImportRequest,
 
     # The default view's intermediates built once here, not in every app process's first render.
     result = swap_in(path, build, progress=lambda f, m: report(0.1, m),
-                     after=lambda con: precomputed.refresh(con, lambda m: report(0.97, m)))
+                     after=lambda con: layout.settle(con, lambda m: report(0.97, m)))
     report(1.0, "Imported")
     return result
