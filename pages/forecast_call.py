@@ -97,11 +97,24 @@ last_call_text = st.selectbox(
     help="The snapshot the call compares with: by default the latest a week or more before "
          "as-of; any earlier snapshot can be picked.")
 last_call = date.fromisoformat(last_call_text)
-# The projection's draws, the lead pipeline, the pipeline generated, the in-blood board and
-# the follow-ups overlap the call's own preparation (ui.data.ahead says what that saved).
+viewer = auth.identity()
+# Whose call and team roll-up the tiles show (None: no tiles).
+mine = viewer_for_tiles(hierarchy_at(view.as_of), viewer.who if viewer else None,
+                        bool(viewer and viewer.team_mode))
+
+
+def _people_rollups() -> None:
+    if mine is not None:
+        people_rollup(view, settings)
+        people_rollup(replace(view, as_of=last_call), settings)
+
+
+# The projection's draws, the lead pipeline, the pipeline generated, the in-blood board, the
+# people's roll-ups and the follow-ups overlap the call's own preparation (ui.data.ahead says
+# what that saved).
 ahead(lambda: projection(view, last_call), lambda: lead_review(view, last_call),
       lambda: (pipeline_generated(view, last_call), board_summary(view, settings),
-               follow_up_counts(view, last_call), open_follow_ups(view),
+               _people_rollups(), follow_up_counts(view, last_call), open_follow_ups(view),
                closed_follow_ups(view, last_call)))
 prep = call_prep(view, last_call)
 since_label = f"since {last_call:%d %b}"
@@ -158,9 +171,6 @@ if projected["refreshing"]:
 
 def people_tiles() -> None:
     """The viewer's own call and their team's roll-up, now and at the last call."""
-    tree = hierarchy_at(view.as_of)
-    viewer = auth.identity()
-    mine = viewer_for_tiles(tree, viewer.who if viewer else None, bool(viewer and viewer.team_mode))
     if mine is None:
         return
     now_row = people_rollup(view, settings).get(mine)
@@ -438,7 +448,7 @@ else:
 
 # --- 8. Follow-ups: open items from earlier calls, new ones, what was closed since.
 st.subheader("Follow-ups")
-me = auth.identity()
+me = viewer
 may_write = me is not None and me.may(SAVE_CALLS)
 counts = follow_up_counts(view, last_call)
 tiles = st.columns(3)
