@@ -104,6 +104,21 @@ def refresh(con: duckdb.DuckDBPyConnection, progress: Callable[[str], None] | No
     return len(wanted)
 
 
+def adopt(con: duckdb.DuckDBPyConnection, state_version: int) -> int:
+    """The stored tables built with the state in the file answer at PostgreSQL's
+    `state_version` from now on: `python -m sales state migrate` has just copied that very state
+    there. Without this, a file whose state moved to PostgreSQL had no stored table answering
+    until its next import (the Forecast call's first render: 2.7–3.1 s instead of 0.9 s at a
+    million deals). Returns how many were adopted (none without the catalog)."""
+    with closing(con.cursor()) as cur, transaction(cur):
+        try:
+            return cur.execute(f"""update {CATALOG} set state_version = ?
+                                   where state_version is null and data_version = ?""",  # noqa: S608
+                               [state_version, data_version(cur)]).fetchone()[0]
+        except duckdb.CatalogException:
+            return 0
+
+
 def _drop_all(cur: duckdb.DuckDBPyConnection) -> None:
     names = [r[0] for r in cur.execute(
         "select table_name from duckdb_tables() where database_name = current_database()"

@@ -5,12 +5,29 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import closing
 from pathlib import Path
 
-from sales.db import db_path, open_file_for_reading, swap_in, upgrade_file
+import duckdb
+
+from sales import precomputed
+from sales.db import (
+    DatabaseBusy,
+    db_path,
+    file_lock,
+    open_file_for_reading,
+    swap_in,
+    upgrade_file,
+)
 from sales.progress import ProgressBar
 from sales.state import is_postgres_url, redact, state_url
-from sales.state.store import StateStoreError, Store, load_tables, replace_all
+from sales.state.store import (
+    StateStoreError,
+    Store,
+    load_tables,
+    replace_all,
+    state_version,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,9 +73,23 @@ def _to_postgres(path: Path, url: str) -> tuple[dict[str, int], str, str]:
     try:
         with Store(url).transaction(lock=True) as pg:
             counts = replace_all(pg, con, progress=ProgressBar())
+            version = state_version(pg)
     finally:
         con.close()
+    _adopt(path, version)
     return counts, str(path), redact(url)
+
+
+def _adopt(path: Path, version: int) -> None:
+    """The file's stored intermediates answer at the state version the copy gave PostgreSQL
+    (`sales.precomputed.adopt`). An app process holding the file keeps it as it is: they are
+    then built again at the next import."""
+    try:
+        with file_lock(path), closing(duckdb.connect(str(path))) as con:
+            precomputed.adopt(con, version)
+    except (duckdb.IOException, duckdb.ConnectionException, DatabaseBusy):
+        print(f"note: {path} is open in another process; its stored intermediates are built "
+              "again at the next import", file=sys.stderr)
 
 
 def _to_file(path: Path, url: str | None) -> tuple[dict[str, int], str, str]:

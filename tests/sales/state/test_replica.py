@@ -223,6 +223,18 @@ def test_identical_rows_are_counted_one_by_one(shared_demo):
         assert pg.execute(count).fetchone() == (1,)
 
 
+def test_a_migrated_file_keeps_its_stored_intermediates_answering(shared_demo):
+    """`state migrate --to postgresql://` copies the very state the demo's stored tables were
+    built from, so they answer at PostgreSQL's state version at once (before, a moved file's
+    first renders rebuilt them all until its next import)."""
+    from sales import precomputed
+
+    path, url = shared_demo  # the demo (its intermediates stored), its state just migrated
+    replica = Replica(path, Store(url))
+    wanted = list(precomputed.defaults(replica.con))
+    assert wanted and all(precomputed.load(replica.con, b, a) is not None for b, a in wanted)
+
+
 def test_stored_intermediates_answer_only_at_the_state_they_were_built_from(shared_demo):
     """With the state in PostgreSQL a saved setting or map does not move the file's data
     version, so the intermediates an import stores (sales.precomputed) must also be keyed on
