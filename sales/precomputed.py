@@ -109,7 +109,9 @@ def adopt(con: duckdb.DuckDBPyConnection, state_version: int) -> int:
     `state_version` from now on: `python -m sales state migrate` has just copied that very state
     there. Without this, a file whose state moved to PostgreSQL had no stored table answering
     until its next import (the Forecast call's first render: 2.7–3.1 s instead of 0.9 s at a
-    million deals). Returns how many were adopted (none without the catalog)."""
+    million deals). They then answer with the state in PostgreSQL only: opened on its own,
+    the file builds them at first render again until its next import. Returns how many were
+    adopted (none without the catalog)."""
     with closing(con.cursor()) as cur, transaction(cur):
         try:
             return cur.execute(f"""update {CATALOG} set state_version = ?
