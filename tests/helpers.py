@@ -111,6 +111,21 @@ def private_copy(path, folder) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(copy), read_only=True)
 
 
+# The small generated company the win-probability tests learn from: eight completed quarters
+# before as-of, enough won and lost deals for a model (tests/sales/winprob, tests/pages).
+MODEL_AS_OF = date(2026, 11, 20)
+
+
+def model_company(folder: Path) -> Path:
+    """The company built in `folder` (each test module builds its own: its tests move model
+    files about)."""
+    from sales.demo import build_demo
+
+    path = folder / "company.duckdb"
+    build_demo(path, opportunities=6000, seed=3, as_of=MODEL_AS_OF, history_quarters=8)
+    return path
+
+
 def run_page(script: str, database, monkeypatch, **session):
     """Render pages/`script` under AppTest against the database file, with session values set
     first; fails with the page's exception if it raised one."""

@@ -12,18 +12,14 @@ from sales.periods import QUARTER, period_containing
 from sales.view import View
 from sales.winprob import store
 from sales.winprob.scores import deal_scores, projection_keys
-from tests.helpers import d, run_page, tiles
+from tests.helpers import MODEL_AS_OF, d, model_company, run_page, tiles
 
-AS_OF = d("2026-11-20")
+AS_OF = MODEL_AS_OF
 
 
 @pytest.fixture(scope="module")
 def company(tmp_path_factory):
-    from sales.demo import build_demo
-
-    path = tmp_path_factory.mktemp("projection") / "company.duckdb"
-    build_demo(path, opportunities=6000, seed=3, as_of=AS_OF, history_quarters=8)
-    return path
+    return model_company(tmp_path_factory.mktemp("projection"))
 
 
 @pytest.mark.slow
